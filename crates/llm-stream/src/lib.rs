@@ -1,0 +1,40 @@
+//! Sans-IO parsers for the two streaming formats LLM providers speak: Server-Sent Events
+//! ([`SseParser`]) and newline-delimited JSON ([`NdjsonParser`]).
+//!
+//! A parser is a plain struct. Bytes go in with `feed(&[u8])`, in chunks of any size and alignment;
+//! parsed items come out of `next_event()` (or the draining `events()` iterator); `finish()` says the
+//! input has ended. Nothing here performs IO or needs an async runtime. [`SseStream`] and
+//! [`NdjsonStream`] adapt any `Stream<Item = Result<B, E>>` of byte chunks (for example reqwest's
+//! `bytes_stream()`) into a stream of parsed items, using only `futures-core`.
+//!
+//! Memory is bounded: a line longer than [`Limits::max_line_bytes`] (and, for SSE, an event whose
+//! data grows past [`Limits::max_event_data_bytes`]) yields a typed error as soon as the limit is
+//! crossed, the rest of that line is skipped without being buffered, and parsing continues with the
+//! next line.
+//!
+//! ```
+//! use llm_stream::SseParser;
+//!
+//! let mut parser = SseParser::new();
+//! parser.feed(b"event: delta\r\ndata: {\"text\":");
+//! assert!(parser.next_event().is_none()); // running out of input is not an error
+//! parser.feed(b"\"hi\"}\r\n\r\n");
+//! let event = parser.next_event().expect("one event").expect("valid event");
+//! assert_eq!(event.event(), "delta");
+//! assert_eq!(event.data(), r#"{"text":"hi"}"#);
+//! assert!(parser.finish().is_ok()); // nothing was pending: a clean end
+//! ```
+#![forbid(unsafe_code)]
+
+mod bom;
+mod error;
+mod limits;
+mod ndjson;
+mod sse;
+mod stream;
+
+pub use error::{NdjsonError, NdjsonErrorKind, SseError, StreamError, Truncated};
+pub use limits::Limits;
+pub use ndjson::{NdjsonEvents, NdjsonLine, NdjsonParser};
+pub use sse::{SseEvent, SseEvents, SseParser};
+pub use stream::{NdjsonStream, SseStream};
