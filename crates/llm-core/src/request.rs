@@ -1,0 +1,286 @@
+//! What the caller asks for: a model, ordered messages, typed parameters and explicit provider-specific extras.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Who wrote a message.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Instructions for the model.
+    System,
+    /// The person (or program) talking to the model.
+    User,
+    /// The model's earlier turns.
+    Assistant,
+}
+
+impl Role {
+    /// The lowercase name used on the wire by most providers.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+}
+
+/// One piece of a message's content. Only text exists today; images and tool results will be added as new
+/// variants, which is why the enum is `#[non_exhaustive]`: a provider meets a part it cannot send with a
+/// `validation` error, never by dropping it.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ContentPart {
+    /// Plain text.
+    Text {
+        /// The text.
+        text: String,
+    },
+}
+
+/// One message of the conversation.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// Who wrote it.
+    pub role: Role,
+    /// What it says, in order.
+    pub content: Vec<ContentPart>,
+}
+
+impl Message {
+    /// A message of `role` holding one text part.
+    pub fn new(role: Role, text: impl Into<String>) -> Self {
+        Message {
+            role,
+            content: vec![ContentPart::Text { text: text.into() }],
+        }
+    }
+
+    /// A system message.
+    pub fn system(text: impl Into<String>) -> Self {
+        Message::new(Role::System, text)
+    }
+
+    /// A user message.
+    pub fn user(text: impl Into<String>) -> Self {
+        Message::new(Role::User, text)
+    }
+
+    /// An assistant message.
+    pub fn assistant(text: impl Into<String>) -> Self {
+        Message::new(Role::Assistant, text)
+    }
+
+    /// The message's text when every part is text (parts joined without separator); `None` when a part is
+    /// something a text-only provider cannot send.
+    pub fn text(&self) -> Option<String> {
+        let mut out = String::new();
+        for part in &self.content {
+            match part {
+                ContentPart::Text { text } => out.push_str(text),
+            }
+        }
+        Some(out)
+    }
+}
+
+/// The typed sampling parameters. `None` (or an empty `stop`) means "not set: the provider's default".
+///
+/// Which of these a provider supports, and in which range, is its [`ParamTable`](crate::ParamTable).
+#[non_exhaustive]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Params {
+    /// Sampling temperature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    /// Nucleus sampling mass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    /// Top-k sampling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_k: Option<i64>,
+    /// The most tokens to generate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<i64>,
+    /// Sequences that end generation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stop: Vec<String>,
+    /// Seed for reproducible sampling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    /// Frequency penalty (OpenAI style, -2..=2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frequency_penalty: Option<f64>,
+    /// Presence penalty (OpenAI style, -2..=2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presence_penalty: Option<f64>,
+    /// Repetition penalty (llama.cpp / Ollama style, 1.0 = off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat_penalty: Option<f64>,
+}
+
+impl Params {
+    /// Layers `overrides` on top of `self`: every parameter set in `overrides` wins.
+    #[must_use]
+    pub fn merged_with(&self, overrides: &Params) -> Params {
+        Params {
+            temperature: overrides.temperature.or(self.temperature),
+            top_p: overrides.top_p.or(self.top_p),
+            top_k: overrides.top_k.or(self.top_k),
+            max_tokens: overrides.max_tokens.or(self.max_tokens),
+            stop: if overrides.stop.is_empty() {
+                self.stop.clone()
+            } else {
+                overrides.stop.clone()
+            },
+            seed: overrides.seed.or(self.seed),
+            frequency_penalty: overrides.frequency_penalty.or(self.frequency_penalty),
+            presence_penalty: overrides.presence_penalty.or(self.presence_penalty),
+            repeat_penalty: overrides.repeat_penalty.or(self.repeat_penalty),
+        }
+    }
+}
+
+/// A chat request: which model, the conversation, parameters, and provider-specific extra fields.
+///
+/// ```
+/// use llm_core::{ChatRequest, Message};
+/// let req = ChatRequest::new("gpt-4o-mini")
+///     .message(Message::system("Be brief."))
+///     .message(Message::user("Hello"))
+///     .temperature(0.2)
+///     .max_tokens(64);
+/// assert_eq!(req.messages.len(), 2);
+/// ```
+#[non_exhaustive]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChatRequest {
+    /// The model name, exactly as the provider knows it.
+    pub model: String,
+    /// The conversation, oldest first.
+    pub messages: Vec<Message>,
+    /// Typed sampling parameters.
+    #[serde(default)]
+    pub params: Params,
+    /// Provider-specific fields sent as given, merged into the provider's request body at the top level
+    /// (e.g. OpenRouter's `transforms`). A key that collides with a field the provider crate writes itself is a
+    /// validation error, never a silent overwrite.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub extra: Map<String, Value>,
+}
+
+impl ChatRequest {
+    /// A request for `model` with no messages yet.
+    pub fn new(model: impl Into<String>) -> Self {
+        ChatRequest {
+            model: model.into(),
+            ..ChatRequest::default()
+        }
+    }
+
+    /// Appends a message.
+    #[must_use]
+    pub fn message(mut self, message: Message) -> Self {
+        self.messages.push(message);
+        self
+    }
+
+    /// Appends a system message.
+    #[must_use]
+    pub fn system(self, text: impl Into<String>) -> Self {
+        self.message(Message::system(text))
+    }
+
+    /// Appends a user message.
+    #[must_use]
+    pub fn user(self, text: impl Into<String>) -> Self {
+        self.message(Message::user(text))
+    }
+
+    /// Appends an assistant message.
+    #[must_use]
+    pub fn assistant(self, text: impl Into<String>) -> Self {
+        self.message(Message::assistant(text))
+    }
+
+    /// Replaces all parameters.
+    #[must_use]
+    pub fn params(mut self, params: Params) -> Self {
+        self.params = params;
+        self
+    }
+
+    /// Sets the temperature.
+    #[must_use]
+    pub fn temperature(mut self, value: f64) -> Self {
+        self.params.temperature = Some(value);
+        self
+    }
+
+    /// Sets top_p.
+    #[must_use]
+    pub fn top_p(mut self, value: f64) -> Self {
+        self.params.top_p = Some(value);
+        self
+    }
+
+    /// Sets top_k.
+    #[must_use]
+    pub fn top_k(mut self, value: i64) -> Self {
+        self.params.top_k = Some(value);
+        self
+    }
+
+    /// Sets the most tokens to generate.
+    #[must_use]
+    pub fn max_tokens(mut self, value: i64) -> Self {
+        self.params.max_tokens = Some(value);
+        self
+    }
+
+    /// Adds a stop sequence.
+    #[must_use]
+    pub fn stop(mut self, sequence: impl Into<String>) -> Self {
+        self.params.stop.push(sequence.into());
+        self
+    }
+
+    /// Sets the seed.
+    #[must_use]
+    pub fn seed(mut self, value: i64) -> Self {
+        self.params.seed = Some(value);
+        self
+    }
+
+    /// Sets the frequency penalty.
+    #[must_use]
+    pub fn frequency_penalty(mut self, value: f64) -> Self {
+        self.params.frequency_penalty = Some(value);
+        self
+    }
+
+    /// Sets the presence penalty.
+    #[must_use]
+    pub fn presence_penalty(mut self, value: f64) -> Self {
+        self.params.presence_penalty = Some(value);
+        self
+    }
+
+    /// Sets the repetition penalty.
+    #[must_use]
+    pub fn repeat_penalty(mut self, value: f64) -> Self {
+        self.params.repeat_penalty = Some(value);
+        self
+    }
+
+    /// Adds a provider-specific field.
+    #[must_use]
+    pub fn extra(mut self, key: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(key.into(), value);
+        self
+    }
+}

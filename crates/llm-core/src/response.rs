@@ -1,0 +1,190 @@
+//! What comes back: a whole response, or the events of a stream.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::attempt::Attempt;
+
+/// Why generation ended.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FinishReason {
+    /// The model finished, or hit a stop sequence.
+    Stop,
+    /// The token limit was reached.
+    Length,
+    /// The model wants tools called.
+    ToolCalls,
+    /// A content filter stopped the output.
+    ContentFilter,
+    /// The provider reported an error while generating.
+    Error,
+    /// A reason not listed above, kept as the provider sent it.
+    Other(String),
+}
+
+impl FinishReason {
+    /// The normalised name: one of `stop`, `length`, `tool_calls`, `content_filter`, `error`, `other`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FinishReason::Stop => "stop",
+            FinishReason::Length => "length",
+            FinishReason::ToolCalls => "tool_calls",
+            FinishReason::ContentFilter => "content_filter",
+            FinishReason::Error => "error",
+            FinishReason::Other(_) => "other",
+        }
+    }
+
+    /// Maps the common provider spellings: OpenAI (`stop`, `length`, `tool_calls`, `function_call`,
+    /// `content_filter`, `error`), Anthropic (`end_turn`, `stop_sequence`, `max_tokens`, `tool_use`, `refusal`,
+    /// `pause_turn`), Ollama (`stop`, `length`, `load`), llama.cpp `stop_type` (`eos`, `word`, `limit`). Anything
+    /// else is kept in [`FinishReason::Other`].
+    pub fn from_provider(raw: &str) -> FinishReason {
+        match raw {
+            "stop" | "end_turn" | "stop_sequence" | "eos" | "word" => FinishReason::Stop,
+            "length" | "max_tokens" | "limit" | "model_context_window_exceeded" => {
+                FinishReason::Length
+            }
+            "tool_calls" | "function_call" | "tool_use" => FinishReason::ToolCalls,
+            "content_filter" | "refusal" => FinishReason::ContentFilter,
+            "error" => FinishReason::Error,
+            other => FinishReason::Other(other.to_owned()),
+        }
+    }
+}
+
+impl fmt::Display for FinishReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Token counts, as far as the provider reports them.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Prompt tokens.
+    pub input_tokens: Option<u64>,
+    /// Generated tokens.
+    pub output_tokens: Option<u64>,
+    /// Total tokens as reported; see [`Usage::total`] for a computed fallback.
+    pub total_tokens: Option<u64>,
+    /// Prompt tokens served from the provider's cache.
+    pub cached_input_tokens: Option<u64>,
+    /// Tokens spent on hidden reasoning.
+    pub reasoning_tokens: Option<u64>,
+}
+
+impl Usage {
+    /// Usage with input and output counts; the total is their sum.
+    pub fn new(input_tokens: u64, output_tokens: u64) -> Self {
+        Usage {
+            input_tokens: Some(input_tokens),
+            output_tokens: Some(output_tokens),
+            total_tokens: Some(input_tokens + output_tokens),
+            ..Usage::default()
+        }
+    }
+
+    /// The reported total, else input + output when both are known.
+    pub fn total(&self) -> Option<u64> {
+        self.total_tokens
+            .or_else(|| Some(self.input_tokens? + self.output_tokens?))
+    }
+}
+
+/// A whole (non-streamed) answer.
+#[non_exhaustive]
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChatResponse {
+    /// The generated text.
+    pub text: String,
+    /// Hidden reasoning text, when the provider returns it.
+    pub reasoning: Option<String>,
+    /// The model as the provider reported it.
+    pub model: String,
+    /// Why generation ended.
+    pub finish_reason: Option<FinishReason>,
+    /// Token counts.
+    pub usage: Option<Usage>,
+    /// The provider that answered.
+    pub provider: String,
+    /// The provider's request id.
+    pub request_id: Option<String>,
+    /// The attempts made before and including the answering one (filled by a fallback chain; empty when a
+    /// provider is called directly).
+    pub attempts: Vec<Attempt>,
+}
+
+impl ChatResponse {
+    /// A response with text, model and provider set and everything else empty.
+    pub fn new(
+        provider: impl Into<String>,
+        model: impl Into<String>,
+        text: impl Into<String>,
+    ) -> Self {
+        ChatResponse {
+            text: text.into(),
+            model: model.into(),
+            provider: provider.into(),
+            ..ChatResponse::default()
+        }
+    }
+}
+
+/// The first event of every stream: who is answering.
+#[non_exhaustive]
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StreamStart {
+    /// The provider that answers.
+    pub provider: String,
+    /// The model as the provider reported it (or as requested, until the provider says).
+    pub model: String,
+    /// The provider's request id.
+    pub request_id: Option<String>,
+    /// The provider's id for this response (e.g. `chatcmpl-…`, `msg_…`), when it sends one.
+    pub response_id: Option<String>,
+    /// Attempts made before this stream started (filled by a fallback chain).
+    pub attempts: Vec<Attempt>,
+}
+
+impl StreamStart {
+    /// A start event for `provider` and `model`.
+    pub fn new(provider: impl Into<String>, model: impl Into<String>) -> Self {
+        StreamStart {
+            provider: provider.into(),
+            model: model.into(),
+            ..StreamStart::default()
+        }
+    }
+}
+
+/// One event of a streamed answer. Every stream begins with [`StreamEvent::Start`] and, when it ends well,
+/// has emitted [`StreamEvent::Finish`]; a stream that fails yields an `Err` item and then ends.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent {
+    /// The answer started.
+    Start(StreamStart),
+    /// A piece of the generated text.
+    TextDelta(String),
+    /// A piece of hidden reasoning text.
+    ReasoningDelta(String),
+    /// Token counts (may come more than once; the latest is the truth).
+    Usage(Usage),
+    /// Why generation ended.
+    Finish(FinishReason),
+}
+
+impl StreamEvent {
+    /// True for events that carry generated output (text or reasoning): after the first one, a fallback
+    /// chain may no longer switch providers.
+    pub fn is_content(&self) -> bool {
+        match self {
+            StreamEvent::TextDelta(t) | StreamEvent::ReasoningDelta(t) => !t.is_empty(),
+            _ => false,
+        }
+    }
+}
