@@ -1,1 +1,3 @@
+//! Throughput benchmarks (written in the next step).
+
 fn main() {}

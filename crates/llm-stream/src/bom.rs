@@ -26,7 +26,10 @@ impl BomState {
     /// `input`, `rest` is empty and nothing is replayed yet.
     pub(crate) fn strip<'a>(&mut self, input: &'a [u8]) -> Stripped<'a> {
         let BomState::Start(matched) = *self else {
-            return Stripped { replay: &[], rest: input };
+            return Stripped {
+                replay: &[],
+                rest: input,
+            };
         };
         let mut matched = usize::from(matched);
         let mut used = 0;
@@ -35,7 +38,10 @@ impl BomState {
                 None => {
                     // All input consumed as a BOM prefix: wait for more.
                     *self = BomState::Start(matched as u8);
-                    return Stripped { replay: &[], rest: &[] };
+                    return Stripped {
+                        replay: &[],
+                        rest: &[],
+                    };
                 }
                 Some(&b) if b == BOM[matched] => {
                     matched += 1;
@@ -51,7 +57,10 @@ impl BomState {
             }
         }
         *self = BomState::Done;
-        Stripped { replay: &[], rest: &input[used..] }
+        Stripped {
+            replay: &[],
+            rest: &input[used..],
+        }
     }
 
     /// At end of input: the bytes of a partial BOM still held back, which are input after all.

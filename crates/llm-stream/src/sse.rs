@@ -269,7 +269,11 @@ impl SseParser {
             return;
         }
         if self.carry.len() + part.len() > self.limits.max_line_bytes() {
-            let first = if self.carry.is_empty() { part } else { &self.carry[..] };
+            let first = if self.carry.is_empty() {
+                part
+            } else {
+                &self.carry[..]
+            };
             let comment = first.first() == Some(&b':');
             self.carry.clear();
             self.report_line_too_long(comment);
@@ -355,23 +359,20 @@ impl SseParser {
             }
             // "If the field value does not contain U+0000 NULL, then set the last event ID buffer
             // to the field value. Otherwise, ignore the field."
-            b"id" => {
-                if memchr::memchr(0, value).is_none() && value != self.id_buffer.as_bytes() {
-                    self.id_buffer = Arc::from(String::from_utf8_lossy(value));
-                }
+            // (An id equal to the current one keeps the shared string.)
+            b"id" if memchr::memchr(0, value).is_none() && value != self.id_buffer.as_bytes() => {
+                self.id_buffer = Arc::from(String::from_utf8_lossy(value));
             }
             // "If the field value consists of only ASCII digits, then interpret the field value as
             // an integer in base ten, and set the event stream's reconnection time to that
             // integer. Otherwise, ignore the field." An empty value, or one too large for a u64
             // of milliseconds, is ignored too.
-            b"retry" => {
-                if !value.is_empty() && value.iter().all(u8::is_ascii_digit) {
-                    let parsed = value.iter().try_fold(0u64, |acc, d| {
-                        acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-                    });
-                    if let Some(ms) = parsed {
-                        self.retry = Some(ms);
-                    }
+            b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
+                let parsed = value.iter().try_fold(0u64, |acc, d| {
+                    acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+                });
+                if let Some(ms) = parsed {
+                    self.retry = Some(ms);
                 }
             }
             // "Otherwise: The field is ignored."

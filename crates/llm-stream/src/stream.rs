@@ -95,7 +95,11 @@ where
                 State::Done => return Poll::Ready(None),
                 State::Draining => {
                     *this.state = State::Done;
-                    return Poll::Ready(this.truncated.take().map(|t| Err(StreamError::Truncated(t))));
+                    return Poll::Ready(
+                        this.truncated
+                            .take()
+                            .map(|t| Err(StreamError::Truncated(t))),
+                    );
                 }
                 State::Reading => {}
             }

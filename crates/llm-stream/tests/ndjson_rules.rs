@@ -9,14 +9,21 @@ fn lines(input: &[u8]) -> Vec<Result<NdjsonLine, String>> {
     let mut parser = NdjsonParser::new();
     parser.feed(input);
     parser.finish();
-    parser.events().map(|l| l.map_err(|e| e.to_string())).collect()
+    parser
+        .events()
+        .map(|l| l.map_err(|e| e.to_string()))
+        .collect()
 }
 
 #[test]
 fn lines_end_at_lf_with_one_cr_dropped() {
     assert_eq!(
         lines(b"1\n2\r\n3\r\r\n"),
-        [Ok(NdjsonLine::new(1, "1")), Ok(NdjsonLine::new(2, "2")), Ok(NdjsonLine::new(3, "3\r"))]
+        [
+            Ok(NdjsonLine::new(1, "1")),
+            Ok(NdjsonLine::new(2, "2")),
+            Ok(NdjsonLine::new(3, "3\r"))
+        ]
     );
 }
 
@@ -39,10 +46,16 @@ fn leading_bom_is_stripped() {
 fn last_line_without_newline_comes_at_finish() {
     let mut parser = NdjsonParser::new();
     parser.feed(b"1\n2");
-    assert_eq!(parser.next_event().map(Result::unwrap), Some(NdjsonLine::new(1, "1")));
+    assert_eq!(
+        parser.next_event().map(Result::unwrap),
+        Some(NdjsonLine::new(1, "1"))
+    );
     assert!(parser.next_event().is_none());
     parser.finish();
-    assert_eq!(parser.next_event().map(Result::unwrap), Some(NdjsonLine::new(2, "2")));
+    assert_eq!(
+        parser.next_event().map(Result::unwrap),
+        Some(NdjsonLine::new(2, "2"))
+    );
 }
 
 #[test]
@@ -66,7 +79,10 @@ fn invalid_lines_name_their_number_and_parsing_goes_on() {
 
 #[test]
 fn invalid_utf8_line_is_an_error() {
-    assert_eq!(lines(b"\"\xFF\"\n"), [Err("ndjson line 1 is not valid utf-8".to_owned())]);
+    assert_eq!(
+        lines(b"\"\xFF\"\n"),
+        [Err("ndjson line 1 is not valid utf-8".to_owned())]
+    );
 }
 
 #[test]
@@ -94,11 +110,17 @@ fn oversized_line_is_reported_early_and_skipped() {
     parser.feed(b"5");
     let err = parser.next_event().unwrap().unwrap_err();
     assert_eq!((err.line(), err.is_too_long()), (1, true));
-    assert_eq!(err.to_string(), "ndjson line 1 longer than the limit of 4 bytes");
+    assert_eq!(
+        err.to_string(),
+        "ndjson line 1 longer than the limit of 4 bytes"
+    );
     parser.feed(&[b'9'; 100]);
     assert_eq!(parser.buffered_bytes(), 0);
     parser.feed(b"\n22\n");
-    assert_eq!(parser.next_event().map(Result::unwrap), Some(NdjsonLine::new(2, "22")));
+    assert_eq!(
+        parser.next_event().map(Result::unwrap),
+        Some(NdjsonLine::new(2, "22"))
+    );
 }
 
 #[test]

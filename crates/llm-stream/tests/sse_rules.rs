@@ -7,12 +7,19 @@ use llm_stream::{Limits, SseError, SseEvent, SseParser};
 fn parse(input: &[u8]) -> (Vec<SseEvent>, SseParser) {
     let mut parser = SseParser::new();
     parser.feed(input);
-    let events = parser.events().map(|e| e.expect("no limit is reached")).collect();
+    let events = parser
+        .events()
+        .map(|e| e.expect("no limit is reached"))
+        .collect();
     (events, parser)
 }
 
 fn datas(input: &[u8]) -> Vec<String> {
-    parse(input).0.into_iter().map(SseEvent::into_data).collect()
+    parse(input)
+        .0
+        .into_iter()
+        .map(SseEvent::into_data)
+        .collect()
 }
 
 #[test]
@@ -23,7 +30,10 @@ fn data_lines_join_with_lf_and_default_type_is_message() {
 
 #[test]
 fn exactly_one_leading_space_is_removed() {
-    assert_eq!(datas(b"data:x\n\ndata: x\n\ndata:  x\n\n"), ["x", "x", " x"]);
+    assert_eq!(
+        datas(b"data:x\n\ndata: x\n\ndata:  x\n\n"),
+        ["x", "x", " x"]
+    );
 }
 
 #[test]
@@ -54,7 +64,10 @@ fn empty_event_field_means_message() {
 
 #[test]
 fn comments_and_unknown_fields_are_ignored() {
-    assert_eq!(datas(b": hi\n:\nfoo: bar\nDATA: no\ndata : no\ndata: yes\n\n"), ["yes"]);
+    assert_eq!(
+        datas(b": hi\n:\nfoo: bar\nDATA: no\ndata : no\ndata: yes\n\n"),
+        ["yes"]
+    );
 }
 
 #[test]
@@ -64,7 +77,10 @@ fn field_splits_at_the_first_colon() {
 
 #[test]
 fn every_line_ending_works_and_crlf_counts_once() {
-    assert_eq!(datas(b"data: a\r\rdata: b\n\ndata: c\r\n\r\n"), ["a", "b", "c"]);
+    assert_eq!(
+        datas(b"data: a\r\rdata: b\n\ndata: c\r\n\r\n"),
+        ["a", "b", "c"]
+    );
     // "\r\n\r" is two line ends, not three: no empty line in between.
     assert_eq!(datas(b"data: a\r\n\rdata: b\r\n\n"), ["a", "b"]);
 }
@@ -107,7 +123,13 @@ fn last_event_id_is_set_at_a_blank_line_even_without_data() {
 fn retry_accepts_ascii_digits_only() {
     let (_, parser) = parse(b"retry: 1000\n");
     assert_eq!(parser.retry(), Some(Duration::from_millis(1000)));
-    for bad in [&b"retry: 1e3\n"[..], b"retry: -1\n", b"retry:\n", b"retry:  5\n", b"retry: 99999999999999999999999\n"] {
+    for bad in [
+        &b"retry: 1e3\n"[..],
+        b"retry: -1\n",
+        b"retry:\n",
+        b"retry:  5\n",
+        b"retry: 99999999999999999999999\n",
+    ] {
         let (_, parser) = parse(bad);
         assert_eq!(parser.retry(), None, "{:?}", String::from_utf8_lossy(bad));
     }
@@ -150,7 +172,10 @@ fn finish_reports_an_unterminated_line() {
     parser.feed(b"data: a\n\ndata: b");
     let truncated = parser.finish().expect_err("a line was pending");
     assert_eq!(truncated.line_bytes(), 7);
-    assert_eq!(truncated.to_string(), "stream ended inside an unfinished sse event");
+    assert_eq!(
+        truncated.to_string(),
+        "stream ended inside an unfinished sse event"
+    );
 }
 
 #[test]
@@ -164,10 +189,21 @@ fn finish_reports_undispatched_data() {
 
 #[test]
 fn finish_is_clean_after_a_complete_event_or_only_fields() {
-    for input in [&b"data: a\n\n"[..], b"", b"event: x\n", b"id: 1\nretry: 5\n", b": c\n", b"data: a\r\r"] {
+    for input in [
+        &b"data: a\n\n"[..],
+        b"",
+        b"event: x\n",
+        b"id: 1\nretry: 5\n",
+        b": c\n",
+        b"data: a\r\r",
+    ] {
         let mut parser = SseParser::new();
         parser.feed(input);
-        assert!(parser.finish().is_ok(), "{:?}", String::from_utf8_lossy(input));
+        assert!(
+            parser.finish().is_ok(),
+            "{:?}",
+            String::from_utf8_lossy(input)
+        );
     }
 }
 
@@ -198,14 +234,23 @@ fn oversized_comment_does_not_drop_the_event() {
     let mut parser = SseParser::with_limits(Limits::uniform(8));
     parser.feed(b"data: a\n: a very long comment\ndata: b\n\n");
     let items: Vec<_> = parser.events().collect();
-    assert_eq!(items, [Err(SseError::LineTooLong { limit: 8 }), Ok(SseEvent::new("message", "a\nb", ""))]);
+    assert_eq!(
+        items,
+        [
+            Err(SseError::LineTooLong { limit: 8 }),
+            Ok(SseEvent::new("message", "a\nb", ""))
+        ]
+    );
 }
 
 #[test]
 fn line_limit_counts_without_the_line_ending() {
     let mut parser = SseParser::with_limits(Limits::uniform(7));
     parser.feed(b"data: 1\r\n\r\n");
-    assert_eq!(parser.next_event(), Some(Ok(SseEvent::new("message", "1", ""))));
+    assert_eq!(
+        parser.next_event(),
+        Some(Ok(SseEvent::new("message", "1", "")))
+    );
 }
 
 #[test]
@@ -222,7 +267,10 @@ fn event_data_limit_drops_the_event() {
             Ok(SseEvent::new("message", "ok", "")),
         ]
     );
-    assert_eq!(items[1].as_ref().unwrap_err().to_string(), "sse event data larger than the limit of 5 bytes");
+    assert_eq!(
+        items[1].as_ref().unwrap_err().to_string(),
+        "sse event data larger than the limit of 5 bytes"
+    );
 }
 
 #[test]
@@ -232,12 +280,18 @@ fn oversized_line_is_reported_before_it_ends() {
     parser.feed(&[b'x'; 10]);
     assert!(parser.next_event().is_none());
     parser.feed(&[b'x'; 10]);
-    assert_eq!(parser.next_event(), Some(Err(SseError::LineTooLong { limit: 16 })));
+    assert_eq!(
+        parser.next_event(),
+        Some(Err(SseError::LineTooLong { limit: 16 }))
+    );
     assert_eq!(parser.buffered_bytes(), 0);
     parser.feed(&[b'x'; 1000]);
     assert_eq!(parser.buffered_bytes(), 0);
     parser.feed(b"\n\ndata: next\n\n");
-    assert_eq!(parser.next_event(), Some(Ok(SseEvent::new("message", "next", ""))));
+    assert_eq!(
+        parser.next_event(),
+        Some(Ok(SseEvent::new("message", "next", "")))
+    );
     assert!(parser.finish().is_ok());
 }
 

@@ -4,13 +4,16 @@
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
-pub mod reference;
+pub(crate) mod reference;
 
 use llm_stream::{Limits, NdjsonParser, SseParser};
 use serde_json::{Value, json};
 
 /// Runs `chunks` through an [`SseParser`] and records what `sse_dump` would print.
-pub fn sse_transcript<'a>(chunks: impl IntoIterator<Item = &'a [u8]>, limits: Limits) -> Vec<Value> {
+pub(crate) fn sse_transcript<'a>(
+    chunks: impl IntoIterator<Item = &'a [u8]>,
+    limits: Limits,
+) -> Vec<Value> {
     let mut parser = SseParser::with_limits(limits);
     let mut out = Vec::new();
     for chunk in chunks {
@@ -38,7 +41,7 @@ fn drain_sse(parser: &mut SseParser, out: &mut Vec<Value>) {
 }
 
 /// Runs `chunks` through an [`NdjsonParser`] and records what `ndjson_dump` would print.
-pub fn ndjson_transcript<'a>(
+pub(crate) fn ndjson_transcript<'a>(
     chunks: impl IntoIterator<Item = &'a [u8]>,
     limits: Limits,
 ) -> Vec<Value> {
@@ -67,27 +70,30 @@ fn drain_ndjson(parser: &mut NdjsonParser, out: &mut Vec<Value>) {
 }
 
 /// Every way to cut `bytes` in two, with an empty chunk between the halves.
-pub fn every_split(bytes: &[u8]) -> impl Iterator<Item = [&[u8]; 3]> {
+pub(crate) fn every_split(bytes: &[u8]) -> impl Iterator<Item = [&[u8]; 3]> {
     (0..=bytes.len()).map(move |i| [&bytes[..i], &b""[..], &bytes[i..]])
 }
 
 /// Cuts `bytes` at the given offsets (taken modulo the length, in any order, repeats allowed).
-pub fn cut_at(bytes: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+pub(crate) fn cut_at(bytes: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
     let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
     points.push(0);
     points.push(bytes.len());
     points.sort_unstable();
-    points.windows(2).map(|w| bytes[w[0]..w[1]].to_vec()).collect()
+    points
+        .windows(2)
+        .map(|w| bytes[w[0]..w[1]].to_vec())
+        .collect()
 }
 
 /// Reads a fixture file from `tests/fixtures`.
-pub fn fixture(name: &str) -> Vec<u8> {
+pub(crate) fn fixture(name: &str) -> Vec<u8> {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
 }
 
 /// The SSE fixtures.
-pub const SSE_FIXTURES: &[&str] = &[
+pub(crate) const SSE_FIXTURES: &[&str] = &[
     "openai_usage.sse",
     "openai_usage_crlf.sse",
     "anthropic_ping_error.sse",
@@ -97,4 +103,4 @@ pub const SSE_FIXTURES: &[&str] = &[
 ];
 
 /// The NDJSON fixtures.
-pub const NDJSON_FIXTURES: &[&str] = &["ollama_error.ndjson", "ndjson_edges.ndjson"];
+pub(crate) const NDJSON_FIXTURES: &[&str] = &["ollama_error.ndjson", "ndjson_edges.ndjson"];

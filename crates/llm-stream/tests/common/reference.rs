@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 /// The WHATWG event stream rules applied to the whole input at once, in `sse_dump`'s shape.
-pub fn sse(input: &[u8]) -> Vec<Value> {
+pub(crate) fn sse(input: &[u8]) -> Vec<Value> {
     let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
     let text = String::from_utf8_lossy(input);
     let mut out = Vec::new();
@@ -25,7 +25,11 @@ pub fn sse(input: &[u8]) -> Vec<Value> {
         if line.is_empty() {
             if !data.is_empty() {
                 data.pop();
-                let kind = if event_type.is_empty() { "message" } else { event_type.as_str() };
+                let kind = if event_type.is_empty() {
+                    "message"
+                } else {
+                    event_type.as_str()
+                };
                 out.push(json!({ "event": kind, "data": data, "id": id }));
             }
             data.clear();
@@ -64,7 +68,7 @@ pub fn sse(input: &[u8]) -> Vec<Value> {
 }
 
 /// The NDJSON rules applied to the whole input at once, in `ndjson_dump`'s shape.
-pub fn ndjson(input: &[u8]) -> Vec<Value> {
+pub(crate) fn ndjson(input: &[u8]) -> Vec<Value> {
     let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
     let mut out = Vec::new();
     let mut lines: Vec<&[u8]> = input.split(|&b| b == b'\n').collect();
