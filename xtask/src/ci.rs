@@ -1,0 +1,266 @@
+//! `cargo xtask ci`: the one command CI runs.
+//!
+//! The steps run in order and the first failure stops the run with a non-zero exit. To add a check, add a
+//! [`Step`] to [`steps`]; a step returns [`Outcome::Skipped`] with a reason when what it checks does not
+//! exist yet (the facade crate, the fuzz project), so the list can name future checks without failing.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::cmd::{self, Context as _, Failure, Result, bail};
+use crate::fuzz;
+use crate::layout::{Artifact, PeerLayout};
+use crate::peers;
+
+/// The cargo-deny release installed when `cargo deny` is missing or another version.
+const CARGO_DENY_VERSION: &str = "0.20.2";
+
+/// What a step did.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// The step ran and passed.
+    Passed,
+    /// The step had nothing to check yet, for the given reason.
+    Skipped(String),
+}
+
+/// One named CI step.
+#[derive(Debug)]
+pub(crate) struct Step {
+    name: &'static str,
+    run: fn(&Context) -> Result<Outcome>,
+}
+
+/// What the steps need to know.
+#[derive(Debug)]
+pub(crate) struct Context {
+    root: PathBuf,
+}
+
+impl Context {
+    /// A `cargo` command run in the workspace root.
+    fn cargo(&self) -> Command {
+        cmd::cargo(&self.root)
+    }
+
+    /// Runs `cargo args…` in the workspace root.
+    fn run_cargo(&self, args: &[&str]) -> Result<Outcome> {
+        cmd::run(self.cargo().args(args))?;
+        Ok(Outcome::Passed)
+    }
+}
+
+/// Every CI step, in the order they run.
+pub(crate) fn steps() -> Vec<Step> {
+    vec![
+        Step {
+            name: "peers",
+            run: |_| provision_peers(),
+        },
+        Step {
+            name: "fmt",
+            run: |cx| cx.run_cargo(&["fmt", "--all", "--check"]),
+        },
+        Step {
+            name: "clippy",
+            run: |cx| {
+                cx.run_cargo(&[
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ])
+            },
+        },
+        Step {
+            name: "clippy-all-features",
+            run: |cx| {
+                cx.run_cargo(&[
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--all-features",
+                    "--",
+                    "-D",
+                    "warnings",
+                ])
+            },
+        },
+        Step {
+            name: "test",
+            run: |cx| cx.run_cargo(&["test", "--workspace"]),
+        },
+        Step {
+            name: "doc",
+            run: doc,
+        },
+        Step {
+            name: "features",
+            run: facade_features,
+        },
+        Step {
+            name: "deny",
+            run: deny,
+        },
+        Step {
+            name: "fuzz",
+            run: |cx| fuzz::ci(&cx.root),
+        },
+    ]
+}
+
+/// Runs the named steps (all when `args` is empty) and prints a summary with each step's duration.
+pub(crate) fn run(root: &Path, args: &[String]) -> Result {
+    let all = steps();
+    if args.iter().any(|a| a == "--list") {
+        for step in &all {
+            println!("{}", step.name);
+        }
+        return Ok(());
+    }
+    for arg in args {
+        if !all.iter().any(|s| s.name == arg) {
+            let names: Vec<&str> = all.iter().map(|s| s.name).collect();
+            bail!("unknown ci step `{arg}` (steps: {})", names.join(", "));
+        }
+    }
+    let selected: Vec<&Step> = all
+        .iter()
+        .filter(|s| args.is_empty() || args.iter().any(|a| a == s.name))
+        .collect();
+    let cx = Context {
+        root: root.to_path_buf(),
+    };
+    let started = Instant::now();
+    let mut summary: Vec<(&str, String, Duration)> = Vec::new();
+    let mut failure = None;
+    for step in selected {
+        eprintln!(
+            "\n==> ci: {} ({} so far)",
+            step.name,
+            cmd::human(started.elapsed())
+        );
+        let t = Instant::now();
+        let outcome = (step.run)(&cx);
+        let took = t.elapsed();
+        match outcome {
+            Ok(Outcome::Passed) => summary.push((step.name, "ok".into(), took)),
+            Ok(Outcome::Skipped(why)) => {
+                eprintln!("ci: {} skipped: {why}", step.name);
+                summary.push((step.name, format!("skipped ({why})"), took));
+            }
+            Err(e) => {
+                summary.push((step.name, "FAILED".into(), took));
+                failure = Some(Failure(format!("ci step `{}` failed: {e}", step.name)));
+                break;
+            }
+        }
+    }
+    eprintln!("\n==> ci summary");
+    for (name, status, took) in &summary {
+        eprintln!("  {name:<22} {:>8}  {status}", cmd::human(*took));
+    }
+    eprintln!("  {:<22} {:>8}", "total", cmd::human(started.elapsed()));
+    match failure {
+        Some(f) => Err(f),
+        None => Ok(()),
+    }
+}
+
+fn provision_peers() -> Result<Outcome> {
+    let layout = PeerLayout::from_env().map_err(Failure)?;
+    peers::provision(&layout, &Artifact::ALL)?;
+    Ok(Outcome::Passed)
+}
+
+fn doc(cx: &Context) -> Result<Outcome> {
+    cmd::run(
+        cx.cargo()
+            .args(["doc", "--workspace", "--no-deps"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+    )?;
+    Ok(Outcome::Passed)
+}
+
+/// `cargo check` of the facade with no features, each feature alone, and all of them.
+fn facade_features(cx: &Context) -> Result<Outcome> {
+    let manifest = cx.root.join("crates").join("llmux").join("Cargo.toml");
+    if !manifest.exists() {
+        return Ok(Outcome::Skipped("no crates/llmux yet".into()));
+    }
+    let features = manifest_features(&manifest)?;
+    let check = |extra: &[&str]| {
+        let mut args = vec!["check", "-p", "llmux"];
+        args.extend_from_slice(extra);
+        cx.run_cargo(&args)
+    };
+    check(&["--no-default-features"])?;
+    for feature in &features {
+        check(&["--no-default-features", "--features", feature])?;
+    }
+    check(&["--all-features"])
+}
+
+/// The feature names (except `default`) declared in the `[features]` table of `manifest`.
+fn manifest_features(manifest: &Path) -> Result<Vec<String>> {
+    let text =
+        fs::read_to_string(manifest).context(|| format!("cannot read {}", manifest.display()))?;
+    let doc: toml::Table = text
+        .parse()
+        .map_err(|e| Failure(format!("cannot parse {}: {e}", manifest.display())))?;
+    let Some(features) = doc.get("features") else {
+        return Ok(Vec::new());
+    };
+    let Some(table) = features.as_table() else {
+        bail!("{}: [features] is not a table", manifest.display())
+    };
+    Ok(table.keys().filter(|k| *k != "default").cloned().collect())
+}
+
+/// `cargo deny check licenses bans sources`, installing the pinned cargo-deny first when needed.
+/// Advisories are not checked: their database cannot be fetched on the project's machines.
+fn deny(cx: &Context) -> Result<Outcome> {
+    cmd::ensure_cargo_tool(&cx.root, "cargo-deny", "deny", CARGO_DENY_VERSION)?;
+    cx.run_cargo(&["deny", "check", "licenses", "bans", "sources"])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_names_are_unique() {
+        let steps = steps();
+        for (i, step) in steps.iter().enumerate() {
+            assert!(
+                steps[i + 1..].iter().all(|s| s.name != step.name),
+                "duplicate step {}",
+                step.name
+            );
+        }
+        assert_eq!(
+            steps.first().map(|s| s.name),
+            Some("peers"),
+            "peers must be provisioned before the tests"
+        );
+    }
+
+    #[test]
+    fn manifest_features_lists_all_but_default() {
+        let dir = std::env::temp_dir().join(format!("xtask-features-{}", std::process::id()));
+        fs::create_dir_all(&dir).expect("create temp dir");
+        let manifest = dir.join("Cargo.toml");
+        fs::write(
+            &manifest,
+            "[package]\nname = \"x\"\n[features]\ndefault = [\"a\"]\na = []\nfull = [\"a\", \"dep:b\"]\n",
+        )
+        .expect("write manifest");
+        let features = manifest_features(&manifest);
+        fs::remove_dir_all(&dir).expect("remove temp dir");
+        assert_eq!(features.expect("features parse"), ["a", "full"]);
+    }
+}

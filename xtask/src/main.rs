@@ -1,0 +1,90 @@
+//! `cargo xtask`: the project's own automation, written in Rust so it runs wherever cargo does.
+//!
+//! - `cargo xtask ci [STEP…]`: everything CI checks, in order (see [`ci`]); `.ci/run` runs exactly this.
+//! - `cargo xtask peers [llm-katan|model|llama-server…]`: provision the end-to-end test peers (see [`peers`]).
+//! - `cargo xtask fuzz [--time S] [--build-only]`: build and run the `fuzz/` targets (see [`fuzz`]).
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+mod ci;
+mod cmd;
+mod fuzz;
+// This file is shared with the `llmux-e2e` harness, where its items are public API.
+#[allow(unreachable_pub)]
+mod layout;
+mod peers;
+#[cfg(test)]
+mod tidy;
+
+use cmd::{Failure, Result, bail};
+use layout::{Artifact, PeerLayout};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  ci [STEP...]                    run every CI step in order (or only the named ones); `ci --list` names them
+  peers [ARTIFACT...]             install, build and cache the test peers: llm-katan, model, llama-server
+  fuzz [--time S] [--build-only]  build the fuzz targets and replay their corpora, or fuzz each for S seconds
+  help                            show this message
+
+environment:
+  LLMUX_CACHE_DIR  cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/llmux); peers live in its peers/ folder
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(message)) => {
+            eprintln!("\nerror: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result {
+    let (command, rest) = match args.split_first() {
+        Some((command, rest)) => (command.as_str(), rest),
+        None => ("help", &[][..]),
+    };
+    match command {
+        "ci" => ci::run(&repo_root(), rest),
+        "peers" => {
+            let layout = PeerLayout::from_env().map_err(Failure)?;
+            let selected = parse_artifacts(rest)?;
+            peers::provision(&layout, &selected)
+        }
+        "fuzz" => fuzz::run(&repo_root(), &fuzz::Options::parse(rest)?),
+        "help" | "-h" | "--help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => bail!("unknown command `{other}`\n\n{USAGE}"),
+    }
+}
+
+fn parse_artifacts(names: &[String]) -> Result<Vec<Artifact>> {
+    if names.is_empty() {
+        return Ok(Artifact::ALL.to_vec());
+    }
+    names
+        .iter()
+        .map(
+            |name| match Artifact::ALL.into_iter().find(|a| a.name() == name) {
+                Some(artifact) => Ok(artifact),
+                None => bail!(
+                    "unknown peer artifact `{name}` (expected llm-katan, model or llama-server)"
+                ),
+            },
+        )
+        .collect()
+}
+
+/// The workspace root: the parent of this package's directory.
+fn repo_root() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
+}
