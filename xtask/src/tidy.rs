@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::repo_root;
 
 /// Folders whose Rust files must all start with a `//!` module doc.
-const DOCUMENTED_TREES: &[&str] = &["crates", "tests", "xtask", "examples"];
+const DOCUMENTED_TREES: &[&str] = &["crates", "tests", "xtask", "examples", "fuzz"];
 /// Folders scanned for debugging leftovers (everything with Rust in it).
 const SOURCE_TREES: &[&str] = &["crates", "tests", "xtask", "examples", "fuzz"];
 /// Dependencies that would give llm-stream IO or an async runtime.
