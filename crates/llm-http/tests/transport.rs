@@ -1,0 +1,219 @@
+//! The transport against real local servers: classified statuses, refused connections, each time limit,
+//! bounded bodies, and key scrubbing.
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use llm_core::{ApiKey, ErrorKind, Timeouts};
+use llm_http::Transport;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn transport(timeouts: Timeouts) -> Transport {
+    Transport::new("test", timeouts, None).unwrap()
+}
+
+/// A server that answers every connection with `head` (status line and headers), then `chunks` one by one,
+/// then keeps the connection open without sending more until the client goes away.
+async fn stalling_server(head: &'static str, chunks: Vec<&'static str>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let chunks = chunks.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let _ = socket.write_all(head.as_bytes()).await;
+                for c in chunks {
+                    let _ = socket
+                        .write_all(format!("{:x}\r\n{c}\r\n", c.len()).as_bytes())
+                        .await;
+                }
+                // Hold the connection open until the client closes it.
+                let _ = socket.read(&mut buf).await;
+            });
+        }
+    });
+    format!("http://{addr}/")
+}
+
+const CHUNKED_HEAD: &str =
+    "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+
+#[tokio::test]
+async fn error_status_is_classified_with_request_id_and_key_scrubbed() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/x"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .insert_header("x-request-id", "req_abc")
+                .set_body_string(
+                    r#"{"error":{"message":"Incorrect API key provided: sk-secret-987654321","type":"invalid_request_error","code":"invalid_api_key"}}"#,
+                ),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let t = transport(Timeouts::default()).with_secret(Some(ApiKey::new("sk-secret-987654321")));
+    let err = t
+        .send(t.post(&format!("{}/v1/x", server.uri())).body("{}"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth);
+    assert_eq!(err.status(), Some(401));
+    assert_eq!(err.request_id(), Some("req_abc"));
+    assert_eq!(
+        err.detail().unwrap().code.as_deref(),
+        Some("invalid_api_key")
+    );
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains("sk-secret-987654321"), "{shown}");
+}
+
+#[tokio::test]
+async fn refused_connection_is_network_at_once() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let t = transport(Timeouts::default());
+    let started = Instant::now();
+    let err = t.send(t.get(&format!("http://{addr}/"))).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Network);
+    assert!(err.is_retryable());
+    assert!(err.to_string().contains("could not connect"), "{err}");
+    assert!(std::error::Error::source(&err).is_some());
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn slow_headers_hit_the_first_byte_limit() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(10)))
+        .mount(&server)
+        .await;
+    let t = transport(Timeouts::default().first_byte(Duration::from_millis(200)));
+    let started = Instant::now();
+    let err = t.send(t.get(&server.uri())).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert!(err.message().contains("first byte"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn stalled_body_hits_the_idle_limit() {
+    let url = stalling_server(CHUNKED_HEAD, vec!["data: a\n\n"]).await;
+    let t = transport(Timeouts::default().idle(Duration::from_millis(200)));
+    let started = Instant::now();
+    let mut body = t.send(t.get(&url)).await.unwrap().into_body();
+    assert_eq!(body.next().await.unwrap().unwrap(), "data: a\n\n");
+    let err = body.next().await.unwrap().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert!(err.message().contains("idle"), "{err}");
+    assert!(body.next().await.is_none());
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn headers_without_body_hit_the_first_byte_limit() {
+    let url = stalling_server(CHUNKED_HEAD, vec![]).await;
+    let t = transport(Timeouts::default().first_byte(Duration::from_millis(200)));
+    let mut body = t.send(t.get(&url)).await.unwrap().into_body();
+    let err = body.next().await.unwrap().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert!(err.message().contains("first byte"), "{err}");
+}
+
+#[tokio::test]
+async fn total_limit_ends_a_trickling_body() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = socket.read(&mut buf).await;
+        socket.write_all(CHUNKED_HEAD.as_bytes()).await.unwrap();
+        // One small chunk every 50 ms: never idle, but never done.
+        for _ in 0..200 {
+            if socket.write_all(b"2\r\nx\n\r\n").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let t = transport(
+        Timeouts::default()
+            .idle(Duration::from_millis(500))
+            .total(Duration::from_millis(400)),
+    );
+    let started = Instant::now();
+    let mut body = t
+        .send(t.get(&format!("http://{addr}/")))
+        .await
+        .unwrap()
+        .into_body();
+    let mut chunks = 0;
+    let err = loop {
+        match body.next().await.unwrap() {
+            Ok(_) => chunks += 1,
+            Err(e) => break e,
+        }
+    };
+    assert!(chunks > 0);
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert!(err.message().contains("total"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn oversized_body_is_invalid_response() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![b'x'; 100_000]))
+        .mount(&server)
+        .await;
+    let t = transport(Timeouts::default());
+    let err = t
+        .send(t.get(&server.uri()))
+        .await
+        .unwrap()
+        .bytes(10_000)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+    let ok = t
+        .send(t.get(&server.uri()))
+        .await
+        .unwrap()
+        .bytes(100_000)
+        .await
+        .unwrap();
+    assert_eq!(ok.len(), 100_000);
+}
+
+#[tokio::test]
+async fn cut_connection_mid_body_is_network() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = socket.read(&mut buf).await;
+        socket.write_all(CHUNKED_HEAD.as_bytes()).await.unwrap();
+        socket.write_all(b"9\r\ndata: a\n\n\r\n").await.unwrap();
+        // Dropped here: the chunked body never ends.
+    });
+    let t = transport(Timeouts::default());
+    let mut body = t
+        .send(t.get(&format!("http://{addr}/")))
+        .await
+        .unwrap()
+        .into_body();
+    assert!(body.next().await.unwrap().is_ok());
+    let err = body.next().await.unwrap().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Network, "{err}");
+}
