@@ -478,6 +478,7 @@ async fn run_entry(call: &Call<'_>, lane: usize, index: usize) -> LaneEnd {
                 if kind == ErrorKind::Cancelled {
                     return LaneEnd::Stop(error);
                 }
+                let mut deadline_cut = false;
                 if error.is_retryable() && retry + 1 < policy.retry.max_attempts {
                     match retry_wait(call, slot, &error, retry, end) {
                         Ok(wait) => {
@@ -491,15 +492,49 @@ async fn run_entry(call: &Call<'_>, lane: usize, index: usize) -> LaneEnd {
                             retry += 1;
                             continue;
                         }
-                        Err(why) => tracing::debug!(entry = index, reason = why, "not retrying"),
+                        Err(why) => {
+                            tracing::debug!(entry = index, reason = why.as_str(), "not retrying");
+                            deadline_cut = why == NoRetry::Deadline;
+                        }
                     }
                 }
-                if policy.fall_through.contains(kind) {
-                    call.set_last_error(error);
-                    return LaneEnd::Next;
+                if !policy.fall_through.contains(kind) {
+                    return LaneEnd::Stop(error);
                 }
-                return LaneEnd::Stop(error);
+                // Unless a later entry fails in its own way, the call ends because of the deadline.
+                let error = if deadline_cut {
+                    Error::new(
+                        ErrorKind::Timeout,
+                        "the chain deadline would pass before the next retry",
+                    )
+                    .with_provider(chain.name.clone())
+                    .with_source(error)
+                } else {
+                    error
+                };
+                call.set_last_error(error);
+                return LaneEnd::Next;
             }
+        }
+    }
+}
+
+/// Why a retryable failure was not retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NoRetry {
+    HintBeyondCap,
+    Deadline,
+    CircuitOpen,
+    Budget,
+}
+
+impl NoRetry {
+    fn as_str(self) -> &'static str {
+        match self {
+            NoRetry::HintBeyondCap => "retry-after is beyond the cap",
+            NoRetry::Deadline => "the wait would reach the deadline",
+            NoRetry::CircuitOpen => "the circuit opened",
+            NoRetry::Budget => "the retry budget is spent",
         }
     }
 }
@@ -511,23 +546,21 @@ fn retry_wait(
     error: &Error,
     retry: u32,
     now: Instant,
-) -> Result<Duration, &'static str> {
+) -> Result<Duration, NoRetry> {
     let policy = &call.chain.policy;
     let wait = match error.retry_after() {
-        Some(hint) if hint > policy.retry.max_retry_after => {
-            return Err("retry-after is beyond the cap");
-        }
+        Some(hint) if hint > policy.retry.max_retry_after => return Err(NoRetry::HintBeyondCap),
         Some(hint) => hint,
         None => policy.retry.backoff_for(retry, fastrand::f64()),
     };
     if call.deadline.is_some_and(|d| now + wait >= d) {
-        return Err("the wait would reach the deadline");
+        return Err(NoRetry::Deadline);
     }
     if slot.health.is_blocked(now) {
-        return Err("the circuit opened");
+        return Err(NoRetry::CircuitOpen);
     }
     if !call.chain.budget.try_withdraw(now) {
-        return Err("the retry budget is spent");
+        return Err(NoRetry::Budget);
     }
     Ok(wait)
 }
