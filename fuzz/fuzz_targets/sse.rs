@@ -1,0 +1,56 @@
+//! Fuzzes the SSE parser: no panic, bounded buffering, and the same result however the input is
+//! chunked.
+#![no_main]
+
+mod input;
+
+use input::Input;
+use libfuzzer_sys::fuzz_target;
+use llm_stream::{Limits, SseError, SseEvent, SseParser};
+
+/// Everything the parser reports for one stream.
+#[derive(Debug, PartialEq)]
+struct Transcript {
+    items: Vec<Result<SseEvent, SseError>>,
+    retry: Option<std::time::Duration>,
+    last_event_id: String,
+    truncated: bool,
+}
+
+fn run<'a>(chunks: impl IntoIterator<Item = &'a [u8]>, limits: Limits) -> Transcript {
+    let mut parser = SseParser::with_limits(limits);
+    let mut items = Vec::new();
+    for chunk in chunks {
+        parser.feed(chunk);
+        // Held: a partial line and an event type (each within the line limit) and the event's
+        // data with its trailing LF.
+        let bound = 2 * limits.max_line_bytes() + limits.max_event_data_bytes() + 1;
+        assert!(parser.buffered_bytes() <= bound);
+        items.extend(parser.events());
+    }
+    let truncated = parser.finish().is_err();
+    items.extend(parser.events());
+    for event in items.iter().flatten() {
+        assert!(!event.event().is_empty(), "an event always has a type");
+        // The limit counts received bytes; an invalid byte decodes to U+FFFD, three bytes.
+        assert!(event.data().len() <= 3 * limits.max_event_data_bytes());
+        assert!(!event.id().contains('\0'), "an id with NUL is ignored");
+    }
+    Transcript {
+        items,
+        retry: parser.retry(),
+        last_event_id: parser.last_event_id().to_owned(),
+        truncated,
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some(input) = Input::parse(data) else {
+        return;
+    };
+    let whole = run([input.stream], input.limits);
+    let chunked = run(input.chunks.iter().copied(), input.limits);
+    assert_eq!(whole, chunked, "chunking changed the result");
+    let bytewise = run(input.stream.chunks(1), input.limits);
+    assert_eq!(whole, bytewise, "one byte at a time changed the result");
+});
