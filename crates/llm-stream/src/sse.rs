@@ -20,14 +20,54 @@ use crate::limits::Limits;
 /// How many distinct recent event types are kept to share their allocation between events.
 const TYPE_CACHE: usize = 8;
 
+/// A string that is either static (the common `"message"` type and empty id: no reference
+/// counting at all) or shared between events.
+#[derive(Clone, Debug)]
+enum SharedStr {
+    Static(&'static str),
+    Shared(Arc<str>),
+}
+
+impl SharedStr {
+    const EMPTY: Self = SharedStr::Static("");
+
+    fn as_str(&self) -> &str {
+        match self {
+            SharedStr::Static(s) => s,
+            SharedStr::Shared(s) => s,
+        }
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Self {
+        if bytes.is_empty() {
+            return Self::EMPTY;
+        }
+        SharedStr::Shared(Arc::from(String::from_utf8_lossy(bytes)))
+    }
+}
+
+impl PartialEq for SharedStr {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for SharedStr {}
+
+impl std::hash::Hash for SharedStr {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
 /// One dispatched event.
 ///
-/// Cloning is cheap apart from `data`: the type and id are shared, reference-counted strings.
+/// Cloning is cheap apart from `data`: the type and id are static or shared strings.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SseEvent {
-    event: Arc<str>,
+    event: SharedStr,
     data: String,
-    id: Arc<str>,
+    id: SharedStr,
 }
 
 impl SseEvent {
@@ -35,16 +75,16 @@ impl SseEvent {
     #[must_use]
     pub fn new(event: &str, data: impl Into<String>, id: &str) -> Self {
         Self {
-            event: Arc::from(event),
+            event: SharedStr::from_bytes(event.as_bytes()),
             data: data.into(),
-            id: Arc::from(id),
+            id: SharedStr::from_bytes(id.as_bytes()),
         }
     }
 
     /// The event type: the last `event` field's value, or `"message"` when there was none.
     #[must_use]
     pub fn event(&self) -> &str {
-        &self.event
+        self.event.as_str()
     }
 
     /// The data: every `data` field's value joined by LF.
@@ -56,7 +96,7 @@ impl SseEvent {
     /// The last event ID as of this event (`""` when the stream has set none).
     #[must_use]
     pub fn id(&self) -> &str {
-        &self.id
+        self.id.as_str()
     }
 
     /// Takes the data without copying it.
@@ -89,11 +129,11 @@ pub struct SseParser {
     /// The event being built lost content to a limit: dispatch nothing at its blank line.
     poisoned: bool,
     /// The last event ID buffer.
-    id_buffer: Arc<str>,
+    id_buffer: SharedStr,
     /// The last event ID string, set from the buffer at each blank line.
-    last_event_id: Arc<str>,
+    last_event_id: SharedStr,
     retry: Option<u64>,
-    /// Recently used event types; the first entry is always "message".
+    /// Recently used event types other than "message".
     types: Vec<Arc<str>>,
     queue: VecDeque<Result<SseEvent, SseError>>,
 }
@@ -114,7 +154,6 @@ impl SseParser {
     /// A parser with the given limits.
     #[must_use]
     pub fn with_limits(limits: Limits) -> Self {
-        let empty: Arc<str> = Arc::from("");
         Self {
             limits,
             bom: BomState::Start(0),
@@ -124,10 +163,10 @@ impl SseParser {
             data: Vec::new(),
             event_type: Vec::new(),
             poisoned: false,
-            id_buffer: empty.clone(),
-            last_event_id: empty,
+            id_buffer: SharedStr::EMPTY,
+            last_event_id: SharedStr::EMPTY,
             retry: None,
-            types: vec![Arc::from("message")],
+            types: Vec::new(),
             queue: VecDeque::new(),
         }
     }
@@ -142,7 +181,7 @@ impl SseParser {
     /// `Last-Event-ID` when reconnecting. Survives [`finish`](Self::finish).
     #[must_use]
     pub fn last_event_id(&self) -> &str {
-        &self.last_event_id
+        self.last_event_id.as_str()
     }
 
     /// The reconnection time from the last valid `retry` field, if any. Survives
@@ -360,8 +399,11 @@ impl SseParser {
             // "If the field value does not contain U+0000 NULL, then set the last event ID buffer
             // to the field value. Otherwise, ignore the field."
             // (An id equal to the current one keeps the shared string.)
-            b"id" if memchr::memchr(0, value).is_none() && value != self.id_buffer.as_bytes() => {
-                self.id_buffer = Arc::from(String::from_utf8_lossy(value));
+            b"id"
+                if memchr::memchr(0, value).is_none()
+                    && value != self.id_buffer.as_str().as_bytes() =>
+            {
+                self.id_buffer = SharedStr::from_bytes(value);
             }
             // "If the field value consists of only ASCII digits, then interpret the field value as
             // an integer in base ten, and set the event stream's reconnection time to that
@@ -384,9 +426,7 @@ impl SseParser {
     fn dispatch(&mut self) {
         // "Set the last event ID string of the event source to the value of the last event ID
         // buffer."
-        if !Arc::ptr_eq(&self.last_event_id, &self.id_buffer) {
-            self.last_event_id = self.id_buffer.clone();
-        }
+        self.last_event_id.clone_from(&self.id_buffer);
         // "If the data buffer is an empty string, set the data buffer and the event type buffer to
         // the empty string and return." (A dropped, oversized event ends here too.)
         if self.poisoned || self.data.is_empty() {
@@ -415,23 +455,24 @@ impl SseParser {
         }));
     }
 
-    /// The event type as a shared string, reusing a recent allocation when the type repeats.
-    fn intern_type(&mut self) -> Arc<str> {
+    /// The event type, reusing a recent allocation when the type repeats.
+    fn intern_type(&mut self) -> SharedStr {
         if self.event_type.is_empty() {
-            return self.types[0].clone();
+            return SharedStr::Static("message");
         }
-        if let Some(found) = self.types[1..]
+        if let Some(found) = self
+            .types
             .iter()
             .find(|t| t.as_bytes() == self.event_type.as_slice())
         {
-            return found.clone();
+            return SharedStr::Shared(found.clone());
         }
         let fresh: Arc<str> = Arc::from(String::from_utf8_lossy(&self.event_type));
-        if self.types.len() > TYPE_CACHE {
-            self.types.remove(1);
+        if self.types.len() >= TYPE_CACHE {
+            self.types.remove(0);
         }
         self.types.push(fresh.clone());
-        fresh
+        SharedStr::Shared(fresh)
     }
 }
 
