@@ -151,6 +151,7 @@ pub struct OpenAiConfig {
     provider: Cow<'static, str>,
     base_url: String,
     health_path: String,
+    health_url: Option<String>,
     api_key: Option<ApiKey>,
     organization: Option<String>,
     project: Option<String>,
@@ -185,6 +186,7 @@ impl Default for OpenAiConfig {
             provider: Cow::Borrowed(PROVIDER),
             base_url: DEFAULT_BASE_URL.to_owned(),
             health_path: "models".to_owned(),
+            health_url: None,
             api_key: None,
             organization: None,
             project: None,
@@ -248,6 +250,14 @@ impl OpenAiConfig {
     #[must_use]
     pub fn health_path(mut self, path: impl Into<String>) -> Self {
         self.health_path = path.into();
+        self
+    }
+
+    /// Sets the full URL `health()` GETs, overriding the health path (e.g. llama.cpp's
+    /// `http://127.0.0.1:8080/health`, which is not below its `/v1` base).
+    #[must_use]
+    pub fn health_url(mut self, url: impl Into<String>) -> Self {
+        self.health_url = Some(url.into());
         self
     }
 
@@ -329,7 +339,10 @@ impl WireConfig for OpenAiConfig {
     }
 
     fn health_url(&self) -> String {
-        join_url(&self.base_url, &self.health_path)
+        match &self.health_url {
+            Some(url) => url.clone(),
+            None => join_url(&self.base_url, &self.health_path),
+        }
     }
 
     fn api_key(&self) -> Option<&ApiKey> {
