@@ -1,0 +1,56 @@
+//! The OpenRouter provider: `llm-openai`'s generic client instantiated with [`OpenRouterConfig`].
+
+use async_trait::async_trait;
+use llm_core::{ChatRequest, ChatResponse, ChatStream, Error, Provider};
+use llm_openai::OpenAiClient;
+
+use crate::config::OpenRouterConfig;
+
+/// OpenRouter. Implements [`Provider`]; cheap to clone (clones share the connection pool).
+#[derive(Debug, Clone)]
+pub struct OpenRouter {
+    client: OpenAiClient<OpenRouterConfig>,
+}
+
+impl OpenRouter {
+    /// A provider for `config`; a `validation` error for an invalid header.
+    pub fn new(config: OpenRouterConfig) -> Result<Self, Error> {
+        Ok(OpenRouter {
+            client: OpenAiClient::new(config)?,
+        })
+    }
+
+    /// OpenRouter with the key from `OPENROUTER_API_KEY`; an `auth` error naming the variable when it is
+    /// missing.
+    pub fn from_env() -> Result<Self, Error> {
+        OpenRouter::new(OpenRouterConfig::from_env()?)
+    }
+
+    /// The underlying OpenAI wire client.
+    pub fn client(&self) -> &OpenAiClient<OpenRouterConfig> {
+        &self.client
+    }
+}
+
+#[async_trait]
+impl Provider for OpenRouter {
+    fn name(&self) -> &str {
+        self.client.name()
+    }
+
+    fn validate(&self, request: &ChatRequest) -> Result<(), Error> {
+        self.client.validate(request)
+    }
+
+    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
+        self.client.chat(request).await
+    }
+
+    async fn stream(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
+        self.client.stream(request).await
+    }
+
+    async fn health(&self) -> Result<(), Error> {
+        self.client.health().await
+    }
+}
