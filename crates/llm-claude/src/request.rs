@@ -1,0 +1,277 @@
+//! Pure request mapping: a [`ChatRequest`] becomes the Messages API's headers and JSON body.
+//!
+//! The mapping, as documented on [`Claude`](crate::Claude):
+//! - every system message (wherever it stands) goes to the top-level `system` field, several joined with a
+//!   blank line (`"\n\n"`) in their order;
+//! - consecutive messages of the same role are merged into one, their texts joined with `"\n\n"` (the API
+//!   wants user and assistant turns to alternate);
+//! - the first non-system message must be the user's: a conversation that starts with the assistant is a
+//!   `validation` error (llmux never invents a user turn the caller did not write);
+//! - `max_tokens` is always sent: the request's, else the configured default;
+//! - `stop` becomes `stop_sequences`; temperature, top_p and top_k are sent as given (checked against
+//!   [`validate::CLAUDE`] first); nothing else is written, so no field the Messages API does not define is sent;
+//! - [`ChatRequest::extra`] is merged at the top level; a key this crate writes itself is a `validation`
+//!   error, whether or not this request sets it.
+
+use std::borrow::Cow;
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use llm_core::{ChatRequest, ContentPart, Error, Role, Violation, validate};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::config::ClaudeConfig;
+
+/// The top-level body fields this crate writes; [`ChatRequest::extra`] may not use them.
+pub const RESERVED_FIELDS: [&str; 9] = [
+    "model",
+    "messages",
+    "system",
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "stop_sequences",
+    "stream",
+];
+
+/// Headers this crate writes; configured extra headers may not replace them.
+const RESERVED_HEADERS: [&str; 4] = ["x-api-key", "anthropic-version", "anthropic-beta", "content-type"];
+
+/// The separator between merged texts (system messages, consecutive same-role messages).
+pub const JOIN: &str = "\n\n";
+
+#[derive(Debug, Serialize)]
+struct Body<'a> {
+    model: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    system: Option<Cow<'a, str>>,
+    messages: Vec<WireMessage<'a>>,
+    max_tokens: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_k: Option<i64>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    stop_sequences: &'a [String],
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    stream: bool,
+    #[serde(flatten)]
+    extra: &'a Map<String, Value>,
+}
+
+#[derive(Debug, Serialize)]
+struct WireMessage<'a> {
+    role: &'static str,
+    content: Cow<'a, str>,
+}
+
+/// Every problem with `request` for the Messages API: the [`validate::CLAUDE`] table's, plus the
+/// conversation's shape (a user turn first, text-only content) and `extra` keys that collide with
+/// [`RESERVED_FIELDS`].
+pub fn violations(request: &ChatRequest) -> Vec<Violation> {
+    let mut out = validate::CLAUDE.violations(request);
+    let mut first_turn = None;
+    for (i, message) in request.messages.iter().enumerate() {
+        if message.role != Role::System && first_turn.is_none() {
+            first_turn = Some(message.role);
+        }
+        if message
+            .content
+            .iter()
+            .any(|p| !matches!(p, ContentPart::Text { .. }))
+        {
+            out.push(Violation::new(
+                format!("messages[{i}].content"),
+                "text parts only",
+                "a part claude cannot be sent by this crate",
+            ));
+        }
+    }
+    match first_turn {
+        Some(Role::User) => {}
+        Some(role) => out.push(Violation::new(
+            "messages",
+            "a user message before the first assistant message",
+            format!("a conversation starting with a {} message", role.as_str()),
+        )),
+        None if request.messages.is_empty() => {} // already reported by the table
+        None => out.push(Violation::new(
+            "messages",
+            "at least one user message besides the system messages",
+            "system messages only",
+        )),
+    }
+    for key in request.extra.keys() {
+        if RESERVED_FIELDS.contains(&key.as_str()) {
+            out.push(Violation::new(
+                format!("extra.{key}"),
+                "a field llm-claude does not write itself",
+                format!("`{key}`"),
+            ));
+        }
+    }
+    out
+}
+
+/// Checks `request` and writes its JSON body. `stream` adds `"stream": true`; `default_max_tokens` is used
+/// when the request sets no `max_tokens`.
+///
+/// # Errors
+/// A `validation` error listing every problem [`violations`] finds.
+pub fn body(
+    provider: &str,
+    request: &ChatRequest,
+    default_max_tokens: u32,
+    stream: bool,
+) -> Result<Vec<u8>, Error> {
+    let violations = violations(request);
+    if !violations.is_empty() {
+        return Err(Error::validation(provider.to_owned(), violations));
+    }
+    let mut system: Option<Cow<'_, str>> = None;
+    let mut messages: Vec<WireMessage<'_>> = Vec::with_capacity(request.messages.len());
+    for message in &request.messages {
+        let text = text_of(&message.content);
+        if message.role == Role::System {
+            system = Some(join(system, text));
+            continue;
+        }
+        let role = message.role.as_str();
+        match messages.last_mut() {
+            Some(last) if last.role == role => {
+                let merged = join(Some(std::mem::take(&mut last.content)), text);
+                last.content = merged;
+            }
+            _ => messages.push(WireMessage {
+                role,
+                content: text,
+            }),
+        }
+    }
+    let params = &request.params;
+    let max_tokens = params
+        .max_tokens
+        .and_then(|m| u64::try_from(m).ok())
+        .unwrap_or(u64::from(default_max_tokens));
+    let body = Body {
+        model: &request.model,
+        system,
+        messages,
+        max_tokens,
+        temperature: params.temperature,
+        top_p: params.top_p,
+        top_k: params.top_k,
+        stop_sequences: &params.stop,
+        stream,
+        extra: &request.extra,
+    };
+    serde_json::to_vec(&body).map_err(|e| {
+        Error::new(
+            llm_core::ErrorKind::BadRequest,
+            "could not encode the request",
+        )
+        .with_provider(provider.to_owned())
+        .with_source(e)
+    })
+}
+
+/// The text of a message: its text parts joined without separator (borrowed when there is one part).
+fn text_of(parts: &[ContentPart]) -> Cow<'_, str> {
+    let mut texts = parts.iter().filter_map(|p| match p {
+        ContentPart::Text { text } => Some(text.as_str()),
+        _ => None,
+    });
+    match (texts.next(), texts.next()) {
+        (None, _) => Cow::Borrowed(""),
+        (Some(one), None) => Cow::Borrowed(one),
+        (Some(a), Some(b)) => {
+            let mut s = String::from(a);
+            s.push_str(b);
+            texts.for_each(|t| s.push_str(t));
+            Cow::Owned(s)
+        }
+    }
+}
+
+fn join<'a>(before: Option<Cow<'a, str>>, next: Cow<'a, str>) -> Cow<'a, str> {
+    match before {
+        None => next,
+        Some(before) => {
+            let mut s = before.into_owned();
+            s.push_str(JOIN);
+            s.push_str(&next);
+            Cow::Owned(s)
+        }
+    }
+}
+
+/// The headers every request carries: `x-api-key` (when a key is configured), `anthropic-version`,
+/// `anthropic-beta` (when flags are configured), `content-type: application/json`, then the extra headers.
+///
+/// # Errors
+/// A `validation` error when a configured header name or value is not valid HTTP, or an extra header would
+/// replace one of the headers above.
+pub fn headers(config: &ClaudeConfig) -> Result<HeaderMap, Error> {
+    let mut violations = Vec::new();
+    let mut map = HeaderMap::new();
+    if let Some(key) = &config.api_key {
+        let shown = "a key that is not a valid header value";
+        insert(&mut map, "x-api-key", key.expose(), shown, &mut violations);
+    }
+    let version = config.api_version.as_str();
+    insert(&mut map, "anthropic-version", version, version, &mut violations);
+    if !config.betas.is_empty() {
+        let joined = config.betas.join(",");
+        insert(&mut map, "anthropic-beta", &joined, &joined, &mut violations);
+    }
+    let json = "application/json";
+    insert(&mut map, "content-type", json, json, &mut violations);
+    for (name, value) in &config.headers {
+        if RESERVED_HEADERS.iter().any(|r| r.eq_ignore_ascii_case(name)) {
+            violations.push(Violation::new(
+                format!("headers.{name}"),
+                "a header llm-claude does not write itself (use the dedicated setting)",
+                format!("`{name}`"),
+            ));
+        } else {
+            insert(&mut map, name, value, value, &mut violations);
+        }
+    }
+    if violations.is_empty() {
+        Ok(map)
+    } else {
+        Err(Error::validation(config.name.clone(), violations))
+    }
+}
+
+fn insert(
+    map: &mut HeaderMap,
+    name: &str,
+    value: &str,
+    shown: &str,
+    violations: &mut Vec<Violation>,
+) {
+    match (
+        HeaderName::from_bytes(name.as_bytes()),
+        HeaderValue::from_str(value),
+    ) {
+        (Ok(n), Ok(mut v)) => {
+            if n == "x-api-key" {
+                v.set_sensitive(true);
+            }
+            map.append(n, v);
+        }
+        _ => violations.push(Violation::new(
+            format!("headers.{name}"),
+            "a valid http header name and value",
+            shown.to_owned(),
+        )),
+    }
+}
+
+#[cfg(test)]
+#[path = "request_tests.rs"]
+mod tests;

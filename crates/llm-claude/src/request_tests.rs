@@ -1,0 +1,171 @@
+//! Request mapping: snapshots of the bodies and every validation rule.
+
+use llm_core::{ChatRequest, ErrorKind, Message};
+use serde_json::{Value, json};
+
+use super::*;
+
+fn body_json(request: &ChatRequest, stream: bool) -> Value {
+    let bytes = body("claude", request, 4096, stream).expect("valid request");
+    serde_json::from_slice(&bytes).expect("json")
+}
+
+fn violation_params(request: &ChatRequest) -> Vec<String> {
+    violations(request).into_iter().map(|v| v.param).collect()
+}
+
+#[test]
+fn minimal_body_gets_the_default_max_tokens() {
+    let req = ChatRequest::new("claude-sonnet-4-5").user("Hello");
+    insta::assert_json_snapshot!(body_json(&req, false));
+}
+
+#[test]
+fn full_body_maps_every_parameter() {
+    let req = ChatRequest::new("claude-sonnet-4-5")
+        .system("Be brief.")
+        .user("Hello")
+        .assistant("Hi!")
+        .user("Tell me a joke")
+        .temperature(0.5)
+        .top_p(0.9)
+        .top_k(40)
+        .max_tokens(256)
+        .stop("END")
+        .stop("\n\nHuman:")
+        .extra("metadata", json!({"user_id": "u-1"}));
+    insta::assert_json_snapshot!(body_json(&req, true));
+}
+
+#[test]
+fn system_messages_are_hoisted_and_joined_with_a_blank_line() {
+    let req = ChatRequest::new("m")
+        .system("First rule.")
+        .user("Hi")
+        .system("Second rule.");
+    insta::assert_json_snapshot!(body_json(&req, false));
+}
+
+#[test]
+fn consecutive_same_role_messages_are_merged() {
+    let req = ChatRequest::new("m")
+        .user("one")
+        .user("two")
+        .assistant("three")
+        .assistant("four")
+        .user("five");
+    insta::assert_json_snapshot!(body_json(&req, false));
+}
+
+#[test]
+fn a_trailing_assistant_message_is_sent_as_a_prefill() {
+    let req = ChatRequest::new("m").user("Say yes").assistant("Y");
+    let v = body_json(&req, false);
+    assert_eq!(v["messages"][1], json!({"role": "assistant", "content": "Y"}));
+}
+
+#[test]
+fn multi_part_text_is_concatenated() {
+    let mut msg = Message::user("a");
+    msg.content.push(ContentPart::Text { text: "b".into() });
+    let req = ChatRequest::new("m").message(msg);
+    assert_eq!(body_json(&req, false)["messages"][0]["content"], "ab");
+}
+
+#[test]
+fn stream_flag_is_only_written_when_streaming() {
+    let req = ChatRequest::new("m").user("x");
+    assert_eq!(body_json(&req, true)["stream"], json!(true));
+    assert!(body_json(&req, false).get("stream").is_none());
+}
+
+#[test]
+fn only_messages_api_fields_are_written() {
+    let req = ChatRequest::new("m")
+        .system("s")
+        .user("x")
+        .temperature(1.0)
+        .top_p(0.5)
+        .top_k(3)
+        .max_tokens(9)
+        .stop("z");
+    let v = body_json(&req, true);
+    let keys: Vec<&str> = v.as_object().expect("object").keys().map(String::as_str).collect();
+    for key in keys {
+        assert!(RESERVED_FIELDS.contains(&key), "unexpected field {key}");
+    }
+}
+
+#[test]
+fn a_conversation_starting_with_the_assistant_is_rejected() {
+    let req = ChatRequest::new("m").system("s").assistant("Hello").user("Hi");
+    let err = body("claude", &req, 4096, false).expect_err("invalid");
+    assert_eq!(err.kind(), ErrorKind::Validation);
+    assert_eq!(err.violations()[0].param, "messages");
+}
+
+#[test]
+fn system_only_and_empty_conversations_are_rejected() {
+    assert_eq!(violation_params(&ChatRequest::new("m").system("s")), ["messages"]);
+    assert_eq!(violation_params(&ChatRequest::new("m")), ["messages"]);
+}
+
+#[test]
+fn claude_ranges_are_enforced_and_all_violations_reported() {
+    let req = ChatRequest::new("")
+        .user("x")
+        .temperature(1.5)
+        .top_p(f64::NAN)
+        .top_k(0)
+        .max_tokens(0)
+        .seed(1)
+        .frequency_penalty(0.1);
+    let mut params = violation_params(&req);
+    params.sort();
+    assert_eq!(
+        params,
+        ["frequency_penalty", "max_tokens", "model", "seed", "temperature", "top_k", "top_p"]
+    );
+}
+
+#[test]
+fn extra_may_not_collide_with_written_fields() {
+    for key in RESERVED_FIELDS {
+        let req = ChatRequest::new("m").user("x").extra(key, json!(1));
+        assert_eq!(violation_params(&req), [format!("extra.{key}")], "{key}");
+    }
+    let ok = ChatRequest::new("m").user("x").extra("thinking", json!({"type": "enabled"}));
+    assert!(violations(&ok).is_empty());
+}
+
+#[test]
+fn headers_carry_key_version_betas_and_extras() {
+    let config = ClaudeConfig::new("sk-ant-k")
+        .beta("a-1")
+        .beta("b-2")
+        .header("x-gateway", "yes");
+    let h = headers(&config).expect("valid");
+    assert_eq!(h["x-api-key"], "sk-ant-k");
+    assert!(h["x-api-key"].is_sensitive());
+    assert_eq!(h["anthropic-version"], "2023-06-01");
+    assert_eq!(h["anthropic-beta"], "a-1,b-2");
+    assert_eq!(h["content-type"], "application/json");
+    assert_eq!(h["x-gateway"], "yes");
+
+    let plain = headers(&ClaudeConfig::default().api_version("2099-01-01")).expect("valid");
+    assert!(plain.get("x-api-key").is_none());
+    assert!(plain.get("anthropic-beta").is_none());
+    assert_eq!(plain["anthropic-version"], "2099-01-01");
+}
+
+#[test]
+fn headers_reject_invalid_and_reserved_names_without_showing_the_key() {
+    let config = ClaudeConfig::new("bad\nkey")
+        .header("X-Api-Key", "other")
+        .header("bad header", "v");
+    let err = headers(&config).expect_err("invalid");
+    assert_eq!(err.kind(), ErrorKind::Validation);
+    let params: Vec<_> = err.violations().iter().map(|v| v.param.as_str()).collect();
+    assert_eq!(params, ["headers.x-api-key", "headers.X-Api-Key", "headers.bad header"]);
+    assert!(!format!("{err:?}").contains("bad\nkey"));
+}

@@ -1,0 +1,503 @@
+//! Pure stream decoding: the Messages API's SSE events become llmux [`StreamEvent`]s.
+//!
+//! [`StreamDecoder`] is a small state machine that takes one SSE event at a time (its `event:` name and its
+//! data) and performs no IO, so tests and fuzz targets drive it with plain bytes. [`ClaudeStream`] composes
+//! it with [`llm_stream::SseStream`] over any byte-chunk stream; the consumer's polls drive everything (no
+//! task is spawned).
+//!
+//! The events, as the Messages API sends them:
+//! - `message_start` gives [`StreamEvent::Start`] (the model and message id from the event, the request id
+//!   from the `request-id` response header) and the first usage counters;
+//! - `content_block_start` / `content_block_delta` / `content_block_stop`, by `index`: `text_delta` gives
+//!   [`StreamEvent::TextDelta`], `thinking_delta` gives [`StreamEvent::ReasoningDelta`]; a `tool_use` block's
+//!   `input_json_delta`s are collected in the decoder ([`StreamDecoder::tool_inputs`]) for tool calling, not
+//!   emitted; other deltas (`signature_delta`, `citations_delta`, …) are skipped;
+//! - `message_delta` carries the stop reason and cumulative usage: every one gives a [`StreamEvent::Usage`]
+//!   with the latest counters (never a sum);
+//! - `message_stop` gives [`StreamEvent::Finish`] and ends the stream;
+//! - `ping` and unknown event types are ignored;
+//! - `error` ends the stream with the classified error (e.g. `overloaded_error` → `overloaded`, retryable).
+//!
+//! A stream that ends before `message_stop` is a `network` error, never a silently short answer.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+use llm_core::{ApiKey, Error, ErrorKind, FinishReason, StreamEvent, StreamStart};
+use llm_stream::{SseStream, StreamError};
+use pin_project_lite::pin_project;
+use serde::Deserialize;
+use std::borrow::Cow;
+
+use crate::error;
+use crate::response::UsageCounts;
+
+/// The most bytes of tool input JSON one stream may collect (16 MiB); more is `invalid_response`.
+pub const MAX_TOOL_INPUT_BYTES: usize = 16 << 20;
+
+/// A `tool_use` content block's input as streamed so far, kept for tool calling.
+#[non_exhaustive]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ToolInput {
+    /// The content block index.
+    pub index: u64,
+    /// The tool call id (`toolu_…`).
+    pub id: String,
+    /// The tool's name.
+    pub name: String,
+    /// The concatenated `partial_json` pieces (a JSON object once the block has stopped).
+    pub input_json: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Open,
+    Stopped,
+    Failed,
+}
+
+/// The decoding state of one Messages stream. Feed it each SSE event with [`StreamDecoder::decode`]; call
+/// [`StreamDecoder::end`] when the input ends.
+#[derive(Debug, Clone)]
+pub struct StreamDecoder {
+    provider: String,
+    model: String,
+    request_id: Option<String>,
+    started: bool,
+    phase: Phase,
+    stop_reason: Option<FinishReason>,
+    usage: UsageCounts,
+    usage_sent: bool,
+    tools: Vec<ToolInput>,
+    tool_bytes: usize,
+}
+
+#[derive(Deserialize)]
+struct Typed<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+struct MessageStart<'a> {
+    #[serde(borrow)]
+    message: StartMessage<'a>,
+}
+
+#[derive(Deserialize)]
+struct StartMessage<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    model: Option<Cow<'a, str>>,
+    #[serde(default)]
+    usage: Option<UsageCounts>,
+}
+
+#[derive(Deserialize)]
+struct BlockStart<'a> {
+    index: u64,
+    #[serde(borrow)]
+    content_block: Block<'a>,
+}
+
+#[derive(Deserialize)]
+struct Block<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    thinking: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct BlockDelta<'a> {
+    index: u64,
+    #[serde(borrow)]
+    delta: Delta<'a>,
+}
+
+#[derive(Deserialize)]
+struct Delta<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    thinking: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    partial_json: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct MessageDelta<'a> {
+    #[serde(borrow, default)]
+    delta: Option<MessageDeltaBody<'a>>,
+    #[serde(default)]
+    usage: Option<UsageCounts>,
+}
+
+#[derive(Deserialize)]
+struct MessageDeltaBody<'a> {
+    #[serde(borrow, default)]
+    stop_reason: Option<Cow<'a, str>>,
+}
+
+impl StreamDecoder {
+    /// A decoder for a stream from `provider`, asked for `model` (reported until `message_start` names the
+    /// model), whose response carried `request_id`.
+    pub fn new(
+        provider: impl Into<String>,
+        model: impl Into<String>,
+        request_id: Option<String>,
+    ) -> Self {
+        StreamDecoder {
+            provider: provider.into(),
+            model: model.into(),
+            request_id,
+            started: false,
+            phase: Phase::Open,
+            stop_reason: None,
+            usage: UsageCounts::default(),
+            usage_sent: false,
+            tools: Vec::new(),
+            tool_bytes: 0,
+        }
+    }
+
+    /// True once `message_stop` arrived: the answer is complete.
+    pub fn is_finished(&self) -> bool {
+        self.phase == Phase::Stopped
+    }
+
+    /// The tool inputs streamed so far, in block order.
+    pub fn tool_inputs(&self) -> &[ToolInput] {
+        &self.tools
+    }
+
+    /// Decodes one SSE event (`event` is its type, `"message"` when it had no `event:` line) and appends the
+    /// resulting stream events to `out`. Events after `message_stop` or after an error are ignored.
+    ///
+    /// # Errors
+    /// The classified error of an `error` event, or `invalid_response` for data that cannot be decoded. The
+    /// decoder is then done.
+    pub fn decode(
+        &mut self,
+        event: &str,
+        data: &str,
+        out: &mut VecDeque<StreamEvent>,
+    ) -> Result<(), Error> {
+        if self.phase != Phase::Open {
+            return Ok(());
+        }
+        let result = self.decode_open(event, data, out);
+        if let Err(e) = result {
+            self.phase = Phase::Failed;
+            return Err(e.with_request_id_opt(self.request_id.clone()));
+        }
+        Ok(())
+    }
+
+    /// Says the input ended.
+    ///
+    /// # Errors
+    /// A `network` error when `message_stop` never arrived (and no error ended the stream before).
+    pub fn end(&mut self) -> Result<(), Error> {
+        if self.phase != Phase::Open {
+            return Ok(());
+        }
+        self.phase = Phase::Failed;
+        Err(
+            Error::new(ErrorKind::Network, "stream ended before message_stop")
+                .with_provider(self.provider.clone())
+                .with_request_id_opt(self.request_id.clone()),
+        )
+    }
+
+    fn decode_open(
+        &mut self,
+        event: &str,
+        data: &str,
+        out: &mut VecDeque<StreamEvent>,
+    ) -> Result<(), Error> {
+        let typed;
+        let kind = match event {
+            "" | "message" => {
+                typed = self.parse::<Typed<'_>>(event, data)?;
+                typed.kind.as_ref()
+            }
+            named => named,
+        };
+        match kind {
+            "ping" | "content_block_stop" => Ok(()),
+            "error" => Err(error::from_stream_data(&self.provider, data)),
+            "message_start" => {
+                let start: MessageStart<'_> = self.parse(kind, data)?;
+                if let Some(usage) = &start.message.usage {
+                    self.usage.update(usage);
+                }
+                if !self.started {
+                    self.started = true;
+                    let model = start.message.model.as_deref().unwrap_or(&self.model);
+                    let mut s = StreamStart::new(self.provider.clone(), model);
+                    s.request_id = self.request_id.clone();
+                    s.response_id = start.message.id.map(Cow::into_owned);
+                    out.push_back(StreamEvent::Start(s));
+                }
+                Ok(())
+            }
+            "content_block_start" => {
+                let start: BlockStart<'_> = self.parse(kind, data)?;
+                self.ensure_started(out);
+                let block = start.content_block;
+                match block.kind.as_ref() {
+                    "text" => push_text(out, block.text, StreamEvent::TextDelta),
+                    "thinking" => push_text(out, block.thinking, StreamEvent::ReasoningDelta),
+                    "tool_use" | "server_tool_use" => {
+                        let mut tool = ToolInput {
+                            index: start.index,
+                            ..ToolInput::default()
+                        };
+                        tool.id = block.id.map(Cow::into_owned).unwrap_or_default();
+                        tool.name = block.name.map(Cow::into_owned).unwrap_or_default();
+                        self.tools.push(tool);
+                    }
+                    _ => {}
+                }
+                Ok(())
+            }
+            "content_block_delta" => {
+                let delta: BlockDelta<'_> = self.parse(kind, data)?;
+                self.ensure_started(out);
+                let d = delta.delta;
+                match d.kind.as_ref() {
+                    "text_delta" => push_text(out, d.text, StreamEvent::TextDelta),
+                    "thinking_delta" => push_text(out, d.thinking, StreamEvent::ReasoningDelta),
+                    "input_json_delta" => {
+                        let piece = d.partial_json.as_deref().unwrap_or_default();
+                        self.tool_bytes = self.tool_bytes.saturating_add(piece.len());
+                        if self.tool_bytes > MAX_TOOL_INPUT_BYTES {
+                            return Err(error::invalid(
+                                &self.provider,
+                                format!("tool input larger than {MAX_TOOL_INPUT_BYTES} bytes"),
+                            ));
+                        }
+                        match self.tools.iter_mut().rev().find(|t| t.index == delta.index) {
+                            Some(tool) => tool.input_json.push_str(piece),
+                            None => {
+                                // A delta for a block whose start was not seen: keep it anyway.
+                                let mut tool = ToolInput {
+                                    index: delta.index,
+                                    ..ToolInput::default()
+                                };
+                                tool.input_json.push_str(piece);
+                                self.tools.push(tool);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                Ok(())
+            }
+            "message_delta" => {
+                let delta: MessageDelta<'_> = self.parse(kind, data)?;
+                self.ensure_started(out);
+                if let Some(reason) = delta.delta.and_then(|d| d.stop_reason) {
+                    self.stop_reason = Some(FinishReason::from_provider(&reason));
+                }
+                if let Some(usage) = &delta.usage {
+                    self.usage.update(usage);
+                }
+                if !self.usage.is_empty() {
+                    self.usage_sent = true;
+                    out.push_back(StreamEvent::Usage(self.usage.to_usage()));
+                }
+                Ok(())
+            }
+            "message_stop" => {
+                self.ensure_started(out);
+                if !self.usage_sent && !self.usage.is_empty() {
+                    self.usage_sent = true;
+                    out.push_back(StreamEvent::Usage(self.usage.to_usage()));
+                }
+                let reason = self
+                    .stop_reason
+                    .take()
+                    .unwrap_or_else(|| FinishReason::Other("unknown".to_owned()));
+                out.push_back(StreamEvent::Finish(reason));
+                self.phase = Phase::Stopped;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn ensure_started(&mut self, out: &mut VecDeque<StreamEvent>) {
+        if !self.started {
+            self.started = true;
+            let mut s = StreamStart::new(self.provider.clone(), self.model.clone());
+            s.request_id = self.request_id.clone();
+            out.push_back(StreamEvent::Start(s));
+        }
+    }
+
+    fn parse<'a, T: Deserialize<'a>>(&self, kind: &str, data: &'a str) -> Result<T, Error> {
+        serde_json::from_str(data).map_err(|e| {
+            error::invalid(&self.provider, format!("undecodable {kind} event")).with_source(e)
+        })
+    }
+}
+
+fn push_text(
+    out: &mut VecDeque<StreamEvent>,
+    text: Option<Cow<'_, str>>,
+    event: fn(String) -> StreamEvent,
+) {
+    if let Some(text) = text.filter(|t| !t.is_empty()) {
+        out.push_back(event(text.into_owned()));
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Reading,
+    /// `message_stop` arrived: yield what is queued, and read the body to its end so the connection can
+    /// go back to the pool.
+    Draining { body_done: bool },
+    Done,
+}
+
+pin_project! {
+    /// The [`StreamEvent`]s of one Messages stream, decoded from a stream of byte chunks (normally the
+    /// response body). After an `Err` item, or after `message_stop` and the end of the body, it yields
+    /// `None`. Dropping it drops the body (and so the connection, unless the body was read to its end).
+    pub struct ClaudeStream<S> {
+        #[pin]
+        events: SseStream<S>,
+        decoder: StreamDecoder,
+        queue: VecDeque<StreamEvent>,
+        flow: Flow,
+        delivered: u64,
+        secret: Option<ApiKey>,
+    }
+}
+
+impl<S> std::fmt::Debug for ClaudeStream<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClaudeStream")
+            .field("decoder", &self.decoder)
+            .field("queued", &self.queue.len())
+            .field("flow", &self.flow)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> ClaudeStream<S> {
+    /// Decodes `body` with `decoder`. `secret` is scrubbed out of every error the stream yields.
+    pub fn new(body: S, decoder: StreamDecoder, secret: Option<ApiKey>) -> Self {
+        ClaudeStream {
+            events: SseStream::new(body),
+            decoder,
+            queue: VecDeque::new(),
+            flow: Flow::Reading,
+            delivered: 0,
+            secret,
+        }
+    }
+
+    /// The decoder, e.g. for [`StreamDecoder::tool_inputs`].
+    pub fn decoder(&self) -> &StreamDecoder {
+        &self.decoder
+    }
+}
+
+impl<S, B> Stream for ClaudeStream<S>
+where
+    S: Stream<Item = Result<B, Error>>,
+    B: AsRef<[u8]>,
+{
+    type Item = Result<StreamEvent, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut this = self.project();
+        loop {
+            match *this.flow {
+                Flow::Done => return Poll::Ready(None),
+                Flow::Draining { body_done } => {
+                    let mut body_done = body_done;
+                    while !body_done {
+                        match this.events.as_mut().poll_next(cx) {
+                            Poll::Ready(Some(Ok(_))) => {}
+                            // A broken or truncated tail after message_stop does not spoil the answer.
+                            Poll::Ready(Some(Err(_)) | None) => body_done = true,
+                            Poll::Pending => break,
+                        }
+                    }
+                    *this.flow = Flow::Draining { body_done };
+                    if let Some(event) = this.queue.pop_front() {
+                        return Poll::Ready(Some(Ok(event)));
+                    }
+                    if body_done {
+                        *this.flow = Flow::Done;
+                        return Poll::Ready(None);
+                    }
+                    return Poll::Pending;
+                }
+                Flow::Reading => {}
+            }
+            if let Some(event) = this.queue.pop_front() {
+                if let StreamEvent::TextDelta(t) | StreamEvent::ReasoningDelta(t) = &event {
+                    *this.delivered += t.len() as u64;
+                }
+                return Poll::Ready(Some(Ok(event)));
+            }
+            let failure = match this.events.as_mut().poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(sse))) => {
+                    match this.decoder.decode(sse.event(), sse.data(), this.queue) {
+                        Ok(()) => {
+                            if this.decoder.is_finished() {
+                                *this.flow = Flow::Draining { body_done: false };
+                            }
+                            continue;
+                        }
+                        Err(e) => e,
+                    }
+                }
+                Poll::Ready(Some(Err(StreamError::Transport(e)))) => {
+                    e.with_request_id_opt(this.decoder.request_id.clone())
+                }
+                Poll::Ready(Some(Err(StreamError::Sse(e)))) => {
+                    let provider = this.decoder.provider.clone();
+                    error::invalid(&provider, e.to_string())
+                        .with_request_id_opt(this.decoder.request_id.clone())
+                }
+                Poll::Ready(Some(Err(_)) | None) => match this.decoder.end() {
+                    Err(e) => e,
+                    Ok(()) => {
+                        *this.flow = Flow::Done;
+                        return Poll::Ready(None);
+                    }
+                },
+            };
+            *this.flow = Flow::Done;
+            this.queue.clear();
+            let mut failure = failure.with_delivered_bytes(*this.delivered);
+            if let Some(key) = this.secret.as_ref() {
+                failure = failure.redact(key);
+            }
+            return Poll::Ready(Some(Err(failure)));
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "stream_tests.rs"]
+mod tests;
