@@ -228,7 +228,7 @@ impl RetryBudget {
 /// entry would refuse it) and `context_length` (add it when a later entry has a larger window).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FallThrough {
-    bits: u32,
+    bits: u64,
 }
 
 impl Default for FallThrough {
@@ -252,11 +252,13 @@ impl Default for FallThrough {
     }
 }
 
-fn bit(kind: ErrorKind) -> u32 {
+fn bit(kind: ErrorKind) -> u64 {
     ErrorKind::ALL
         .iter()
         .position(|k| *k == kind)
-        .map_or(0, |i| 1 << i)
+        .and_then(|i| u32::try_from(i).ok())
+        .and_then(|i| 1u64.checked_shl(i))
+        .unwrap_or(0)
 }
 
 impl FallThrough {
