@@ -1,0 +1,246 @@
+//! Recorded Messages streams (hand-written from Anthropic's documented format) through the pure decoder and
+//! the stream adapter, in one chunk and split at every byte position (with an empty chunk in between).
+
+use futures::executor::block_on;
+use futures::{StreamExt, stream};
+use llm_claude::{ClaudeStream, StreamDecoder, ToolInput};
+use llm_core::{Error, ErrorKind, StreamEvent};
+
+/// What a consumer saw, compactly: one line per event, the error last.
+fn summary(items: &[Result<StreamEvent, Error>]) -> Vec<String> {
+    items
+        .iter()
+        .map(|item| match item {
+            Ok(StreamEvent::Start(s)) => format!(
+                "start {} {} {} {}",
+                s.provider,
+                s.model,
+                s.response_id.as_deref().unwrap_or("-"),
+                s.request_id.as_deref().unwrap_or("-")
+            ),
+            Ok(StreamEvent::TextDelta(t)) => format!("text {t}"),
+            Ok(StreamEvent::ReasoningDelta(t)) => format!("reasoning {t}"),
+            Ok(StreamEvent::Usage(u)) => format!(
+                "usage in={:?} cached={:?} out={:?} total={:?}",
+                u.input_tokens, u.cached_input_tokens, u.output_tokens, u.total_tokens
+            ),
+            Ok(StreamEvent::Finish(r)) => format!("finish {r:?}"),
+            Ok(other) => format!("other {other:?}"),
+            Err(e) => format!(
+                "error {} retryable={} delivered={:?} {}",
+                e.kind(),
+                e.is_retryable(),
+                e.delivered_bytes(),
+                e.message()
+            ),
+        })
+        .collect()
+}
+
+fn decode(chunks: Vec<Vec<u8>>) -> (Vec<Result<StreamEvent, Error>>, Vec<ToolInput>) {
+    let body = stream::iter(chunks.into_iter().map(Ok::<_, Error>));
+    let decoder = StreamDecoder::new("claude", "asked-model", Some("req_fixture".into()));
+    let mut s = ClaudeStream::new(body, decoder, None);
+    let mut items = Vec::new();
+    block_on(async {
+        while let Some(item) = s.next().await {
+            items.push(item);
+        }
+        // After the end (or an error) the stream stays ended.
+        assert!(s.next().await.is_none());
+    });
+    (items, s.decoder().tool_inputs().to_vec())
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Decodes `name` whole and at every split point; every chunking gives the same result, which is returned.
+fn check_every_split(name: &str) -> (Vec<String>, Vec<ToolInput>) {
+    let bytes = fixture(name);
+    let (whole, tools) = decode(vec![bytes.clone()]);
+    let whole = summary(&whole);
+    for i in 0..=bytes.len() {
+        let chunks = vec![bytes[..i].to_vec(), Vec::new(), bytes[i..].to_vec()];
+        let (items, split_tools) = decode(chunks);
+        assert_eq!(summary(&items), whole, "{name} split at {i}");
+        assert_eq!(split_tools, tools, "{name} split at {i}");
+    }
+    let bytewise: Vec<Vec<u8>> = bytes.iter().map(|b| vec![*b]).collect();
+    assert_eq!(summary(&decode(bytewise).0), whole, "{name} byte by byte");
+    (whole, tools)
+}
+
+#[test]
+fn text_stream() {
+    let (events, tools) = check_every_split("text.sse");
+    assert_eq!(
+        events,
+        [
+            "start claude claude-sonnet-4-5-20250929 msg_01Text req_fixture",
+            "text Hello",
+            "text , wörld \"quoted\" é!",
+            "usage in=Some(25) cached=Some(0) out=Some(15) total=Some(40)",
+            "finish Stop",
+        ]
+    );
+    assert!(tools.is_empty());
+}
+
+#[test]
+fn text_stream_with_crlf_line_endings() {
+    let crlf = String::from_utf8(fixture("text.sse"))
+        .expect("utf8")
+        .replace('\n', "\r\n");
+    let (lf, _) = decode(vec![fixture("text.sse")]);
+    let (items, _) = decode(vec![crlf.into_bytes()]);
+    assert_eq!(summary(&items), summary(&lf));
+}
+
+#[test]
+fn thinking_stream() {
+    let (events, _) = check_every_split("thinking.sse");
+    assert_eq!(
+        events,
+        [
+            "start claude claude-sonnet-4-5 msg_01Think req_fixture",
+            "reasoning Let me add 2 and 2.",
+            "reasoning  It is 4.",
+            "text 4",
+            "usage in=Some(112) cached=Some(100) out=Some(30) total=Some(142)",
+            "finish Length",
+        ]
+    );
+}
+
+#[test]
+fn pings_anywhere_are_ignored_and_usage_is_the_latest() {
+    let (events, _) = check_every_split("ping.sse");
+    assert_eq!(
+        events,
+        [
+            "start claude claude-haiku-4-5 msg_01Ping req_fixture",
+            "text Hi",
+            "text  there",
+            "usage in=Some(5) cached=None out=Some(2) total=Some(7)",
+            "usage in=Some(5) cached=None out=Some(3) total=Some(8)",
+            "finish Stop",
+        ]
+    );
+}
+
+#[test]
+fn mid_stream_overloaded_error_without_message_stop() {
+    let (events, _) = check_every_split("overloaded.sse");
+    assert_eq!(
+        events,
+        [
+            "start claude claude-sonnet-4-5 msg_01Over req_fixture",
+            "text Partial",
+            "error overloaded retryable=true delivered=Some(7) Overloaded",
+        ]
+    );
+    let (items, _) = decode(vec![fixture("overloaded.sse")]);
+    let err = items.last().and_then(|i| i.as_ref().err()).expect("error");
+    assert_eq!(err.request_id(), Some("req_fixture"));
+    assert_eq!(err.provider(), Some("claude"));
+    assert_eq!(err.status(), None);
+    let detail = err.detail().expect("detail");
+    assert_eq!(detail.error_type.as_deref(), Some("overloaded_error"));
+}
+
+#[test]
+fn truncated_stream_is_a_network_error() {
+    let (events, _) = check_every_split("truncated.sse");
+    assert_eq!(
+        events,
+        [
+            "start claude claude-sonnet-4-5 msg_01Cut req_fixture",
+            "text Once upon",
+            "error network retryable=true delivered=Some(9) stream ended before message_stop",
+        ]
+    );
+}
+
+#[test]
+fn tool_input_json_is_collected_not_emitted() {
+    let (events, tools) = check_every_split("tool_use.sse");
+    assert_eq!(
+        events,
+        [
+            "start claude claude-sonnet-4-5 msg_01Tool req_fixture",
+            "text Checking the weather.",
+            "usage in=Some(472) cached=None out=Some(89) total=Some(561)",
+            "finish ToolCalls",
+        ]
+    );
+    assert_eq!(tools.len(), 1);
+    assert_eq!(tools[0].index, 1);
+    assert_eq!(tools[0].id, "toolu_01T1x");
+    assert_eq!(tools[0].name, "get_weather");
+    let input: serde_json::Value = serde_json::from_str(&tools[0].input_json).expect("json");
+    assert_eq!(
+        input,
+        serde_json::json!({"location": "San Francisco, CA", "unit": "celsius"})
+    );
+}
+
+#[test]
+fn every_fixture_cut_short_anywhere_ends_in_an_error_never_a_short_answer() {
+    for name in ["text.sse", "thinking.sse", "ping.sse", "tool_use.sse"] {
+        let bytes = fixture(name);
+        // Everything up to (not including) the message_stop event's blank line.
+        let complete_at = bytes.len() - 1;
+        for cut in 0..complete_at {
+            let (items, _) = decode(vec![bytes[..cut].to_vec()]);
+            let last = items.last().expect("at least the error");
+            let err = last.as_ref().expect_err("a cut stream ends in an error");
+            assert_eq!(err.kind(), ErrorKind::Network, "{name} cut at {cut}");
+            assert!(
+                !items.iter().any(|i| matches!(i, Ok(StreamEvent::Finish(_)))),
+                "{name} cut at {cut} finished"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_transport_error_mid_stream_ends_the_stream_with_that_error() {
+    let bytes = fixture("text.sse");
+    let chunks = vec![
+        Ok(bytes[..300].to_vec()),
+        Err(Error::new(ErrorKind::Timeout, "no data for the idle limit")),
+        Ok(bytes[300..].to_vec()),
+    ];
+    let decoder = StreamDecoder::new("claude", "m", Some("req_t".into()));
+    let items: Vec<_> = block_on(ClaudeStream::new(stream::iter(chunks), decoder, None).collect());
+    let err = items.last().and_then(|i| i.as_ref().err()).expect("error");
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert_eq!(err.request_id(), Some("req_t"));
+}
+
+#[test]
+fn an_oversized_event_is_invalid_response() {
+    let huge = format!(
+        "event: content_block_delta\ndata: {}\n\n",
+        "x".repeat(llm_stream::Limits::DEFAULT_MAX + 1)
+    );
+    let (items, _) = decode(vec![huge.into_bytes()]);
+    let err = items.last().and_then(|i| i.as_ref().err()).expect("error");
+    assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+    assert_eq!(items.len(), 1);
+}
+
+#[test]
+fn error_messages_never_carry_the_key() {
+    let data = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"bad key sk-ant-secret-1\"}}\n\n";
+    let body = stream::iter([Ok::<_, Error>(data.as_bytes().to_vec())]);
+    let decoder = StreamDecoder::new("claude", "m", None);
+    let key = llm_core::ApiKey::new("sk-ant-secret-1");
+    let items: Vec<_> = block_on(ClaudeStream::new(body, decoder, Some(key)).collect());
+    let err = items[0].as_ref().expect_err("error");
+    assert!(!err.to_string().contains("secret"), "{err}");
+    assert!(!format!("{err:?}").contains("secret"));
+}
