@@ -27,7 +27,7 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use llm_core::{Error, ErrorKind, FinishReason, StreamEvent, StreamStart};
-use llm_stream::SseParser;
+use llm_stream::{Limits, SseParser};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -281,8 +281,13 @@ pub struct SseDecoder {
 impl SseDecoder {
     /// A decoder for one response.
     pub fn new(meta: ResponseMeta) -> Self {
+        SseDecoder::with_limits(meta, Limits::default())
+    }
+
+    /// A decoder whose SSE parser enforces `limits` (default: [`Limits::DEFAULT_MAX`] per line and event).
+    pub fn with_limits(meta: ResponseMeta, limits: Limits) -> Self {
         SseDecoder {
-            parser: SseParser::new(),
+            parser: SseParser::with_limits(limits),
             chunks: ChunkDecoder::new(meta),
             ended: false,
             error: None,

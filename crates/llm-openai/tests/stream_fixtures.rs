@@ -1,0 +1,334 @@
+//! Recorded stream shapes (hand-written from the providers' documented formats, under `tests/fixtures/`)
+//! driven through the pure decoder, whole and at every split point.
+
+mod common;
+
+use llm_core::{Error, ErrorKind, StreamEvent};
+use llm_openai::{ResponseMeta, SseDecoder, decode_sse};
+use llm_stream::Limits;
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn meta() -> ResponseMeta {
+    ResponseMeta::new("openai", "requested-model").request_id(Some("req_1".to_owned()))
+}
+
+/// Decodes `name` whole, then at every split point with an empty chunk between, and checks all agree; returns
+/// the transcript.
+fn decode_everywhere(
+    name: &str,
+    meta: &ResponseMeta,
+) -> (Vec<String>, Vec<Result<StreamEvent, Error>>) {
+    let bytes = fixture(name);
+    let whole = decode_sse(meta.clone(), [bytes.as_slice()]);
+    let expected = common::transcript(&whole);
+    for split in 0..=bytes.len() {
+        let (a, b) = bytes.split_at(split);
+        let items = decode_sse(meta.clone(), [a, &[][..], b]);
+        assert_eq!(
+            common::transcript(&items),
+            expected,
+            "{name} split at {split}"
+        );
+    }
+    let bytewise = decode_sse(meta.clone(), bytes.chunks(1));
+    assert_eq!(
+        common::transcript(&bytewise),
+        expected,
+        "{name} byte by byte"
+    );
+    (expected, whole)
+}
+
+fn check(name: &str, expected: &[&str]) -> Vec<Result<StreamEvent, Error>> {
+    let (got, items) = decode_everywhere(name, &meta());
+    assert_eq!(got, expected, "{name}");
+    items
+}
+
+#[test]
+fn usage_in_a_separate_empty_choices_chunk_comes_before_finish() {
+    let items = check(
+        "openai_usage_chunk.sse",
+        &[
+            "start openai model=gpt-4o-mini-2024-07-18 req=req_1 resp=chatcmpl-1",
+            "text Hello",
+            "text  wörld \"quoted\"",
+            "usage in=9 out=3 total=12 cached=2",
+            "finish stop",
+        ],
+    );
+    let Ok(StreamEvent::Usage(u)) = &items[3] else {
+        panic!("{:?}", items[3])
+    };
+    assert_eq!(u.reasoning_tokens, Some(0));
+}
+
+#[test]
+fn usage_on_the_finish_chunk_with_crlf_lines() {
+    check(
+        "usage_on_finish_chunk.sse",
+        &[
+            "start openai model=katan-echo req=req_1 resp=chatcmpl-k",
+            "text echo",
+            "usage in=4 out=1 total=5 cached=-",
+            "finish length",
+        ],
+    );
+}
+
+#[test]
+fn usage_with_null_choices() {
+    check(
+        "usage_choices_null.sse",
+        &[
+            "start openai model=qwen req=req_1 resp=cmpl-v",
+            "text Hi",
+            "usage in=5 out=1 total=6 cached=-",
+            "finish stop",
+        ],
+    );
+}
+
+#[test]
+fn llamacpp_timings_are_ignored_and_reasoning_content_is_reasoning() {
+    check(
+        "llamacpp_timings.sse",
+        &[
+            "start openai model=smollm2 req=req_1 resp=chatcmpl-ll",
+            "reasoning think",
+            "text The",
+            "usage in=7 out=2 total=9 cached=-",
+            "finish length",
+        ],
+    );
+}
+
+#[test]
+fn openrouter_processing_comments_are_ignored() {
+    check(
+        "openrouter_comments.sse",
+        &[
+            "start openai model=anthropic/claude-sonnet-4.5 req=req_1 resp=gen-123",
+            "text Hi",
+            "usage in=10 out=1 total=11 cached=-",
+            "finish stop",
+        ],
+    );
+}
+
+#[test]
+fn a_midstream_error_is_classified_and_ends_the_stream() {
+    let items = check(
+        "midstream_error.sse",
+        &[
+            "start openai model=gpt-4o req=req_1 resp=chatcmpl-2",
+            "text Par",
+            "error server",
+        ],
+    );
+    let Err(e) = items.last().unwrap() else {
+        unreachable!()
+    };
+    assert_eq!(e.request_id(), Some("req_1"));
+    assert_eq!(e.provider(), Some("openai"));
+    assert_eq!(
+        e.detail().unwrap().error_type.as_deref(),
+        Some("server_error")
+    );
+}
+
+#[test]
+fn a_midstream_rate_limit_is_rate_limited() {
+    check(
+        "midstream_rate_limit.sse",
+        &[
+            "start openai model=gpt-4o req=req_1 resp=chatcmpl-3",
+            "text a",
+            "error rate_limited",
+        ],
+    );
+}
+
+#[test]
+fn vllm_error_objects_are_classified_by_their_numeric_code_and_message() {
+    let items = check("vllm_error.sse", &["error context_length"]);
+    let Err(e) = &items[0] else { unreachable!() };
+    assert_eq!(e.detail().unwrap().code.as_deref(), Some("400"));
+}
+
+#[test]
+fn openrouter_error_chunk_with_finish_reason_error() {
+    let items = check(
+        "openrouter_finish_error.sse",
+        &[
+            "start openai model=openai/gpt-4o req=req_1 resp=gen-456",
+            "text Hel",
+            "error server",
+        ],
+    );
+    let Err(e) = items.last().unwrap() else {
+        unreachable!()
+    };
+    assert_eq!(e.message(), "Provider disconnected unexpectedly");
+}
+
+#[test]
+fn openrouter_numeric_code_is_classified_as_that_status() {
+    check("openrouter_numeric_code.sse", &["error rate_limited"]);
+}
+
+#[test]
+fn finish_reason_error_without_an_error_object_is_server() {
+    check(
+        "finish_reason_error_only.sse",
+        &[
+            "start openai model=m req=req_1 resp=gen-7",
+            "text x",
+            "error server",
+        ],
+    );
+}
+
+#[test]
+fn sse_error_event_is_classified() {
+    check("error_event.sse", &["error overloaded"]);
+}
+
+#[test]
+fn ending_without_done_or_finish_reason_is_a_network_error() {
+    let items = check(
+        "ended_without_done.sse",
+        &[
+            "start openai model=gpt-4o req=req_1 resp=chatcmpl-4",
+            "text Half an ans",
+            "error network",
+        ],
+    );
+    let Err(e) = items.last().unwrap() else {
+        unreachable!()
+    };
+    assert_eq!(e.kind(), ErrorKind::Network);
+    assert!(e.message().contains("[DONE]"), "{e}");
+}
+
+#[test]
+fn a_truncated_last_event_is_a_network_error() {
+    check(
+        "truncated_event.sse",
+        &[
+            "start openai model=gpt-4o req=req_1 resp=chatcmpl-5",
+            "text cut",
+            "error network",
+        ],
+    );
+}
+
+#[test]
+fn a_finish_reason_without_done_is_a_complete_answer() {
+    check(
+        "finish_without_done.sse",
+        &[
+            "start openai model=gpt-4o req=req_1 resp=chatcmpl-6",
+            "text Done",
+            "finish stop",
+        ],
+    );
+}
+
+#[test]
+fn an_undecodable_chunk_is_invalid_response() {
+    check(
+        "undecodable.sse",
+        &[
+            "start openai model=gpt-4o req=req_1 resp=chatcmpl-7",
+            "text ok",
+            "error invalid_response",
+        ],
+    );
+}
+
+#[test]
+fn the_body_id_stands_in_for_a_missing_request_id_when_configured() {
+    let meta = ResponseMeta::new("openrouter", "m").request_id_from_body(true);
+    let (got, _) = decode_everywhere("openrouter_comments.sse", &meta);
+    assert_eq!(
+        got[0],
+        "start openrouter model=anthropic/claude-sonnet-4.5 req=gen-123 resp=gen-123"
+    );
+    let (got, _) = decode_everywhere("openrouter_comments.sse", &ResponseMeta::new("x", "m"));
+    assert_eq!(
+        got[0],
+        "start x model=anthropic/claude-sonnet-4.5 req=- resp=gen-123"
+    );
+}
+
+#[test]
+fn an_oversized_event_is_invalid_response() {
+    let mut bytes = b"data: {\"choices\":[{\"delta\":{\"content\":\"".to_vec();
+    bytes.extend(std::iter::repeat_n(b'a', 4096));
+    bytes.extend_from_slice(b"\"}}]}\n\ndata: [DONE]\n\n");
+    let mut decoder = SseDecoder::with_limits(meta(), Limits::uniform(1024));
+    for chunk in bytes.chunks(100) {
+        decoder.feed(chunk);
+    }
+    decoder.end();
+    let items: Vec<_> = std::iter::from_fn(|| decoder.next_item()).collect();
+    assert_eq!(common::transcript(&items), ["error invalid_response"]);
+}
+
+#[test]
+fn done_alone_starts_and_ends_without_finish() {
+    let items = decode_sse(meta(), [&b"data: [DONE]\n\n"[..]]);
+    assert_eq!(
+        common::transcript(&items),
+        ["start openai model=requested-model req=req_1 resp=-"]
+    );
+}
+
+#[test]
+fn an_empty_body_is_a_network_error() {
+    let items = decode_sse(meta(), [&b""[..]]);
+    assert_eq!(common::transcript(&items), ["error network"]);
+}
+
+#[test]
+fn a_role_only_chunk_is_not_content() {
+    let items = decode_sse(
+        meta(),
+        [&br#"data: {"id":"c","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}
+
+"#[..]],
+    );
+    assert!(
+        items
+            .iter()
+            .all(|i| !i.as_ref().is_ok_and(StreamEvent::is_content))
+    );
+    assert_eq!(
+        common::transcript(&items)[0],
+        "start openai model=m req=req_1 resp=c"
+    );
+}
+
+#[test]
+fn only_choice_zero_is_read() {
+    let items = decode_sse(
+        meta(),
+        [&br#"data: {"choices":[{"index":1,"delta":{"content":"B"}},{"index":0,"delta":{"content":"A"}}]}
+
+data: [DONE]
+
+"#[..]],
+    );
+    assert_eq!(
+        common::transcript(&items),
+        [
+            "start openai model=requested-model req=req_1 resp=-",
+            "text A"
+        ]
+    );
+}
