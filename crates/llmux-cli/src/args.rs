@@ -1,0 +1,131 @@
+//! The command line, as clap parses it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::duration::parse_duration;
+
+/// llmux: chat with an LLM through one provider or a fallback chain.
+///
+/// With neither --provider nor --chain, the chain is every provider configured in the environment
+/// (OPENAI_API_KEY, ANTHROPIC_API_KEY, OPENROUTER_API_KEY, OLLAMA_HOST, LLAMA_SERVER_URL) followed by a local
+/// llama-server running SmolLM2-135M-Instruct, started on demand (`cargo xtask demo` provisions it).
+#[derive(Debug, Parser)]
+#[command(name = "llmux", version, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ask for an answer and print it as it arrives.
+    Chat(ChatArgs),
+    /// Check that each configured provider is reachable, without spending tokens.
+    Health(SelectArgs),
+    /// List the configured providers and where each setting came from (never a key).
+    Providers(SelectArgs),
+}
+
+/// A provider name as the CLI spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
+pub enum ProviderName {
+    /// OpenAI Chat Completions (OPENAI_API_KEY).
+    Openai,
+    /// Anthropic Messages (ANTHROPIC_API_KEY).
+    Claude,
+    /// OpenRouter (OPENROUTER_API_KEY).
+    Openrouter,
+    /// Ollama's native API (OLLAMA_HOST).
+    Ollama,
+    /// llama.cpp's llama-server (LLAMA_SERVER_URL).
+    Llamacpp,
+}
+
+impl ProviderName {
+    /// Every provider, in the order the default chain tries them.
+    pub const ALL: [ProviderName; 5] = [
+        ProviderName::Openai,
+        ProviderName::Claude,
+        ProviderName::Openrouter,
+        ProviderName::Ollama,
+        ProviderName::Llamacpp,
+    ];
+
+    /// The name as written on the command line and in chain files.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ProviderName::Openai => "openai",
+            ProviderName::Claude => "claude",
+            ProviderName::Openrouter => "openrouter",
+            ProviderName::Ollama => "ollama",
+            ProviderName::Llamacpp => "llamacpp",
+        }
+    }
+
+    /// The provider named `name`, if any.
+    pub fn from_name(name: &str) -> Option<ProviderName> {
+        ProviderName::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+}
+
+/// Which providers: one (`--provider`), a chain file (`--chain`), or the default chain.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SelectArgs {
+    /// Use only this provider (its key or server from the environment).
+    #[arg(long, value_enum, conflicts_with = "chain")]
+    pub provider: Option<ProviderName>,
+    /// Use the fallback chain described in this TOML file.
+    #[arg(long, value_name = "FILE")]
+    pub chain: Option<PathBuf>,
+    /// The model (with --provider; each provider has a default).
+    #[arg(long, requires = "provider")]
+    pub model: Option<String>,
+    /// Replaces the provider's default base URL, as its crate documents it: `http://host/v1` for OpenAI,
+    /// `http://host/api/v1` for OpenRouter, `http://host` for Claude, Ollama and llama.cpp (with --provider).
+    #[arg(long, value_name = "URL", requires = "provider")]
+    pub base_url: Option<String>,
+}
+
+/// `llmux chat`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ChatArgs {
+    /// The prompt; read from stdin when absent.
+    pub prompt: Option<String>,
+    /// Which providers.
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// A system message.
+    #[arg(long)]
+    pub system: Option<String>,
+    /// A parameter, `key=value`; the value is read as JSON when it parses, else as a string
+    /// (`--param stop=END`, `--param 'stop=["a","b"]'`, `--param temperature=0.2`). Repeatable.
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+    /// Wait for the whole answer instead of streaming it.
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Print JSON lines on stdout instead of text (attempt, start, delta, reasoning, usage, finish, error).
+    #[arg(long)]
+    pub json: bool,
+    /// Retries per chain entry for retryable failures (0: an entry's first failure is final; later entries
+    /// are still tried).
+    #[arg(long, value_name = "N")]
+    pub max_retries: Option<u32>,
+    /// Limit for establishing a connection (e.g. 500ms, 5s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub connect_timeout: Option<Duration>,
+    /// Limit from sending a request until the first byte of the response body.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub first_byte_timeout: Option<Duration>,
+    /// Limit between two chunks of a response body.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub idle_timeout: Option<Duration>,
+    /// Limit for the whole command: every attempt, retry and fallback (also each request's total limit).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+}

@@ -1,0 +1,142 @@
+//! From a [`ChainSpec`] to a running [`Chain`]: one provider per entry, the CLI's timeouts and retry
+//! settings, and the attempt observer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use llmux::chain::{AttemptObserver, Chain, Entry, Policy, RetryPolicy};
+use llmux::openai::{OpenAi, OpenAiConfig};
+use llmux::{ApiKey, ChatRequest, ChatResponse, ChatStream, Error, ErrorKind, Provider, Timeouts};
+
+use crate::args::ProviderName;
+use crate::spec::{Backend, ChainSpec, ConfigError, EntrySpec, Key};
+
+/// How the CLI's flags shape every entry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Per-request limits.
+    pub timeouts: Timeouts,
+    /// Retries per entry (`None`: the chain's default).
+    pub max_retries: Option<u32>,
+    /// The limit for the whole call.
+    pub deadline: Option<Duration>,
+}
+
+/// The chain for `spec`.
+pub fn chain(
+    spec: &ChainSpec,
+    options: Options,
+    observer: Option<AttemptObserver>,
+) -> Result<Chain, ConfigError> {
+    let mut policy = Policy::default();
+    if let Some(n) = options.max_retries {
+        policy = policy.retry(RetryPolicy::default().max_attempts(n.saturating_add(1)));
+    }
+    if let Some(d) = options.deadline {
+        policy = policy.deadline(d);
+    }
+    let mut builder = Chain::builder().name("llmux").policy(policy);
+    if let Some(o) = observer {
+        builder = builder.on_attempt(o);
+    }
+    for entry in &spec.entries {
+        let provider = provider(entry, options.timeouts)?;
+        builder = builder
+            .entry(Entry::new(provider, entry.model.value.clone()).params(entry.params.clone()));
+    }
+    builder
+        .build()
+        .map_err(|e| ConfigError(format!("cannot build the chain: {e}")))
+}
+
+/// The provider serving `entry`.
+pub fn provider(entry: &EntrySpec, timeouts: Timeouts) -> Result<Arc<dyn Provider>, ConfigError> {
+    if let Key::Missing { var } = &entry.key {
+        return Ok(Arc::new(MissingKey {
+            name: entry.backend.name(),
+            var: var.clone(),
+        }));
+    }
+    let key = match &entry.key {
+        Key::Set { key, .. } => Some(key.clone()),
+        _ => None,
+    };
+    let base_url = entry.base_url.value.clone();
+    let built: Result<Arc<dyn Provider>, Error> = match &entry.backend {
+        Backend::Remote(p) => remote(*p, base_url, key, timeouts),
+        Backend::Managed { .. } => Err(Error::new(
+            ErrorKind::Unknown,
+            "the managed llama-server is not available yet",
+        )),
+    };
+    built.map_err(|e| ConfigError(format!("cannot set up {}: {e}", entry.backend.name())))
+}
+
+fn remote(
+    provider: ProviderName,
+    base_url: Option<String>,
+    key: Option<ApiKey>,
+    timeouts: Timeouts,
+) -> Result<Arc<dyn Provider>, Error> {
+    match provider {
+        ProviderName::Openai => {
+            let mut config = OpenAiConfig::default().timeouts(timeouts);
+            if let Some(k) = key {
+                config = config.api_key(k);
+            }
+            if let Some(url) = base_url {
+                config = config.base_url(url);
+            }
+            Ok(Arc::new(OpenAi::new(config)?))
+        }
+        other => Err(Error::new(
+            ErrorKind::Unknown,
+            format!("{} is not available yet", other.as_str()),
+        )),
+    }
+}
+
+/// An entry whose key variable is unset: every call fails with `auth` naming the variable, so the chain
+/// records it as an attempt and moves on.
+#[derive(Debug)]
+pub struct MissingKey {
+    name: &'static str,
+    var: String,
+}
+
+impl MissingKey {
+    fn error(&self) -> Error {
+        Error::new(
+            ErrorKind::Auth,
+            format!(
+                "no api key: the environment variable {} is not set",
+                self.var
+            ),
+        )
+        .with_provider(self.name)
+    }
+}
+
+#[async_trait]
+impl Provider for MissingKey {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn validate(&self, _request: &ChatRequest) -> Result<(), Error> {
+        Ok(())
+    }
+
+    async fn chat(&self, _request: &ChatRequest) -> Result<ChatResponse, Error> {
+        Err(self.error())
+    }
+
+    async fn stream(&self, _request: &ChatRequest) -> Result<ChatStream, Error> {
+        Err(self.error())
+    }
+
+    async fn health(&self) -> Result<(), Error> {
+        Err(self.error())
+    }
+}

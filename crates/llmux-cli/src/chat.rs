@@ -1,0 +1,267 @@
+//! `llmux chat`: build the request and the chain, stream (or wait for) the answer, report it.
+
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use futures_util::StreamExt;
+use llmux::chain::AttemptObserver;
+use llmux::{
+    ChatRequest, Error, ErrorKind, FinishReason, Params, Provider, StreamEvent, StreamStart, Usage,
+    Violation,
+};
+use serde_json::Value;
+
+use crate::args::ChatArgs;
+use crate::build::{self, Options};
+use crate::env::Env;
+use crate::exit;
+use crate::output::{Event, Output};
+use crate::spec::{self, ConfigError};
+
+/// The printer shared with the chain's attempt observer.
+type Shared<O, E> = Arc<Mutex<Output<O, E>>>;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Output only appends to writers: a panic while holding it leaves nothing half-updated worth refusing.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Parses `--param key=value` arguments: the value is JSON when it parses as JSON, else a string. Returns
+/// the parameters and every violation (unknown names, wrong types); a missing `=` is a usage error.
+pub fn parse_params(raw: &[String]) -> Result<(Params, Vec<Violation>), ConfigError> {
+    let mut params = Params::default();
+    let mut violations = Vec::new();
+    for item in raw {
+        let Some((name, value)) = item.split_once('=') else {
+            return Err(ConfigError(format!(
+                "--param `{item}`: expected KEY=VALUE (e.g. temperature=0.2)"
+            )));
+        };
+        let value = serde_json::from_str::<Value>(value)
+            .unwrap_or_else(|_| Value::String(value.to_owned()));
+        if let Err(v) = params.set(name.trim(), &value) {
+            violations.push(v);
+        }
+    }
+    Ok((params, violations))
+}
+
+/// Reads the prompt: the argument, else all of `stdin` (one trailing newline removed).
+pub fn prompt(arg: Option<&str>, stdin: &mut dyn Read) -> Result<String, ConfigError> {
+    let text = match arg {
+        Some(p) => p.to_owned(),
+        None => {
+            let mut s = String::new();
+            stdin
+                .read_to_string(&mut s)
+                .map_err(|e| ConfigError(format!("cannot read the prompt from stdin: {e}")))?;
+            let trimmed = s.strip_suffix('\n').unwrap_or(&s);
+            trimmed.strip_suffix('\r').unwrap_or(trimmed).to_owned()
+        }
+    };
+    if text.trim().is_empty() {
+        return Err(ConfigError(
+            "no prompt: pass it as an argument or on stdin".to_owned(),
+        ));
+    }
+    Ok(text)
+}
+
+/// Runs `llmux chat` and returns the exit code.
+pub async fn run<O, E>(args: &ChatArgs, env: &Env, stdin: &mut dyn Read, output: Output<O, E>) -> u8
+where
+    O: Write + Send + 'static,
+    E: Write + Send + 'static,
+{
+    let output = Arc::new(Mutex::new(output));
+    let code = match prepare(args, env, stdin, &output) {
+        Err(e) => {
+            let mut out = lock(&output);
+            let _ = out.finish();
+            drop(out);
+            eprintln!("llmux: {e}");
+            return exit::CONFIG;
+        }
+        Ok(Prepared::Invalid(error)) => report_error(&output, &error),
+        Ok(Prepared::Ready(chain, request)) => {
+            if args.no_stream {
+                whole(&chain, &request, &output).await
+            } else {
+                streamed(&chain, &request, &output).await
+            }
+        }
+    };
+    let _ = lock(&output).finish();
+    code
+}
+
+enum Prepared {
+    Ready(llmux::chain::Chain, Box<ChatRequest>),
+    Invalid(Error),
+}
+
+fn prepare<O, E>(
+    args: &ChatArgs,
+    env: &Env,
+    stdin: &mut dyn Read,
+    output: &Shared<O, E>,
+) -> Result<Prepared, ConfigError>
+where
+    O: Write + Send + 'static,
+    E: Write + Send + 'static,
+{
+    let (params, mut violations) = parse_params(&args.params)?;
+    let spec = spec::resolve(&args.select, env)?;
+    let prompt = prompt(args.prompt.as_deref(), stdin)?;
+    let mut timeouts = llmux::Timeouts::default();
+    if let Some(d) = args.connect_timeout {
+        timeouts = timeouts.connect(d);
+    }
+    if let Some(d) = args.first_byte_timeout {
+        timeouts = timeouts.first_byte(d);
+    }
+    if let Some(d) = args.idle_timeout {
+        timeouts = timeouts.idle(d);
+    }
+    if let Some(d) = args.timeout {
+        timeouts = timeouts.total(d);
+    }
+    let options = Options {
+        timeouts,
+        max_retries: args.max_retries,
+        deadline: args.timeout,
+    };
+    let observer: AttemptObserver = {
+        let output = Arc::clone(output);
+        let entries: Vec<(String, String)> = spec
+            .entries
+            .iter()
+            .map(|e| (e.backend.name().to_owned(), e.model.value.clone()))
+            .collect();
+        Arc::new(move |attempt| {
+            let mut out = lock(&output);
+            let _ = out.event(Event::Attempt(attempt));
+            // Best guess for the spinner: a failed entry is followed by a retry or the next entry.
+            let next = if attempt.outcome.is_some() {
+                entries
+                    .get(attempt.entry + 1)
+                    .or(entries.get(attempt.entry))
+            } else {
+                None
+            };
+            if let Some((p, m)) = next {
+                out.trying(p, m);
+            }
+        })
+    };
+    if let Some(first) = spec.entries.first() {
+        lock(output).trying(first.backend.name(), &first.model.value);
+    }
+    let chain = build::chain(&spec, options, Some(observer))?;
+    let mut request = ChatRequest::new("");
+    if let Some(system) = &args.system {
+        request = request.system(system.clone());
+    }
+    let request = request.user(prompt).params(params);
+    if !violations.is_empty() {
+        // Report the range violations of the parameters that did parse, too: every problem at once.
+        if let Err(e) = chain.validate(&request) {
+            violations.extend(e.violations().iter().cloned());
+        }
+        let message = match violations.len() {
+            1 => "1 invalid parameter".to_owned(),
+            n => format!("{n} invalid parameters"),
+        };
+        return Ok(Prepared::Invalid(
+            Error::new(ErrorKind::Validation, message).with_violations(violations),
+        ));
+    }
+    Ok(Prepared::Ready(chain, Box::new(request)))
+}
+
+fn report_error<O: Write, E: Write>(output: &Mutex<Output<O, E>>, error: &Error) -> u8 {
+    let _ = lock(output).event(Event::Error(error));
+    exit::for_kind(error.kind())
+}
+
+async fn streamed<O: Write, E: Write>(
+    chain: &llmux::chain::Chain,
+    request: &ChatRequest,
+    output: &Mutex<Output<O, E>>,
+) -> u8 {
+    let mut stream = match chain.stream(request).await {
+        Ok(s) => s,
+        Err(e) => return report_error(output, &e),
+    };
+    let mut usage: Option<Usage> = None;
+    let mut finish: Option<FinishReason> = None;
+    while let Some(item) = stream.next().await {
+        let mut out = lock(output);
+        let written = match &item {
+            Ok(StreamEvent::Start(s)) => out.event(Event::Start(s)),
+            Ok(StreamEvent::TextDelta(t)) => out.event(Event::Delta(t)),
+            Ok(StreamEvent::ReasoningDelta(t)) => out.event(Event::Reasoning(t)),
+            Ok(StreamEvent::Usage(u)) => {
+                usage = Some(*u);
+                Ok(())
+            }
+            Ok(StreamEvent::Finish(r)) => {
+                finish = Some(r.clone());
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(e) => {
+                drop(out);
+                return report_error(output, e);
+            }
+        };
+        if written.is_err() {
+            // stdout is gone (e.g. a closed pipe): stop asking for tokens nobody reads.
+            return exit::OTHER;
+        }
+    }
+    let mut out = lock(output);
+    let ended = usage
+        .as_ref()
+        .map_or(Ok(()), |u| out.event(Event::Usage(u)))
+        .and_then(|()| match &finish {
+            Some(r) => out.event(Event::Finish(r)),
+            None => out.end_line(),
+        });
+    if ended.is_err() {
+        exit::OTHER
+    } else {
+        exit::OK
+    }
+}
+
+async fn whole<O: Write, E: Write>(
+    chain: &llmux::chain::Chain,
+    request: &ChatRequest,
+    output: &Mutex<Output<O, E>>,
+) -> u8 {
+    let response = match chain.chat(request).await {
+        Ok(r) => r,
+        Err(e) => return report_error(output, &e),
+    };
+    let mut start = StreamStart::new(response.provider.as_str(), response.model.as_str());
+    start.request_id.clone_from(&response.request_id);
+    let mut out = lock(output);
+    let mut written = out.event(Event::Start(&start));
+    if let Some(r) = &response.reasoning {
+        written = written.and_then(|()| out.event(Event::Reasoning(r)));
+    }
+    written = written.and_then(|()| out.event(Event::Delta(&response.text)));
+    if let Some(u) = &response.usage {
+        written = written.and_then(|()| out.event(Event::Usage(u)));
+    }
+    written = written.and_then(|()| match &response.finish_reason {
+        Some(r) => out.event(Event::Finish(r)),
+        None => out.end_line(),
+    });
+    if written.is_err() {
+        exit::OTHER
+    } else {
+        exit::OK
+    }
+}

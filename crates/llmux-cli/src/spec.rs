@@ -1,0 +1,460 @@
+//! What to run, before anything is built: the chain's entries with each setting and where it came from.
+//!
+//! Three sources: `--provider` (one entry), `--chain FILE` (the file's entries in order) and the default chain
+//! (every provider configured in the environment, then the managed local llama-server).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use llmux::{ApiKey, Params};
+use serde::Deserialize;
+
+use crate::args::{ProviderName, SelectArgs};
+use crate::env::Env;
+
+/// Overrides the managed llama-server binary of the default chain.
+pub const LLAMA_SERVER_BIN_VAR: &str = "LLMUX_LLAMA_SERVER_BIN";
+/// Overrides the GGUF model of the default chain's managed llama-server.
+pub const LOCAL_MODEL_VAR: &str = "LLMUX_LOCAL_MODEL";
+/// The model file `cargo xtask peers` caches.
+pub const LOCAL_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+/// The model name the managed entry reports.
+pub const LOCAL_MODEL_NAME: &str = "SmolLM2-135M-Instruct";
+
+/// A configuration error: exit code 2, reported on stderr.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Where a setting came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The provider's documented default.
+    Default,
+    /// An environment variable.
+    Env(String),
+    /// A command-line flag.
+    Flag(&'static str),
+    /// A chain file.
+    File(PathBuf),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Default => f.write_str("default"),
+            Origin::Env(var) => write!(f, "env {var}"),
+            Origin::Flag(flag) => write!(f, "flag {flag}"),
+            Origin::File(path) => write!(f, "file {}", path.display()),
+        }
+    }
+}
+
+/// A value and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting<T> {
+    /// The value.
+    pub value: T,
+    /// Its source.
+    pub origin: Origin,
+}
+
+impl<T> Setting<T> {
+    fn new(value: T, origin: Origin) -> Self {
+        Setting { value, origin }
+    }
+}
+
+/// The API key of an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Key {
+    /// The provider takes no key.
+    NotNeeded,
+    /// Read from the variable `var`.
+    Set {
+        /// The variable.
+        var: String,
+        /// The key.
+        key: ApiKey,
+    },
+    /// The variable `var` is not set: the entry fails with `auth` when tried.
+    Missing {
+        /// The variable.
+        var: String,
+    },
+}
+
+/// What serves an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// A provider over HTTP.
+    Remote(ProviderName),
+    /// A llama-server child started on first use (llama.cpp's managed mode).
+    Managed {
+        /// The llama-server binary.
+        binary: Setting<PathBuf>,
+        /// The GGUF model.
+        model_file: Setting<PathBuf>,
+    },
+}
+
+impl Backend {
+    /// The provider name shown for this entry.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Remote(p) => p.as_str(),
+            Backend::Managed { .. } => "llamacpp",
+        }
+    }
+}
+
+/// One entry of the chain to build.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntrySpec {
+    /// What serves it.
+    pub backend: Backend,
+    /// The model to ask for.
+    pub model: Setting<String>,
+    /// The base URL; `None`: the provider crate's default.
+    pub base_url: Setting<Option<String>>,
+    /// The key.
+    pub key: Key,
+    /// Parameter overrides for this entry.
+    pub params: Params,
+}
+
+/// The chain to build, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChainSpec {
+    /// The entries.
+    pub entries: Vec<EntrySpec>,
+}
+
+/// The fixed facts about a provider the CLI needs.
+#[derive(Debug, Clone, Copy)]
+pub struct ProviderInfo {
+    /// The variable holding its key, if it takes one.
+    pub key_var: Option<&'static str>,
+    /// The variable holding its server's address, if any.
+    pub host_var: Option<&'static str>,
+    /// The model asked for when none is given.
+    pub default_model: &'static str,
+    /// The base URL its crate uses by default (shown by `llmux providers`).
+    pub default_base_url: &'static str,
+}
+
+/// The facts about `provider`.
+pub fn info(provider: ProviderName) -> ProviderInfo {
+    match provider {
+        ProviderName::Openai => ProviderInfo {
+            key_var: Some("OPENAI_API_KEY"),
+            host_var: None,
+            default_model: "gpt-4o-mini",
+            default_base_url: "https://api.openai.com/v1",
+        },
+        ProviderName::Claude => ProviderInfo {
+            key_var: Some("ANTHROPIC_API_KEY"),
+            host_var: None,
+            default_model: "claude-haiku-4-5",
+            default_base_url: "https://api.anthropic.com",
+        },
+        ProviderName::Openrouter => ProviderInfo {
+            key_var: Some("OPENROUTER_API_KEY"),
+            host_var: None,
+            default_model: "openrouter/auto",
+            default_base_url: "https://openrouter.ai/api/v1",
+        },
+        ProviderName::Ollama => ProviderInfo {
+            key_var: None,
+            host_var: Some("OLLAMA_HOST"),
+            default_model: "llama3.2",
+            default_base_url: "http://localhost:11434",
+        },
+        ProviderName::Llamacpp => ProviderInfo {
+            key_var: None,
+            host_var: Some("LLAMA_SERVER_URL"),
+            default_model: "default",
+            default_base_url: "http://127.0.0.1:8080",
+        },
+    }
+}
+
+/// Resolves the chain `select` asks for in `env`.
+pub fn resolve(select: &SelectArgs, env: &Env) -> Result<ChainSpec, ConfigError> {
+    if let Some(provider) = select.provider {
+        return single(provider, select, env).map(|e| ChainSpec { entries: vec![e] });
+    }
+    if let Some(path) = &select.chain {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError(format!(
+                "cannot read the chain file {}: {e}",
+                path.display()
+            ))
+        })?;
+        return parse_chain_file(&text, path, env);
+    }
+    default_chain(env)
+}
+
+fn single(
+    provider: ProviderName,
+    select: &SelectArgs,
+    env: &Env,
+) -> Result<EntrySpec, ConfigError> {
+    let info = info(provider);
+    let key = match info.key_var {
+        None => Key::NotNeeded,
+        Some(var) => match env.get(var) {
+            Some(k) => Key::Set {
+                var: var.to_owned(),
+                key: ApiKey::new(k),
+            },
+            None => {
+                return Err(ConfigError(format!(
+                    "--provider {} needs an API key: set {var}",
+                    provider.as_str()
+                )));
+            }
+        },
+    };
+    let model = match &select.model {
+        Some(m) => Setting::new(m.clone(), Origin::Flag("--model")),
+        None => Setting::new(info.default_model.to_owned(), Origin::Default),
+    };
+    let base_url = match &select.base_url {
+        Some(url) => Setting::new(Some(url.clone()), Origin::Flag("--base-url")),
+        None => host_from_env(info, env),
+    };
+    Ok(EntrySpec {
+        backend: Backend::Remote(provider),
+        model,
+        base_url,
+        key,
+        params: Params::default(),
+    })
+}
+
+fn host_from_env(info: ProviderInfo, env: &Env) -> Setting<Option<String>> {
+    match info.host_var.and_then(|var| Some((var, env.get(var)?))) {
+        Some((var, value)) => Setting::new(Some(value.to_owned()), Origin::Env(var.to_owned())),
+        None => Setting::new(None, Origin::Default),
+    }
+}
+
+/// The default chain: OpenAI, Claude and OpenRouter when their keys are set, Ollama when `OLLAMA_HOST` is
+/// set, llama.cpp when `LLAMA_SERVER_URL` is set, and last the managed llama-server when its binary and
+/// model exist. An error when that leaves nothing.
+pub fn default_chain(env: &Env) -> Result<ChainSpec, ConfigError> {
+    let mut entries = Vec::new();
+    for provider in ProviderName::ALL {
+        let info = info(provider);
+        let key = match info.key_var {
+            Some(var) => match env.get(var) {
+                Some(k) => Key::Set {
+                    var: var.to_owned(),
+                    key: ApiKey::new(k),
+                },
+                None => continue,
+            },
+            None => Key::NotNeeded,
+        };
+        let base_url = host_from_env(info, env);
+        if info.host_var.is_some() && base_url.value.is_none() {
+            continue;
+        }
+        entries.push(EntrySpec {
+            backend: Backend::Remote(provider),
+            model: Setting::new(info.default_model.to_owned(), Origin::Default),
+            base_url,
+            key,
+            params: Params::default(),
+        });
+    }
+    let local = managed_local(env);
+    let missing = local.missing();
+    if missing.is_empty() {
+        entries.push(local.into_entry());
+    } else if entries.is_empty() {
+        return Err(ConfigError(format!(
+            "no provider is configured and the local default is not installed ({}): set OPENAI_API_KEY, \
+             ANTHROPIC_API_KEY, OPENROUTER_API_KEY, OLLAMA_HOST or LLAMA_SERVER_URL, or run \
+             `cargo xtask demo` (or `cargo xtask peers`) to install llama-server and SmolLM2, or point {} and {} \
+             at them",
+            missing.join(", "),
+            LLAMA_SERVER_BIN_VAR,
+            LOCAL_MODEL_VAR
+        )));
+    }
+    Ok(ChainSpec { entries })
+}
+
+/// The managed local llama-server's binary and model, as the environment locates them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalDefault {
+    /// The llama-server binary.
+    pub binary: Setting<PathBuf>,
+    /// The GGUF model.
+    pub model_file: Setting<PathBuf>,
+}
+
+impl LocalDefault {
+    /// Each missing file, described with the variable that overrides it.
+    pub fn missing(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (setting, what) in [(&self.binary, "llama-server"), (&self.model_file, "model")] {
+            if !setting.value.is_file() {
+                out.push(format!(
+                    "no {what} at {} ({})",
+                    setting.value.display(),
+                    setting.origin
+                ));
+            }
+        }
+        out
+    }
+
+    /// The chain entry serving it.
+    pub fn into_entry(self) -> EntrySpec {
+        EntrySpec {
+            backend: Backend::Managed {
+                binary: self.binary,
+                model_file: self.model_file,
+            },
+            model: Setting::new(LOCAL_MODEL_NAME.to_owned(), Origin::Default),
+            base_url: Setting::new(None, Origin::Default),
+            key: Key::NotNeeded,
+            params: Params::default(),
+        }
+    }
+}
+
+/// Where the managed llama-server and its model are: `LLMUX_LLAMA_SERVER_BIN` / `LLMUX_LOCAL_MODEL`, else the
+/// peers cache that `cargo xtask peers` fills (`${LLMUX_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/llmux}/peers`).
+pub fn managed_local(env: &Env) -> LocalDefault {
+    let peers = peers_dir(env);
+    let pick = |var: &str, cached: Option<PathBuf>| match env.get(var) {
+        Some(v) => Setting::new(PathBuf::from(v), Origin::Env(var.to_owned())),
+        None => Setting::new(
+            cached.unwrap_or_else(|| PathBuf::from("<no cache directory: HOME is not set>")),
+            Origin::Default,
+        ),
+    };
+    LocalDefault {
+        binary: pick(
+            LLAMA_SERVER_BIN_VAR,
+            peers.as_ref().map(|p| p.join("bin").join("llama-server")),
+        ),
+        model_file: pick(
+            LOCAL_MODEL_VAR,
+            peers.map(|p| p.join("models").join(LOCAL_MODEL_FILE)),
+        ),
+    }
+}
+
+/// The peers cache directory, by the same rule as `xtask/src/layout.rs`.
+pub fn peers_dir(env: &Env) -> Option<PathBuf> {
+    let cache = if let Some(dir) = env.get("LLMUX_CACHE_DIR") {
+        PathBuf::from(dir)
+    } else if let Some(xdg) = env.get("XDG_CACHE_HOME") {
+        Path::new(xdg).join("llmux")
+    } else {
+        Path::new(env.get("HOME")?).join(".cache").join("llmux")
+    };
+    Some(cache.join("peers"))
+}
+
+/// A chain file: `[[entry]]` tables, tried in file order.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChainFile {
+    entry: Vec<FileEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileEntry {
+    provider: String,
+    model: String,
+    base_url: Option<String>,
+    api_key_env: Option<String>,
+    #[serde(default)]
+    params: toml::Table,
+}
+
+/// Parses a chain file's text; `path` is used in messages and as the settings' origin.
+pub fn parse_chain_file(text: &str, path: &Path, env: &Env) -> Result<ChainSpec, ConfigError> {
+    let file: ChainFile = toml::from_str(text).map_err(|e| {
+        ConfigError(format!(
+            "invalid chain file {}: {}",
+            path.display(),
+            e.to_string().trim_end()
+        ))
+    })?;
+    if file.entry.is_empty() {
+        return Err(ConfigError(format!(
+            "invalid chain file {}: no [[entry]]",
+            path.display()
+        )));
+    }
+    let origin = Origin::File(path.to_path_buf());
+    let mut problems = Vec::new();
+    let mut entries = Vec::new();
+    for (i, e) in file.entry.into_iter().enumerate() {
+        let Some(provider) = ProviderName::from_name(&e.provider) else {
+            let known: Vec<&str> = ProviderName::ALL.iter().map(|p| p.as_str()).collect();
+            problems.push(format!(
+                "entry {i}: unknown provider `{}` (expected one of {})",
+                e.provider,
+                known.join(", ")
+            ));
+            continue;
+        };
+        let info = info(provider);
+        let key = match e.api_key_env.as_deref().or(info.key_var) {
+            None => Key::NotNeeded,
+            Some(var) => match env.get(var) {
+                Some(k) => Key::Set {
+                    var: var.to_owned(),
+                    key: ApiKey::new(k),
+                },
+                None => Key::Missing {
+                    var: var.to_owned(),
+                },
+            },
+        };
+        let base_url = match e.base_url {
+            Some(url) => Setting::new(Some(url), origin.clone()),
+            None => host_from_env(info, env),
+        };
+        let mut params = Params::default();
+        for (name, value) in &e.params {
+            let json = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+            if let Err(v) = params.set(name, &json) {
+                problems.push(format!("entry {i}: params.{v}"));
+            }
+        }
+        entries.push(EntrySpec {
+            backend: Backend::Remote(provider),
+            model: Setting::new(e.model, origin.clone()),
+            base_url,
+            key,
+            params,
+        });
+    }
+    if problems.is_empty() {
+        Ok(ChainSpec { entries })
+    } else {
+        Err(ConfigError(format!(
+            "invalid chain file {}: {}",
+            path.display(),
+            problems.join("; ")
+        )))
+    }
+}

@@ -1,0 +1,51 @@
+//! llmux: one client for many large-language-model providers, and a fallback chain over them.
+//!
+//! This crate is the facade: it re-exports the core types of [`llm_core`] at its root (requests,
+//! responses, stream events, the [`Provider`] trait, the one [`Error`] type with its [`ErrorKind`]s) and, behind
+//! Cargo features, each provider crate and the chain as a module.
+//!
+//! ```no_run
+//! # #[cfg(all(feature = "chain", feature = "openai", feature = "llamacpp"))]
+//! # async fn demo() -> Result<(), llmux::Error> {
+//! use std::sync::Arc;
+//! use llmux::chain::{Chain, Entry};
+//! use llmux::{ChatRequest, Provider};
+//!
+//! let openai = Arc::new(llmux::openai::OpenAi::from_env()?);
+//! let local = Arc::new(llmux::llamacpp::LlamaCpp::new(llmux::llamacpp::Config::new("http://127.0.0.1:8080"))?);
+//! let chain = Chain::builder()
+//!     .entry(Entry::new(openai, "gpt-4o-mini"))
+//!     .entry(Entry::new(local, "smollm2"))
+//!     .build()?;
+//! let answer = chain.chat(&ChatRequest::new("").user("Why is the sky blue?")).await?;
+//! println!("{} (answered by {})", answer.text, answer.provider);
+//! # Ok(()) }
+//! ```
+//!
+//! # Features
+//!
+//! Nothing is on by default: the core types need no HTTP stack and no runtime, so a crate that only
+//! implements [`Provider`] stays light, and an application names exactly the providers it talks to.
+//!
+//! | Feature      | Enables                                                                  | Crate            |
+//! |--------------|--------------------------------------------------------------------------|------------------|
+//! | `chain`      | [`chain`]: fallback chain with retries, budget, breakers, health, hedging | `llm-chain`      |
+//! | `openai`     | [`openai`]: OpenAI Chat Completions and the shared OpenAI wire format    | `llm-openai`     |
+//! | `full`       | every feature above                                                      |                  |
+//!
+//! The core types (always present) come from `llm-core`.
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[doc(inline)]
+pub use llm_core::*;
+
+#[cfg(feature = "chain")]
+#[cfg_attr(docsrs, doc(cfg(feature = "chain")))]
+#[doc(inline)]
+pub use llm_chain as chain;
+
+#[cfg(feature = "openai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openai")))]
+#[doc(inline)]
+pub use llm_openai as openai;
