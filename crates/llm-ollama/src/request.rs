@@ -1,0 +1,177 @@
+//! Pure: a [`ChatRequest`] to the JSON body of `POST /api/chat`.
+//!
+//! Typed parameters go into `options` (`max_tokens` as `num_predict`); the request's `extra` fields are
+//! merged at the top level, except an `extra["options"]` object, whose keys are merged into `options` (that
+//! is how `num_ctx`, `mirostat` and Ollama's other runner options are set). A key that collides with a field
+//! this crate writes is a `validation` error, never a silent overwrite.
+
+use llm_core::{ChatRequest, ContentPart, Error, ErrorKind, Violation};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::config::{KeepAlive, OllamaConfig};
+
+/// Top-level fields this crate writes itself.
+const OWN_FIELDS: [&str; 4] = ["model", "messages", "stream", "keep_alive"];
+
+#[derive(Serialize)]
+struct Body<'a> {
+    model: &'a str,
+    messages: Vec<WireMessage<'a>>,
+    stream: bool,
+    #[serde(skip_serializing_if = "Options::is_empty")]
+    options: Options<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keep_alive: Option<KeepAlive>,
+    #[serde(flatten)]
+    extra: Map<String, Value>,
+}
+
+#[derive(Serialize)]
+struct WireMessage<'a> {
+    role: &'static str,
+    content: &'a str,
+}
+
+#[derive(Serialize, Default)]
+struct Options<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_k: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    num_predict: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repeat_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<i64>,
+    #[serde(skip_serializing_if = "no_stop")]
+    stop: &'a [String],
+    #[serde(flatten)]
+    extra: Map<String, Value>,
+}
+
+fn no_stop(stop: &&[String]) -> bool {
+    stop.is_empty()
+}
+
+impl Options<'_> {
+    fn is_empty(&self) -> bool {
+        self.temperature.is_none()
+            && self.top_p.is_none()
+            && self.top_k.is_none()
+            && self.num_predict.is_none()
+            && self.repeat_penalty.is_none()
+            && self.seed.is_none()
+            && self.stop.is_empty()
+            && self.extra.is_empty()
+    }
+
+    /// The option keys this crate sets for this request.
+    fn set_keys(&self) -> Vec<&'static str> {
+        [
+            ("temperature", self.temperature.is_some()),
+            ("top_p", self.top_p.is_some()),
+            ("top_k", self.top_k.is_some()),
+            ("num_predict", self.num_predict.is_some()),
+            ("repeat_penalty", self.repeat_penalty.is_some()),
+            ("seed", self.seed.is_some()),
+            ("stop", !self.stop.is_empty()),
+        ]
+        .into_iter()
+        .filter_map(|(k, set)| set.then_some(k))
+        .collect()
+    }
+}
+
+/// The JSON body of `POST /api/chat` for `request`, streamed or not.
+///
+/// Does not check parameter ranges (that is [`validate::OLLAMA`](llm_core::validate::OLLAMA), run by the
+/// client first); it does reject what it cannot express: a content part that is not text, and `extra` keys
+/// that collide with the fields it writes.
+pub fn chat_body(
+    config: &OllamaConfig,
+    request: &ChatRequest,
+    stream: bool,
+) -> Result<Vec<u8>, Error> {
+    let mut violations = Vec::new();
+    let mut messages = Vec::with_capacity(request.messages.len());
+    for (i, message) in request.messages.iter().enumerate() {
+        match message.content.as_slice() {
+            [ContentPart::Text { text }] => messages.push(WireMessage {
+                role: message.role.as_str(),
+                content: text,
+            }),
+            [] => messages.push(WireMessage {
+                role: message.role.as_str(),
+                content: "",
+            }),
+            _ => violations.push(Violation::new(
+                format!("messages[{i}].content"),
+                "one text part (ollama takes one string per message)",
+                format!("{} parts", message.content.len()),
+            )),
+        }
+    }
+    let p = &request.params;
+    let mut options = Options {
+        temperature: p.temperature,
+        top_p: p.top_p,
+        top_k: p.top_k,
+        num_predict: p.max_tokens,
+        repeat_penalty: p.repeat_penalty,
+        seed: p.seed,
+        stop: &p.stop,
+        extra: Map::new(),
+    };
+    let mut extra = request.extra.clone();
+    match extra.remove("options") {
+        None => {}
+        Some(Value::Object(more)) => {
+            let taken = options.set_keys();
+            for (key, value) in more {
+                if taken.contains(&key.as_str()) {
+                    violations.push(Violation::new(
+                        format!("extra.options.{key}"),
+                        "a key not set from the typed parameters",
+                        format!("`{key}`, already set from the request's parameters"),
+                    ));
+                } else {
+                    options.extra.insert(key, value);
+                }
+            }
+        }
+        Some(other) => violations.push(Violation::new(
+            "extra.options",
+            "a JSON object of ollama runner options",
+            other.to_string(),
+        )),
+    }
+    for key in OWN_FIELDS {
+        if extra.contains_key(key) {
+            violations.push(Violation::new(
+                format!("extra.{key}"),
+                "a field llm-ollama does not write itself",
+                format!("`{key}`"),
+            ));
+        }
+    }
+    if !violations.is_empty() {
+        return Err(Error::validation(config.name.clone(), violations));
+    }
+    let body = Body {
+        model: &request.model,
+        messages,
+        stream,
+        options,
+        keep_alive: config.keep_alive,
+        extra,
+    };
+    serde_json::to_vec(&body).map_err(|e| {
+        Error::new(ErrorKind::Validation, "request body cannot be encoded")
+            .with_provider(config.name.clone())
+            .with_source(e)
+    })
+}

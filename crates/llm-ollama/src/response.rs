@@ -1,0 +1,107 @@
+//! Pure: the JSON objects Ollama sends (a whole `/api/chat` answer, or one NDJSON line of a stream) to
+//! [`ChatResponse`].
+//!
+//! Both shapes are the same object: `model`, `message: {role, content, thinking?}`, `done`, and on the final
+//! one `done_reason`, `prompt_eval_count` (input tokens; omitted by some versions when the prompt was cached),
+//! `eval_count` (output tokens) and durations in nanoseconds.
+
+use std::borrow::Cow;
+
+use llm_core::{ChatResponse, Error, ErrorKind, FinishReason, Usage};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::error_from_field;
+
+/// One object of `/api/chat`, borrowing its strings from the line when they hold no escapes.
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireChunk<'a> {
+    #[serde(borrow, default)]
+    pub(crate) model: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub(crate) message: Option<WireMessage<'a>>,
+    #[serde(default)]
+    pub(crate) done: bool,
+    #[serde(borrow, default)]
+    pub(crate) done_reason: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub(crate) prompt_eval_count: Option<u64>,
+    #[serde(default)]
+    pub(crate) eval_count: Option<u64>,
+    #[serde(default)]
+    pub(crate) error: Option<Value>,
+}
+
+/// The `message` of a chunk: a piece of the answer (streamed) or all of it.
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireMessage<'a> {
+    #[serde(borrow, default)]
+    pub(crate) content: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub(crate) thinking: Option<Cow<'a, str>>,
+}
+
+impl WireChunk<'_> {
+    /// Usage from the final object's counters, when it has any.
+    pub(crate) fn usage(&self) -> Option<Usage> {
+        match (self.prompt_eval_count, self.eval_count) {
+            (Some(i), Some(o)) => Some(Usage::new(i, o)),
+            (None, None) => None,
+            (input, output) => {
+                let mut usage = Usage::default();
+                usage.input_tokens = input;
+                usage.output_tokens = output;
+                Some(usage)
+            }
+        }
+    }
+
+    /// The finish reason of the final object (`stop` when a version omits `done_reason`).
+    pub(crate) fn finish_reason(&self) -> FinishReason {
+        self.done_reason
+            .as_deref()
+            .map_or(FinishReason::Stop, FinishReason::from_provider)
+    }
+}
+
+/// Decodes a whole (non-streamed) `/api/chat` answer. An `error` field (HTTP 200) is a classified error; a
+/// body that is not the expected JSON, or an answer that says it is not done, is `invalid_response`.
+pub fn decode_chat(
+    provider: Cow<'static, str>,
+    requested_model: &str,
+    body: &[u8],
+    request_id: Option<String>,
+) -> Result<ChatResponse, Error> {
+    let invalid = |what: String| {
+        Error::new(ErrorKind::InvalidResponse, what)
+            .with_provider(provider.clone())
+            .with_request_id_opt(request_id.clone())
+    };
+    let chunk: WireChunk<'_> = serde_json::from_slice(body)
+        .map_err(|e| invalid("the chat response is not ollama's json".into()).with_source(e))?;
+    if let Some(error) = &chunk.error {
+        return Err(error_from_field(provider.clone(), error).with_request_id_opt(request_id));
+    }
+    if !chunk.done {
+        return Err(invalid(
+            "the chat response is not complete (done: false)".into(),
+        ));
+    }
+    let (text, reasoning) = match &chunk.message {
+        Some(m) => (
+            m.content.as_deref().unwrap_or_default().to_owned(),
+            m.thinking
+                .as_deref()
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned),
+        ),
+        None => (String::new(), None),
+    };
+    let model = chunk.model.as_deref().unwrap_or(requested_model);
+    let mut response = ChatResponse::new(provider, model, text);
+    response.reasoning = reasoning;
+    response.finish_reason = Some(chunk.finish_reason());
+    response.usage = chunk.usage();
+    response.request_id = request_id;
+    Ok(response)
+}

@@ -1,0 +1,87 @@
+//! Snapshots of the `/api/chat` bodies this crate sends, and the requests it refuses to build.
+
+use std::time::Duration;
+
+use llm_core::{ChatRequest, ErrorKind, Provider};
+use llm_ollama::{KeepAlive, Ollama, OllamaConfig, chat_body};
+use serde_json::{Value, json};
+
+fn body(config: &OllamaConfig, request: &ChatRequest, stream: bool) -> Value {
+    serde_json::from_slice(&chat_body(config, request, stream).unwrap()).unwrap()
+}
+
+#[test]
+fn minimal_request() {
+    let request = ChatRequest::new("llama3.2").user("Why is the sky blue?");
+    insta::assert_json_snapshot!(body(&OllamaConfig::default(), &request, false));
+}
+
+#[test]
+fn every_parameter_goes_into_options() {
+    let request = ChatRequest::new("llama3.2")
+        .system("Be brief.")
+        .user("Hi")
+        .assistant("Hello!")
+        .user("Count to three")
+        .temperature(0.7)
+        .top_p(0.9)
+        .top_k(40)
+        .max_tokens(64)
+        .repeat_penalty(1.1)
+        .seed(42)
+        .stop("\n\n")
+        .stop("User:");
+    insta::assert_json_snapshot!(body(&OllamaConfig::default(), &request, true));
+}
+
+#[test]
+fn keep_alive_and_extras() {
+    let config = OllamaConfig::default().keep_alive(KeepAlive::For(Duration::from_secs(600)));
+    let request = ChatRequest::new("llama3.2")
+        .user("Hi")
+        .temperature(0.0)
+        .extra("format", json!("json"))
+        .extra("options", json!({"num_ctx": 8192, "mirostat": 0}));
+    insta::assert_json_snapshot!(body(&config, &request, true));
+    let forever = OllamaConfig::default().keep_alive(KeepAlive::Forever);
+    assert_eq!(body(&forever, &request, false)["keep_alive"], json!(-1));
+}
+
+#[test]
+fn colliding_extras_are_validation_errors_naming_each_key() {
+    let request = ChatRequest::new("llama3.2")
+        .user("Hi")
+        .temperature(0.5)
+        .extra("stream", json!(false))
+        .extra("model", json!("other"))
+        .extra("options", json!({"temperature": 1.0, "num_ctx": 4096}));
+    let err = chat_body(&OllamaConfig::default(), &request, true).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Validation);
+    let params: Vec<&str> = err.violations().iter().map(|v| v.param.as_str()).collect();
+    assert_eq!(
+        params,
+        ["extra.options.temperature", "extra.model", "extra.stream"]
+    );
+    let not_object = ChatRequest::new("m").user("x").extra("options", json!([1]));
+    let err = chat_body(&OllamaConfig::default(), &not_object, true).unwrap_err();
+    assert_eq!(err.violations()[0].param, "extra.options");
+}
+
+#[test]
+fn validate_uses_the_ollama_table() {
+    let ollama = Ollama::new(OllamaConfig::default().name("local-ollama")).unwrap();
+    let request = ChatRequest::new("llama3.2")
+        .user("Hi")
+        .frequency_penalty(0.5)
+        .top_p(1.5);
+    let err = ollama.validate(&request).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Validation);
+    assert_eq!(err.provider(), Some("local-ollama"));
+    let params: Vec<&str> = err.violations().iter().map(|v| v.param.as_str()).collect();
+    assert_eq!(params, ["top_p", "frequency_penalty"]);
+    assert!(
+        ollama
+            .validate(&ChatRequest::new("llama3.2").user("Hi").top_k(5))
+            .is_ok()
+    );
+}
