@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use llmux::chain::{AttemptObserver, Chain, Entry, Policy, RetryPolicy};
+use llmux::claude::{Claude, ClaudeConfig};
+use llmux::ollama::{Ollama, OllamaConfig};
 use llmux::openai::{OpenAi, OpenAiConfig};
+use llmux::openrouter::{OpenRouter, OpenRouterConfig};
 use llmux::{ApiKey, ChatRequest, ChatResponse, ChatStream, Error, ErrorKind, Provider, Timeouts};
 
 use crate::args::ProviderName;
@@ -89,6 +92,33 @@ fn remote(
                 config = config.base_url(url);
             }
             Ok(Arc::new(OpenAi::new(config)?))
+        }
+        ProviderName::Claude => {
+            let mut config = ClaudeConfig::default().timeouts(timeouts);
+            if let Some(k) = key {
+                config = config.api_key(k);
+            }
+            if let Some(url) = base_url {
+                config = config.base_url(url);
+            }
+            Ok(Arc::new(Claude::new(config)?))
+        }
+        ProviderName::Openrouter => {
+            let mut config = OpenRouterConfig::default().timeouts(timeouts);
+            if let Some(k) = key {
+                config = config.api_key(k);
+            }
+            if let Some(url) = base_url {
+                config = config.base_url(url);
+            }
+            Ok(Arc::new(OpenRouter::new(config)?))
+        }
+        ProviderName::Ollama => {
+            let mut config = OllamaConfig::default().timeouts(timeouts);
+            if let Some(url) = base_url {
+                config = config.base_url(url);
+            }
+            Ok(Arc::new(Ollama::new(config)?))
         }
         other => Err(Error::new(
             ErrorKind::Unknown,

@@ -157,25 +157,25 @@ pub fn info(provider: ProviderName) -> ProviderInfo {
             key_var: Some("OPENAI_API_KEY"),
             host_var: None,
             default_model: "gpt-4o-mini",
-            default_base_url: "https://api.openai.com/v1",
+            default_base_url: llmux::openai::DEFAULT_BASE_URL,
         },
         ProviderName::Claude => ProviderInfo {
             key_var: Some("ANTHROPIC_API_KEY"),
             host_var: None,
             default_model: "claude-haiku-4-5",
-            default_base_url: "https://api.anthropic.com",
+            default_base_url: llmux::claude::config::DEFAULT_BASE_URL,
         },
         ProviderName::Openrouter => ProviderInfo {
             key_var: Some("OPENROUTER_API_KEY"),
             host_var: None,
             default_model: "openrouter/auto",
-            default_base_url: "https://openrouter.ai/api/v1",
+            default_base_url: llmux::openrouter::DEFAULT_BASE_URL,
         },
         ProviderName::Ollama => ProviderInfo {
             key_var: None,
             host_var: Some("OLLAMA_HOST"),
             default_model: "llama3.2",
-            default_base_url: "http://localhost:11434",
+            default_base_url: llmux::ollama::DEFAULT_BASE_URL,
         },
         ProviderName::Llamacpp => ProviderInfo {
             key_var: None,
@@ -230,7 +230,7 @@ fn single(
     };
     let base_url = match &select.base_url {
         Some(url) => Setting::new(Some(url.clone()), Origin::Flag("--base-url")),
-        None => host_from_env(info, env),
+        None => host_from_env(info, env)?,
     };
     Ok(EntrySpec {
         backend: Backend::Remote(provider),
@@ -241,11 +241,19 @@ fn single(
     })
 }
 
-fn host_from_env(info: ProviderInfo, env: &Env) -> Setting<Option<String>> {
-    match info.host_var.and_then(|var| Some((var, env.get(var)?))) {
-        Some((var, value)) => Setting::new(Some(value.to_owned()), Origin::Env(var.to_owned())),
-        None => Setting::new(None, Origin::Default),
-    }
+/// The base URL from the provider's host variable, when set. `OLLAMA_HOST` is read the way Ollama's own CLI
+/// reads it (`host`, `host:port` or a URL; see `llm_ollama::parse_host`).
+fn host_from_env(info: ProviderInfo, env: &Env) -> Result<Setting<Option<String>>, ConfigError> {
+    let Some((var, value)) = info.host_var.and_then(|var| Some((var, env.get(var)?))) else {
+        return Ok(Setting::new(None, Origin::Default));
+    };
+    let url = if var == llmux::ollama::HOST_VAR {
+        llmux::ollama::parse_host(value)
+            .map_err(|why| ConfigError(format!("{var}={value:?} is not a server address: {why}")))?
+    } else {
+        value.to_owned()
+    };
+    Ok(Setting::new(Some(url), Origin::Env(var.to_owned())))
 }
 
 /// The default chain: OpenAI, Claude and OpenRouter when their keys are set, Ollama when `OLLAMA_HOST` is
@@ -265,7 +273,7 @@ pub fn default_chain(env: &Env) -> Result<ChainSpec, ConfigError> {
             },
             None => Key::NotNeeded,
         };
-        let base_url = host_from_env(info, env);
+        let base_url = host_from_env(info, env)?;
         if info.host_var.is_some() && base_url.value.is_none() {
             continue;
         }
@@ -431,7 +439,7 @@ pub fn parse_chain_file(text: &str, path: &Path, env: &Env) -> Result<ChainSpec,
         };
         let base_url = match e.base_url {
             Some(url) => Setting::new(Some(url), origin.clone()),
-            None => host_from_env(info, env),
+            None => host_from_env(info, env)?,
         };
         let mut params = Params::default();
         for (name, value) in &e.params {

@@ -31,6 +31,9 @@
 //! |--------------|--------------------------------------------------------------------------|------------------|
 //! | `chain`      | [`chain`]: fallback chain with retries, budget, breakers, health, hedging | `llm-chain`      |
 //! | `openai`     | [`openai`]: OpenAI Chat Completions and the shared OpenAI wire format    | `llm-openai`     |
+//! | `claude`     | [`claude`]: Anthropic Messages API                                       | `llm-claude`     |
+//! | `openrouter` | [`openrouter`]: OpenRouter, on the OpenAI wire format, with routing      | `llm-openrouter` |
+//! | `ollama`     | [`ollama`]: Ollama's native `/api/chat` with NDJSON streaming             | `llm-ollama`     |
 //! | `full`       | every feature above                                                      |                  |
 //!
 //! The core types (always present) come from `llm-core`.
@@ -49,3 +52,18 @@ pub use llm_chain as chain;
 #[cfg_attr(docsrs, doc(cfg(feature = "openai")))]
 #[doc(inline)]
 pub use llm_openai as openai;
+
+#[cfg(feature = "claude")]
+#[cfg_attr(docsrs, doc(cfg(feature = "claude")))]
+#[doc(inline)]
+pub use llm_claude as claude;
+
+#[cfg(feature = "openrouter")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openrouter")))]
+#[doc(inline)]
+pub use llm_openrouter as openrouter;
+
+#[cfg(feature = "ollama")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ollama")))]
+#[doc(inline)]
+pub use llm_ollama as ollama;

@@ -1,0 +1,116 @@
+//! The real binary against llm-katan (OpenAI and Anthropic wire formats with failure injection).
+
+mod support;
+
+use llmux_e2e::Katan;
+use support::{Scratch, llmux};
+
+#[test]
+fn a_failing_entry_falls_back_to_the_next_provider() {
+    let failing = Katan::builder().arg("--error-rate").arg("1.0").start();
+    let healthy = Katan::start();
+    let dir = Scratch::new("katan-chain");
+    let file = dir.file(
+        "chain.toml",
+        &format!(
+            "[[entry]]\nprovider = \"openai\"\nmodel = \"{m}\"\nbase_url = \"{}/v1\"\n\n\
+             [[entry]]\nprovider = \"claude\"\nmodel = \"{m}\"\nbase_url = \"{}\"\n[entry.params]\nmax_tokens = 32\n",
+            failing.base_url(),
+            healthy.base_url(),
+            m = Katan::MODEL,
+        ),
+    );
+    let env = [
+        ("OPENAI_API_KEY", "sk-katan"),
+        ("ANTHROPIC_API_KEY", "sk-ant-katan"),
+    ];
+    let chain = file.to_str().expect("utf-8 path");
+    let run = llmux(
+        &[
+            "chat",
+            "--json",
+            "--max-retries",
+            "0",
+            "--chain",
+            chain,
+            "hello katan",
+        ],
+        &env,
+        None,
+    );
+    assert_eq!(run.code, 0, "{run:?}\n{}", healthy.log_tail(20));
+    let attempts: Vec<(String, String)> = run
+        .of_type("attempt")
+        .iter()
+        .map(|a| {
+            (
+                a["provider"].as_str().unwrap_or_default().to_owned(),
+                a["outcome"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        attempts,
+        [
+            ("openai".to_owned(), "server".to_owned()),
+            ("claude".to_owned(), "ok".to_owned())
+        ]
+    );
+    assert_eq!(run.of_type("start")[0]["provider"], "claude");
+    let text: String = run
+        .of_type("delta")
+        .iter()
+        .filter_map(|d| d["text"].as_str().map(str::to_owned))
+        .collect();
+    assert!(!text.is_empty(), "{run:?}");
+    assert_eq!(run.of_type("finish").len(), 1, "{run:?}");
+    assert!(run.of_type("error").is_empty(), "{run:?}");
+}
+
+#[test]
+fn a_rejected_key_exits_4_and_rate_limits_exit_5() {
+    let katan = Katan::builder()
+        .args(["--validate-keys", "--api-keys", "openai=sk-right-key"])
+        .start();
+    let base = format!("{}/v1", katan.base_url());
+    let args = [
+        "chat",
+        "--json",
+        "--provider",
+        "openai",
+        "--base-url",
+        &base,
+        "--model",
+        Katan::MODEL,
+        "hi",
+    ];
+    let run = llmux(&args, &[("OPENAI_API_KEY", "sk-wrong-key")], None);
+    assert_eq!(run.code, 4, "{run:?}");
+    let error = &run.of_type("error")[0];
+    assert_eq!(error["kind"], "auth");
+    assert_eq!(error["status"], 401);
+    assert!(!run.stdout.contains("sk-wrong-key"), "{run:?}");
+
+    let limited = Katan::builder().args(["--rate-limit-after", "1"]).start();
+    let base = format!("{}/v1", limited.base_url());
+    let args = [
+        "chat",
+        "--json",
+        "--no-stream",
+        "--max-retries",
+        "0",
+        "--provider",
+        "openai",
+        "--base-url",
+        &base,
+        "--model",
+        Katan::MODEL,
+        "hi",
+    ];
+    let env = [("OPENAI_API_KEY", "sk-any")];
+    let first = llmux(&args, &env, None);
+    assert_eq!(first.code, 0, "{first:?}");
+    let second = llmux(&args, &env, None);
+    assert_eq!(second.code, 5, "{second:?}");
+    assert_eq!(second.of_type("error")[0]["kind"], "rate_limited");
+}
