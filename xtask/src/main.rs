@@ -3,6 +3,7 @@
 //! - `cargo xtask ci [STEP…]`: everything CI checks, in order (see [`ci`]); `.ci/run` runs exactly this.
 //! - `cargo xtask peers [llm-katan|model|llama-server…]`: provision the end-to-end test peers (see [`peers`]).
 //! - `cargo xtask fuzz [--time S] [--build-only]`: build and run the `fuzz/` targets (see [`fuzz`]).
+//! - `cargo xtask demo [PROMPT…]`: provision the local default model on first use and ask it (see [`demo`]).
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use std::process::ExitCode;
 
 mod ci;
 mod cmd;
+mod demo;
 mod fuzz;
 // This file is shared with the `llmux-e2e` harness, where its items are public API.
 #[allow(unreachable_pub)]
@@ -28,6 +30,7 @@ commands:
   ci [STEP...]                    run every CI step in order (or only the named ones); `ci --list` names them
   peers [ARTIFACT...]             install, build and cache the test peers: llm-katan, model, llama-server
   fuzz [--time S] [--build-only]  build the fuzz targets and replay their corpora, or fuzz each for S seconds
+  demo [PROMPT...]                install the local default (llama-server + SmolLM2) if needed, then `llmux chat`
   help                            show this message
 
 environment:
@@ -58,6 +61,7 @@ fn run(args: &[String]) -> Result {
             peers::provision(&layout, &selected)
         }
         "fuzz" => fuzz::run(&repo_root(), &fuzz::Options::parse(rest)?),
+        "demo" => demo::run(&repo_root(), rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
