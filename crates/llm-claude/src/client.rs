@@ -68,8 +68,9 @@ impl Claude {
     /// `unknown` when the HTTP client cannot be built.
     pub fn new(config: ClaudeConfig) -> Result<Self, Error> {
         let headers = request::headers(&config)?;
-        let transport = Transport::new(config.name.clone(), config.timeouts, config.client.clone())?
-            .with_secret(config.api_key.clone());
+        let transport =
+            Transport::new(config.name.clone(), config.timeouts, config.client.clone())?
+                .with_secret(config.api_key.clone());
         Ok(Claude {
             inner: Arc::new(Inner {
                 messages_url: config.messages_url(),
@@ -171,7 +172,9 @@ impl Provider for Claude {
         let t = &self.inner.transport;
         let mut headers = self.inner.headers.clone();
         headers.remove(http::header::CONTENT_TYPE);
-        let response = t.send(t.get(&self.inner.models_url).headers(headers)).await?;
+        let response = t
+            .send(t.get(&self.inner.models_url).headers(headers))
+            .await?;
         // Read (bounded) so the connection goes back to the pool.
         response.bytes(DEFAULT_MAX_BODY).await.map(drop)
     }
@@ -211,7 +214,9 @@ mod tests {
         r.finish_reason = Some(FinishReason::Stop);
         r.request_id = Some("req".into());
         let events = replay(r);
-        assert!(matches!(&events[0], StreamEvent::Start(s) if s.request_id.as_deref() == Some("req")));
+        assert!(
+            matches!(&events[0], StreamEvent::Start(s) if s.request_id.as_deref() == Some("req"))
+        );
         assert_eq!(events[1], StreamEvent::ReasoningDelta("think".into()));
         assert_eq!(events[2], StreamEvent::TextDelta("hi".into()));
         assert_eq!(events[3], StreamEvent::Usage(Usage::new(1, 2)));

@@ -28,7 +28,13 @@ use llm_core::{Error, ErrorKind, ProviderDetail, classify};
 /// The classified error for a non-success HTTP response (what [`llm_http::Transport`] produces for every
 /// non-2xx status; kept here so the mapping can be tested without a server).
 pub fn from_response(provider: &str, status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
-    classify::error_from_response(provider.to_owned(), status, headers, body, SystemTime::now())
+    classify::error_from_response(
+        provider.to_owned(),
+        status,
+        headers,
+        body,
+        SystemTime::now(),
+    )
 }
 
 /// The classified error for an `error` event's data inside a stream. Data that is not an error object

@@ -24,7 +24,13 @@ fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
 #[test]
 fn every_status_row_maps_to_its_kind_and_retry_rule() {
     let rows: [(u16, &str, &str, ErrorKind, bool); 12] = [
-        (400, "invalid_request_error", "max_tokens: field required", ErrorKind::BadRequest, false),
+        (
+            400,
+            "invalid_request_error",
+            "max_tokens: field required",
+            ErrorKind::BadRequest,
+            false,
+        ),
         (
             400,
             "invalid_request_error",
@@ -32,16 +38,76 @@ fn every_status_row_maps_to_its_kind_and_retry_rule() {
             ErrorKind::ContextLength,
             false,
         ),
-        (401, "authentication_error", "invalid x-api-key", ErrorKind::Auth, false),
-        (402, "billing_error", "credit balance too low", ErrorKind::QuotaExhausted, false),
-        (403, "permission_error", "not allowed", ErrorKind::Permission, false),
-        (404, "not_found_error", "model: claude-nope", ErrorKind::NotFound, false),
-        (413, "request_too_large", "Request exceeds the maximum size", ErrorKind::PayloadTooLarge, false),
-        (429, "rate_limit_error", "Number of requests has exceeded", ErrorKind::RateLimited, true),
-        (500, "api_error", "Internal server error", ErrorKind::Server, true),
-        (504, "timeout_error", "Request timed out", ErrorKind::Timeout, true),
-        (529, "overloaded_error", "Overloaded", ErrorKind::Overloaded, true),
-        (503, "overloaded_error", "Overloaded", ErrorKind::Overloaded, true),
+        (
+            401,
+            "authentication_error",
+            "invalid x-api-key",
+            ErrorKind::Auth,
+            false,
+        ),
+        (
+            402,
+            "billing_error",
+            "credit balance too low",
+            ErrorKind::QuotaExhausted,
+            false,
+        ),
+        (
+            403,
+            "permission_error",
+            "not allowed",
+            ErrorKind::Permission,
+            false,
+        ),
+        (
+            404,
+            "not_found_error",
+            "model: claude-nope",
+            ErrorKind::NotFound,
+            false,
+        ),
+        (
+            413,
+            "request_too_large",
+            "Request exceeds the maximum size",
+            ErrorKind::PayloadTooLarge,
+            false,
+        ),
+        (
+            429,
+            "rate_limit_error",
+            "Number of requests has exceeded",
+            ErrorKind::RateLimited,
+            true,
+        ),
+        (
+            500,
+            "api_error",
+            "Internal server error",
+            ErrorKind::Server,
+            true,
+        ),
+        (
+            504,
+            "timeout_error",
+            "Request timed out",
+            ErrorKind::Timeout,
+            true,
+        ),
+        (
+            529,
+            "overloaded_error",
+            "Overloaded",
+            ErrorKind::Overloaded,
+            true,
+        ),
+        (
+            503,
+            "overloaded_error",
+            "Overloaded",
+            ErrorKind::Overloaded,
+            true,
+        ),
     ];
     let h = headers(&[("request-id", "req_011")]);
     for (status, error_type, message, kind, retryable) in rows {
@@ -89,7 +155,11 @@ fn an_html_413_keeps_a_snippet_as_message() {
     let body = b"<html><body><h1>413 Request Entity Too Large</h1></body></html>";
     let err = from_response("claude", 413, &HeaderMap::new(), body);
     assert_eq!(err.kind(), ErrorKind::PayloadTooLarge);
-    assert!(err.message().contains("413 Request Entity Too Large"), "{}", err.message());
+    assert!(
+        err.message().contains("413 Request Entity Too Large"),
+        "{}",
+        err.message()
+    );
     assert!(err.detail().is_none());
 }
 

@@ -36,7 +36,12 @@ pub const RESERVED_FIELDS: [&str; 9] = [
 ];
 
 /// Headers this crate writes; configured extra headers may not replace them.
-const RESERVED_HEADERS: [&str; 4] = ["x-api-key", "anthropic-version", "anthropic-beta", "content-type"];
+const RESERVED_HEADERS: [&str; 4] = [
+    "x-api-key",
+    "anthropic-version",
+    "anthropic-beta",
+    "content-type",
+];
 
 /// The separator between merged texts (system messages, consecutive same-role messages).
 pub const JOIN: &str = "\n\n";
@@ -222,15 +227,30 @@ pub fn headers(config: &ClaudeConfig) -> Result<HeaderMap, Error> {
         insert(&mut map, "x-api-key", key.expose(), shown, &mut violations);
     }
     let version = config.api_version.as_str();
-    insert(&mut map, "anthropic-version", version, version, &mut violations);
+    insert(
+        &mut map,
+        "anthropic-version",
+        version,
+        version,
+        &mut violations,
+    );
     if !config.betas.is_empty() {
         let joined = config.betas.join(",");
-        insert(&mut map, "anthropic-beta", &joined, &joined, &mut violations);
+        insert(
+            &mut map,
+            "anthropic-beta",
+            &joined,
+            &joined,
+            &mut violations,
+        );
     }
     let json = "application/json";
     insert(&mut map, "content-type", json, json, &mut violations);
     for (name, value) in &config.headers {
-        if RESERVED_HEADERS.iter().any(|r| r.eq_ignore_ascii_case(name)) {
+        if RESERVED_HEADERS
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(name))
+        {
             violations.push(Violation::new(
                 format!("headers.{name}"),
                 "a header llm-claude does not write itself (use the dedicated setting)",

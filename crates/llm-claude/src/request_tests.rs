@@ -61,7 +61,10 @@ fn consecutive_same_role_messages_are_merged() {
 fn a_trailing_assistant_message_is_sent_as_a_prefill() {
     let req = ChatRequest::new("m").user("Say yes").assistant("Y");
     let v = body_json(&req, false);
-    assert_eq!(v["messages"][1], json!({"role": "assistant", "content": "Y"}));
+    assert_eq!(
+        v["messages"][1],
+        json!({"role": "assistant", "content": "Y"})
+    );
 }
 
 #[test]
@@ -90,7 +93,12 @@ fn only_messages_api_fields_are_written() {
         .max_tokens(9)
         .stop("z");
     let v = body_json(&req, true);
-    let keys: Vec<&str> = v.as_object().expect("object").keys().map(String::as_str).collect();
+    let keys: Vec<&str> = v
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
     for key in keys {
         assert!(RESERVED_FIELDS.contains(&key), "unexpected field {key}");
     }
@@ -98,7 +106,10 @@ fn only_messages_api_fields_are_written() {
 
 #[test]
 fn a_conversation_starting_with_the_assistant_is_rejected() {
-    let req = ChatRequest::new("m").system("s").assistant("Hello").user("Hi");
+    let req = ChatRequest::new("m")
+        .system("s")
+        .assistant("Hello")
+        .user("Hi");
     let err = body("claude", &req, 4096, false).expect_err("invalid");
     assert_eq!(err.kind(), ErrorKind::Validation);
     assert_eq!(err.violations()[0].param, "messages");
@@ -106,7 +117,10 @@ fn a_conversation_starting_with_the_assistant_is_rejected() {
 
 #[test]
 fn system_only_and_empty_conversations_are_rejected() {
-    assert_eq!(violation_params(&ChatRequest::new("m").system("s")), ["messages"]);
+    assert_eq!(
+        violation_params(&ChatRequest::new("m").system("s")),
+        ["messages"]
+    );
     assert_eq!(violation_params(&ChatRequest::new("m")), ["messages"]);
 }
 
@@ -124,7 +138,15 @@ fn claude_ranges_are_enforced_and_all_violations_reported() {
     params.sort();
     assert_eq!(
         params,
-        ["frequency_penalty", "max_tokens", "model", "seed", "temperature", "top_k", "top_p"]
+        [
+            "frequency_penalty",
+            "max_tokens",
+            "model",
+            "seed",
+            "temperature",
+            "top_k",
+            "top_p"
+        ]
     );
 }
 
@@ -134,7 +156,9 @@ fn extra_may_not_collide_with_written_fields() {
         let req = ChatRequest::new("m").user("x").extra(key, json!(1));
         assert_eq!(violation_params(&req), [format!("extra.{key}")], "{key}");
     }
-    let ok = ChatRequest::new("m").user("x").extra("thinking", json!({"type": "enabled"}));
+    let ok = ChatRequest::new("m")
+        .user("x")
+        .extra("thinking", json!({"type": "enabled"}));
     assert!(violations(&ok).is_empty());
 }
 
@@ -166,6 +190,13 @@ fn headers_reject_invalid_and_reserved_names_without_showing_the_key() {
     let err = headers(&config).expect_err("invalid");
     assert_eq!(err.kind(), ErrorKind::Validation);
     let params: Vec<_> = err.violations().iter().map(|v| v.param.as_str()).collect();
-    assert_eq!(params, ["headers.x-api-key", "headers.X-Api-Key", "headers.bad header"]);
+    assert_eq!(
+        params,
+        [
+            "headers.x-api-key",
+            "headers.X-Api-Key",
+            "headers.bad header"
+        ]
+    );
     assert!(!format!("{err:?}").contains("bad\nkey"));
 }

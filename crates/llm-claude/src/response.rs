@@ -65,7 +65,9 @@ impl UsageCounts {
         let mut usage = Usage::default();
         usage.input_tokens = input;
         usage.output_tokens = self.output_tokens;
-        usage.total_tokens = input.zip(self.output_tokens).map(|(i, o)| i.saturating_add(o));
+        usage.total_tokens = input
+            .zip(self.output_tokens)
+            .map(|(i, o)| i.saturating_add(o));
         usage.cached_input_tokens = self.cache_read_input_tokens;
         usage
     }
@@ -161,11 +163,13 @@ mod tests {
 
     #[test]
     fn joins_text_blocks_and_reads_thinking_usage_and_stop_reason() {
-        let r = ok(r#"{"id":"msg_1","type":"message","role":"assistant","model":"claude-x",
+        let r = ok(
+            r#"{"id":"msg_1","type":"message","role":"assistant","model":"claude-x",
             "content":[{"type":"thinking","thinking":"hmm","signature":"s"},{"type":"text","text":"Hel"},
             {"type":"tool_use","id":"t","name":"f","input":{}},{"type":"text","text":"lo"}],
             "stop_reason":"max_tokens","stop_sequence":null,
-            "usage":{"input_tokens":10,"output_tokens":5,"cache_read_input_tokens":30,"cache_creation_input_tokens":2}}"#);
+            "usage":{"input_tokens":10,"output_tokens":5,"cache_read_input_tokens":30,"cache_creation_input_tokens":2}}"#,
+        );
         assert_eq!(r.text, "Hello");
         assert_eq!(r.reasoning.as_deref(), Some("hmm"));
         assert_eq!(r.model, "claude-x");
@@ -205,7 +209,12 @@ mod tests {
 
     #[test]
     fn garbage_is_invalid_response() {
-        for body in [&b"<html>oops</html>"[..], b"", b"[1,2]", br#"{"content":"x"}"#] {
+        for body in [
+            &b"<html>oops</html>"[..],
+            b"",
+            b"[1,2]",
+            br#"{"content":"x"}"#,
+        ] {
             let err = decode("claude", "m", None, body).expect_err("garbage");
             assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{body:?}");
         }

@@ -370,7 +370,9 @@ enum Flow {
     Reading,
     /// `message_stop` arrived: yield what is queued, and read the body to its end so the connection can
     /// go back to the pool.
-    Draining { body_done: bool },
+    Draining {
+        body_done: bool,
+    },
     Done,
 }
 

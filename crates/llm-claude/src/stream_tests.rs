@@ -34,8 +34,14 @@ fn start_takes_model_and_ids() {
 fn usage_is_the_latest_never_a_sum() {
     let (out, end, _) = run(&[
         ("message_start", START),
-        ("message_delta", r#"{"type":"message_delta","delta":{"stop_reason":null},"usage":{"output_tokens":5}}"#),
-        ("message_delta", r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":8}}"#),
+        (
+            "message_delta",
+            r#"{"type":"message_delta","delta":{"stop_reason":null},"usage":{"output_tokens":5}}"#,
+        ),
+        (
+            "message_delta",
+            r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":8}}"#,
+        ),
         ("message_stop", r#"{"type":"message_stop"}"#),
     ]);
     assert!(end.is_ok());
@@ -58,7 +64,10 @@ fn usage_is_the_latest_never_a_sum() {
 fn events_without_a_name_are_dispatched_by_their_type() {
     let (out, end, _) = run(&[
         ("message", START),
-        ("message", r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}}"#),
+        (
+            "message",
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi"}}"#,
+        ),
         ("message", r#"{"type":"message_stop"}"#),
     ]);
     assert!(end.is_ok());
@@ -79,8 +88,22 @@ fn a_delta_before_message_start_still_starts_the_stream() {
 fn message_stop_without_stop_reason_finishes_as_other() {
     let (out, end, _) = run(&[("message_start", START), ("message_stop", "{}")]);
     assert!(end.is_ok());
-    assert_eq!(out[1], StreamEvent::Usage(UsageCounts { input_tokens: Some(10), output_tokens: Some(1), cache_read_input_tokens: Some(4), cache_creation_input_tokens: None }.to_usage()));
-    assert_eq!(out[2], StreamEvent::Finish(FinishReason::Other("unknown".into())));
+    assert_eq!(
+        out[1],
+        StreamEvent::Usage(
+            UsageCounts {
+                input_tokens: Some(10),
+                output_tokens: Some(1),
+                cache_read_input_tokens: Some(4),
+                cache_creation_input_tokens: None
+            }
+            .to_usage()
+        )
+    );
+    assert_eq!(
+        out[2],
+        StreamEvent::Finish(FinishReason::Other("unknown".into()))
+    );
 }
 
 #[test]
@@ -102,8 +125,14 @@ fn unknown_events_and_deltas_are_ignored() {
     let (out, end, _) = run(&[
         ("message_start", START),
         ("future_event", "{}"),
-        ("content_block_start", r#"{"type":"content_block_start","index":0,"content_block":{"type":"redacted_thinking","data":"x"}}"#),
-        ("content_block_delta", r#"{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"s"}}"#),
+        (
+            "content_block_start",
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"redacted_thinking","data":"x"}}"#,
+        ),
+        (
+            "content_block_delta",
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"s"}}"#,
+        ),
         ("message_stop", "{}"),
     ]);
     assert!(end.is_ok());
@@ -123,7 +152,10 @@ fn tool_input_grows_until_the_limit() {
             break;
         }
     }
-    assert_eq!(result.expect_err("limit").kind(), ErrorKind::InvalidResponse);
+    assert_eq!(
+        result.expect_err("limit").kind(),
+        ErrorKind::InvalidResponse
+    );
     assert_eq!(d.tool_inputs()[0].input_json.len(), 16 << 20);
 }
 

@@ -34,8 +34,11 @@ async fn counting_proxy(upstream: std::net::SocketAddr) -> (String, Arc<AtomicUs
 #[tokio::test]
 async fn twenty_sequential_requests_streamed_and_not_use_one_connection() {
     let server = MockServer::start().await;
-    let sse = std::fs::read(format!("{}/tests/fixtures/text.sse", env!("CARGO_MANIFEST_DIR")))
-        .expect("fixture");
+    let sse = std::fs::read(format!(
+        "{}/tests/fixtures/text.sse",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture");
     Mock::given(method("POST"))
         .and(path("/v1/messages"))
         .and(body_partial_json(serde_json::json!({"stream": true})))

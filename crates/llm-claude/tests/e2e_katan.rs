@@ -52,7 +52,12 @@ async fn stream_yields_start_text_usage_finish() {
         panic!("first event {:?}", events[0]);
     };
     assert_eq!(start.model, Katan::MODEL);
-    assert!(start.response_id.as_deref().is_some_and(|id| id.starts_with("msg_")));
+    assert!(
+        start
+            .response_id
+            .as_deref()
+            .is_some_and(|id| id.starts_with("msg_"))
+    );
     let text: String = events
         .iter()
         .filter_map(|e| match e {
@@ -61,9 +66,22 @@ async fn stream_yields_start_text_usage_finish() {
         })
         .collect();
     assert!(text.contains("User: stream please"), "{text}");
-    assert!(events.iter().filter(|e| matches!(e, StreamEvent::TextDelta(_))).count() > 1);
-    assert!(events.iter().any(|e| matches!(e, StreamEvent::Usage(u) if u.output_tokens.is_some_and(|n| n > 0))));
-    assert_eq!(events.last(), Some(&StreamEvent::Finish(FinishReason::Stop)));
+    assert!(
+        events
+            .iter()
+            .filter(|e| matches!(e, StreamEvent::TextDelta(_)))
+            .count()
+            > 1
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, StreamEvent::Usage(u) if u.output_tokens.is_some_and(|n| n > 0)))
+    );
+    assert_eq!(
+        events.last(),
+        Some(&StreamEvent::Finish(FinishReason::Stop))
+    );
 }
 
 #[tokio::test]
@@ -78,12 +96,19 @@ async fn wrong_key_is_auth_and_the_right_key_works() {
     assert!(!err.is_retryable());
     assert_eq!(err.status(), Some(401));
     // Katan echoes the key it got; the error must not.
-    assert!(!format!("{err} {err:?}").contains("sk-ant-wrong-key"), "{err:?}");
+    assert!(
+        !format!("{err} {err:?}").contains("sk-ant-wrong-key"),
+        "{err:?}"
+    );
 
-    let right = Claude::new(ClaudeConfig::new("sk-ant-right").base_url(katan.base_url()))
-        .expect("config");
+    let right =
+        Claude::new(ClaudeConfig::new("sk-ant-right").base_url(katan.base_url())).expect("config");
     right.chat(&request("x")).await.expect("right key");
-    let err = wrong.stream(&request("x")).await.map(drop).expect_err("wrong key");
+    let err = wrong
+        .stream(&request("x"))
+        .await
+        .map(drop)
+        .expect_err("wrong key");
     assert_eq!(err.kind(), ErrorKind::Auth);
 }
 
@@ -91,12 +116,18 @@ async fn wrong_key_is_auth_and_the_right_key_works() {
 async fn rate_limit_after_n_requests_is_rate_limited() {
     let katan = Katan::builder().args(["--rate-limit-after", "1"]).start();
     let c = claude(&katan);
-    c.chat(&request("first")).await.expect("first request passes");
+    c.chat(&request("first"))
+        .await
+        .expect("first request passes");
     let err = c.chat(&request("second")).await.expect_err("429");
     assert_eq!(err.kind(), ErrorKind::RateLimited, "{err:?}");
     assert_eq!(err.status(), Some(429));
     assert!(err.is_retryable());
-    let err = c.stream(&request("third")).await.map(drop).expect_err("429");
+    let err = c
+        .stream(&request("third"))
+        .await
+        .map(drop)
+        .expect_err("429");
     assert_eq!(err.kind(), ErrorKind::RateLimited);
 }
 
@@ -113,14 +144,24 @@ async fn error_rate_one_is_server() {
         assert_eq!(err.kind(), ErrorKind::Server, "{err:?}");
         assert_eq!(err.status(), Some(500));
         assert!(err.is_retryable());
-        assert_eq!(err.detail().and_then(|d| d.error_type.as_deref()), Some("api_error"));
+        assert_eq!(
+            err.detail().and_then(|d| d.error_type.as_deref()),
+            Some("api_error")
+        );
     }
 }
 
 #[tokio::test]
 async fn too_many_inflight_requests_are_overloaded() {
     let katan = Katan::builder()
-        .args(["--max-inflight", "1", "--latency-ms", "1500", "--max-concurrent", "4"])
+        .args([
+            "--max-inflight",
+            "1",
+            "--latency-ms",
+            "1500",
+            "--max-concurrent",
+            "4",
+        ])
         .start();
     let c = claude(&katan);
     let req = request("crowd");
@@ -139,7 +180,9 @@ async fn too_many_inflight_requests_are_overloaded() {
 async fn timeout_after_n_requests_is_a_timeout() {
     let katan = Katan::builder().args(["--timeout-after", "1"]).start();
     let c = claude(&katan);
-    c.chat(&request("first")).await.expect("first request passes");
+    c.chat(&request("first"))
+        .await
+        .expect("first request passes");
     let err = c.chat(&request("second")).await.expect_err("504");
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
     assert_eq!(err.status(), Some(504));
@@ -148,7 +191,9 @@ async fn timeout_after_n_requests_is_a_timeout() {
 
 #[tokio::test]
 async fn a_slow_server_hits_the_client_first_byte_limit() {
-    let katan = Katan::builder().args(["--latency-ms", "5000", "--max-concurrent", "4"]).start();
+    let katan = Katan::builder()
+        .args(["--latency-ms", "5000", "--max-concurrent", "4"])
+        .start();
     let limits = Timeouts::default().first_byte(Duration::from_millis(300));
     let c = Claude::new(
         ClaudeConfig::new("sk-ant-e2e")
@@ -160,7 +205,11 @@ async fn a_slow_server_hits_the_client_first_byte_limit() {
     let err = c.chat(&request("slow")).await.expect_err("timeout");
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
     assert_eq!(err.status(), None, "our limit, not the server's");
-    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]

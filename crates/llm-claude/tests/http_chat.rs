@@ -39,7 +39,11 @@ async fn chat_sends_the_documented_headers_and_body_and_reads_the_answer() {
         .and(header("x-api-key", "sk-ant-test-key"))
         .and(header("anthropic-version", "2023-06-01"))
         // (wiremock's `header` matcher splits values on commas: compare the raw header instead)
-        .and(|req: &Request| req.headers.get("anthropic-beta").is_some_and(|v| v == "beta-a,beta-b"))
+        .and(|req: &Request| {
+            req.headers
+                .get("anthropic-beta")
+                .is_some_and(|v| v == "beta-a,beta-b")
+        })
         .and(header("content-type", "application/json"))
         .and(header("x-gateway", "on"))
         .and(body_json(json!({
@@ -56,10 +60,19 @@ async fn chat_sends_the_documented_headers_and_body_and_reads_the_answer() {
         .expect(1)
         .mount(&server)
         .await;
-    let c = Claude::new(config(&server).beta("beta-a").beta("beta-b").header("x-gateway", "on"))
-        .expect("config");
+    let c = Claude::new(
+        config(&server)
+            .beta("beta-a")
+            .beta("beta-b")
+            .header("x-gateway", "on"),
+    )
+    .expect("config");
     let r = c
-        .chat(&ChatRequest::new("claude-sonnet-4-5").system("Be brief.").user("Hi"))
+        .chat(
+            &ChatRequest::new("claude-sonnet-4-5")
+                .system("Be brief.")
+                .user("Hi"),
+        )
         .await
         .expect("chat");
     assert_eq!(r.text, "Hello there");
@@ -68,7 +81,10 @@ async fn chat_sends_the_documented_headers_and_body_and_reads_the_answer() {
     assert_eq!(r.finish_reason, Some(FinishReason::Stop));
     assert_eq!(r.request_id.as_deref(), Some("req_chat"));
     let usage = r.usage.expect("usage");
-    assert_eq!((usage.input_tokens, usage.output_tokens), (Some(11), Some(3)));
+    assert_eq!(
+        (usage.input_tokens, usage.output_tokens),
+        (Some(11), Some(3))
+    );
 }
 
 #[tokio::test]
@@ -84,9 +100,15 @@ async fn the_api_version_is_configurable_and_no_key_sends_no_key_header() {
         .expect(1)
         .mount(&server)
         .await;
-    let c = Claude::new(ClaudeConfig::default().base_url(server.uri()).api_version("2099-01-01"))
-        .expect("config");
-    c.chat(&ChatRequest::new("m").user("x")).await.expect("chat");
+    let c = Claude::new(
+        ClaudeConfig::default()
+            .base_url(server.uri())
+            .api_version("2099-01-01"),
+    )
+    .expect("config");
+    c.chat(&ChatRequest::new("m").user("x"))
+        .await
+        .expect("chat");
 }
 
 #[tokio::test]
@@ -107,7 +129,12 @@ async fn stream_decodes_the_sse_answer() {
         .mount(&server)
         .await;
     let c = Claude::new(config(&server)).expect("config");
-    let items = collect(c.stream(&ChatRequest::new("m").user("x")).await.expect("stream")).await;
+    let items = collect(
+        c.stream(&ChatRequest::new("m").user("x"))
+            .await
+            .expect("stream"),
+    )
+    .await;
     let events: Vec<StreamEvent> = items.into_iter().map(|i| i.expect("no error")).collect();
     let StreamEvent::Start(start) = &events[0] else {
         panic!("first event {:?}", events[0]);
@@ -123,7 +150,10 @@ async fn stream_decodes_the_sse_answer() {
         })
         .collect();
     assert_eq!(text, "Hi there");
-    assert_eq!(events.last(), Some(&StreamEvent::Finish(FinishReason::Stop)));
+    assert_eq!(
+        events.last(),
+        Some(&StreamEvent::Finish(FinishReason::Stop))
+    );
 }
 
 #[tokio::test]
@@ -139,13 +169,19 @@ async fn a_mid_stream_overloaded_error_is_classified_and_ends_the_stream() {
         .mount(&server)
         .await;
     let c = Claude::new(config(&server)).expect("config");
-    let mut stream = c.stream(&ChatRequest::new("m").user("x")).await.expect("stream");
+    let mut stream = c
+        .stream(&ChatRequest::new("m").user("x"))
+        .await
+        .expect("stream");
     let mut items = Vec::new();
     while let Some(item) = stream.next().await {
         items.push(item);
     }
     assert!(stream.next().await.is_none(), "nothing after the error");
-    let err = items.pop().expect("items").expect_err("last item is the error");
+    let err = items
+        .pop()
+        .expect("items")
+        .expect_err("last item is the error");
     assert_eq!(err.kind(), ErrorKind::Overloaded);
     assert!(err.is_retryable());
     assert_eq!(err.request_id(), Some("req_mid"));
@@ -158,15 +194,26 @@ async fn a_mid_stream_overloaded_error_is_classified_and_ends_the_stream() {
 async fn a_truncated_http_stream_is_a_network_error() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(fixture("truncated.sse"), "text/event-stream"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(fixture("truncated.sse"), "text/event-stream"),
+        )
         .expect(1)
         .mount(&server)
         .await;
     let c = Claude::new(config(&server)).expect("config");
-    let items = collect(c.stream(&ChatRequest::new("m").user("x")).await.expect("stream")).await;
+    let items = collect(
+        c.stream(&ChatRequest::new("m").user("x"))
+            .await
+            .expect("stream"),
+    )
+    .await;
     let err = items.last().expect("items").as_ref().expect_err("error");
     assert_eq!(err.kind(), ErrorKind::Network);
-    assert!(!items.iter().any(|i| matches!(i, Ok(StreamEvent::Finish(_)))));
+    assert!(
+        !items
+            .iter()
+            .any(|i| matches!(i, Ok(StreamEvent::Finish(_))))
+    );
 }
 
 #[tokio::test]
@@ -182,9 +229,16 @@ async fn a_json_answer_to_a_stream_request_is_replayed_as_events() {
         .mount(&server)
         .await;
     let c = Claude::new(config(&server)).expect("config");
-    let items = collect(c.stream(&ChatRequest::new("m").user("x")).await.expect("stream")).await;
+    let items = collect(
+        c.stream(&ChatRequest::new("m").user("x"))
+            .await
+            .expect("stream"),
+    )
+    .await;
     let events: Vec<StreamEvent> = items.into_iter().map(|i| i.expect("ok")).collect();
-    assert!(matches!(&events[0], StreamEvent::Start(s) if s.request_id.as_deref() == Some("req_json")));
+    assert!(
+        matches!(&events[0], StreamEvent::Start(s) if s.request_id.as_deref() == Some("req_json"))
+    );
     assert_eq!(events[1], StreamEvent::TextDelta("Hello there".into()));
     assert!(matches!(events[2], StreamEvent::Usage(_)));
     assert_eq!(events[3], StreamEvent::Finish(FinishReason::Stop));
@@ -199,7 +253,11 @@ async fn an_undecodable_non_sse_answer_to_a_stream_request_is_invalid_response()
         .mount(&server)
         .await;
     let c = Claude::new(config(&server)).expect("config");
-    let err = c.stream(&ChatRequest::new("m").user("x")).await.map(drop).expect_err("html");
+    let err = c
+        .stream(&ChatRequest::new("m").user("x"))
+        .await
+        .map(drop)
+        .expect_err("html");
     assert_eq!(err.kind(), ErrorKind::InvalidResponse);
 }
 
@@ -210,11 +268,17 @@ async fn health_lists_models_with_the_same_headers() {
         .and(path("/v1/models"))
         .and(header("x-api-key", "sk-ant-test-key"))
         .and(header_exists("anthropic-version"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [], "has_more": false})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"data": [], "has_more": false})),
+        )
         .expect(1)
         .mount(&server)
         .await;
-    Claude::new(config(&server)).expect("config").health().await.expect("healthy");
+    Claude::new(config(&server))
+        .expect("config")
+        .health()
+        .await
+        .expect("healthy");
 }
 
 #[tokio::test]
@@ -228,6 +292,10 @@ async fn health_reports_a_rejected_key() {
         .expect(1)
         .mount(&server)
         .await;
-    let err = Claude::new(config(&server)).expect("config").health().await.expect_err("401");
+    let err = Claude::new(config(&server))
+        .expect("config")
+        .health()
+        .await
+        .expect_err("401");
     assert_eq!(err.kind(), ErrorKind::Auth);
 }

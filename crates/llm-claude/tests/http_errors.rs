@@ -38,7 +38,13 @@ fn rows() -> Vec<Row> {
         retryable,
     };
     vec![
-        json_row(400, "invalid_request_error", "messages: roles must alternate", ErrorKind::BadRequest, false),
+        json_row(
+            400,
+            "invalid_request_error",
+            "messages: roles must alternate",
+            ErrorKind::BadRequest,
+            false,
+        ),
         json_row(
             400,
             "invalid_request_error",
@@ -46,20 +52,59 @@ fn rows() -> Vec<Row> {
             ErrorKind::ContextLength,
             false,
         ),
-        json_row(401, "authentication_error", "invalid x-api-key", ErrorKind::Auth, false),
-        json_row(402, "billing_error", "Your credit balance is too low", ErrorKind::QuotaExhausted, false),
-        json_row(403, "permission_error", "Your API key does not have permission", ErrorKind::Permission, false),
-        json_row(404, "not_found_error", "model: claude-nope", ErrorKind::NotFound, false),
+        json_row(
+            401,
+            "authentication_error",
+            "invalid x-api-key",
+            ErrorKind::Auth,
+            false,
+        ),
+        json_row(
+            402,
+            "billing_error",
+            "Your credit balance is too low",
+            ErrorKind::QuotaExhausted,
+            false,
+        ),
+        json_row(
+            403,
+            "permission_error",
+            "Your API key does not have permission",
+            ErrorKind::Permission,
+            false,
+        ),
+        json_row(
+            404,
+            "not_found_error",
+            "model: claude-nope",
+            ErrorKind::NotFound,
+            false,
+        ),
         Row {
             status: 413,
             body: ResponseTemplate::new(413)
-                .set_body_raw("<html><body>413 Request Entity Too Large</body></html>", "text/html")
+                .set_body_raw(
+                    "<html><body>413 Request Entity Too Large</body></html>",
+                    "text/html",
+                )
                 .insert_header("request-id", "req_413"),
             kind: ErrorKind::PayloadTooLarge,
             retryable: false,
         },
-        json_row(500, "api_error", "Internal server error", ErrorKind::Server, true),
-        json_row(504, "timeout_error", "Request timed out", ErrorKind::Timeout, true),
+        json_row(
+            500,
+            "api_error",
+            "Internal server error",
+            ErrorKind::Server,
+            true,
+        ),
+        json_row(
+            504,
+            "timeout_error",
+            "Request timed out",
+            ErrorKind::Timeout,
+            true,
+        ),
         Row {
             status: 529,
             body: ResponseTemplate::new(529)
@@ -85,11 +130,20 @@ async fn every_error_row_is_classified_for_chat_and_stream() {
                 .await;
             let c = claude(&server);
             let err = if streaming {
-                c.stream(&request()).await.map(drop).expect_err("error status")
+                c.stream(&request())
+                    .await
+                    .map(drop)
+                    .expect_err("error status")
             } else {
-                c.chat(&request()).await.map(drop).expect_err("error status")
+                c.chat(&request())
+                    .await
+                    .map(drop)
+                    .expect_err("error status")
             };
-            let what = format!("row {i} (http {}) streaming={streaming}: {err:?}", row.status);
+            let what = format!(
+                "row {i} (http {}) streaming={streaming}: {err:?}",
+                row.status
+            );
             assert_eq!(err.kind(), row.kind, "{what}");
             assert_eq!(err.is_retryable(), row.retryable, "{what}");
             assert_eq!(err.status(), Some(row.status), "{what}");
@@ -107,7 +161,10 @@ async fn rate_limit_keeps_the_retry_after_hint() {
         .and(path("/v1/messages"))
         .respond_with(
             ResponseTemplate::new(429)
-                .set_body_json(anthropic_error("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"))
+                .set_body_json(anthropic_error(
+                    "rate_limit_error",
+                    "Number of request tokens has exceeded your per-minute rate limit",
+                ))
                 .insert_header("retry-after", "12")
                 .insert_header("request-id", "req_429"),
         )
@@ -154,7 +211,10 @@ async fn an_error_body_with_status_200_is_classified() {
         .expect(1)
         .mount(&server)
         .await;
-    let err = claude(&server).chat(&request()).await.expect_err("error body");
+    let err = claude(&server)
+        .chat(&request())
+        .await
+        .expect_err("error body");
     assert_eq!(err.kind(), ErrorKind::Overloaded);
     assert_eq!(err.request_id(), Some("req_200"));
 }
@@ -163,10 +223,10 @@ async fn an_error_body_with_status_200_is_classified() {
 async fn a_key_echoed_by_the_server_is_scrubbed() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(401)
-                .set_body_json(anthropic_error("authentication_error", "invalid key sk-ant-test-key")),
-        )
+        .respond_with(ResponseTemplate::new(401).set_body_json(anthropic_error(
+            "authentication_error",
+            "invalid key sk-ant-test-key",
+        )))
         .expect(1)
         .mount(&server)
         .await;

@@ -199,7 +199,9 @@ fn every_fixture_cut_short_anywhere_ends_in_an_error_never_a_short_answer() {
             let err = last.as_ref().expect_err("a cut stream ends in an error");
             assert_eq!(err.kind(), ErrorKind::Network, "{name} cut at {cut}");
             assert!(
-                !items.iter().any(|i| matches!(i, Ok(StreamEvent::Finish(_)))),
+                !items
+                    .iter()
+                    .any(|i| matches!(i, Ok(StreamEvent::Finish(_)))),
                 "{name} cut at {cut} finished"
             );
         }
