@@ -466,3 +466,7 @@ pub fn parse_chain_file(text: &str, path: &Path, env: &Env) -> Result<ChainSpec,
         )))
     }
 }
+
+#[cfg(test)]
+#[path = "spec_tests.rs"]
+mod tests;

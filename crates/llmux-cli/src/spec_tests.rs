@@ -1,0 +1,195 @@
+//! Tests of configuration resolution: the default chain, the local default's paths, chain files.
+
+use std::path::Path;
+
+use llmux_e2e::layout::PeerLayout;
+
+use super::*;
+
+fn names(spec: &ChainSpec) -> Vec<&'static str> {
+    spec.entries.iter().map(|e| e.backend.name()).collect()
+}
+
+/// A cache directory holding a (fake) llama-server and model, removed on drop.
+struct FakeCache(PathBuf);
+
+impl FakeCache {
+    fn new(tag: &str) -> FakeCache {
+        let root = std::env::temp_dir().join(format!("llmux-spec-{tag}-{}", std::process::id()));
+        let peers = PeerLayout::new(root.join("peers"));
+        for file in [peers.llama_server_bin(), peers.model()] {
+            std::fs::create_dir_all(file.parent().expect("a parent")).expect("mkdir");
+            std::fs::write(&file, b"x").expect("write");
+        }
+        FakeCache(root)
+    }
+}
+
+impl Drop for FakeCache {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn the_local_default_is_where_xtask_peers_puts_it() {
+    let env = Env::from_pairs([("LLMUX_CACHE_DIR", "/c"), ("HOME", "/h")]);
+    let local = managed_local(&env);
+    let layout = PeerLayout::new("/c/peers");
+    assert_eq!(local.binary.value, layout.llama_server_bin());
+    assert_eq!(local.model_file.value, layout.model());
+    assert_eq!(local.binary.origin, Origin::Default);
+
+    let env = Env::from_pairs([("XDG_CACHE_HOME", "/x"), ("HOME", "/h")]);
+    assert_eq!(
+        peers_dir(&env).as_deref(),
+        Some(Path::new("/x/llmux/peers"))
+    );
+    let env = Env::from_pairs([("HOME", "/h")]);
+    assert_eq!(
+        peers_dir(&env).as_deref(),
+        Some(Path::new("/h/.cache/llmux/peers"))
+    );
+    assert_eq!(peers_dir(&Env::default()), None);
+
+    let env = Env::from_pairs([
+        (LLAMA_SERVER_BIN_VAR, "/bin/ls"),
+        (LOCAL_MODEL_VAR, "/m.gguf"),
+    ]);
+    let local = managed_local(&env);
+    assert_eq!(local.binary.value, Path::new("/bin/ls"));
+    assert_eq!(
+        local.binary.origin,
+        Origin::Env(LLAMA_SERVER_BIN_VAR.into())
+    );
+    assert_eq!(
+        local.missing(),
+        [format!("no model at /m.gguf (env {LOCAL_MODEL_VAR})")]
+    );
+}
+
+#[test]
+fn the_default_chain_is_the_configured_providers_then_the_local_default() {
+    let cache = FakeCache::new("default");
+    let dir = cache.0.to_str().expect("utf-8 temp dir");
+    let env = Env::from_pairs([
+        ("LLMUX_CACHE_DIR", dir),
+        ("OPENROUTER_API_KEY", "k1"),
+        ("OPENAI_API_KEY", "k2"),
+        ("LLAMA_SERVER_URL", "http://127.0.0.1:8081"),
+    ]);
+    let spec = default_chain(&env).expect("a chain");
+    assert_eq!(
+        names(&spec),
+        ["openai", "openrouter", "llamacpp", "llamacpp"]
+    );
+    assert!(matches!(spec.entries[3].backend, Backend::Managed { .. }));
+    assert_eq!(spec.entries[3].model.value, LOCAL_MODEL_NAME);
+    assert_eq!(
+        spec.entries[2].base_url,
+        Setting::new(
+            Some("http://127.0.0.1:8081".to_owned()),
+            Origin::Env("LLAMA_SERVER_URL".into())
+        )
+    );
+
+    let only_local = default_chain(&Env::from_pairs([("LLMUX_CACHE_DIR", dir)])).expect("a chain");
+    assert_eq!(names(&only_local), ["llamacpp"]);
+
+    let err = default_chain(&Env::from_pairs([("LLMUX_CACHE_DIR", "/nonexistent")])).unwrap_err();
+    assert!(
+        err.0
+            .contains("no llama-server at /nonexistent/peers/bin/llama-server"),
+        "{err}"
+    );
+
+    // Without the local default, the configured providers still make a chain.
+    let env = Env::from_pairs([
+        ("LLMUX_CACHE_DIR", "/nonexistent"),
+        ("OLLAMA_HOST", ":11500"),
+    ]);
+    let spec = default_chain(&env).expect("a chain");
+    assert_eq!(names(&spec), ["ollama"]);
+    assert_eq!(
+        spec.entries[0].base_url.value.as_deref(),
+        Some("http://127.0.0.1:11500")
+    );
+}
+
+#[test]
+fn a_chain_file_keeps_order_keys_and_params() {
+    let env = Env::from_pairs([("OPENAI_API_KEY", "sk-1"), ("MINE", "sk-2")]);
+    let text = r#"
+        [[entry]]
+        provider = "claude"
+        model = "c"
+        api_key_env = "MINE"
+
+        [[entry]]
+        provider = "openai"
+        model = "o"
+        base_url = "http://h/v1"
+        [entry.params]
+        max_tokens = 12
+        stop = ["a", "b"]
+        temperature = 0.5
+
+        [[entry]]
+        provider = "openrouter"
+        model = "r"
+    "#;
+    let spec = parse_chain_file(text, Path::new("c.toml"), &env).expect("valid");
+    assert_eq!(names(&spec), ["claude", "openai", "openrouter"]);
+    assert_eq!(
+        spec.entries[0].key,
+        Key::Set {
+            var: "MINE".into(),
+            key: ApiKey::new("sk-2")
+        }
+    );
+    assert_eq!(
+        spec.entries[2].key,
+        Key::Missing {
+            var: "OPENROUTER_API_KEY".into()
+        }
+    );
+    let params = &spec.entries[1].params;
+    assert_eq!(params.max_tokens, Some(12));
+    assert_eq!(params.stop, ["a", "b"]);
+    assert_eq!(params.temperature, Some(0.5));
+    assert_eq!(
+        spec.entries[1].base_url.origin,
+        Origin::File("c.toml".into())
+    );
+}
+
+#[test]
+fn chain_file_mistakes_are_configuration_errors_that_say_what() {
+    let env = Env::default();
+    let cases = [
+        ("", "missing field `entry`"),
+        ("entry = []", "no [[entry]]"),
+        (
+            "[[entry]]\nprovider = \"openai\"\n",
+            "missing field `model`",
+        ),
+        (
+            "[[entry]]\nprovider = \"openai\"\nmodel = \"m\"\nretries = 3\n",
+            "unknown field `retries`",
+        ),
+        (
+            "[[entry]]\nprovider = \"x\"\nmodel = \"m\"\n",
+            "entry 0: unknown provider `x`",
+        ),
+        (
+            "[[entry]]\nprovider = \"openai\"\nmodel = \"m\"\n[entry.params]\ntop_k = \"many\"\n",
+            "entry 0: params.top_k",
+        ),
+        ("[[chain]]\n", "unknown field `chain`"),
+    ];
+    for (text, expected) in cases {
+        let err = parse_chain_file(text, Path::new("c.toml"), &env).unwrap_err();
+        assert!(err.0.contains(expected), "{text:?}: {err}");
+        assert!(err.0.starts_with("invalid chain file c.toml"), "{err}");
+    }
+}
