@@ -241,7 +241,9 @@ impl ChunkDecoder {
             self.meta.provider.clone(),
             model.unwrap_or(&self.meta.model),
         );
-        start.request_id = self.meta.request_id_or(id);
+        // Remembered, so that a later error chunk without an `id` still carries the request id.
+        self.meta.request_id = self.meta.request_id_or(id);
+        start.request_id = self.meta.request_id.clone();
         start.response_id = id.map(str::to_owned);
         self.queue.push_back(StreamEvent::Start(start));
     }
