@@ -88,7 +88,15 @@ fn parse_artifacts(names: &[String]) -> Result<Vec<Artifact>> {
 }
 
 /// The workspace root: the parent of this package's directory.
+///
+/// `cargo run` and `cargo test` set `CARGO_MANIFEST_DIR` when they start the program, and that value wins
+/// over the one compiled in: a target dir shared between checkouts (CI keeps one outside its fresh
+/// clones) can hold a binary compiled in another checkout.
 fn repo_root() -> PathBuf {
-    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
+    let manifest_dir = env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir
+        .parent()
+        .map_or_else(|| manifest_dir.clone(), Path::to_path_buf)
 }
