@@ -20,6 +20,7 @@
 //!
 //! A stream that ends before `message_stop` is a `network` error, never a silently short answer.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -29,7 +30,6 @@ use llm_core::{ApiKey, Error, ErrorKind, FinishReason, StreamEvent, StreamStart}
 use llm_stream::{SseStream, StreamError};
 use pin_project_lite::pin_project;
 use serde::Deserialize;
-use std::borrow::Cow;
 
 use crate::error;
 use crate::response::UsageCounts;
