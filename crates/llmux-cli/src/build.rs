@@ -7,12 +7,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use llmux::chain::{AttemptObserver, Chain, Entry, Policy, RetryPolicy};
 use llmux::claude::{Claude, ClaudeConfig};
+use llmux::llamacpp::{LlamaCpp, LlamaCppConfig};
 use llmux::ollama::{Ollama, OllamaConfig};
 use llmux::openai::{OpenAi, OpenAiConfig};
 use llmux::openrouter::{OpenRouter, OpenRouterConfig};
 use llmux::{ApiKey, ChatRequest, ChatResponse, ChatStream, Error, ErrorKind, Provider, Timeouts};
 
 use crate::args::ProviderName;
+use crate::local::LazyLocal;
 use crate::spec::{Backend, ChainSpec, ConfigError, EntrySpec, Key};
 
 /// How the CLI's flags shape every entry.
@@ -68,10 +70,10 @@ pub fn provider(entry: &EntrySpec, timeouts: Timeouts) -> Result<Arc<dyn Provide
     let base_url = entry.base_url.value.clone();
     let built: Result<Arc<dyn Provider>, Error> = match &entry.backend {
         Backend::Remote(p) => remote(*p, base_url, key, timeouts),
-        Backend::Managed { .. } => Err(Error::new(
-            ErrorKind::Unknown,
-            "the managed llama-server is not available yet",
-        )),
+        Backend::Managed { binary, model_file } => {
+            LazyLocal::new(binary.value.clone(), model_file.value.clone(), timeouts)
+                .map(|p| Arc::new(p) as Arc<dyn Provider>)
+        }
     };
     built.map_err(|e| ConfigError(format!("cannot set up {}: {e}", entry.backend.name())))
 }
@@ -120,10 +122,16 @@ fn remote(
             }
             Ok(Arc::new(Ollama::new(config)?))
         }
-        other => Err(Error::new(
-            ErrorKind::Unknown,
-            format!("{} is not available yet", other.as_str()),
-        )),
+        ProviderName::Llamacpp => {
+            let mut config = LlamaCppConfig::default().timeouts(timeouts);
+            if let Some(k) = key {
+                config = config.api_key(k);
+            }
+            if let Some(url) = base_url {
+                config = config.base_url(url);
+            }
+            Ok(Arc::new(LlamaCpp::new(config)?))
+        }
     }
 }
 

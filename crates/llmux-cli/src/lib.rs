@@ -15,6 +15,7 @@ pub mod duration;
 pub mod env;
 pub mod exit;
 pub mod inspect;
+pub mod local;
 pub mod output;
 pub mod spec;
 pub mod spinner;

@@ -142,6 +142,8 @@ pub struct ChainSpec {
 pub struct ProviderInfo {
     /// The variable holding its key, if it takes one.
     pub key_var: Option<&'static str>,
+    /// The variable holding an optional key (sent when set), for servers that may run without one.
+    pub optional_key_var: Option<&'static str>,
     /// The variable holding its server's address, if any.
     pub host_var: Option<&'static str>,
     /// The model asked for when none is given.
@@ -155,33 +157,38 @@ pub fn info(provider: ProviderName) -> ProviderInfo {
     match provider {
         ProviderName::Openai => ProviderInfo {
             key_var: Some("OPENAI_API_KEY"),
+            optional_key_var: None,
             host_var: None,
             default_model: "gpt-4o-mini",
             default_base_url: llmux::openai::DEFAULT_BASE_URL,
         },
         ProviderName::Claude => ProviderInfo {
             key_var: Some("ANTHROPIC_API_KEY"),
+            optional_key_var: None,
             host_var: None,
             default_model: "claude-haiku-4-5",
             default_base_url: llmux::claude::config::DEFAULT_BASE_URL,
         },
         ProviderName::Openrouter => ProviderInfo {
             key_var: Some("OPENROUTER_API_KEY"),
+            optional_key_var: None,
             host_var: None,
             default_model: "openrouter/auto",
             default_base_url: llmux::openrouter::DEFAULT_BASE_URL,
         },
         ProviderName::Ollama => ProviderInfo {
             key_var: None,
+            optional_key_var: None,
             host_var: Some("OLLAMA_HOST"),
             default_model: "llama3.2",
             default_base_url: llmux::ollama::DEFAULT_BASE_URL,
         },
         ProviderName::Llamacpp => ProviderInfo {
             key_var: None,
-            host_var: Some("LLAMA_SERVER_URL"),
+            optional_key_var: Some(llmux::llamacpp::API_KEY_VAR),
+            host_var: Some(llmux::llamacpp::URL_VAR),
             default_model: "default",
-            default_base_url: "http://127.0.0.1:8080",
+            default_base_url: llmux::llamacpp::DEFAULT_BASE_URL,
         },
     }
 }
@@ -210,7 +217,7 @@ fn single(
 ) -> Result<EntrySpec, ConfigError> {
     let info = info(provider);
     let key = match info.key_var {
-        None => Key::NotNeeded,
+        None => optional_key(info, env),
         Some(var) => match env.get(var) {
             Some(k) => Key::Set {
                 var: var.to_owned(),
@@ -239,6 +246,20 @@ fn single(
         key,
         params: Params::default(),
     })
+}
+
+/// The optional key of a keyless provider, when its variable is set.
+fn optional_key(info: ProviderInfo, env: &Env) -> Key {
+    match info
+        .optional_key_var
+        .and_then(|var| Some((var, env.get(var)?)))
+    {
+        Some((var, k)) => Key::Set {
+            var: var.to_owned(),
+            key: ApiKey::new(k),
+        },
+        None => Key::NotNeeded,
+    }
 }
 
 /// The base URL from the provider's host variable, when set. `OLLAMA_HOST` is read the way Ollama's own CLI
@@ -271,7 +292,7 @@ pub fn default_chain(env: &Env) -> Result<ChainSpec, ConfigError> {
                 },
                 None => continue,
             },
-            None => Key::NotNeeded,
+            None => optional_key(info, env),
         };
         let base_url = host_from_env(info, env)?;
         if info.host_var.is_some() && base_url.value.is_none() {
@@ -426,7 +447,7 @@ pub fn parse_chain_file(text: &str, path: &Path, env: &Env) -> Result<ChainSpec,
         };
         let info = info(provider);
         let key = match e.api_key_env.as_deref().or(info.key_var) {
-            None => Key::NotNeeded,
+            None => optional_key(info, env),
             Some(var) => match env.get(var) {
                 Some(k) => Key::Set {
                     var: var.to_owned(),

@@ -34,6 +34,7 @@
 //! | `claude`     | [`claude`]: Anthropic Messages API                                       | `llm-claude`     |
 //! | `openrouter` | [`openrouter`]: OpenRouter, on the OpenAI wire format, with routing      | `llm-openrouter` |
 //! | `ollama`     | [`ollama`]: Ollama's native `/api/chat` with NDJSON streaming             | `llm-ollama`     |
+//! | `llamacpp`   | [`llamacpp`]: llama.cpp's `llama-server`, incl. a managed child server   | `llm-llamacpp`   |
 //! | `full`       | every feature above                                                      |                  |
 //!
 //! The core types (always present) come from `llm-core`.
@@ -67,3 +68,8 @@ pub use llm_openrouter as openrouter;
 #[cfg_attr(docsrs, doc(cfg(feature = "ollama")))]
 #[doc(inline)]
 pub use llm_ollama as ollama;
+
+#[cfg(feature = "llamacpp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "llamacpp")))]
+#[doc(inline)]
+pub use llm_llamacpp as llamacpp;

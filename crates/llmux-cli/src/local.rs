@@ -1,0 +1,60 @@
+//! The local default: a managed llama-server (llama.cpp's managed mode) started on first use, so a chain
+//! whose earlier entries answer never pays for starting it, and stopped when the CLI exits.
+
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use llmux::llamacpp::{LlamaCppConfig, ManagedConfig, ManagedServer};
+use llmux::{ChatRequest, ChatResponse, ChatStream, Error, Provider, Timeouts};
+use tokio::sync::OnceCell;
+
+/// A [`ManagedServer`] that is started by the first request (or health check) and then reused.
+#[derive(Debug)]
+pub struct LazyLocal {
+    config: ManagedConfig,
+    /// Checks requests before the server exists (same table as the running server's).
+    validator: llmux::llamacpp::LlamaCpp,
+    server: OnceCell<ManagedServer>,
+}
+
+impl LazyLocal {
+    /// The local default for `binary` serving `model`, with the CLI's time limits.
+    pub fn new(binary: PathBuf, model: PathBuf, timeouts: Timeouts) -> Result<LazyLocal, Error> {
+        let client = LlamaCppConfig::default().timeouts(timeouts);
+        let validator = llmux::llamacpp::LlamaCpp::new(client.clone())?;
+        Ok(LazyLocal {
+            config: ManagedConfig::new(binary, model).client(client),
+            validator,
+            server: OnceCell::new(),
+        })
+    }
+
+    async fn server(&self) -> Result<&ManagedServer, Error> {
+        self.server
+            .get_or_try_init(|| ManagedServer::start(self.config.clone()))
+            .await
+    }
+}
+
+#[async_trait]
+impl Provider for LazyLocal {
+    fn name(&self) -> &str {
+        self.validator.name()
+    }
+
+    fn validate(&self, request: &ChatRequest) -> Result<(), Error> {
+        self.validator.validate(request)
+    }
+
+    async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
+        self.server().await?.chat(request).await
+    }
+
+    async fn stream(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
+        self.server().await?.stream(request).await
+    }
+
+    async fn health(&self) -> Result<(), Error> {
+        self.server().await?.health().await
+    }
+}
