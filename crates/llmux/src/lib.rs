@@ -11,8 +11,8 @@
 //! use llmux::chain::{Chain, Entry};
 //! use llmux::{ChatRequest, Provider};
 //!
-//! let openai = Arc::new(llmux::openai::OpenAi::from_env()?);
-//! let local = Arc::new(llmux::llamacpp::LlamaCpp::new(llmux::llamacpp::Config::new("http://127.0.0.1:8080"))?);
+//! let openai = Arc::new(llmux::openai::OpenAi::from_env()?); // OPENAI_API_KEY
+//! let local = Arc::new(llmux::llamacpp::LlamaCpp::from_env()?); // LLAMA_SERVER_URL
 //! let chain = Chain::builder()
 //!     .entry(Entry::new(openai, "gpt-4o-mini"))
 //!     .entry(Entry::new(local, "smollm2"))
