@@ -2,9 +2,10 @@
 
 /// Size limits for a parser; both default to [`Limits::DEFAULT_MAX`] (16 MiB).
 ///
-/// A limit is counted in bytes, without the line ending. Crossing one yields a typed error as soon
-/// as it happens (before the offending line ends); the parser then skips the rest of that line
-/// without buffering it.
+/// A limit is counted in received bytes, without the line ending. (Invalid UTF-8 decodes to
+/// U+FFFD, three bytes per replaced byte at most, so decoded text can be longer than its limit.)
+/// Crossing a limit yields a typed error as soon as it happens (before the offending line ends);
+/// the parser then skips the rest of that line without buffering it.
 ///
 /// ```
 /// use llm_stream::Limits;

@@ -156,6 +156,11 @@ impl<S> NdjsonStream<S> {
             state: State::Reading,
         }
     }
+
+    /// The parser.
+    pub fn parser(&self) -> &NdjsonParser {
+        &self.parser
+    }
 }
 
 impl<S, B, E> Stream for NdjsonStream<S>
