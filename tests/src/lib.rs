@@ -46,6 +46,7 @@ pub struct Katan {
 #[must_use = "a builder does nothing until `start()`"]
 pub struct KatanBuilder {
     args: Vec<OsString>,
+    port: Option<u16>,
 }
 
 impl Katan {
@@ -100,6 +101,13 @@ impl KatanBuilder {
         self
     }
 
+    /// Listens on `port` instead of a free one, e.g. to restart an instance where clients already point
+    /// (start the new one after the old one was dropped).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
     /// Starts the server and waits until `GET /health` answers 200.
     ///
     /// # Panics
@@ -112,7 +120,7 @@ impl KatanBuilder {
             ("HF_HUB_OFFLINE", "1"),
             ("NO_COLOR", "1"),
         ];
-        let process = Process::start("llm-katan", &program, &envs, |port, dir| {
+        let process = Process::start("llm-katan", &program, &envs, self.port, |port, dir| {
             let mut args: Vec<OsString> = [
                 "--model",
                 Katan::MODEL,
@@ -217,7 +225,7 @@ impl LlamaServerBuilder {
     pub fn start(self) -> LlamaServer {
         let program = LlamaServer::binary_path();
         let model = LlamaServer::model_path();
-        let process = Process::start("llama-server", &program, &[], |port, _dir| {
+        let process = Process::start("llama-server", &program, &[], None, |port, _dir| {
             let mut args: Vec<OsString> = vec!["-m".into(), model.clone().into()];
             for arg in ["--host", "127.0.0.1", "-c", "2048", "-np", "2", "--port"] {
                 args.push(arg.into());

@@ -47,14 +47,16 @@ pub(crate) struct Process {
 impl Process {
     /// Starts `program` with the arguments `args(port, scratch_dir)` and waits for `GET /health` to answer 200.
     /// Panics, with the tail of the peer's output, when it exits or is not ready within [`READY_TIMEOUT`].
+    /// `fixed_port` (e.g. to restart a peer where clients expect it) is used instead of a free port.
     pub(crate) fn start(
         name: &'static str,
         program: &Path,
         envs: &[(&str, &str)],
+        fixed_port: Option<u16>,
         args: impl Fn(u16, &Path) -> Vec<OsString>,
     ) -> Process {
         for attempt in 1..=PORT_ATTEMPTS {
-            let port = free_port();
+            let port = fixed_port.unwrap_or_else(free_port);
             let dir = scratch_dir(name);
             let log_path = dir.join("output.log");
             let log = File::create(&log_path)
