@@ -1,0 +1,238 @@
+//! A raw HTTP/1.1 server on 127.0.0.1 for hostile-server tests: it parses the request head (and a
+//! `content-length` body), then hands the connection to the test's handler, which writes raw bytes.
+//!
+//! Responses are meant to be `connection: close` (one request per connection), so a handler can end a
+//! body by closing, cut it short, stall, or reset the connection.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+/// The largest request head the server reads.
+const MAX_HEAD: usize = 64 << 10;
+
+/// A running raw server; it stops accepting when dropped.
+#[derive(Debug)]
+pub struct RawServer {
+    addr: SocketAddr,
+    accepted: Arc<AtomicUsize>,
+    task: JoinHandle<()>,
+}
+
+/// One parsed request.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// `POST`, `GET`, …
+    pub method: String,
+    /// The request target, e.g. `/v1/chat/completions`.
+    pub path: String,
+    /// Header names (lowercased) and values, in order.
+    pub headers: Vec<(String, String)>,
+    /// The body, as long as `content-length` said.
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The API key the client sent (`Authorization: Bearer …` or `x-api-key`), if any.
+    pub fn api_key(&self) -> Option<&str> {
+        self.header("authorization")
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .or_else(|| self.header("x-api-key"))
+    }
+}
+
+/// One accepted connection whose request has been read.
+#[derive(Debug)]
+pub struct Conn {
+    stream: TcpStream,
+    /// The request the client sent.
+    pub request: Request,
+}
+
+impl RawServer {
+    /// Binds a free loopback port and serves every connection with `handler` in its own task.
+    ///
+    /// # Panics
+    /// When no loopback port can be bound.
+    pub async fn start<F, Fut>(handler: F) -> RawServer
+    where
+        F: Fn(Conn) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("cannot bind a loopback port: {e}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("cannot read the bound address: {e}"));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&accepted);
+        let handler = Arc::new(handler);
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let handler = Arc::clone(&handler);
+                tokio::spawn(async move {
+                    let mut stream = stream;
+                    if let Ok(request) = read_request(&mut stream).await {
+                        handler(Conn { stream, request }).await;
+                    }
+                });
+            }
+        });
+        RawServer {
+            addr,
+            accepted,
+            task,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for RawServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn read_request(stream: &mut TcpStream) -> io::Result<Request> {
+    let mut buf = Vec::with_capacity(4096);
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+        if buf.len() > MAX_HEAD {
+            return Err(io::Error::other("request head too large"));
+        }
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next().unwrap_or_default().split(' ');
+    let method = first.next().unwrap_or_default().to_owned();
+    let path = first.next().unwrap_or_default().to_owned();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let length = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = buf[head_end + 4..].to_vec();
+    while body.len() < length {
+        let mut chunk = vec![0u8; (length - body.len()).min(64 << 10)];
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    Ok(Request {
+        method,
+        path,
+        headers,
+        body,
+    })
+}
+
+impl Conn {
+    /// Writes raw bytes.
+    pub async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.stream.write_all(bytes).await?;
+        self.stream.flush().await
+    }
+
+    /// A whole response with `content-length` and `connection: close`, plus `extra` header lines.
+    pub async fn respond(
+        &mut self,
+        status: u16,
+        content_type: &str,
+        extra: &[(&str, &str)],
+        body: &[u8],
+    ) -> io::Result<()> {
+        let mut head = format!(
+            "HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n",
+            body.len()
+        );
+        for (n, v) in extra {
+            head.push_str(&format!("{n}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        self.write(head.as_bytes()).await?;
+        self.write(body).await
+    }
+
+    /// The head of a chunked response (`transfer-encoding: chunked`, `connection: close`).
+    pub async fn start_chunked(&mut self, status: u16, content_type: &str) -> io::Result<()> {
+        let head = format!(
+            "HTTP/1.1 {status} X\r\ncontent-type: {content_type}\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+        );
+        self.write(head.as_bytes()).await
+    }
+
+    /// One chunk of a chunked body (an empty `bytes` writes nothing: it would end the body).
+    pub async fn chunk(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.stream
+            .write_all(format!("{:x}\r\n", bytes.len()).as_bytes())
+            .await?;
+        self.stream.write_all(bytes).await?;
+        self.write(b"\r\n").await
+    }
+
+    /// The last chunk: the body ends well.
+    pub async fn end_chunked(&mut self) -> io::Result<()> {
+        self.write(b"0\r\n\r\n").await
+    }
+
+    /// Resets the connection (RST, not a clean close): the body is cut mid-transfer.
+    pub fn reset(self) {
+        // A zero linger turns the close into a reset; if it cannot be set, a plain close still cuts the body.
+        let _ = self.stream.set_zero_linger();
+        drop(self.stream);
+    }
+
+    /// Waits until the client closes its side (EOF or an error on read) and returns; anything the client
+    /// sends meanwhile is discarded.
+    pub async fn closed_by_peer(&mut self) {
+        let mut scratch = [0u8; 1024];
+        loop {
+            match self.stream.read(&mut scratch).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    }
+}
