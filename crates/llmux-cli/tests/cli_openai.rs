@@ -294,3 +294,92 @@ async fn the_prompt_comes_from_stdin_when_absent() {
     assert_eq!(empty.code, 2, "{empty:?}");
     assert!(empty.stderr.contains("no prompt"), "{empty:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn timeouts_end_a_slow_answer_with_exit_6() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(openai_stream(&["late"]).set_delay(std::time::Duration::from_secs(5)))
+        .mount(&server)
+        .await;
+    for flag in ["--timeout", "--first-byte-timeout"] {
+        let started = std::time::Instant::now();
+        let run = chat(
+            &server,
+            &["--json", "--max-retries", "0", flag, "300ms", "hi"],
+            None,
+        )
+        .await;
+        assert_eq!(run.code, 6, "{flag}: {run:?}");
+        assert_eq!(
+            run.of_type("error")[0]["kind"],
+            "timeout",
+            "{flag}: {run:?}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(4),
+            "{flag} took {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ollama_and_llamacpp_take_their_base_url_from_the_flag() {
+    let server = MockServer::start().await;
+    let ndjson = concat!(
+        r#"{"model":"m","created_at":"2026-01-01T00:00:00Z","message":{"role":"assistant","content":"Hi"},"done":false}"#,
+        "\n",
+        r#"{"model":"m","created_at":"2026-01-01T00:00:00Z","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","prompt_eval_count":3,"eval_count":1}"#,
+        "\n"
+    );
+    Mock::given(method("POST"))
+        .and(path("/api/chat"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200).set_body_raw(ndjson, "application/x-ndjson"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(openai_stream(&["from llama.cpp"]))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let ollama = llmux_async(
+        strings(&[
+            "chat",
+            "--json",
+            "--provider",
+            "ollama",
+            "--base-url",
+            &uri,
+            "--model",
+            "m",
+            "hi",
+        ]),
+        Vec::new(),
+        None,
+    )
+    .await;
+    assert_eq!(ollama.code, 0, "{ollama:?}");
+    assert_eq!(
+        ollama.of_type("delta"),
+        [json!({"type":"delta","text":"Hi"})]
+    );
+    assert_eq!(
+        ollama.of_type("usage"),
+        [json!({"type":"usage","input_tokens":3,"output_tokens":1,"total_tokens":4})]
+    );
+    let llamacpp = llmux_async(
+        strings(&["chat", "--json", "--provider", "llamacpp", "hi"]),
+        pairs(&[("LLAMA_SERVER_URL", &uri)]),
+        None,
+    )
+    .await;
+    assert_eq!(llamacpp.code, 0, "{llamacpp:?}");
+    assert_eq!(llamacpp.of_type("start")[0]["provider"], "llamacpp");
+    assert_eq!(llamacpp.of_type("delta")[0]["text"], "from llama.cpp");
+}
