@@ -352,6 +352,12 @@ impl Error {
         if let Cow::Owned(clean) = key.scrub(&self.inner.message) {
             self.inner.message = Cow::Owned(clean);
         }
+        // A server or proxy may echo the credential into a header we keep, too.
+        if let Some(id) = &mut self.inner.request_id {
+            if let Cow::Owned(clean) = key.scrub(id) {
+                *id = clean;
+            }
+        }
         if let Some(detail) = &mut self.inner.detail {
             for field in [
                 &mut detail.message,
@@ -574,5 +580,14 @@ mod tests {
         let all = format!("{e} {e:?}");
         assert!(!all.contains("sk-test-1234567890abcdef"), "{all}");
         assert!(all.contains("[redacted]"));
+    }
+
+    #[test]
+    fn redact_removes_key_from_an_echoed_request_id() {
+        let key = ApiKey::new("sk-test-1234567890abcdef");
+        let e = Error::new(ErrorKind::Auth, "no")
+            .with_request_id("req-sk-test-1234567890abcdef")
+            .redact(&key);
+        assert_eq!(e.request_id(), Some("req-[redacted]"));
     }
 }
