@@ -262,3 +262,49 @@ async fn an_html_page_with_status_200_is_invalid_response() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_echoes_the_key_everywhere_never_leaks_it() {
+    // The key comes back in an error body, in a mid-stream error event, and in the request-id header;
+    // no error's Debug or Display may show it.
+    for wire in [Wire::OpenAi, Wire::Anthropic] {
+        for stream in [false, true] {
+            let server = RawServer::start(move |mut conn| async move {
+                let key = conn.request.api_key().unwrap_or("none").to_owned();
+                let message = format!("Incorrect API key provided: {key}");
+                if !stream {
+                    let body = format!(
+                        r#"{{"type":"error","error":{{"type":"authentication_error","message":"{message}","code":"{key}"}}}}"#
+                    );
+                    let id = format!("req-{key}");
+                    let _ = conn
+                        .respond(401, "application/json", &[("x-request-id", &id), ("request-id", &id)], body.as_bytes())
+                        .await;
+                    return;
+                }
+                let _ = stream_start(&mut conn, wire, 1).await;
+                let event = match wire {
+                    Wire::Anthropic => format!(
+                        "event: error\ndata: {{\"type\":\"error\",\"error\":{{\"type\":\"overloaded_error\",\"message\":\"{message}\"}}}}\n\n"
+                    ),
+                    _ => format!("data: {{\"error\":{{\"message\":\"{message}\",\"type\":\"server_error\",\"code\":\"{key}\"}}}}\n\n"),
+                };
+                let _ = conn.chunk(event.as_bytes()).await;
+                let _ = conn.end_chunked().await;
+            })
+            .await;
+            let e = run(wire, &server, stream, timeouts())
+                .await
+                .expect_err("an error");
+            let shown = format!("{e:?}\n{e}");
+            assert!(
+                !shown.contains(KEY),
+                "{wire:?} (stream: {stream}) leaked the key:\n{shown}"
+            );
+            assert!(
+                shown.contains("[redacted]"),
+                "{wire:?} (stream: {stream}): {shown}"
+            );
+        }
+    }
+}
