@@ -9,10 +9,12 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 /// The largest request head the server reads.
 const MAX_HEAD: usize = 64 << 10;
@@ -222,6 +224,33 @@ impl Conn {
         // A zero linger turns the close into a reset; if it cannot be set, a plain close still cuts the body.
         let _ = self.stream.set_zero_linger();
         drop(self.stream);
+    }
+
+    /// Writes `chunk` (chunked framing) every `every` until the client closes its side or `max` passes;
+    /// returns true when the client closed (a read saw EOF or a write failed).
+    pub async fn drip_until_closed(
+        &mut self,
+        chunk: &[u8],
+        every: Duration,
+        max: Duration,
+    ) -> bool {
+        let deadline = Instant::now() + max;
+        let mut scratch = [0u8; 1024];
+        while Instant::now() < deadline {
+            tokio::select! {
+                read = self.stream.read(&mut scratch) => {
+                    if matches!(read, Ok(0) | Err(_)) {
+                        return true;
+                    }
+                }
+                () = tokio::time::sleep(every) => {
+                    if self.chunk(chunk).await.is_err() {
+                        return true;
+                    }
+                }
+            }
+        }
+        false
     }
 
     /// Waits until the client closes its side (EOF or an error on read) and returns; anything the client
