@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::bench;
 use crate::cmd::{self, Context as _, Failure, Result, bail};
 use crate::fuzz;
 use crate::layout::{Artifact, PeerLayout};
@@ -109,6 +110,10 @@ pub(crate) fn steps() -> Vec<Step> {
         Step {
             name: "fuzz",
             run: |cx| fuzz::ci(&cx.root),
+        },
+        Step {
+            name: "bench",
+            run: |cx| bench::ci(&cx.root),
         },
     ]
 }

@@ -1,5 +1,6 @@
 //! `cargo xtask`: the project's own automation, written in Rust so it runs wherever cargo does.
 //!
+//! - `cargo xtask bench [--quick]`: the whole-client benchmarks against other crates (see [`bench`]).
 //! - `cargo xtask ci [STEP…]`: everything CI checks, in order (see [`ci`]); `.ci/run` runs exactly this.
 //! - `cargo xtask peers [llm-katan|model|llama-server…]`: provision the end-to-end test peers (see [`peers`]).
 //! - `cargo xtask fuzz [--time S] [--build-only]`: build and run the `fuzz/` targets (see [`fuzz`]).
@@ -9,6 +10,7 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod bench;
 mod ci;
 mod cmd;
 mod demo;
@@ -27,6 +29,7 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
+  bench [--quick]                 whole-client benchmarks vs other crates (writes bench/target/bench-*.md)
   ci [STEP...]                    run every CI step in order (or only the named ones); `ci --list` names them
   peers [ARTIFACT...]             install, build and cache the test peers: llm-katan, model, llama-server
   fuzz [--time S] [--build-only]  build the fuzz targets and replay their corpora, or fuzz each for S seconds
@@ -54,6 +57,7 @@ fn run(args: &[String]) -> Result {
         None => ("help", &[][..]),
     };
     match command {
+        "bench" => bench::run(&repo_root(), rest),
         "ci" => ci::run(&repo_root(), rest),
         "peers" => {
             let layout = PeerLayout::from_env().map_err(Failure)?;
