@@ -35,6 +35,6 @@ mod stream;
 
 pub use error::{NdjsonError, NdjsonErrorKind, SseError, StreamError, Truncated};
 pub use limits::Limits;
-pub use ndjson::{NdjsonEvents, NdjsonLine, NdjsonParser};
-pub use sse::{SseEvent, SseEvents, SseParser};
+pub use ndjson::{NdjsonEvents, NdjsonFeed, NdjsonLine, NdjsonLineRef, NdjsonParser};
+pub use sse::{SseEvent, SseEventRef, SseEvents, SseFeed, SseParser};
 pub use stream::{NdjsonStream, SseStream};

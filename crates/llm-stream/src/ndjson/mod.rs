@@ -4,12 +4,21 @@
 //! only spaces, tabs or CR are blank and skipped, one leading BOM is stripped, and a last line
 //! without a newline is taken by [`NdjsonParser::finish`]. Lines are numbered from 1, counting
 //! every physical line, blank ones included.
+//!
+//! As for SSE, one line machine ([`NdjsonFeed`], in `feed.rs`) serves both ways out:
+//! [`NdjsonParser::feed_ref`] lends each line as an [`NdjsonLineRef`] borrowed from the chunk (or
+//! the carry buffer for a line cut by a chunk boundary), checked as UTF-8 once;
+//! [`NdjsonParser::feed`] runs it to the end of the chunk and queues owned [`NdjsonLine`]s.
+
+mod feed;
 
 use std::collections::VecDeque;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
+
+pub use feed::NdjsonFeed;
 
 use crate::bom::BomState;
 use crate::error::{NdjsonError, NdjsonErrorKind};
@@ -66,6 +75,61 @@ impl NdjsonLine {
     pub fn raw_value(&self) -> Result<&RawValue, NdjsonError> {
         self.decode_borrowed()
     }
+
+    /// A borrowed view of this line.
+    #[must_use]
+    pub fn as_line_ref(&self) -> NdjsonLineRef<'_> {
+        NdjsonLineRef {
+            number: self.number,
+            text: &self.text,
+        }
+    }
+}
+
+/// One non-blank NDJSON line borrowed from the fed chunk or the parser: what
+/// [`NdjsonFeed::next_line_ref`] yields, with no allocation. Decoding borrows from it, so `&str`
+/// fields of a decoded value point into the chunk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct NdjsonLineRef<'a> {
+    number: u64,
+    text: &'a str,
+}
+
+impl<'a> NdjsonLineRef<'a> {
+    /// Builds a borrowed line by hand, e.g. in tests of code that consumes lines.
+    #[must_use]
+    pub fn new(number: u64, text: &'a str) -> Self {
+        Self { number, text }
+    }
+
+    /// The 1-based line number.
+    #[must_use]
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+
+    /// The line's text.
+    #[must_use]
+    pub fn as_str(&self) -> &'a str {
+        self.text
+    }
+
+    /// An owned copy.
+    #[must_use]
+    pub fn to_line(&self) -> NdjsonLine {
+        NdjsonLine::new(self.number, self.text)
+    }
+
+    /// Parses the line as a `T`, which may borrow from the line; the error names the line number.
+    pub fn decode<T: Deserialize<'a>>(&self) -> Result<T, NdjsonError> {
+        serde_json::from_str(self.text)
+            .map_err(|e| NdjsonError::new(self.number, NdjsonErrorKind::InvalidJson(e)))
+    }
+
+    /// Checks that the line is one JSON value and returns it as raw text, exactly as received.
+    pub fn raw_value(&self) -> Result<&'a RawValue, NdjsonError> {
+        self.decode()
+    }
 }
 
 /// A sans-IO NDJSON parser.
@@ -99,6 +163,11 @@ pub struct NdjsonParser {
     /// The number of the line being read.
     line: u64,
     queue: VecDeque<Result<NdjsonLine, NdjsonError>>,
+    /// The queued line lent out by the last [`next_line_ref`](Self::next_line_ref).
+    taken: Option<NdjsonLine>,
+    /// A carried line lent out by a [`NdjsonFeed`]: the carry buffer, checked as UTF-8 (its
+    /// allocation goes back to `carry` afterwards).
+    text: String,
 }
 
 impl Default for NdjsonParser {
@@ -124,6 +193,8 @@ impl NdjsonParser {
             skipping: false,
             line: 1,
             queue: VecDeque::new(),
+            taken: None,
+            text: String::new(),
         }
     }
 
@@ -146,6 +217,17 @@ impl NdjsonParser {
         self.queue.pop_front()
     }
 
+    /// Like [`next_event`](Self::next_event), lending the queued line instead of giving it away
+    /// (it stays in the parser until the next call); e.g. the last line queued by
+    /// [`finish`](Self::finish). For the allocation-free path use [`feed_ref`](Self::feed_ref).
+    #[must_use]
+    pub fn next_line_ref(&mut self) -> Option<Result<NdjsonLineRef<'_>, NdjsonError>> {
+        match self.queue.pop_front()? {
+            Ok(line) => Some(Ok(self.taken.insert(line).as_line_ref())),
+            Err(e) => Some(Err(e)),
+        }
+    }
+
     /// Takes the next line parsed as a `T`. A line that is not a `T` yields an error naming its
     /// line number; the following lines are still available.
     #[must_use]
@@ -164,13 +246,26 @@ impl NdjsonParser {
         NdjsonEvents { parser: self }
     }
 
-    /// Feeds the next chunk of the stream; chunks may be of any size and split anything.
+    /// Feeds the next chunk of the stream and queues its lines as owned [`NdjsonLine`]s; chunks
+    /// may be of any size and split anything.
     pub fn feed(&mut self, input: &[u8]) {
+        self.feed_ref(input).queue_rest();
+    }
+
+    /// Feeds the next chunk of the stream and returns a cursor that parses it lazily, lending each
+    /// line as an [`NdjsonLineRef`] borrowed from `input` (or from the parser for a line cut by a
+    /// chunk boundary): no allocation per line. Same rules, results and limits as
+    /// [`feed`](Self::feed), which is this cursor run to the end.
+    ///
+    /// Lines not taken when the cursor is dropped are queued as owned lines, so dropping it early
+    /// loses nothing. The last line without a newline comes from [`finish`](Self::finish), queued:
+    /// take it with [`next_line_ref`](Self::next_line_ref) or [`next_event`](Self::next_event).
+    pub fn feed_ref<'c>(&mut self, input: &'c [u8]) -> NdjsonFeed<'_, 'c> {
         let stripped = self.bom.strip(input);
         if !stripped.replay.is_empty() {
-            self.feed_lines(stripped.replay);
+            NdjsonFeed::new(self, stripped.replay).queue_rest();
         }
-        self.feed_lines(stripped.rest);
+        NdjsonFeed::new(self, stripped.rest)
     }
 
     /// Ends the input: a last line without a newline is queued like any other. The parser is
@@ -178,14 +273,23 @@ impl NdjsonParser {
     pub fn finish(&mut self) {
         let held = self.bom.flush();
         if !held.is_empty() {
-            self.feed_lines(held);
+            NdjsonFeed::new(self, held).queue_rest();
         }
         if !self.skipping && !self.carry.is_empty() {
             let mut carry = std::mem::take(&mut self.carry);
             if carry.last() == Some(&b'\r') {
                 carry.pop();
             }
-            self.complete_line(carry);
+            if !is_blank(&carry) {
+                let item = match String::from_utf8(carry) {
+                    Ok(text) => Ok(NdjsonLine {
+                        number: self.line,
+                        text,
+                    }),
+                    Err(_) => Err(NdjsonError::new(self.line, NdjsonErrorKind::InvalidUtf8)),
+                };
+                self.queue.push_back(item);
+            }
         }
         self.carry.clear();
         self.skipping = false;
@@ -193,81 +297,11 @@ impl NdjsonParser {
         self.bom = BomState::Start(0);
     }
 
-    fn feed_lines(&mut self, mut input: &[u8]) {
-        while let Some(pos) = memchr::memchr(b'\n', input) {
-            self.end_line(&input[..pos]);
-            input = &input[pos + 1..];
-        }
-        self.partial_line(input);
-    }
-
-    /// An LF arrived; `tail` is the line's part in the current chunk.
-    fn end_line(&mut self, tail: &[u8]) {
-        if self.skipping {
-            self.skipping = false;
-        } else if self.carry.is_empty() {
-            let content = tail.strip_suffix(b"\r").unwrap_or(tail);
-            if content.len() > self.limits.max_line_bytes() {
-                self.too_long();
-            } else if !is_blank(content) {
-                self.complete_line(content.to_vec());
-            }
-        } else {
-            let mut carry = std::mem::take(&mut self.carry);
-            let ends_in_cr = match tail.last() {
-                Some(&last) => last == b'\r',
-                None => carry.last() == Some(&b'\r'),
-            };
-            // Checked before copying, so a huge tail is never buffered.
-            if carry.len() + tail.len() - usize::from(ends_in_cr) > self.limits.max_line_bytes() {
-                self.too_long();
-            } else {
-                carry.extend_from_slice(tail);
-                if ends_in_cr {
-                    carry.pop();
-                }
-                self.complete_line(carry);
-            }
-        }
-        self.line += 1;
-    }
-
-    /// The chunk ended inside a line: keep its start, or report it once it crosses the limit.
-    fn partial_line(&mut self, part: &[u8]) {
-        if self.skipping || part.is_empty() {
-            return;
-        }
-        // A CR at the very end may still turn out to be half of the CRLF line ending.
-        let len = self.carry.len() + part.len() - usize::from(part.last() == Some(&b'\r'));
-        if len > self.limits.max_line_bytes() {
-            self.carry = Vec::new();
-            self.too_long();
-            self.skipping = true;
-        } else {
-            self.carry.extend_from_slice(part);
-        }
-    }
-
-    fn too_long(&mut self) {
-        let limit = self.limits.max_line_bytes();
-        self.queue.push_back(Err(NdjsonError::new(
+    fn too_long(&self) -> NdjsonError {
+        NdjsonError::new(
             self.line,
-            NdjsonErrorKind::LineTooLong(limit),
-        )));
-    }
-
-    fn complete_line(&mut self, bytes: Vec<u8>) {
-        if is_blank(&bytes) {
-            return;
-        }
-        let item = match String::from_utf8(bytes) {
-            Ok(text) => Ok(NdjsonLine {
-                number: self.line,
-                text,
-            }),
-            Err(_) => Err(NdjsonError::new(self.line, NdjsonErrorKind::InvalidUtf8)),
-        };
-        self.queue.push_back(item);
+            NdjsonErrorKind::LineTooLong(self.limits.max_line_bytes()),
+        )
     }
 }
 

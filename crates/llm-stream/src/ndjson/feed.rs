@@ -1,0 +1,190 @@
+//! The NDJSON line machine: a lending cursor over one fed chunk.
+//!
+//! A line lying whole inside the chunk is lent out as a span of it; a line cut by a chunk boundary
+//! is assembled in the parser's carry buffer, whose allocation is checked as UTF-8 in place (moved
+//! into a `String` and back), so every line is validated once and never copied twice.
+
+use super::{NdjsonLine, NdjsonLineRef, NdjsonParser, is_blank};
+use crate::error::{NdjsonError, NdjsonErrorKind};
+
+/// What one step of the line machine produced.
+enum Step<'c> {
+    /// A line lying in the chunk, with its number.
+    Chunk(u64, &'c str),
+    /// A line assembled in the parser (`NdjsonParser::text`), with its number.
+    Carried(u64),
+    Error(NdjsonError),
+}
+
+/// A lending cursor over the lines of one chunk, from [`NdjsonParser::feed_ref`].
+///
+/// Take lines with [`next_line_ref`](Self::next_line_ref) until it returns `None` (the chunk is
+/// used up). Dropping the cursor earlier parses the rest of the chunk and queues its lines as owned
+/// [`NdjsonLine`]s in the parser.
+///
+/// ```
+/// use llm_stream::NdjsonParser;
+///
+/// #[derive(serde::Deserialize)]
+/// struct Chunk<'a> { text: &'a str }
+///
+/// let mut parser = NdjsonParser::new();
+/// let mut feed = parser.feed_ref(b"{\"text\":\"hi\"}\n{\"te");
+/// let line = feed.next_line_ref().unwrap().unwrap();
+/// let chunk: Chunk<'_> = line.decode().unwrap(); // borrows from the fed bytes
+/// assert_eq!((line.number(), chunk.text), (1, "hi"));
+/// assert!(feed.next_line_ref().is_none());
+/// ```
+#[derive(Debug)]
+pub struct NdjsonFeed<'p, 'c> {
+    p: &'p mut NdjsonParser,
+    /// The part of the chunk not parsed yet.
+    input: &'c [u8],
+    /// A carried line was lent out from `p.text`: give its allocation back to `p.carry` first.
+    lent: bool,
+}
+
+impl<'p, 'c> NdjsonFeed<'p, 'c> {
+    pub(super) fn new(p: &'p mut NdjsonParser, input: &'c [u8]) -> Self {
+        Self {
+            p,
+            input,
+            lent: false,
+        }
+    }
+
+    /// Takes the next non-blank line or error of this chunk (lines queued in the parser before
+    /// come first). `None` means the chunk is used up: feed the next one.
+    #[must_use]
+    pub fn next_line_ref(&mut self) -> Option<Result<NdjsonLineRef<'_>, NdjsonError>> {
+        if !self.p.queue.is_empty() {
+            return self.p.next_line_ref();
+        }
+        Some(match self.step()? {
+            Step::Chunk(number, text) => Ok(NdjsonLineRef { number, text }),
+            Step::Carried(number) => Ok(NdjsonLineRef {
+                number,
+                text: &self.p.text,
+            }),
+            Step::Error(e) => Err(e),
+        })
+    }
+
+    /// Parses the rest of the chunk, queueing its lines as owned lines.
+    pub(super) fn queue_rest(&mut self) {
+        while let Some(step) = self.step() {
+            let item = match step {
+                Step::Chunk(number, text) => Ok(NdjsonLine::new(number, text)),
+                Step::Carried(number) => Ok(NdjsonLine {
+                    number,
+                    text: std::mem::take(&mut self.p.text),
+                }),
+                Step::Error(e) => Err(e),
+            };
+            self.p.queue.push_back(item);
+        }
+    }
+
+    /// Runs the line machine to the next line or error, or to the end of the chunk.
+    fn step(&mut self) -> Option<Step<'c>> {
+        if self.lent {
+            let mut carry = std::mem::take(&mut self.p.text).into_bytes();
+            carry.clear();
+            self.p.carry = carry;
+            self.lent = false;
+        }
+        while let Some(pos) = memchr::memchr(b'\n', self.input) {
+            let input = self.input;
+            self.input = &input[pos + 1..];
+            let step = self.end_line(&input[..pos]);
+            self.p.line += 1;
+            if step.is_some() {
+                return step;
+            }
+        }
+        let rest = std::mem::take(&mut self.input);
+        self.partial_line(rest)
+    }
+
+    /// An LF arrived; `tail` is the line's part in the current chunk.
+    fn end_line(&mut self, tail: &'c [u8]) -> Option<Step<'c>> {
+        let p = &mut *self.p;
+        if p.skipping {
+            p.skipping = false;
+            return None;
+        }
+        if p.carry.is_empty() {
+            let content = tail.strip_suffix(b"\r").unwrap_or(tail);
+            if content.len() > p.limits.max_line_bytes() {
+                return Some(Step::Error(p.too_long()));
+            }
+            if is_blank(content) {
+                return None;
+            }
+            return Some(match std::str::from_utf8(content) {
+                Ok(text) => Step::Chunk(p.line, text),
+                Err(_) => Step::Error(invalid_utf8(p.line)),
+            });
+        }
+        let mut carry = std::mem::take(&mut p.carry);
+        let ends_in_cr = match tail.last() {
+            Some(&last) => last == b'\r',
+            None => carry.last() == Some(&b'\r'),
+        };
+        // Checked before copying, so a huge tail is never buffered.
+        if carry.len() + tail.len() - usize::from(ends_in_cr) > p.limits.max_line_bytes() {
+            carry.clear();
+            p.carry = carry;
+            return Some(Step::Error(p.too_long()));
+        }
+        carry.extend_from_slice(tail);
+        if ends_in_cr {
+            carry.pop();
+        }
+        if is_blank(&carry) {
+            carry.clear();
+            p.carry = carry;
+            return None;
+        }
+        match String::from_utf8(carry) {
+            Ok(text) => {
+                p.text = text;
+                self.lent = true;
+                Some(Step::Carried(p.line))
+            }
+            Err(e) => {
+                let mut carry = e.into_bytes();
+                carry.clear();
+                p.carry = carry;
+                Some(Step::Error(invalid_utf8(p.line)))
+            }
+        }
+    }
+
+    /// The chunk ended inside a line: keep its start, or report it once it crosses the limit.
+    fn partial_line(&mut self, part: &[u8]) -> Option<Step<'c>> {
+        let p = &mut *self.p;
+        if p.skipping || part.is_empty() {
+            return None;
+        }
+        // A CR at the very end may still turn out to be half of the CRLF line ending.
+        let len = p.carry.len() + part.len() - usize::from(part.last() == Some(&b'\r'));
+        if len > p.limits.max_line_bytes() {
+            p.carry = Vec::new();
+            p.skipping = true;
+            return Some(Step::Error(p.too_long()));
+        }
+        p.carry.extend_from_slice(part);
+        None
+    }
+}
+
+impl Drop for NdjsonFeed<'_, '_> {
+    fn drop(&mut self) {
+        self.queue_rest();
+    }
+}
+
+fn invalid_utf8(line: u64) -> NdjsonError {
+    NdjsonError::new(line, NdjsonErrorKind::InvalidUtf8)
+}

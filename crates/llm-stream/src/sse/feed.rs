@@ -1,0 +1,367 @@
+//! The SSE line machine: a lending cursor over one fed chunk.
+//!
+//! An event whose only `data` line (and `event` line) lie whole inside the chunk is lent out as
+//! spans of the chunk: no copy, no allocation. Anything else (several data lines, a line cut by a
+//! chunk boundary) is assembled in the parser's reused buffers. When the chunk runs out, spans
+//! still pending are copied into those buffers, so the parser never borrows a chunk it was given.
+
+use super::{SseEvent, SseEventRef, SseParser, event::SharedStr};
+use crate::error::SseError;
+
+/// Releasing a data buffer that grew past this after an event keeps a long-lived parser from
+/// holding the largest event it ever saw.
+const KEEP_DATA_CAPACITY: usize = 64 * 1024;
+
+/// What one step of the line machine produced.
+enum Step {
+    /// An event is ready in the spans and buffers.
+    Event,
+    Error(SseError),
+}
+
+/// A lending cursor over the events of one chunk, from [`SseParser::feed_ref`].
+///
+/// Take events with [`next_event_ref`](Self::next_event_ref) until it returns `None` (the chunk is
+/// used up). Dropping the cursor earlier parses the rest of the chunk and queues its events as
+/// owned [`SseEvent`]s in the parser.
+#[derive(Debug)]
+pub struct SseFeed<'p, 'c> {
+    p: &'p mut SseParser,
+    /// The part of the chunk not parsed yet.
+    input: &'c [u8],
+    /// The event's data while it is one data line lying in the chunk (then `p.data` is empty).
+    data_span: Option<&'c [u8]>,
+    /// The event type while its last `event` line lies in the chunk (then `p.event_type` is stale).
+    type_span: Option<&'c [u8]>,
+    /// An event was lent out: reset the event buffers before going on.
+    dispatched: bool,
+}
+
+impl<'p, 'c> SseFeed<'p, 'c> {
+    pub(super) fn new(p: &'p mut SseParser, mut input: &'c [u8]) -> Self {
+        if p.pending_cr && !input.is_empty() {
+            p.pending_cr = false;
+            if input[0] == b'\n' {
+                input = &input[1..];
+            }
+        }
+        Self {
+            p,
+            input,
+            data_span: None,
+            type_span: None,
+            dispatched: false,
+        }
+    }
+
+    /// Takes the next event or error of this chunk (events queued in the parser before come
+    /// first). `None` means the chunk is used up: feed the next one.
+    #[must_use]
+    pub fn next_event_ref(&mut self) -> Option<Result<SseEventRef<'_>, SseError>> {
+        if !self.p.queue.is_empty() {
+            return self.p.next_event_ref();
+        }
+        match self.step()? {
+            Step::Event => Some(Ok(self.event_ref())),
+            Step::Error(e) => Some(Err(e)),
+        }
+    }
+
+    /// Parses the rest of the chunk, queueing its events as owned events.
+    pub(super) fn queue_rest(&mut self) {
+        while let Some(step) = self.step() {
+            let item = match step {
+                Step::Event => Ok(self.take_owned()),
+                Step::Error(e) => Err(e),
+            };
+            self.p.queue.push_back(item);
+        }
+    }
+
+    /// Runs the line machine to the next event or error, or to the end of the chunk.
+    fn step(&mut self) -> Option<Step> {
+        if self.dispatched {
+            self.reset_event();
+        }
+        // Splits the input into lines at CR, LF or CRLF ("End of line" in the spec's grammar).
+        while let Some(pos) = memchr::memchr2(b'\r', b'\n', self.input) {
+            let input = self.input;
+            let mut next = pos + 1;
+            if input[pos] == b'\r' {
+                match input.get(next) {
+                    Some(b'\n') => next += 1,
+                    Some(_) => {}
+                    None => self.p.pending_cr = true,
+                }
+            }
+            self.input = &input[next..];
+            if let Some(step) = self.end_line(&input[..pos]) {
+                return Some(step);
+            }
+        }
+        let rest = std::mem::take(&mut self.input);
+        let step = self.partial_line(rest);
+        self.spill();
+        step
+    }
+
+    /// The chunk is used up: the event being built moves into the parser's buffers.
+    fn spill(&mut self) {
+        if let Some(data) = self.data_span.take() {
+            self.p.data.extend_from_slice(data);
+            self.p.data.push(b'\n');
+        }
+        if let Some(event_type) = self.type_span.take() {
+            self.p.event_type.clear();
+            self.p.event_type.extend_from_slice(event_type);
+        }
+    }
+
+    /// The end of a line arrived; `tail` is its part in the current chunk.
+    fn end_line(&mut self, tail: &'c [u8]) -> Option<Step> {
+        let p = &mut *self.p;
+        if p.skipping {
+            p.skipping = false;
+            return None;
+        }
+        let max = p.limits.max_line_bytes();
+        if p.carry.is_empty() {
+            if tail.len() > max {
+                return self.line_too_long(tail.first() == Some(&b':'));
+            }
+            return self.chunk_line(tail);
+        }
+        let mut carry = std::mem::take(&mut p.carry);
+        let step = if carry.len() + tail.len() > max {
+            self.line_too_long(carry[0] == b':')
+        } else {
+            carry.extend_from_slice(tail);
+            self.carried_line(&carry)
+        };
+        carry.clear();
+        self.p.carry = carry;
+        step
+    }
+
+    /// The chunk ended inside a line: keep its start, or report it once it crosses the limit.
+    fn partial_line(&mut self, part: &[u8]) -> Option<Step> {
+        let p = &mut *self.p;
+        if p.skipping || part.is_empty() {
+            return None;
+        }
+        if p.carry.len() + part.len() > p.limits.max_line_bytes() {
+            let first = p.carry.first().unwrap_or(&part[0]);
+            let comment = *first == b':';
+            p.carry.clear();
+            p.skipping = true;
+            return self.line_too_long(comment);
+        }
+        p.carry.extend_from_slice(part);
+        None
+    }
+
+    /// A comment cannot affect an event; any other oversized line may have, so the event being
+    /// built is dropped rather than dispatched incomplete.
+    fn line_too_long(&mut self, comment: bool) -> Option<Step> {
+        if !comment {
+            self.poison();
+        }
+        Some(Step::Error(SseError::LineTooLong {
+            limit: self.p.limits.max_line_bytes(),
+        }))
+    }
+
+    fn poison(&mut self) {
+        self.p.poisoned = true;
+        self.p.data = Vec::new();
+        self.data_span = None;
+    }
+
+    /// Processes one complete line lying whole in the chunk (spec: "Interpreting an event
+    /// stream"); `data` and `event` values are kept as spans of the chunk.
+    fn chunk_line(&mut self, line: &'c [u8]) -> Option<Step> {
+        // "If the line is empty (a blank line): Dispatch the event."
+        if line.is_empty() {
+            return self.dispatch();
+        }
+        let (field, value) = split_field(line)?;
+        match field {
+            b"data" => self.data_line(value, Some(value)),
+            // "Set the event type buffer to field value."
+            b"event" => {
+                self.type_span = Some(value);
+                None
+            }
+            _ => {
+                self.p.other_field(field, value);
+                None
+            }
+        }
+    }
+
+    /// Processes one complete line assembled in the carry buffer; values are copied.
+    fn carried_line(&mut self, line: &[u8]) -> Option<Step> {
+        if line.is_empty() {
+            return self.dispatch();
+        }
+        let (field, value) = split_field(line)?;
+        match field {
+            b"data" => self.data_line(value, None),
+            b"event" => {
+                self.type_span = None;
+                self.p.event_type.clear();
+                self.p.event_type.extend_from_slice(value);
+                None
+            }
+            _ => {
+                self.p.other_field(field, value);
+                None
+            }
+        }
+    }
+
+    /// "Append the field value to the data buffer, then append a single U+000A LINE FEED (LF)
+    /// character to the data buffer." `span` is the same value when it lies in the chunk: the
+    /// first data line of an event is then only remembered, not copied.
+    fn data_line(&mut self, value: &[u8], span: Option<&'c [u8]>) -> Option<Step> {
+        if self.p.poisoned {
+            return None;
+        }
+        let limit = self.p.limits.max_event_data_bytes();
+        let held = self.data_span.map_or(self.p.data.len(), |s| s.len() + 1);
+        if held + value.len() > limit {
+            self.poison();
+            return Some(Step::Error(SseError::EventTooLarge { limit }));
+        }
+        match span {
+            Some(span) if held == 0 => self.data_span = Some(span),
+            _ => {
+                let data = &mut self.p.data;
+                if let Some(first) = self.data_span.take() {
+                    data.extend_from_slice(first);
+                    data.push(b'\n');
+                }
+                data.extend_from_slice(value);
+                data.push(b'\n');
+            }
+        }
+        None
+    }
+
+    /// "Dispatch the event" at a blank line.
+    fn dispatch(&mut self) -> Option<Step> {
+        let p = &mut *self.p;
+        // "Set the last event ID string of the event source to the value of the last event ID
+        // buffer."
+        p.last_event_id.clone_from(&p.id_buffer);
+        // "If the data buffer is an empty string, set the data buffer and the event type buffer to
+        // the empty string and return." (A dropped, oversized event ends here too.)
+        if p.poisoned || (self.data_span.is_none() && p.data.is_empty()) {
+            self.reset_event();
+            return None;
+        }
+        self.dispatched = true;
+        Some(Step::Event)
+    }
+
+    /// Empties the event buffers after a dispatch.
+    fn reset_event(&mut self) {
+        let p = &mut *self.p;
+        p.poisoned = false;
+        if p.data.capacity() > KEEP_DATA_CAPACITY {
+            p.data = Vec::new();
+        } else {
+            p.data.clear();
+        }
+        p.event_type.clear();
+        self.data_span = None;
+        self.type_span = None;
+        self.dispatched = false;
+    }
+
+    /// The dispatched event, borrowed. Valid UTF-8 (checked once, over the whole data) is lent
+    /// as it is; invalid input is decoded with replacement into the parser's scratch strings.
+    fn event_ref(&mut self) -> SseEventRef<'_> {
+        let p = &mut *self.p;
+        // "If the data buffer's last character is a U+000A LINE FEED (LF) character, then remove
+        // the last character from the data buffer."
+        let data = match self.data_span {
+            Some(span) => span,
+            None => p.data.strip_suffix(b"\n").unwrap_or(&p.data),
+        };
+        let data = match std::str::from_utf8(data) {
+            Ok(text) => text,
+            Err(_) => {
+                p.lossy_data = String::from_utf8_lossy(data).into_owned();
+                &p.lossy_data
+            }
+        };
+        // "Initialize event's type attribute to "message" ... If the event type buffer has a
+        // value other than the empty string, change the type of the newly created event to equal
+        // the value of the event type buffer."
+        let event = match self.type_span.unwrap_or(&p.event_type) {
+            b"" => "message",
+            bytes => match std::str::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(_) => {
+                    p.lossy_type = String::from_utf8_lossy(bytes).into_owned();
+                    &p.lossy_type
+                }
+            },
+        };
+        SseEventRef {
+            event,
+            data,
+            id: p.id_buffer.as_str(),
+        }
+    }
+
+    /// The dispatched event, owned: the data buffer is handed over when the event was assembled
+    /// there, so an event is copied at most once.
+    fn take_owned(&mut self) -> SseEvent {
+        let p = &mut *self.p;
+        let data = match self.data_span {
+            Some(span) => String::from_utf8_lossy(span).into_owned(),
+            None => {
+                let mut data = std::mem::take(&mut p.data);
+                data.pop();
+                String::from_utf8(data)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+            }
+        };
+        let type_bytes = self.type_span.unwrap_or(&p.event_type);
+        SseEvent {
+            event: SharedStr::event_type(&mut p.types, type_bytes),
+            data,
+            id: p.id_buffer.clone(),
+        }
+    }
+}
+
+impl Drop for SseFeed<'_, '_> {
+    fn drop(&mut self) {
+        self.queue_rest();
+    }
+}
+
+/// Splits a non-empty line into field and value; `None` for a comment.
+fn split_field(line: &[u8]) -> Option<(&[u8], &[u8])> {
+    // "If the line starts with a U+003A COLON character (:): Ignore the line."
+    // "If the line contains a U+003A COLON character (:): Collect the characters on the line
+    // before the first U+003A COLON character (:), and let field be that string. Collect the
+    // characters on the line after the first U+003A COLON character (:), and let value be that
+    // string. If value starts with a U+0020 SPACE character, remove it from value."
+    // "Otherwise, the string is not empty but does not contain a U+003A COLON character (:):
+    // Process the field using the whole line as the field name, and the empty string as the
+    // field value."
+    let (field, value) = if line.starts_with(b"data:") {
+        (&line[..4], &line[5..])
+    } else {
+        match memchr::memchr(b':', line) {
+            Some(0) => return None,
+            Some(colon) => (&line[..colon], &line[colon + 1..]),
+            None => return Some((line, &[])),
+        }
+    };
+    Some((field, value.strip_prefix(b" ").unwrap_or(value)))
+}
