@@ -7,6 +7,11 @@
 //! [`NdjsonStream`] adapt any `Stream<Item = Result<B, E>>` of byte chunks (for example reqwest's
 //! `bytes_stream()`) into a stream of parsed items, using only `futures-core`.
 //!
+//! For hot paths, [`SseParser::feed_ref`] and [`NdjsonParser::feed_ref`] return lending cursors
+//! whose items ([`SseEventRef`], [`NdjsonLineRef`]) borrow from the fed chunk when they lie whole
+//! inside it: no allocation and no copy per event. [`SseDecodeStream`] and [`NdjsonDecodeStream`]
+//! hand those borrowed items to a caller's decoder, so a provider allocates only its own output.
+//!
 //! Memory is bounded: a line longer than [`Limits::max_line_bytes`] (and, for SSE, an event whose
 //! data grows past [`Limits::max_event_data_bytes`]) yields a typed error as soon as the limit is
 //! crossed, the rest of that line is skipped without being buffered, and parsing continues with the
@@ -27,12 +32,14 @@
 #![forbid(unsafe_code)]
 
 mod bom;
+mod decode_stream;
 mod error;
 mod limits;
 mod ndjson;
 mod sse;
 mod stream;
 
+pub use decode_stream::{NdjsonDecodeStream, SseDecodeStream};
 pub use error::{NdjsonError, NdjsonErrorKind, SseError, StreamError, Truncated};
 pub use limits::Limits;
 pub use ndjson::{NdjsonEvents, NdjsonFeed, NdjsonLine, NdjsonLineRef, NdjsonParser};

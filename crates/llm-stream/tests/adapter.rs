@@ -135,3 +135,45 @@ fn stream_errors_are_send_and_sync() {
     assert_send_sync::<StreamError<io::Error>>();
     assert_send_sync::<SseStream<stream::Iter<std::vec::IntoIter<Result<Bytes, io::Error>>>>>();
 }
+
+#[test]
+fn decode_streams_see_the_same_items_as_the_owned_streams() {
+    use llm_stream::{NdjsonDecodeStream, SseDecodeStream, SseEventRef};
+    let sse = b"event: a\ndata: 1\n\ndata: x\ndata: y\n\nid: 9\ndata: 2\n\ndata: cut".to_vec();
+    let chunks = |bytes: &[u8], n: usize| {
+        bytes
+            .chunks(n)
+            .map(|c| Ok::<_, io::Error>(c.to_vec()))
+            .collect::<Vec<_>>()
+    };
+    for n in [1, 3, 7, 64] {
+        let owned: Vec<_> = block_on(SseStream::new(stream::iter(chunks(&sse, n))).collect());
+        let decoded: Vec<_> = block_on(
+            SseDecodeStream::new(stream::iter(chunks(&sse, n)), |e: SseEventRef<'_>| {
+                e.to_event()
+            })
+            .collect(),
+        );
+        assert_eq!(decoded.len(), 4, "3 events and the truncation");
+        for (o, d) in owned.iter().zip(&decoded) {
+            match (o, d) {
+                (Ok(o), Ok(d)) => assert_eq!(o, d),
+                (Err(StreamError::Truncated(o)), Err(StreamError::Truncated(d))) => {
+                    assert_eq!(o, d)
+                }
+                other => panic!("items differ: {other:?}"),
+            }
+        }
+    }
+    let ndjson = b"{\"n\":1}\n\n{\"n\":\n[3]".to_vec();
+    for n in [1, 4, 64] {
+        let items: Vec<_> = block_on(
+            NdjsonDecodeStream::new(stream::iter(chunks(&ndjson, n)), |line| {
+                (line.number(), line.decode::<serde_json::Value>().is_ok())
+            })
+            .collect(),
+        );
+        let items: Vec<_> = items.into_iter().map(Result::unwrap).collect();
+        assert_eq!(items, [(1, true), (3, false), (4, true)]);
+    }
+}

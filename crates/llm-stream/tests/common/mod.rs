@@ -6,7 +6,9 @@
 
 pub(crate) mod reference;
 
-use llm_stream::{Limits, NdjsonParser, SseParser};
+use llm_stream::{
+    Limits, NdjsonError, NdjsonLineRef, NdjsonParser, SseError, SseEventRef, SseParser,
+};
 use serde_json::{Value, json};
 
 /// Runs `chunks` through an [`SseParser`] and records what `sse_dump` would print.
@@ -66,6 +68,72 @@ fn drain_ndjson(parser: &mut NdjsonParser, out: &mut Vec<Value>) {
             Ok(v) => v,
             Err(e) => json!({ "line": e.line(), "error": e.to_string() }),
         });
+    }
+}
+
+/// Like [`sse_transcript`], through the borrowed path: [`SseParser::feed_ref`] and
+/// `next_event_ref`.
+pub(crate) fn sse_transcript_ref<'a>(
+    chunks: impl IntoIterator<Item = &'a [u8]>,
+    limits: Limits,
+) -> Vec<Value> {
+    let mut parser = SseParser::with_limits(limits);
+    let mut out = Vec::new();
+    for chunk in chunks {
+        let mut feed = parser.feed_ref(chunk);
+        while let Some(item) = feed.next_event_ref() {
+            out.push(sse_record(item));
+        }
+    }
+    let finished = parser.finish();
+    while let Some(item) = parser.next_event_ref() {
+        out.push(sse_record(item));
+    }
+    if let Some(retry) = parser.retry() {
+        out.push(json!({ "retry": retry.as_millis() as u64 }));
+    }
+    if finished.is_err() {
+        out.push(json!({ "truncated": true }));
+    }
+    out
+}
+
+fn sse_record(item: Result<SseEventRef<'_>, SseError>) -> Value {
+    match item {
+        Ok(e) => json!({ "event": e.event(), "data": e.data(), "id": e.id() }),
+        Err(e) => json!({ "error": e.to_string() }),
+    }
+}
+
+/// Like [`ndjson_transcript`], through the borrowed path: [`NdjsonParser::feed_ref`] and
+/// `next_line_ref`.
+pub(crate) fn ndjson_transcript_ref<'a>(
+    chunks: impl IntoIterator<Item = &'a [u8]>,
+    limits: Limits,
+) -> Vec<Value> {
+    let mut parser = NdjsonParser::with_limits(limits);
+    let mut out = Vec::new();
+    for chunk in chunks {
+        let mut feed = parser.feed_ref(chunk);
+        while let Some(item) = feed.next_line_ref() {
+            out.push(ndjson_record(item));
+        }
+    }
+    parser.finish();
+    while let Some(item) = parser.next_line_ref() {
+        out.push(ndjson_record(item));
+    }
+    out
+}
+
+fn ndjson_record(item: Result<NdjsonLineRef<'_>, NdjsonError>) -> Value {
+    let record = item.and_then(|line| {
+        let value: Value = line.decode()?;
+        Ok(json!({ "line": line.number(), "value": value }))
+    });
+    match record {
+        Ok(v) => v,
+        Err(e) => json!({ "line": e.line(), "error": e.to_string() }),
     }
 }
 
