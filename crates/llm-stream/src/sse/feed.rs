@@ -321,7 +321,12 @@ impl<'p, 'c> SseFeed<'p, 'c> {
     fn take_owned(&mut self) -> SseEvent {
         let p = &mut *self.p;
         let data = match self.data_span {
-            Some(span) => String::from_utf8_lossy(span).into_owned(),
+            // `str::from_utf8` first: its ASCII fast path is several times quicker than the lossy
+            // decoder's byte loop, which only invalid input needs.
+            Some(span) => match std::str::from_utf8(span) {
+                Ok(text) => text.to_owned(),
+                Err(_) => String::from_utf8_lossy(span).into_owned(),
+            },
             None => {
                 let mut data = std::mem::take(&mut p.data);
                 data.pop();
