@@ -353,10 +353,10 @@ impl Error {
             self.inner.message = Cow::Owned(clean);
         }
         // A server or proxy may echo the credential into a header we keep, too.
-        if let Some(id) = &mut self.inner.request_id {
-            if let Cow::Owned(clean) = key.scrub(id) {
-                *id = clean;
-            }
+        if let Some(id) = &mut self.inner.request_id
+            && let Cow::Owned(clean) = key.scrub(id)
+        {
+            *id = clean;
         }
         if let Some(detail) = &mut self.inner.detail {
             for field in [
