@@ -8,7 +8,9 @@
 //! Variants, all counting events and data bytes (and, with `+decode`, decoding each payload's delta
 //! text and finish reason with serde):
 //! - `floor`: an allocation-free memchr line machine (LF, CR, CRLF split across chunks, BOM);
-//! - `framing`: [`SseParser`] / [`NdjsonParser`];
+//! - `framing`: [`SseParser::feed_ref`] / [`NdjsonParser::feed_ref`], the borrowed path (with
+//!   `+decode`, serde reads the already-validated `&str`);
+//! - `framing-owned`: [`SseParser::feed`] / [`NdjsonParser::feed`], owned events;
 //! - `eventsource` / `sse-stream`: the two crates, driven as streams of `Bytes`.
 
 use std::borrow::Cow;
@@ -50,8 +52,12 @@ struct Corpus {
     bytes: Bytes,
     event_ends: Vec<usize>,
     decode: fn(&[u8]) -> usize,
+    decode_str: fn(&str) -> usize,
     ndjson: bool,
 }
+
+/// A corpus's payload decoder, over raw bytes (for the floor) and over checked text.
+type Decoders = (fn(&[u8]) -> usize, fn(&str) -> usize);
 
 /// A cheap deterministic word generator, so deltas differ in length and content.
 fn word(i: usize) -> &'static str {
@@ -72,7 +78,7 @@ fn build(
     name: &'static str,
     target: usize,
     ndjson: bool,
-    decode: fn(&[u8]) -> usize,
+    (decode, decode_str): Decoders,
     event: impl Fn(usize) -> String,
     last: &str,
 ) -> Corpus {
@@ -91,6 +97,7 @@ fn build(
         bytes: Bytes::from(bytes),
         event_ends,
         decode,
+        decode_str,
         ndjson,
     }
 }
@@ -113,7 +120,7 @@ fn corpora(target: usize) -> Vec<Corpus> {
             "openai_lf",
             target,
             false,
-            decode_openai,
+            (decode_openai, decode_openai_str),
             |i| openai_event(i, "\n"),
             &openai_last("\n"),
         ),
@@ -121,7 +128,7 @@ fn corpora(target: usize) -> Vec<Corpus> {
             "openai_crlf",
             target,
             false,
-            decode_openai,
+            (decode_openai, decode_openai_str),
             |i| openai_event(i, "\r\n"),
             &openai_last("\r\n"),
         ),
@@ -129,7 +136,7 @@ fn corpora(target: usize) -> Vec<Corpus> {
             "anthropic",
             target,
             false,
-            decode_anthropic,
+            (decode_anthropic, decode_anthropic_str),
             |i| {
                 if i % 50 == 49 {
                     return "event: ping\ndata: {\"type\": \"ping\"}\n\n".to_owned();
@@ -145,7 +152,7 @@ fn corpora(target: usize) -> Vec<Corpus> {
             "ollama_ndjson",
             target,
             true,
-            decode_ollama,
+            (decode_ollama, decode_ollama_str),
             |i| {
                 format!(
                     "{{\"model\":\"llama3.2\",\"created_at\":\"2025-01-01T00:00:00.{i:06}Z\",\"message\":{{\"role\":\"assistant\",\"content\":\"{}\"}},\"done\":false}}\n",
@@ -183,7 +190,17 @@ fn decode_openai(data: &[u8]) -> usize {
     if data == b"[DONE]" {
         return 0;
     }
-    let chunk: OpenAiChunk<'_> = serde_json::from_slice(data).expect("corpus is valid");
+    openai_sum(serde_json::from_slice(data).expect("corpus is valid"))
+}
+
+fn decode_openai_str(data: &str) -> usize {
+    if data == "[DONE]" {
+        return 0;
+    }
+    openai_sum(serde_json::from_str(data).expect("corpus is valid"))
+}
+
+fn openai_sum(chunk: OpenAiChunk<'_>) -> usize {
     chunk
         .choices
         .iter()
@@ -207,7 +224,14 @@ struct AnthropicDelta<'a> {
 }
 
 fn decode_anthropic(data: &[u8]) -> usize {
-    let event: AnthropicEvent<'_> = serde_json::from_slice(data).expect("corpus is valid");
+    anthropic_sum(serde_json::from_slice(data).expect("corpus is valid"))
+}
+
+fn decode_anthropic_str(data: &str) -> usize {
+    anthropic_sum(serde_json::from_str(data).expect("corpus is valid"))
+}
+
+fn anthropic_sum(event: AnthropicEvent<'_>) -> usize {
     event.delta.map_or(0, |d| {
         d.text.map_or(0, |t| t.len()) + d.stop_reason.map_or(0, str::len)
     })
@@ -227,7 +251,14 @@ struct OllamaMessage<'a> {
 }
 
 fn decode_ollama(line: &[u8]) -> usize {
-    let line: OllamaLine<'_> = serde_json::from_slice(line).expect("corpus is valid");
+    ollama_sum(serde_json::from_slice(line).expect("corpus is valid"))
+}
+
+fn decode_ollama_str(line: &str) -> usize {
+    ollama_sum(serde_json::from_str(line).expect("corpus is valid"))
+}
+
+fn ollama_sum(line: OllamaLine<'_>) -> usize {
     line.message.content.len() + line.done_reason.map_or(0, str::len)
 }
 
@@ -396,41 +427,75 @@ fn run_floor(chunks: &[Bytes], lf_only: bool, decode: Option<fn(&[u8]) -> usize>
     floor.events + floor.decoded
 }
 
-fn run_sse(chunks: &[Bytes], decode: Option<fn(&[u8]) -> usize>) -> usize {
+/// The borrowed path: events lent by the `feed_ref` cursor, decoded from the `&str`.
+fn run_sse(chunks: &[Bytes], decode: Option<fn(&str) -> usize>) -> usize {
     let mut parser = SseParser::new();
     let mut sum = 0;
     for chunk in chunks {
-        parser.feed(chunk);
-        for event in parser.events() {
+        let mut feed = parser.feed_ref(chunk);
+        while let Some(event) = feed.next_event_ref() {
             let event = event.expect("corpus is valid");
             sum += 1;
             if let Some(decode) = decode {
-                sum += decode(event.data().as_bytes());
+                sum += decode(event.data());
             }
         }
     }
     sum
 }
 
-fn run_ndjson(chunks: &[Bytes], decode: Option<fn(&[u8]) -> usize>) -> usize {
+/// The owned path: `feed` and `events()`.
+fn run_sse_owned(chunks: &[Bytes]) -> usize {
+    let mut parser = SseParser::new();
+    let mut sum = 0;
+    for chunk in chunks {
+        parser.feed(chunk);
+        for event in parser.events() {
+            black_box(event.expect("corpus is valid").data().len());
+            sum += 1;
+        }
+    }
+    sum
+}
+
+/// The borrowed path: lines lent by the `feed_ref` cursor, decoded from the `&str`.
+fn run_ndjson(chunks: &[Bytes], decode: Option<fn(&str) -> usize>) -> usize {
     let mut parser = NdjsonParser::new();
     let mut sum = 0;
-    let mut take = |parser: &mut NdjsonParser| {
-        for line in parser.events() {
+    for chunk in chunks {
+        let mut feed = parser.feed_ref(chunk);
+        while let Some(line) = feed.next_line_ref() {
             let line = line.expect("corpus is valid");
             sum += 1;
             if let Some(decode) = decode {
-                sum += decode(line.as_str().as_bytes());
+                sum += decode(line.as_str());
             }
         }
-    };
-    for chunk in chunks {
-        parser.feed(chunk);
-        take(&mut parser);
     }
     parser.finish();
-    take(&mut parser);
+    while let Some(line) = parser.next_line_ref() {
+        let line = line.expect("corpus is valid");
+        sum += 1;
+        if let Some(decode) = decode {
+            sum += decode(line.as_str());
+        }
+    }
     sum
+}
+
+/// The owned path: `feed` and `events()`.
+fn run_ndjson_owned(chunks: &[Bytes]) -> usize {
+    let mut parser = NdjsonParser::new();
+    let mut sum = 0;
+    for chunk in chunks {
+        parser.feed(chunk);
+        for line in parser.events() {
+            black_box(line.expect("corpus is valid").as_str().len());
+            sum += 1;
+        }
+    }
+    parser.finish();
+    sum + parser.events().count()
 }
 
 fn byte_stream(chunks: &[Bytes]) -> impl futures::Stream<Item = Result<Bytes, Infallible>> + '_ {
@@ -443,7 +508,7 @@ fn io_byte_stream(
     stream::iter(chunks.iter().cloned().map(Ok))
 }
 
-fn run_eventsource(chunks: &[Bytes], decode: Option<fn(&[u8]) -> usize>) -> usize {
+fn run_eventsource(chunks: &[Bytes], decode: Option<fn(&str) -> usize>) -> usize {
     block_on(async {
         let mut events = eventsource_stream::EventStream::new(byte_stream(chunks));
         let mut sum = 0;
@@ -451,14 +516,14 @@ fn run_eventsource(chunks: &[Bytes], decode: Option<fn(&[u8]) -> usize>) -> usiz
             let event = event.expect("corpus is valid");
             sum += 1;
             if let Some(decode) = decode {
-                sum += decode(event.data.as_bytes());
+                sum += decode(&event.data);
             }
         }
         sum
     })
 }
 
-fn run_sse_stream(chunks: &[Bytes], decode: Option<fn(&[u8]) -> usize>) -> usize {
+fn run_sse_stream(chunks: &[Bytes], decode: Option<fn(&str) -> usize>) -> usize {
     block_on(async {
         let mut events = sse_stream::SseByteStream::new(io_byte_stream(chunks));
         let mut sum = 0;
@@ -467,7 +532,7 @@ fn run_sse_stream(chunks: &[Bytes], decode: Option<fn(&[u8]) -> usize>) -> usize
             if let Some(data) = event.data {
                 sum += 1;
                 if let Some(decode) = decode {
-                    sum += decode(data.as_bytes());
+                    sum += decode(&data);
                 }
             }
         }
@@ -536,28 +601,35 @@ fn throughput(c: &mut Criterion) {
             let mut group = c.benchmark_group(format!("{}/{}", corpus.name, chunk_label(size)));
             group.throughput(Throughput::Bytes(total as u64));
             let decode = Some(corpus.decode);
+            let decode_str = Some(corpus.decode_str);
             check_agreement(&corpus, &chunks);
             if corpus.ndjson {
                 group.bench_function("floor", |b| b.iter(|| run_floor(&chunks, true, None)));
                 group.bench_function("framing", |b| b.iter(|| run_ndjson(&chunks, None)));
+                group.bench_function("framing-owned", |b| b.iter(|| run_ndjson_owned(&chunks)));
                 group.bench_function("floor+decode", |b| {
                     b.iter(|| run_floor(&chunks, true, decode))
                 });
-                group.bench_function("framing+decode", |b| b.iter(|| run_ndjson(&chunks, decode)));
+                group.bench_function("framing+decode", |b| {
+                    b.iter(|| run_ndjson(&chunks, decode_str))
+                });
             } else {
                 group.bench_function("floor", |b| b.iter(|| run_floor(&chunks, false, None)));
                 group.bench_function("framing", |b| b.iter(|| run_sse(&chunks, None)));
+                group.bench_function("framing-owned", |b| b.iter(|| run_sse_owned(&chunks)));
                 group.bench_function("floor+decode", |b| {
                     b.iter(|| run_floor(&chunks, false, decode))
                 });
-                group.bench_function("framing+decode", |b| b.iter(|| run_sse(&chunks, decode)));
+                group.bench_function("framing+decode", |b| {
+                    b.iter(|| run_sse(&chunks, decode_str))
+                });
                 group.bench_function("eventsource", |b| b.iter(|| run_eventsource(&chunks, None)));
                 group.bench_function("eventsource+decode", |b| {
-                    b.iter(|| run_eventsource(&chunks, decode))
+                    b.iter(|| run_eventsource(&chunks, decode_str))
                 });
                 group.bench_function("sse-stream", |b| b.iter(|| run_sse_stream(&chunks, None)));
                 group.bench_function("sse-stream+decode", |b| {
-                    b.iter(|| run_sse_stream(&chunks, decode))
+                    b.iter(|| run_sse_stream(&chunks, decode_str))
                 });
             }
             group.finish();
@@ -569,24 +641,33 @@ fn throughput(c: &mut Criterion) {
 /// nothing.
 fn check_agreement(corpus: &Corpus, chunks: &[Bytes]) {
     let decode = Some(corpus.decode);
+    let decode_str = Some(corpus.decode_str);
     let (plain, decoded) = if corpus.ndjson {
         (
-            vec![run_floor(chunks, true, None), run_ndjson(chunks, None)],
-            vec![run_floor(chunks, true, decode), run_ndjson(chunks, decode)],
+            vec![
+                run_floor(chunks, true, None),
+                run_ndjson(chunks, None),
+                run_ndjson_owned(chunks),
+            ],
+            vec![
+                run_floor(chunks, true, decode),
+                run_ndjson(chunks, decode_str),
+            ],
         )
     } else {
         (
             vec![
                 run_floor(chunks, false, None),
                 run_sse(chunks, None),
+                run_sse_owned(chunks),
                 run_eventsource(chunks, None),
                 run_sse_stream(chunks, None),
             ],
             vec![
                 run_floor(chunks, false, decode),
-                run_sse(chunks, decode),
-                run_eventsource(chunks, decode),
-                run_sse_stream(chunks, decode),
+                run_sse(chunks, decode_str),
+                run_eventsource(chunks, decode_str),
+                run_sse_stream(chunks, decode_str),
             ],
         )
     };

@@ -24,6 +24,7 @@ pub(crate) struct Stripped<'a> {
 impl BomState {
     /// Consumes BOM bytes from the front of `input`. While a partial BOM is matched at the end of
     /// `input`, `rest` is empty and nothing is replayed yet.
+    #[inline]
     pub(crate) fn strip<'a>(&mut self, input: &'a [u8]) -> Stripped<'a> {
         let BomState::Start(matched) = *self else {
             return Stripped {

@@ -260,6 +260,7 @@ impl NdjsonParser {
     /// Lines not taken when the cursor is dropped are queued as owned lines, so dropping it early
     /// loses nothing. The last line without a newline comes from [`finish`](Self::finish), queued:
     /// take it with [`next_line_ref`](Self::next_line_ref) or [`next_event`](Self::next_event).
+    #[inline]
     pub fn feed_ref<'c>(&mut self, input: &'c [u8]) -> NdjsonFeed<'_, 'c> {
         let stripped = self.bom.strip(input);
         if !stripped.replay.is_empty() {

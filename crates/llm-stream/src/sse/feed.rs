@@ -38,6 +38,7 @@ pub struct SseFeed<'p, 'c> {
 }
 
 impl<'p, 'c> SseFeed<'p, 'c> {
+    #[inline]
     pub(super) fn new(p: &'p mut SseParser, mut input: &'c [u8]) -> Self {
         if p.pending_cr && !input.is_empty() {
             p.pending_cr = false;
@@ -57,6 +58,7 @@ impl<'p, 'c> SseFeed<'p, 'c> {
     /// Takes the next event or error of this chunk (events queued in the parser before come
     /// first). `None` means the chunk is used up: feed the next one.
     #[must_use]
+    #[inline]
     pub fn next_event_ref(&mut self) -> Option<Result<SseEventRef<'_>, SseError>> {
         if !self.p.queue.is_empty() {
             return self.p.next_event_ref();
@@ -83,8 +85,13 @@ impl<'p, 'c> SseFeed<'p, 'c> {
         if self.dispatched {
             self.reset_event();
         }
+        if self.input.is_empty() {
+            // Used up (or an empty chunk): only the spans may still need a home.
+            self.spill();
+            return None;
+        }
         // Splits the input into lines at CR, LF or CRLF ("End of line" in the spec's grammar).
-        while let Some(pos) = memchr::memchr2(b'\r', b'\n', self.input) {
+        while let Some(pos) = find_line_end(self.input) {
             let input = self.input;
             let mut next = pos + 1;
             if input[pos] == b'\r' {
@@ -237,6 +244,8 @@ impl<'p, 'c> SseFeed<'p, 'c> {
             Some(span) if held == 0 => self.data_span = Some(span),
             _ => {
                 let data = &mut self.p.data;
+                // One allocation of the right size for the usual single line (no regrowth).
+                data.reserve(held + value.len() + 1);
                 if let Some(first) = self.data_span.take() {
                     data.extend_from_slice(first);
                     data.push(b'\n');
@@ -289,7 +298,7 @@ impl<'p, 'c> SseFeed<'p, 'c> {
             Some(span) => span,
             None => p.data.strip_suffix(b"\n").unwrap_or(&p.data),
         };
-        let data = match std::str::from_utf8(data) {
+        let data = match simdutf8::basic::from_utf8(data) {
             Ok(text) => text,
             Err(_) => {
                 p.lossy_data = String::from_utf8_lossy(data).into_owned();
@@ -301,7 +310,7 @@ impl<'p, 'c> SseFeed<'p, 'c> {
         // the value of the event type buffer."
         let event = match self.type_span.unwrap_or(&p.event_type) {
             b"" => "message",
-            bytes => match std::str::from_utf8(bytes) {
+            bytes => match simdutf8::basic::from_utf8(bytes) {
                 Ok(text) => text,
                 Err(_) => {
                     p.lossy_type = String::from_utf8_lossy(bytes).into_owned();
@@ -323,7 +332,7 @@ impl<'p, 'c> SseFeed<'p, 'c> {
         let data = match self.data_span {
             // `str::from_utf8` first: its ASCII fast path is several times quicker than the lossy
             // decoder's byte loop, which only invalid input needs.
-            Some(span) => match std::str::from_utf8(span) {
+            Some(span) => match simdutf8::basic::from_utf8(span) {
                 Ok(text) => text.to_owned(),
                 Err(_) => String::from_utf8_lossy(span).into_owned(),
             },
@@ -344,8 +353,19 @@ impl<'p, 'c> SseFeed<'p, 'c> {
 }
 
 impl Drop for SseFeed<'_, '_> {
+    #[inline]
     fn drop(&mut self) {
         self.queue_rest();
+    }
+}
+
+/// The first CR or LF. Tiny inputs (a few bytes per feed) are scanned directly: cheaper than
+/// setting up the vectorised search.
+fn find_line_end(input: &[u8]) -> Option<usize> {
+    if input.len() < 16 {
+        input.iter().position(|&b| b == b'\r' || b == b'\n')
+    } else {
+        memchr::memchr2(b'\r', b'\n', input)
     }
 }
 
