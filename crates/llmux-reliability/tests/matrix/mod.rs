@@ -339,12 +339,12 @@ pub(crate) async fn run_cell(
                 if e.kind() != fault.kind() {
                     problems.push(format!("{cell}: expected {}, got {e:?}", fault.kind()));
                 }
-                if let Some(word) = fault.message_has() {
-                    if !e.to_string().contains(word) {
-                        problems.push(format!(
-                            "{cell}: the message does not name the {word} limit: {e}"
-                        ));
-                    }
+                if let Some(word) = fault.message_has()
+                    && !e.to_string().contains(word)
+                {
+                    problems.push(format!(
+                        "{cell}: the message does not name the {word} limit: {e}"
+                    ));
                 }
                 Guarded::Done(Err(e.kind()))
             }
@@ -362,10 +362,10 @@ pub(crate) async fn run_cell(
                 f if f.always_fails() => Some(0),
                 _ => None,
             };
-            if let Some(ok) = expect_ok {
-                if row.ok != ok {
-                    problems.push(format!("{cell}: {} succeeded, expected {ok}", row.ok));
-                }
+            if let Some(ok) = expect_ok
+                && row.ok != ok
+            {
+                problems.push(format!("{cell}: {} succeeded, expected {ok}", row.ok));
             }
             if fault == Fault::Inflight
                 && (row.ok == 0 || row.failed_as(ErrorKind::Overloaded) == 0)
