@@ -16,9 +16,7 @@ use tokio::time::Instant;
 
 use crate::config::LlamaCppConfig;
 use crate::request::{CompletionRequest, completion_body};
-use crate::response::{
-    Completion, CompletionEvent, Props, decode_completion, decode_props,
-};
+use crate::response::{Completion, CompletionEvent, Props, decode_completion, decode_props};
 use crate::stream::CompletionStream;
 
 /// A streamed native completion; dropping it closes the connection.
@@ -78,8 +76,8 @@ impl LlamaCpp {
     pub fn new(config: LlamaCppConfig) -> Result<Self, Error> {
         let mut headers = HeaderMap::new();
         if let Some(key) = &config.api_key {
-            let mut value = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
-                .map_err(|_| {
+            let mut value =
+                HeaderValue::from_str(&format!("Bearer {}", key.expose())).map_err(|_| {
                     Error::new(ErrorKind::Auth, "api key is not a valid header value")
                         .with_provider(config.name.clone())
                 })?;
@@ -211,7 +209,8 @@ impl LlamaCpp {
         let response = self.post_completion(request, false).await?;
         let request_id = response.request_id();
         let body = response.bytes(DEFAULT_MAX_BODY).await?;
-        decode_completion(self.provider_name(), &body, request_id).map_err(|e| self.transport().finish(e))
+        decode_completion(self.provider_name(), &body, request_id)
+            .map_err(|e| self.transport().finish(e))
     }
 
     /// A raw prompt completion through the native `POST /completion`, streamed: text pieces, then one
@@ -227,9 +226,10 @@ impl LlamaCpp {
         if is_sse {
             let transport = self.transport().clone();
             let stream = CompletionStream::new(response.into_body(), self.config().name.clone());
-            return Ok(Box::pin(futures_util::StreamExt::map(stream, move |item| {
-                item.map_err(|e| transport.finish(e))
-            })));
+            return Ok(Box::pin(futures_util::StreamExt::map(
+                stream,
+                move |item| item.map_err(|e| transport.finish(e)),
+            )));
         }
         // A whole answer where a stream was asked for: replay it as events.
         let request_id = response.request_id();
@@ -240,7 +240,7 @@ impl LlamaCpp {
         if !whole.text.is_empty() {
             events.push(Ok(CompletionEvent::Text(whole.text)));
         }
-        events.push(Ok(CompletionEvent::End(whole.end)));
+        events.push(Ok(CompletionEvent::End(Box::new(whole.end))));
         Ok(Box::pin(futures_util::stream::iter(events)))
     }
 }

@@ -189,10 +189,9 @@ fn free_port(name: &str) -> Result<u16, Error> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| {
         config_error(name, ErrorKind::Unknown, "no free loopback port".into()).with_source(e)
     })?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| config_error(name, ErrorKind::Unknown, "no free loopback port".into()).with_source(e))
+    listener.local_addr().map(|a| a.port()).map_err(|e| {
+        config_error(name, ErrorKind::Unknown, "no free loopback port".into()).with_source(e)
+    })
 }
 
 /// A `llama-server` child started and supervised by llmux, usable as an llmux [`Provider`] (chat goes to
@@ -273,8 +272,12 @@ impl ManagedServer {
                 .name("llama-server-supervisor".into())
                 .spawn(move || supervise(spec, shared, inbox))
                 .map_err(|e| {
-                    config_error(&name, ErrorKind::Unknown, "cannot start the supervisor thread".into())
-                        .with_source(e)
+                    config_error(
+                        &name,
+                        ErrorKind::Unknown,
+                        "cannot start the supervisor thread".into(),
+                    )
+                    .with_source(e)
                 })?
         };
         let server = ManagedServer {
@@ -389,9 +392,15 @@ impl ManagedServer {
                 let message = format!(
                     "llama-server not ready within {:?}{}",
                     self.ready_timeout,
-                    last.as_ref().map(|e| format!(" (last: {e})")).unwrap_or_default()
+                    last.as_ref()
+                        .map(|e| format!(" (last: {e})"))
+                        .unwrap_or_default()
                 );
-                let kind = if initial { ErrorKind::Timeout } else { ErrorKind::Overloaded };
+                let kind = if initial {
+                    ErrorKind::Timeout
+                } else {
+                    ErrorKind::Overloaded
+                };
                 return Err(config_error(&self.name(), kind, message));
             }
             // Polling the shared status and `/health` of a starting child, bounded by the readiness limit.

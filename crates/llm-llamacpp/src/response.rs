@@ -78,7 +78,7 @@ pub enum CompletionEvent {
     /// A piece of generated text.
     Text(String),
     /// The last event of a stream that ended well.
-    End(CompletionEnd),
+    End(Box<CompletionEnd>),
 }
 
 /// The parts of `GET /props` llmux uses; the rest of the server's answer is not kept.
@@ -151,9 +151,7 @@ impl WireCompletion<'_> {
             None => "none".to_owned(),
         };
         let timings = self.timings.clone();
-        let input = self
-            .tokens_evaluated
-            .or_else(|| timings.as_ref()?.prompt_n);
+        let input = self.tokens_evaluated.or_else(|| timings.as_ref()?.prompt_n);
         let output = self
             .tokens_predicted
             .or_else(|| timings.as_ref()?.predicted_n);
@@ -209,5 +207,6 @@ pub fn decode_completion(
 
 /// Decodes `GET /props`.
 pub fn decode_props(provider: &str, body: &[u8]) -> Result<Props, Error> {
-    serde_json::from_slice(body).map_err(|e| invalid(provider, "/props is not llama-server's json", e))
+    serde_json::from_slice(body)
+        .map_err(|e| invalid(provider, "/props is not llama-server's json", e))
 }

@@ -69,20 +69,24 @@ impl CompletionDecoder {
             return Ok(());
         }
         let chunk: WireCompletion<'_> = serde_json::from_str(data).map_err(|e| {
-            self.fail(ErrorKind::InvalidResponse, "a stream chunk is not llama-server's json")
-                .with_source(e)
+            self.fail(
+                ErrorKind::InvalidResponse,
+                "a stream chunk is not llama-server's json",
+            )
+            .with_source(e)
         })?;
         if let Some(error) = &chunk.error {
             self.state = State::Failed;
-            return Err(error_from_field(self.provider.clone(), error)
-                .with_delivered_bytes(self.delivered));
+            return Err(
+                error_from_field(self.provider.clone(), error).with_delivered_bytes(self.delivered)
+            );
         }
         if let Some(content) = chunk.content.as_deref().filter(|c| !c.is_empty()) {
             self.delivered += content.len() as u64;
             out.push_back(CompletionEvent::Text(content.to_owned()));
         }
         if chunk.stop {
-            out.push_back(CompletionEvent::End(chunk.end()));
+            out.push_back(CompletionEvent::End(Box::new(chunk.end())));
             self.state = State::Done;
         }
         Ok(())
@@ -113,7 +117,8 @@ impl CompletionDecoder {
             ),
             other => {
                 let message = other.to_string();
-                self.fail(ErrorKind::InvalidResponse, message).with_source(other)
+                self.fail(ErrorKind::InvalidResponse, message)
+                    .with_source(other)
             }
         }
     }

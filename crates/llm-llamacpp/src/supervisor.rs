@@ -96,7 +96,11 @@ impl Shared {
     pub(crate) fn output_tail(&self, lines: usize) -> String {
         let out = lock(&self.output);
         let skip = out.len().saturating_sub(lines);
-        out.iter().skip(skip).cloned().collect::<Vec<_>>().join("\n")
+        out.iter()
+            .skip(skip)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     fn push_line(&self, line: String) {

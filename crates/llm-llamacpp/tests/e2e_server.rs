@@ -47,7 +47,11 @@ async fn chat_health_props_and_native_completion() {
 
     // Native completion, whole: stop_type limit, usage from tokens_evaluated/tokens_predicted, timings.
     let completion = llama
-        .complete(&CompletionRequest::new("The sea is").max_tokens(5).temperature(0.0))
+        .complete(
+            &CompletionRequest::new("The sea is")
+                .max_tokens(5)
+                .temperature(0.0),
+        )
         .await
         .unwrap();
     assert!(!completion.text.is_empty());
@@ -80,7 +84,10 @@ async fn chat_stream_and_native_stream() {
         })
         .collect();
     assert!(!text.is_empty());
-    assert_eq!(events.last(), Some(&StreamEvent::Finish(FinishReason::Length)));
+    assert_eq!(
+        events.last(),
+        Some(&StreamEvent::Finish(FinishReason::Length))
+    );
     let usage = events.iter().find_map(|e| match e {
         StreamEvent::Usage(u) => Some(*u),
         _ => None,
@@ -89,7 +96,11 @@ async fn chat_stream_and_native_stream() {
 
     // Native /completion streaming: text pieces, then one End with the counts and timings; no [DONE].
     let mut native = llama
-        .complete_stream(&CompletionRequest::new("One, two, three,").max_tokens(6).temperature(0.0))
+        .complete_stream(
+            &CompletionRequest::new("One, two, three,")
+                .max_tokens(6)
+                .temperature(0.0),
+        )
         .await
         .unwrap();
     let mut pieces = 0;
