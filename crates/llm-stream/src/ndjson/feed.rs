@@ -6,6 +6,7 @@
 
 use super::{NdjsonLine, NdjsonLineRef, NdjsonParser, is_blank};
 use crate::error::{NdjsonError, NdjsonErrorKind};
+use crate::sse::{checked_lines, lent_str};
 
 /// What one step of the line machine produced.
 enum Step<'c> {
@@ -40,6 +41,10 @@ pub struct NdjsonFeed<'p, 'c> {
     p: &'p mut NdjsonParser,
     /// The part of the chunk not parsed yet.
     input: &'c [u8],
+    /// The chunk, and as text its part up to the last line end when that is valid UTF-8
+    /// (checked once per chunk; else empty, and each line is checked on its own).
+    chunk: &'c [u8],
+    text: &'c str,
     /// A carried line was lent out from `p.text`: give its allocation back to `p.carry` first.
     lent: bool,
 }
@@ -50,6 +55,8 @@ impl<'p, 'c> NdjsonFeed<'p, 'c> {
         Self {
             p,
             input,
+            chunk: input,
+            text: checked_lines(input),
             lent: false,
         }
     }
@@ -126,9 +133,11 @@ impl<'p, 'c> NdjsonFeed<'p, 'c> {
             if is_blank(content) {
                 return None;
             }
-            return Some(match simdutf8::basic::from_utf8(content) {
-                Ok(text) => Step::Chunk(p.line, text),
-                Err(_) => Step::Error(invalid_utf8(p.line)),
+            let text = lent_str(self.chunk, self.text, content)
+                .map_or_else(|| simdutf8::basic::from_utf8(content).ok(), Some);
+            return Some(match text {
+                Some(text) => Step::Chunk(p.line, text),
+                None => Step::Error(invalid_utf8(p.line)),
             });
         }
         let mut carry = std::mem::take(&mut p.carry);

@@ -29,6 +29,10 @@ pub struct SseFeed<'p, 'c> {
     p: &'p mut SseParser,
     /// The part of the chunk not parsed yet.
     input: &'c [u8],
+    /// The chunk, and as text its part up to the last line end when that is valid UTF-8
+    /// (checked once per chunk; else empty, and each event is checked on its own).
+    chunk: &'c [u8],
+    text: &'c str,
     /// The event's data while it is one data line lying in the chunk (then `p.data` is empty).
     data_span: Option<&'c [u8]>,
     /// The event type while its last `event` line lies in the chunk (then `p.event_type` is stale).
@@ -49,6 +53,8 @@ impl<'p, 'c> SseFeed<'p, 'c> {
         Self {
             p,
             input,
+            chunk: input,
+            text: checked_lines(input),
             data_span: None,
             type_span: None,
             dispatched: false,
@@ -298,9 +304,12 @@ impl<'p, 'c> SseFeed<'p, 'c> {
             Some(span) => span,
             None => p.data.strip_suffix(b"\n").unwrap_or(&p.data),
         };
-        let data = match simdutf8::basic::from_utf8(data) {
-            Ok(text) => text,
-            Err(_) => {
+        let checked = self
+            .data_span
+            .and_then(|span| lent_str(self.chunk, self.text, span));
+        let data = match checked.map_or_else(|| simdutf8::basic::from_utf8(data).ok(), Some) {
+            Some(text) => text,
+            None => {
                 p.lossy_data = String::from_utf8_lossy(data).into_owned();
                 &p.lossy_data
             }
@@ -308,11 +317,14 @@ impl<'p, 'c> SseFeed<'p, 'c> {
         // "Initialize event's type attribute to "message" ... If the event type buffer has a
         // value other than the empty string, change the type of the newly created event to equal
         // the value of the event type buffer."
+        let lent_type = self
+            .type_span
+            .and_then(|span| lent_str(self.chunk, self.text, span));
         let event = match self.type_span.unwrap_or(&p.event_type) {
             b"" => "message",
-            bytes => match simdutf8::basic::from_utf8(bytes) {
-                Ok(text) => text,
-                Err(_) => {
+            bytes => match lent_type.map_or_else(|| simdutf8::basic::from_utf8(bytes).ok(), Some) {
+                Some(text) => text,
+                None => {
                     p.lossy_type = String::from_utf8_lossy(bytes).into_owned();
                     &p.lossy_type
                 }
@@ -357,6 +369,25 @@ impl Drop for SseFeed<'_, '_> {
     fn drop(&mut self) {
         self.queue_rest();
     }
+}
+
+/// The chunk as text up to its last line end, if that part is valid UTF-8; else `""`. Only lines
+/// ending inside the chunk are ever lent from it, and a character split by the chunk's end lies
+/// after its last line end (CR and LF are ASCII), so one check covers every lendable span. Short
+/// chunks are not worth the call: their events are checked one by one.
+pub(crate) fn checked_lines(chunk: &[u8]) -> &str {
+    if chunk.len() < 64 {
+        return "";
+    }
+    let end = memchr::memrchr2(b'\r', b'\n', chunk).unwrap_or(0);
+    simdutf8::basic::from_utf8(&chunk[..end]).unwrap_or_default()
+}
+
+/// `span` (a part of `chunk`) as a slice of `text`, the checked part of `chunk`, when it lies
+/// inside it on character boundaries (spans start after ASCII and end before CR/LF, so they do).
+pub(crate) fn lent_str<'c>(chunk: &'c [u8], text: &'c str, span: &'c [u8]) -> Option<&'c str> {
+    let start = (span.as_ptr() as usize).wrapping_sub(chunk.as_ptr() as usize);
+    text.get(start..start.checked_add(span.len())?)
 }
 
 /// The first CR or LF. Tiny inputs (a few bytes per feed) are scanned directly: cheaper than
