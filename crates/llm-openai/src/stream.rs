@@ -27,7 +27,7 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use llm_core::{Error, ErrorKind, FinishReason, StreamEvent, StreamStart};
-use llm_stream::{Limits, SseParser};
+use llm_stream::{Limits, SseError, SseEventRef, SseParser};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -296,12 +296,23 @@ impl SseDecoder {
         }
     }
 
-    /// Feeds the next bytes of the body (ignored once the stream is done or failed).
+    /// Feeds the next bytes of the body (ignored once the stream is done or failed). The events lying
+    /// whole in `bytes` are decoded right away from borrowed text, with no owned copy of their data.
     pub fn feed(&mut self, bytes: &[u8]) {
         if self.is_terminated() {
             return;
         }
-        self.parser.feed(bytes);
+        let mut events = self.parser.feed_ref(bytes);
+        while let Some(event) = events.next_event_ref() {
+            if let Err(e) = decode_event(&mut self.chunks, event) {
+                self.error.get_or_insert(e);
+            }
+            if self.chunks.is_done() || self.chunks.is_failed() {
+                // The rest of the body carries nothing; dropping the cursor queues what is left of the
+                // chunk, which `next_item` never reads.
+                break;
+            }
+        }
     }
 
     /// True once the stream is complete or failed: the rest of the body carries nothing.
@@ -357,22 +368,8 @@ impl SseDecoder {
 
     /// Parses one SSE event into the chunk decoder; `None` when the parser needs more input.
     fn step(&mut self) -> Option<()> {
-        let result = match self.parser.next_event()? {
-            Ok(event) if event.event() == "error" => {
-                let provider = self.chunks.meta.provider.clone();
-                let err = error_in_json(provider.clone(), event.data()).unwrap_or_else(|| {
-                    Error::new(ErrorKind::Server, format!("error event: {}", event.data()))
-                        .with_provider(provider)
-                });
-                Err(self.chunks.fail(err, None))
-            }
-            Ok(event) => self.chunks.push(event.data()),
-            Err(e) => {
-                let err = invalid(self.chunks.meta.provider.clone(), e.to_string()).with_source(e);
-                Err(self.chunks.fail(err, None))
-            }
-        };
-        if let Err(e) = result {
+        let event = self.parser.next_event_ref()?;
+        if let Err(e) = decode_event(&mut self.chunks, event) {
             self.error.get_or_insert(e);
         }
         Some(())
@@ -380,6 +377,29 @@ impl SseDecoder {
 
     fn drain_parser(&mut self) {
         while !self.is_terminated() && self.step().is_some() {}
+    }
+}
+
+/// Decodes one SSE event (or parser error) into `chunks`: an `error` event or a size-limit error fails the
+/// stream.
+fn decode_event(
+    chunks: &mut ChunkDecoder,
+    event: Result<SseEventRef<'_>, SseError>,
+) -> Result<(), Error> {
+    match event {
+        Ok(event) if event.event() == "error" => {
+            let provider = chunks.meta.provider.clone();
+            let err = error_in_json(provider.clone(), event.data()).unwrap_or_else(|| {
+                Error::new(ErrorKind::Server, format!("error event: {}", event.data()))
+                    .with_provider(provider)
+            });
+            Err(chunks.fail(err, None))
+        }
+        Ok(event) => chunks.push(event.data()),
+        Err(e) => {
+            let err = invalid(chunks.meta.provider.clone(), e.to_string()).with_source(e);
+            Err(chunks.fail(err, None))
+        }
     }
 }
 
