@@ -5,8 +5,9 @@
 //! instance per call, waits until its `GET /health` answers 200, and kills and reaps it on drop. A missing
 //! peer is a panic that says to run `cargo xtask peers`: an end-to-end test fails, it never skips.
 //!
-//! Everything here is synchronous (`std::process`, `std::net`), so both `#[test]` and `#[tokio::test]`
-//! functions can start peers.
+//! The peer harness is synchronous (`std::process`, `std::net`), so both `#[test]` and `#[tokio::test]`
+//! functions can start peers. [`net`] holds the async (tokio) raw test servers the provider crates share:
+//! a raw HTTP/1.1 server whose handler writes any bytes, and a connection-counting TCP proxy.
 //!
 //! ```no_run
 //! use llmux_e2e::{Katan, LlamaServer};
@@ -26,6 +27,7 @@ use std::path::PathBuf;
 pub mod http;
 #[path = "../../xtask/src/layout.rs"]
 pub mod layout;
+pub mod net;
 mod process;
 
 use layout::Artifact;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use llm_chain::{Chain, Entry, Policy, RetryPolicy};
 use llm_core::{Provider, StreamEvent, Timeouts};
-use llmux_reliability::server::RawServer;
+use llmux_e2e::net::RawServer;
 use llmux_reliability::wire::{Wire, request};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout};

@@ -7,8 +7,8 @@
 use std::time::{Duration, Instant};
 
 use llm_core::{Error, ErrorKind, Timeouts};
+use llmux_e2e::net::{Conn, RawServer};
 use llmux_reliability::guard::{Guarded, guarded};
-use llmux_reliability::server::{Conn, RawServer};
 use llmux_reliability::wire::{Answer, Wire, call, request};
 
 const WIRES: [Wire; 3] = [Wire::OpenAi, Wire::Anthropic, Wire::Ollama];

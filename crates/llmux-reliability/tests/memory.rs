@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use llm_core::{ErrorKind, Timeouts};
+use llmux_e2e::net::RawServer;
 use llmux_reliability::guard::{Guarded, guarded};
-use llmux_reliability::server::RawServer;
 use llmux_reliability::wire::{Wire, call, request};
 
 /// Bytes currently allocated, and the most ever allocated since the last reset.

@@ -1,8 +1,32 @@
-//! A raw HTTP/1.1 server on 127.0.0.1 for hostile-server tests: it parses the request head (and a
-//! `content-length` body), then hands the connection to the test's handler, which writes raw bytes.
+//! Raw test servers on 127.0.0.1 for what wiremock cannot do: chosen chunk boundaries, cut, stalled or
+//! reset connections, and counting the TCP connections a client opens.
 //!
-//! Responses are meant to be `connection: close` (one request per connection), so a handler can end a
-//! body by closing, cut it short, stall, or reset the connection.
+//! - [`RawServer`]: a raw HTTP/1.1 server. It parses each request head (and a `content-length` body), then
+//!   hands the connection to the test's handler as a [`Conn`], which writes raw bytes: whole responses,
+//!   chunked bodies chunk by chunk, stalls, a clean close or a reset. The helpers' responses say
+//!   `connection: close`; a handler that wants keep-alive writes its own head and reads the next request
+//!   with [`Conn::next_request`].
+//! - [`CountingProxy`]: a TCP proxy in front of any server (wiremock, a peer) that counts the connections
+//!   it accepts, for "N requests use one pooled connection" tests.
+//! - [`closed_port`]: a loopback port nothing listens on, for "connection refused" tests.
+//!
+//! Unlike the peer harness this module is async: it needs a tokio runtime (any flavour) to run in.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use llmux_e2e::net::RawServer;
+//!
+//! let server = RawServer::start(|mut conn| async move {
+//!     let _ = conn.start_chunked(200, "text/event-stream").await;
+//!     let _ = conn.chunk(b"data: a").await;
+//!     let _ = conn.chunk(b"\n\n").await;
+//!     let _ = conn.end_chunked().await;
+//! })
+//! .await;
+//! let url = format!("{}/v1/chat/completions", server.base_url());
+//! # let _ = url;
+//! # }
+//! ```
 
 use std::future::Future;
 use std::io;
@@ -19,7 +43,7 @@ use tokio::time::Instant;
 /// The largest request head the server reads.
 const MAX_HEAD: usize = 64 << 10;
 
-/// A running raw server; it stops accepting when dropped.
+/// A running raw server; it stops accepting when dropped (connections already accepted run on).
 #[derive(Debug)]
 pub struct RawServer {
     addr: SocketAddr,
@@ -66,7 +90,9 @@ pub struct Conn {
 }
 
 impl RawServer {
-    /// Binds a free loopback port and serves every connection with `handler` in its own task.
+    /// Binds a free loopback port and serves every connection with `handler` in its own task, once its
+    /// first request has been read. Nagle is off on every connection, so each write leaves at once and
+    /// the client's reads see the boundaries the handler chose as far as the kernel allows.
     ///
     /// # Panics
     /// When no loopback port can be bound.
@@ -90,6 +116,8 @@ impl RawServer {
                 let handler = Arc::clone(&handler);
                 tokio::spawn(async move {
                     let mut stream = stream;
+                    // Only a latency setting: if it cannot be set, the bytes still arrive.
+                    let _ = stream.set_nodelay(true);
                     if let Ok(request) = read_request(&mut stream).await {
                         handler(Conn { stream, request }).await;
                     }
@@ -103,9 +131,14 @@ impl RawServer {
         }
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     /// Connections accepted so far.
@@ -168,6 +201,13 @@ async fn read_request(stream: &mut TcpStream) -> io::Result<Request> {
 }
 
 impl Conn {
+    /// Reads the next request on this keep-alive connection into [`Conn::request`]; an error when the
+    /// client closed (or sent no complete request) first.
+    pub async fn next_request(&mut self) -> io::Result<&Request> {
+        self.request = read_request(&mut self.stream).await?;
+        Ok(&self.request)
+    }
+
     /// Writes raw bytes.
     pub async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.stream.write_all(bytes).await?;
@@ -264,4 +304,76 @@ impl Conn {
             }
         }
     }
+}
+
+/// A TCP proxy on 127.0.0.1 in front of an upstream server that counts the connections it accepts; it
+/// stops accepting when dropped.
+#[derive(Debug)]
+pub struct CountingProxy {
+    addr: SocketAddr,
+    accepted: Arc<AtomicUsize>,
+    task: JoinHandle<()>,
+}
+
+impl CountingProxy {
+    /// Binds a free loopback port and forwards every accepted connection to `upstream`, byte for byte,
+    /// until either side closes.
+    ///
+    /// # Panics
+    /// When no loopback port can be bound.
+    pub async fn start(upstream: SocketAddr) -> CountingProxy {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("cannot bind a loopback port: {e}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("cannot read the bound address: {e}"));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&accepted);
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(upstream).await {
+                        // The copy ends when either side closes; its result does not matter to the count.
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        CountingProxy {
+            addr,
+            accepted,
+            task,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for CountingProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A loopback port nothing listens on (bound, then released), for "connection refused" tests.
+///
+/// # Panics
+/// When no loopback port can be bound.
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap_or_else(|e| panic!("cannot bind a loopback port: {e}"));
+    listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("cannot read the bound address: {e}"))
+        .port()
 }
