@@ -4,8 +4,10 @@
 //! enter the main workspace), starts its `bench-server` on 127.0.0.1 as a separate process, then runs every
 //! scenario as one client process per run, alternating the clients (A B A B …) and taking medians. Each
 //! process raises its own open-file limit to the hard limit (`setrlimit`), so no shell `ulimit` is needed.
-//! Prints the table of ratios against the anchors (the hand-written client, the floor) and writes it, with
-//! every raw result line, under `bench/target/`.
+//! Prints the table of medians and of ratios against the anchors (the hand-written client, the floor) and
+//! writes it, with every raw result line, under `bench/target/`. A ratio between two clients of one case is
+//! the median of the per-run ratios (run i of each client ran back to back, under the same load); the
+//! llmux main-thread against spawned-task ratio spans two cases and is a ratio of medians.
 //!
 //! It fails only when something breaks (a build, a crashed client, a server that does not start), never on
 //! a number: a missed goal is printed as `MISSED` and left for a human to read.
@@ -337,6 +339,46 @@ fn median(
     })
 }
 
+/// The median over runs of `a`'s `field` divided by `b`'s, pairing the runs of one case by their order:
+/// run i of `a` and run i of `b` ran back to back, so they share the machine's load of that moment.
+fn paired_ratio(
+    results: &BTreeMap<(String, &str), Vec<Fields>>,
+    id: &str,
+    a: &str,
+    b: &str,
+    field: &str,
+) -> Option<f64> {
+    let runs = |client: &str| -> Option<Vec<f64>> {
+        let runs = results.get(&(id.to_string(), client))?;
+        Some(
+            runs.iter()
+                .map(|r| {
+                    r.get(field)
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(f64::NAN)
+                })
+                .collect(),
+        )
+    };
+    let (a, b) = (runs(a)?, runs(b)?);
+    let mut ratios: Vec<f64> = a
+        .iter()
+        .zip(&b)
+        .filter(|(a, b)| a.is_finite() && b.is_finite() && **b > 0.0)
+        .map(|(a, b)| a / b)
+        .collect();
+    if ratios.is_empty() {
+        return None;
+    }
+    ratios.sort_by(f64::total_cmp);
+    let mid = ratios.len() / 2;
+    Some(if ratios.len().is_multiple_of(2) {
+        (ratios[mid - 1] + ratios[mid]) / 2.0
+    } else {
+        ratios[mid]
+    })
+}
+
 /// One row of the report: a measure of every client, and a goal as a ratio (or absolute bound).
 struct Row {
     case: String,
@@ -349,6 +391,7 @@ struct Row {
 
 fn table(results: &BTreeMap<(String, &str), Vec<Fields>>) -> String {
     let m = |id: &str, client: &str, field: &str| median(results, id, client, field);
+    let pr = |id: &str, a: &str, b: &str, field: &str| paired_ratio(results, id, a, b, field);
     let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
         (Some(a), Some(b)) if b > 0.0 => Some(a / b),
         _ => None,
@@ -368,10 +411,7 @@ fn table(results: &BTreeMap<(String, &str), Vec<Fields>>) -> String {
     for format in ["openai", "anthropic", "ollama"] {
         let spawn = format!("stream {format} spawn");
         let main = format!("stream {format} main");
-        let r = ratio(
-            m(&spawn, "llmux", "cpu_ns_per_token"),
-            m(&spawn, "hand", "cpu_ns_per_token"),
-        );
+        let r = pr(&spawn, "llmux", "hand", "cpu_ns_per_token");
         rows.push(row(
             &spawn,
             "CPU ns/token",
@@ -383,10 +423,7 @@ fn table(results: &BTreeMap<(String, &str), Vec<Fields>>) -> String {
             m(&main, "llmux", "cpu_ns_per_token"),
             m(&spawn, "llmux", "cpu_ns_per_token"),
         );
-        let vs_ao = ratio(
-            m(&main, "llmux", "cpu_ns_per_token"),
-            m(&main, "async-openai", "cpu_ns_per_token"),
-        );
+        let vs_ao = pr(&main, "llmux", "async-openai", "cpu_ns_per_token");
         let (goal, verdict) = match (format, own, vs_ao) {
             ("openai", Some(own), Some(ao)) => (
                 format!(
@@ -416,10 +453,7 @@ fn table(results: &BTreeMap<(String, &str), Vec<Fields>>) -> String {
         "llmux ≤ 2".into(),
         conns.map(|c| (c, c <= 2.0)),
     ));
-    let r = ratio(
-        m("short", "llmux", "wall_us_per_stream"),
-        m("short", "hand", "wall_us_per_stream"),
-    );
+    let r = pr("short", "llmux", "hand", "wall_us_per_stream");
     rows.push(row(
         "short",
         "wall µs/stream",
@@ -434,7 +468,7 @@ fn table(results: &BTreeMap<(String, &str), Vec<Fields>>) -> String {
         "(reported)".into(),
         None,
     ));
-    let r = ratio(m("chat", "llmux", "p50_us"), m("chat", "floor", "p50_us"));
+    let r = pr("chat", "llmux", "floor", "p50_us");
     rows.push(row(
         "chat",
         "p50 µs",
@@ -449,10 +483,7 @@ fn table(results: &BTreeMap<(String, &str), Vec<Fields>>) -> String {
         "(reported)".into(),
         None,
     ));
-    let r = ratio(
-        m("chat", "llmux", "cpu_us_per_request"),
-        m("chat", "hand", "cpu_us_per_request"),
-    );
+    let r = pr("chat", "llmux", "hand", "cpu_us_per_request");
     rows.push(row(
         "chat",
         "CPU µs/request",
@@ -475,10 +506,7 @@ fn table(results: &BTreeMap<(String, &str), Vec<Fields>>) -> String {
             format!("all of {} complete", streams.unwrap_or(0.0)),
             Some((if all_done { 1.0 } else { 0.0 }, all_done)),
         ));
-        let r = ratio(
-            m(id, "llmux", "cpu_us_per_stream"),
-            m(id, "hand", "cpu_us_per_stream"),
-        );
+        let r = pr(id, "llmux", "hand", "cpu_us_per_stream");
         rows.push(row(
             id,
             "CPU µs/stream",
@@ -486,10 +514,7 @@ fn table(results: &BTreeMap<(String, &str), Vec<Fields>>) -> String {
             format!("llmux ≤ {cpu_goal}× hand"),
             r.map(|r| (r, r <= cpu_goal)),
         ));
-        let r = ratio(
-            m(id, "llmux", "kib_per_stream"),
-            m(id, "hand", "kib_per_stream"),
-        );
+        let r = pr(id, "llmux", "hand", "kib_per_stream");
         rows.push(row(
             id,
             "KiB/open stream",
