@@ -254,6 +254,21 @@ impl Conn {
         self.write(b"\r\n").await
     }
 
+    /// A whole chunked response: the head, each of `pieces` as a chunk of its own (empty ones skipped),
+    /// and the last chunk.
+    pub async fn send_chunked<P: AsRef<[u8]>>(
+        &mut self,
+        status: u16,
+        content_type: &str,
+        pieces: &[P],
+    ) -> io::Result<()> {
+        self.start_chunked(status, content_type).await?;
+        for piece in pieces {
+            self.chunk(piece.as_ref()).await?;
+        }
+        self.end_chunked().await
+    }
+
     /// The last chunk: the body ends well.
     pub async fn end_chunked(&mut self) -> io::Result<()> {
         self.write(b"0\r\n\r\n").await

@@ -1,9 +1,7 @@
 //! The client against wiremock servers shaped like Ollama's documented protocol (no Ollama server can be
 //! installed where these tests run), raw TCP servers for chunk boundaries, and a counting proxy.
 
-mod support;
-
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -11,6 +9,7 @@ use llm_core::{
     ChatRequest, Error, ErrorKind, FinishReason, Provider, StreamEvent, Timeouts, Usage,
 };
 use llm_ollama::{Ollama, OllamaConfig};
+use llmux_e2e::net::{CountingProxy, RawServer, closed_port};
 use serde_json::json;
 use wiremock::matchers::{body_partial_json, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -250,7 +249,7 @@ async fn health_lists_tags() {
 
 #[tokio::test]
 async fn connection_refused_is_network_at_once() {
-    let base = format!("http://127.0.0.1:{}", support::closed_port());
+    let base = format!("http://127.0.0.1:{}", closed_port());
     let config = OllamaConfig::default()
         .base_url(base)
         .timeouts(Timeouts::default().connect(Duration::from_secs(30)));
@@ -284,8 +283,17 @@ async fn chunk_boundaries_inside_lines_and_characters() {
         at = cut;
     }
     pieces.push(body[at..].to_vec());
-    let base = support::chunked_server("application/x-ndjson", pieces).await;
-    let (events, err) = collect(client(&base).stream(&request()).await.unwrap()).await;
+    let pieces = Arc::new(pieces);
+    let server = RawServer::start(move |mut conn| {
+        let pieces = Arc::clone(&pieces);
+        async move {
+            let _ = conn
+                .send_chunked(200, "application/x-ndjson", &pieces)
+                .await;
+        }
+    })
+    .await;
+    let (events, err) = collect(client(&server.base_url()).stream(&request()).await.unwrap()).await;
     assert!(err.is_none(), "{err:?}");
     assert_eq!(
         text(&events),
@@ -314,8 +322,8 @@ async fn twenty_sequential_requests_share_one_connection() {
         .expect(10)
         .mount(&server)
         .await;
-    let (base, accepted) = support::counting_proxy(&server.uri()).await;
-    let ollama = client(&base);
+    let proxy = CountingProxy::start(*server.address()).await;
+    let ollama = client(&proxy.base_url());
     for i in 0..20 {
         if i % 2 == 0 {
             ollama.chat(&request()).await.unwrap();
@@ -324,5 +332,5 @@ async fn twenty_sequential_requests_share_one_connection() {
             assert!(err.is_none() && !events.is_empty(), "{err:?}");
         }
     }
-    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    assert_eq!(proxy.accepted(), 1);
 }
