@@ -2,14 +2,12 @@
 //! model, then 200), `wait_ready`, error statuses of the native API, mid-stream errors over HTTP, the key,
 //! the chat body llm-openai sends for llama.cpp, and connection reuse.
 
-mod support;
-
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use llm_core::{ChatRequest, ErrorKind, FinishReason, Provider, StreamEvent};
 use llm_llamacpp::{CompletionEvent, CompletionRequest, LlamaCpp, LlamaCppConfig};
+use llmux_e2e::net::{CountingProxy, RawServer};
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -362,8 +360,8 @@ async fn twenty_sequential_requests_share_one_connection() {
         .expect(5)
         .mount(&server)
         .await;
-    let (base, accepted) = support::counting_proxy(&server.uri()).await;
-    let llama = client(&base);
+    let proxy = CountingProxy::start(*server.address()).await;
+    let llama = client(&proxy.base_url());
     for i in 0..20 {
         match i % 4 {
             0 | 2 => drop(llama.chat(&request()).await.unwrap()),
@@ -371,16 +369,29 @@ async fn twenty_sequential_requests_share_one_connection() {
             _ => drop(llama.props().await.unwrap()),
         }
     }
-    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    assert_eq!(proxy.accepted(), 1);
 }
 
 /// llama-server closes a kept-alive connection after a stream; the next request on it fails before any
 /// response and is sent once more on a fresh connection.
 #[tokio::test]
 async fn a_connection_closed_by_the_server_is_replaced_once() {
-    let (base, accepted) = support::one_answer_per_connection(r#"{"status":"ok"}"#).await;
-    let llama = client(&base);
+    // Like llama-server after a stream: each connection answers its first request (keep-alive announced),
+    // then reads the next one and closes without answering.
+    let server = RawServer::start(|mut conn| async move {
+        let body = r#"{"status":"ok"}"#;
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nkeep-alive: timeout=5, max=100\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        if conn.write(head.as_bytes()).await.is_ok() {
+            // The next request on this connection is read and dropped with the connection.
+            let _ = conn.next_request().await;
+        }
+    })
+    .await;
+    let llama = client(&server.base_url());
     llama.ready().await.unwrap();
     llama.ready().await.unwrap();
-    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    assert_eq!(server.accepted(), 2);
 }
