@@ -38,6 +38,7 @@ mod limits;
 mod ndjson;
 mod sse;
 mod stream;
+mod utf8;
 
 pub use decode_stream::{NdjsonDecodeStream, SseDecodeStream};
 pub use error::{NdjsonError, NdjsonErrorKind, SseError, StreamError, Truncated};

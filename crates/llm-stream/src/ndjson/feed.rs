@@ -6,7 +6,7 @@
 
 use super::{NdjsonLine, NdjsonLineRef, NdjsonParser, is_blank};
 use crate::error::{NdjsonError, NdjsonErrorKind};
-use crate::sse::{checked_lines, lent_str};
+use crate::utf8::CheckedChunk;
 
 /// What one step of the line machine produced.
 enum Step<'c> {
@@ -41,10 +41,8 @@ pub struct NdjsonFeed<'p, 'c> {
     p: &'p mut NdjsonParser,
     /// The part of the chunk not parsed yet.
     input: &'c [u8],
-    /// The chunk, and as text its part up to the last line end when that is valid UTF-8
-    /// (checked once per chunk; else empty, and each line is checked on its own).
-    chunk: &'c [u8],
-    text: &'c str,
+    /// The chunk, checked as UTF-8 once for the lines lent from it.
+    chunk: CheckedChunk<'c>,
     /// A carried line was lent out from `p.text`: give its allocation back to `p.carry` first.
     lent: bool,
 }
@@ -55,8 +53,7 @@ impl<'p, 'c> NdjsonFeed<'p, 'c> {
         Self {
             p,
             input,
-            chunk: input,
-            text: checked_lines(input),
+            chunk: CheckedChunk::new(input),
             lent: false,
         }
     }
@@ -133,11 +130,10 @@ impl<'p, 'c> NdjsonFeed<'p, 'c> {
             if is_blank(content) {
                 return None;
             }
-            let text = lent_str(self.chunk, self.text, content)
-                .map_or_else(|| simdutf8::basic::from_utf8(content).ok(), Some);
-            return Some(match text {
-                Some(text) => Step::Chunk(p.line, text),
-                None => Step::Error(invalid_utf8(p.line)),
+            let line = p.line;
+            return Some(match self.chunk.lend(content) {
+                Some(text) => Step::Chunk(line, text),
+                None => Step::Error(invalid_utf8(line)),
             });
         }
         let mut carry = std::mem::take(&mut p.carry);

@@ -7,6 +7,7 @@
 
 use super::{SseEvent, SseEventRef, SseParser, event::SharedStr};
 use crate::error::SseError;
+use crate::utf8::CheckedChunk;
 
 /// Releasing a data buffer that grew past this after an event keeps a long-lived parser from
 /// holding the largest event it ever saw.
@@ -29,10 +30,8 @@ pub struct SseFeed<'p, 'c> {
     p: &'p mut SseParser,
     /// The part of the chunk not parsed yet.
     input: &'c [u8],
-    /// The chunk, and as text its part up to the last line end when that is valid UTF-8
-    /// (checked once per chunk; else empty, and each event is checked on its own).
-    chunk: &'c [u8],
-    text: &'c str,
+    /// The chunk, checked as UTF-8 once for the spans lent from it.
+    chunk: CheckedChunk<'c>,
     /// The event's data while it is one data line lying in the chunk (then `p.data` is empty).
     data_span: Option<&'c [u8]>,
     /// The event type while its last `event` line lies in the chunk (then `p.event_type` is stale).
@@ -53,8 +52,7 @@ impl<'p, 'c> SseFeed<'p, 'c> {
         Self {
             p,
             input,
-            chunk: input,
-            text: checked_lines(input),
+            chunk: CheckedChunk::new(input),
             data_span: None,
             type_span: None,
             dispatched: false,
@@ -294,38 +292,48 @@ impl<'p, 'c> SseFeed<'p, 'c> {
         self.dispatched = false;
     }
 
-    /// The dispatched event, borrowed. Valid UTF-8 (checked once, over the whole data) is lent
-    /// as it is; invalid input is decoded with replacement into the parser's scratch strings.
+    /// The dispatched event, borrowed. Valid UTF-8 (checked once per chunk, or once over the
+    /// joined data) is lent as it is; invalid input is decoded with replacement into the
+    /// parser's scratch strings.
     fn event_ref(&mut self) -> SseEventRef<'_> {
+        // The type comes first in the chunk: lending it first lets one check cover both.
+        let lent_type = self.type_span.and_then(|span| self.chunk.lend(span));
+        let lent_data = self.data_span.and_then(|span| self.chunk.lend(span));
         let p = &mut *self.p;
         // "If the data buffer's last character is a U+000A LINE FEED (LF) character, then remove
         // the last character from the data buffer."
-        let data = match self.data_span {
-            Some(span) => span,
-            None => p.data.strip_suffix(b"\n").unwrap_or(&p.data),
-        };
-        let checked = self
-            .data_span
-            .and_then(|span| lent_str(self.chunk, self.text, span));
-        let data = match checked.map_or_else(|| simdutf8::basic::from_utf8(data).ok(), Some) {
-            Some(text) => text,
-            None => {
-                p.lossy_data = String::from_utf8_lossy(data).into_owned();
+        let data = match (lent_data, self.data_span) {
+            (Some(text), _) => text,
+            (None, Some(span)) => {
+                p.lossy_data = String::from_utf8_lossy(span).into_owned();
                 &p.lossy_data
+            }
+            (None, None) => {
+                let data = p.data.strip_suffix(b"\n").unwrap_or(&p.data);
+                match simdutf8::basic::from_utf8(data) {
+                    Ok(text) => text,
+                    Err(_) => {
+                        p.lossy_data = String::from_utf8_lossy(data).into_owned();
+                        &p.lossy_data
+                    }
+                }
             }
         };
         // "Initialize event's type attribute to "message" ... If the event type buffer has a
         // value other than the empty string, change the type of the newly created event to equal
         // the value of the event type buffer."
-        let lent_type = self
-            .type_span
-            .and_then(|span| lent_str(self.chunk, self.text, span));
-        let event = match self.type_span.unwrap_or(&p.event_type) {
-            b"" => "message",
-            bytes => match lent_type.map_or_else(|| simdutf8::basic::from_utf8(bytes).ok(), Some) {
-                Some(text) => text,
-                None => {
-                    p.lossy_type = String::from_utf8_lossy(bytes).into_owned();
+        let event = match (lent_type, self.type_span) {
+            (Some(text), _) if !text.is_empty() => text,
+            (_, Some(b"")) => "message",
+            (_, Some(span)) => {
+                p.lossy_type = String::from_utf8_lossy(span).into_owned();
+                &p.lossy_type
+            }
+            (_, None) if p.event_type.is_empty() => "message",
+            (_, None) => match simdutf8::basic::from_utf8(&p.event_type) {
+                Ok(text) => text,
+                Err(_) => {
+                    p.lossy_type = String::from_utf8_lossy(&p.event_type).into_owned();
                     &p.lossy_type
                 }
             },
@@ -369,25 +377,6 @@ impl Drop for SseFeed<'_, '_> {
     fn drop(&mut self) {
         self.queue_rest();
     }
-}
-
-/// The chunk as text up to its last line end, if that part is valid UTF-8; else `""`. Only lines
-/// ending inside the chunk are ever lent from it, and a character split by the chunk's end lies
-/// after its last line end (CR and LF are ASCII), so one check covers every lendable span. Short
-/// chunks are not worth the call: their events are checked one by one.
-pub(crate) fn checked_lines(chunk: &[u8]) -> &str {
-    if chunk.len() < 64 {
-        return "";
-    }
-    let end = memchr::memrchr2(b'\r', b'\n', chunk).unwrap_or(0);
-    simdutf8::basic::from_utf8(&chunk[..end]).unwrap_or_default()
-}
-
-/// `span` (a part of `chunk`) as a slice of `text`, the checked part of `chunk`, when it lies
-/// inside it on character boundaries (spans start after ASCII and end before CR/LF, so they do).
-pub(crate) fn lent_str<'c>(chunk: &'c [u8], text: &'c str, span: &'c [u8]) -> Option<&'c str> {
-    let start = (span.as_ptr() as usize).wrapping_sub(chunk.as_ptr() as usize);
-    text.get(start..start.checked_add(span.len())?)
 }
 
 /// The first CR or LF. Tiny inputs (a few bytes per feed) are scanned directly: cheaper than

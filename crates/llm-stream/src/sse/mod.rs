@@ -22,7 +22,6 @@ use std::time::Duration;
 
 pub use event::{SseEvent, SseEventRef};
 pub use feed::SseFeed;
-pub(crate) use feed::{checked_lines, lent_str};
 
 use crate::bom::BomState;
 use crate::error::{SseError, Truncated};
