@@ -1,36 +1,13 @@
 //! One pooled connection serves many requests: a counting TCP proxy in front of wiremock shows that 20
 //! sequential requests, streaming and not, use one connection.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use futures::StreamExt;
 use llm_core::{ChatRequest, Provider, StreamEvent};
 use llm_openai::{OpenAi, OpenAiConfig};
+use llmux_e2e::net::CountingProxy;
 use serde_json::json;
-use tokio::net::{TcpListener, TcpStream};
 use wiremock::matchers::{body_partial_json, method};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-/// Forwards every accepted connection to `target` and counts the connections accepted.
-async fn counting_proxy(target: std::net::SocketAddr) -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let count = Arc::clone(&accepted);
-    tokio::spawn(async move {
-        while let Ok((mut inbound, _)) = listener.accept().await {
-            count.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(async move {
-                if let Ok(mut outbound) = TcpStream::connect(target).await {
-                    // The copy ends when either side closes; its result does not matter to the count.
-                    let _copied = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                }
-            });
-        }
-    });
-    (format!("http://{address}"), accepted)
-}
 
 #[tokio::test]
 async fn twenty_sequential_requests_streaming_and_not_use_one_connection() {
@@ -56,8 +33,9 @@ async fn twenty_sequential_requests_streaming_and_not_use_one_connection() {
         .expect(10)
         .mount(&server)
         .await;
-    let (proxy, accepted) = counting_proxy(*server.address()).await;
-    let client = OpenAi::new(OpenAiConfig::new("k").base_url(format!("{proxy}/v1"))).unwrap();
+    let proxy = CountingProxy::start(*server.address()).await;
+    let client =
+        OpenAi::new(OpenAiConfig::new("k").base_url(format!("{}/v1", proxy.base_url()))).unwrap();
     let request = ChatRequest::new("gpt-4o").user("Hi");
     for i in 0..20 {
         if i % 2 == 0 {
@@ -72,5 +50,5 @@ async fn twenty_sequential_requests_streaming_and_not_use_one_connection() {
             );
         }
     }
-    assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    assert_eq!(proxy.accepted(), 1);
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use llm_core::{ChatRequest, ErrorKind, Provider};
 use llm_openai::{OpenAi, OpenAiConfig};
+use llmux_e2e::net::closed_port;
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -328,9 +329,7 @@ async fn http_200_with_an_error_body_is_classified_like_a_status() {
 
 #[tokio::test]
 async fn connection_refused_is_network() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
+    let port = closed_port();
     let openai =
         OpenAi::new(OpenAiConfig::new("k").base_url(format!("http://127.0.0.1:{port}/v1")))
             .unwrap();
