@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use llm_claude::{Claude, ClaudeConfig};
 use llm_core::{ChatRequest, ErrorKind, Provider};
+use llmux_e2e::net::closed_port;
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -258,10 +259,8 @@ async fn an_invalid_request_is_never_sent() {
 
 #[tokio::test]
 async fn a_refused_connection_is_a_network_error() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    drop(listener);
-    let c = Claude::new(ClaudeConfig::new("k").base_url(format!("http://{addr}"))).expect("config");
+    let base = format!("http://127.0.0.1:{}", closed_port());
+    let c = Claude::new(ClaudeConfig::new("k").base_url(base)).expect("config");
     let err = c.chat(&request()).await.expect_err("refused");
     assert_eq!(err.kind(), ErrorKind::Network);
     assert!(err.is_retryable());
