@@ -1,5 +1,5 @@
-//! Fuzzes the SSE parser: no panic, bounded buffering, and the same result however the input is
-//! chunked.
+//! Fuzzes the SSE parser: no panic, bounded buffering, the same result however the input is
+//! chunked, and the same events through the borrowed path (`feed_ref`) as through `feed`.
 #![no_main]
 
 mod input;
@@ -17,11 +17,18 @@ struct Transcript {
     truncated: bool,
 }
 
-fn run<'a>(chunks: impl IntoIterator<Item = &'a [u8]>, limits: Limits) -> Transcript {
+fn run<'a>(chunks: impl IntoIterator<Item = &'a [u8]>, limits: Limits, lend: bool) -> Transcript {
     let mut parser = SseParser::with_limits(limits);
     let mut items = Vec::new();
     for chunk in chunks {
-        parser.feed(chunk);
+        if lend {
+            let mut feed = parser.feed_ref(chunk);
+            while let Some(item) = feed.next_event_ref() {
+                items.push(item.map(|event| event.to_event()));
+            }
+        } else {
+            parser.feed(chunk);
+        }
         // Held: a partial line and an event type (each within the line limit) and the event's
         // data with its trailing LF.
         let bound = 2 * limits.max_line_bytes() + limits.max_event_data_bytes() + 1;
@@ -48,9 +55,13 @@ fuzz_target!(|data: &[u8]| {
     let Some(input) = Input::parse(data) else {
         return;
     };
-    let whole = run([input.stream], input.limits);
-    let chunked = run(input.chunks.iter().copied(), input.limits);
+    let whole = run([input.stream], input.limits, false);
+    let chunked = run(input.chunks.iter().copied(), input.limits, false);
     assert_eq!(whole, chunked, "chunking changed the result");
-    let bytewise = run(input.stream.chunks(1), input.limits);
+    let bytewise = run(input.stream.chunks(1), input.limits, false);
     assert_eq!(whole, bytewise, "one byte at a time changed the result");
+    let lent = run(input.chunks.iter().copied(), input.limits, true);
+    assert_eq!(whole, lent, "the borrowed path changed the result");
+    let lent_whole = run([input.stream], input.limits, true);
+    assert_eq!(whole, lent_whole, "the borrowed path changed the result");
 });
