@@ -208,6 +208,11 @@ impl Conn {
         Ok(&self.request)
     }
 
+    /// Reads whatever the client sends next into `buf` (0: the client closed its side).
+    pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.stream.read(buf).await
+    }
+
     /// Writes raw bytes.
     pub async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.stream.write_all(bytes).await?;

@@ -6,8 +6,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use llm_core::{ApiKey, ErrorKind, Timeouts};
 use llm_http::Transport;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use llmux_e2e::net::{RawServer, closed_port};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -15,33 +14,18 @@ fn transport(timeouts: Timeouts) -> Transport {
     Transport::new("test", timeouts, None).unwrap()
 }
 
-/// A server that answers every connection with `head` (status line and headers), then `chunks` one by one,
-/// then keeps the connection open without sending more until the client goes away.
-async fn stalling_server(head: &'static str, chunks: Vec<&'static str>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let chunks = chunks.clone();
-            tokio::spawn(async move {
-                let mut buf = [0u8; 4096];
-                let _ = socket.read(&mut buf).await;
-                let _ = socket.write_all(head.as_bytes()).await;
-                for c in chunks {
-                    let _ = socket
-                        .write_all(format!("{:x}\r\n{c}\r\n", c.len()).as_bytes())
-                        .await;
-                }
-                // Hold the connection open until the client closes it.
-                let _ = socket.read(&mut buf).await;
-            });
+/// A server that answers every connection with the head of a chunked event stream, then `chunks` one by
+/// one, then keeps the connection open without sending more until the client goes away.
+async fn stalling_server(chunks: &'static [&'static str]) -> RawServer {
+    RawServer::start(move |mut conn| async move {
+        let _ = conn.start_chunked(200, "text/event-stream").await;
+        for c in chunks {
+            let _ = conn.chunk(c.as_bytes()).await;
         }
-    });
-    format!("http://{addr}/")
+        conn.closed_by_peer().await;
+    })
+    .await
 }
-
-const CHUNKED_HEAD: &str =
-    "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
 
 #[tokio::test]
 async fn error_status_is_classified_with_request_id_and_key_scrubbed() {
@@ -76,12 +60,13 @@ async fn error_status_is_classified_with_request_id_and_key_scrubbed() {
 
 #[tokio::test]
 async fn refused_connection_is_network_at_once() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    let port = closed_port();
     let t = transport(Timeouts::default());
     let started = Instant::now();
-    let err = t.send(t.get(&format!("http://{addr}/"))).await.unwrap_err();
+    let err = t
+        .send(t.get(&format!("http://127.0.0.1:{port}/")))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Network);
     assert!(err.is_retryable());
     assert!(err.to_string().contains("could not connect"), "{err}");
@@ -106,10 +91,10 @@ async fn slow_headers_hit_the_first_byte_limit() {
 
 #[tokio::test]
 async fn stalled_body_hits_the_idle_limit() {
-    let url = stalling_server(CHUNKED_HEAD, vec!["data: a\n\n"]).await;
+    let server = stalling_server(&["data: a\n\n"]).await;
     let t = transport(Timeouts::default().idle(Duration::from_millis(200)));
     let started = Instant::now();
-    let mut body = t.send(t.get(&url)).await.unwrap().into_body();
+    let mut body = t.send(t.get(&server.base_url())).await.unwrap().into_body();
     assert_eq!(body.next().await.unwrap().unwrap(), "data: a\n\n");
     let err = body.next().await.unwrap().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout);
@@ -120,9 +105,9 @@ async fn stalled_body_hits_the_idle_limit() {
 
 #[tokio::test]
 async fn headers_without_body_hit_the_first_byte_limit() {
-    let url = stalling_server(CHUNKED_HEAD, vec![]).await;
+    let server = stalling_server(&[]).await;
     let t = transport(Timeouts::default().first_byte(Duration::from_millis(200)));
-    let mut body = t.send(t.get(&url)).await.unwrap().into_body();
+    let mut body = t.send(t.get(&server.base_url())).await.unwrap().into_body();
     let err = body.next().await.unwrap().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout);
     assert!(err.message().contains("first byte"), "{err}");
@@ -130,32 +115,22 @@ async fn headers_without_body_hit_the_first_byte_limit() {
 
 #[tokio::test]
 async fn total_limit_ends_a_trickling_body() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let (mut socket, _) = listener.accept().await.unwrap();
-        let mut buf = [0u8; 4096];
-        let _ = socket.read(&mut buf).await;
-        socket.write_all(CHUNKED_HEAD.as_bytes()).await.unwrap();
-        // One small chunk every 50 ms: never idle, but never done.
-        for _ in 0..200 {
-            if socket.write_all(b"2\r\nx\n\r\n").await.is_err() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    });
+    let server = RawServer::start(|mut conn| async move {
+        let _ = conn.start_chunked(200, "text/event-stream").await;
+        // One small chunk every 50 ms for up to 10 s: never idle, but never done.
+        let every = Duration::from_millis(50);
+        let _closed = conn
+            .drip_until_closed(b"x\n", every, Duration::from_secs(10))
+            .await;
+    })
+    .await;
     let t = transport(
         Timeouts::default()
             .idle(Duration::from_millis(500))
             .total(Duration::from_millis(400)),
     );
     let started = Instant::now();
-    let mut body = t
-        .send(t.get(&format!("http://{addr}/")))
-        .await
-        .unwrap()
-        .into_body();
+    let mut body = t.send(t.get(&server.base_url())).await.unwrap().into_body();
     let mut chunks = 0;
     let err = loop {
         match body.next().await.unwrap() {
@@ -197,22 +172,14 @@ async fn oversized_body_is_invalid_response() {
 
 #[tokio::test]
 async fn cut_connection_mid_body_is_network() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let (mut socket, _) = listener.accept().await.unwrap();
-        let mut buf = [0u8; 4096];
-        let _ = socket.read(&mut buf).await;
-        socket.write_all(CHUNKED_HEAD.as_bytes()).await.unwrap();
-        socket.write_all(b"9\r\ndata: a\n\n\r\n").await.unwrap();
+    let server = RawServer::start(|mut conn| async move {
+        let _ = conn.start_chunked(200, "text/event-stream").await;
+        let _ = conn.chunk(b"data: a\n\n").await;
         // Dropped here: the chunked body never ends.
-    });
+    })
+    .await;
     let t = transport(Timeouts::default());
-    let mut body = t
-        .send(t.get(&format!("http://{addr}/")))
-        .await
-        .unwrap()
-        .into_body();
+    let mut body = t.send(t.get(&server.base_url())).await.unwrap().into_body();
     assert!(body.next().await.unwrap().is_ok());
     let err = body.next().await.unwrap().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Network, "{err}");
