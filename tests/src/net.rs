@@ -46,9 +46,58 @@ const MAX_HEAD: usize = 64 << 10;
 /// A running raw server; it stops accepting when dropped (connections already accepted run on).
 #[derive(Debug)]
 pub struct RawServer {
+    listening: Listening,
+}
+
+/// A loopback listener whose accept loop counts connections and serves each in its own task; the loop
+/// stops when this is dropped (connections already accepted run on).
+#[derive(Debug)]
+struct Listening {
     addr: SocketAddr,
     accepted: Arc<AtomicUsize>,
     task: JoinHandle<()>,
+}
+
+impl Listening {
+    async fn start<F, Fut>(serve: F) -> Listening
+    where
+        F: Fn(TcpStream) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("cannot bind a loopback port: {e}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("cannot read the bound address: {e}"));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&accepted);
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(serve(stream));
+            }
+        });
+        Listening {
+            addr,
+            accepted,
+            task,
+        }
+    }
+
+    fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// One parsed request.
@@ -101,55 +150,34 @@ impl RawServer {
         F: Fn(Conn) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .unwrap_or_else(|e| panic!("cannot bind a loopback port: {e}"));
-        let addr = listener
-            .local_addr()
-            .unwrap_or_else(|e| panic!("cannot read the bound address: {e}"));
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let count = Arc::clone(&accepted);
         let handler = Arc::new(handler);
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                count.fetch_add(1, Ordering::SeqCst);
-                let handler = Arc::clone(&handler);
-                tokio::spawn(async move {
-                    let mut stream = stream;
-                    // Only a latency setting: if it cannot be set, the bytes still arrive.
-                    let _ = stream.set_nodelay(true);
-                    if let Ok(request) = read_request(&mut stream).await {
-                        handler(Conn { stream, request }).await;
-                    }
-                });
+        let listening = Listening::start(move |mut stream| {
+            let handler = Arc::clone(&handler);
+            async move {
+                // Only a latency setting: if it cannot be set, the bytes still arrive.
+                let _ = stream.set_nodelay(true);
+                if let Ok(request) = read_request(&mut stream).await {
+                    handler(Conn { stream, request }).await;
+                }
             }
-        });
-        RawServer {
-            addr,
-            accepted,
-            task,
-        }
+        })
+        .await;
+        RawServer { listening }
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.listening.base_url()
     }
 
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.listening.addr
     }
 
     /// Connections accepted so far.
     pub fn accepted(&self) -> usize {
-        self.accepted.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for RawServer {
-    fn drop(&mut self) {
-        self.task.abort();
+        self.listening.accepted()
     }
 }
 
@@ -330,9 +358,7 @@ impl Conn {
 /// stops accepting when dropped.
 #[derive(Debug)]
 pub struct CountingProxy {
-    addr: SocketAddr,
-    accepted: Arc<AtomicUsize>,
-    task: JoinHandle<()>,
+    listening: Listening,
 }
 
 impl CountingProxy {
@@ -342,46 +368,24 @@ impl CountingProxy {
     /// # Panics
     /// When no loopback port can be bound.
     pub async fn start(upstream: SocketAddr) -> CountingProxy {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .unwrap_or_else(|e| panic!("cannot bind a loopback port: {e}"));
-        let addr = listener
-            .local_addr()
-            .unwrap_or_else(|e| panic!("cannot read the bound address: {e}"));
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let count = Arc::clone(&accepted);
-        let task = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                count.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(upstream).await {
-                        // The copy ends when either side closes; its result does not matter to the count.
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
+        let listening = Listening::start(move |mut inbound| async move {
+            if let Ok(mut outbound) = TcpStream::connect(upstream).await {
+                // The copy ends when either side closes; its result does not matter to the count.
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
             }
-        });
-        CountingProxy {
-            addr,
-            accepted,
-            task,
-        }
+        })
+        .await;
+        CountingProxy { listening }
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.listening.base_url()
     }
 
     /// Connections accepted so far.
     pub fn accepted(&self) -> usize {
-        self.accepted.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for CountingProxy {
-    fn drop(&mut self) {
-        self.task.abort();
+        self.listening.accepted()
     }
 }
 
