@@ -1,6 +1,6 @@
 //! `cargo xtask`: the project's own automation, written in Rust so it runs wherever cargo does.
 //!
-//! - `cargo xtask bench [--quick]`: the whole-client benchmarks against other crates (see [`bench`]).
+//! - `cargo xtask bench [--quick]`: the whole-client benchmarks against other crates (see [`mod@bench`]).
 //! - `cargo xtask ci [STEP…]`: everything CI checks, in order (see [`ci`]); `.ci/run` runs exactly this.
 //! - `cargo xtask peers [llm-katan|model|llama-server…]`: provision the end-to-end test peers (see [`peers`]).
 //! - `cargo xtask fuzz [--time S] [--build-only]`: build and run the `fuzz/` targets (see [`fuzz`]).
