@@ -2,7 +2,7 @@
 //!
 //! [`ChatDecoder`] is a small state machine fed one line at a time (a fuzz target can drive it with an
 //! [`NdjsonParser`](llm_stream::NdjsonParser) and arbitrary bytes); [`OllamaStream`] composes it with
-//! [`NdjsonStream`] over any stream of byte chunks, so the consumer's polls drive the connection and no task
+//! an [`NdjsonParser`] over any stream of byte chunks, so the consumer's polls drive the connection and no task
 //! is spawned.
 //!
 //! Every line is checked for `error` (Ollama sends a mid-stream failure as a line holding only `error`, with
@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 
 use futures_core::Stream;
 use llm_core::{ChatResponse, Error, ErrorKind, StreamEvent, StreamStart};
-use llm_stream::{NdjsonStream, StreamError};
+use llm_stream::{NdjsonError, NdjsonLineRef, NdjsonParser, StreamError};
 use pin_project_lite::pin_project;
 use serde_json::error::Category;
 
@@ -205,16 +205,21 @@ pub fn events_from_response(start: StreamStart, response: ChatResponse) -> Vec<S
 }
 
 pin_project! {
-    /// A streamed `/api/chat` answer: `S` (byte chunks) through [`NdjsonStream`] and [`ChatDecoder`].
+    /// A streamed `/api/chat` answer: `S` (byte chunks) through an [`NdjsonParser`] and [`ChatDecoder`].
+    /// Each line lying whole in a chunk is decoded from borrowed text, with no owned copy of it.
     ///
     /// After the terminal line it keeps reading to the end of the body (ignoring anything else), so the
     /// connection can go back to the pool; after an `Err` item it yields `None`.
     #[derive(Debug)]
     pub struct OllamaStream<S> {
         #[pin]
-        lines: NdjsonStream<S>,
+        body: S,
+        parser: NdjsonParser,
+        body_done: bool,
         decoder: ChatDecoder,
         queue: VecDeque<StreamEvent>,
+        // An error to yield once the events queued before it are taken.
+        error: Option<Error>,
         finished: bool,
     }
 }
@@ -226,12 +231,35 @@ impl<S> OllamaStream<S> {
         let mut queue = VecDeque::with_capacity(4);
         decoder.take_start(&mut queue);
         OllamaStream {
-            lines: NdjsonStream::new(body),
+            body,
+            parser: NdjsonParser::new(),
+            body_done: false,
             decoder,
             queue,
+            error: None,
             finished: false,
         }
     }
+}
+
+/// Decodes one parsed line (or line error) into `queue`; `Ok(true)` when reading should stop: a line error
+/// after the terminal line does not change a complete answer, it only ends the reading. On an error, the
+/// events the failing line itself queued are dropped (those of earlier lines stay, to be yielded first).
+fn decode_line(
+    decoder: &mut ChatDecoder,
+    queue: &mut VecDeque<StreamEvent>,
+    line: Result<NdjsonLineRef<'_>, NdjsonError>,
+) -> Result<bool, Error> {
+    let before = queue.len();
+    let result = match line {
+        Ok(line) => decoder.line(line.as_str(), queue).map(|()| false),
+        Err(_) if decoder.is_done() => Ok(true),
+        Err(e) => Err(decoder.stream_error(StreamError::Ndjson(e))),
+    };
+    if result.is_err() {
+        queue.truncate(before);
+    }
+    result
 }
 
 impl<S, B> Stream for OllamaStream<S>
@@ -247,31 +275,69 @@ where
             if let Some(event) = this.queue.pop_front() {
                 return Poll::Ready(Some(Ok(event)));
             }
+            if let Some(e) = this.error.take() {
+                return Poll::Ready(Some(Err(e)));
+            }
             if *this.finished {
                 return Poll::Ready(None);
             }
-            let item = match this.lines.as_mut().poll_next(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(item) => item,
-            };
-            let done = this.decoder.is_done();
-            let result = match item {
-                Some(Ok(line)) => this.decoder.line(line.as_str(), this.queue),
-                // Whatever breaks after the terminal line does not change a complete answer.
-                Some(Err(_)) if done => {
-                    *this.finished = true;
-                    Ok(())
-                }
-                Some(Err(e)) => Err(this.decoder.stream_error(e)),
-                None => {
-                    *this.finished = true;
-                    this.decoder.end()
+            let result = if *this.body_done {
+                // The body ended and the parser's last lines were decoded.
+                *this.finished = true;
+                this.decoder.end()
+            } else {
+                match this.body.as_mut().poll_next(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Some(Ok(chunk))) => {
+                        let mut lines = this.parser.feed_ref(chunk.as_ref());
+                        let mut result = Ok(());
+                        while let Some(line) = lines.next_line_ref() {
+                            match decode_line(this.decoder, this.queue, line) {
+                                Ok(false) => {}
+                                Ok(true) => {
+                                    *this.finished = true;
+                                    break;
+                                }
+                                Err(e) => {
+                                    result = Err(e);
+                                    break;
+                                }
+                            }
+                        }
+                        result
+                    }
+                    // Whatever breaks after the terminal line does not change a complete answer.
+                    Poll::Ready(Some(Err(_))) if this.decoder.is_done() => {
+                        *this.finished = true;
+                        Ok(())
+                    }
+                    Poll::Ready(Some(Err(e))) => {
+                        Err(this.decoder.stream_error(StreamError::Transport(e)))
+                    }
+                    Poll::Ready(None) => {
+                        *this.body_done = true;
+                        this.parser.finish();
+                        let mut result = Ok(());
+                        while let Some(line) = this.parser.next_line_ref() {
+                            match decode_line(this.decoder, this.queue, line) {
+                                Ok(false) => {}
+                                Ok(true) => {
+                                    *this.finished = true;
+                                    break;
+                                }
+                                Err(e) => {
+                                    result = Err(e);
+                                    break;
+                                }
+                            }
+                        }
+                        result
+                    }
                 }
             };
             if let Err(e) = result {
                 *this.finished = true;
-                this.queue.clear();
-                return Poll::Ready(Some(Err(e)));
+                *this.error = Some(e);
             }
         }
     }
