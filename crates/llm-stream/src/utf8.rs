@@ -24,6 +24,7 @@ impl<'c> CheckedChunk<'c> {
     }
 
     /// `span` (a part of the chunk, or any empty slice) as text, if it is valid UTF-8.
+    #[inline]
     pub(crate) fn lend(&mut self, span: &'c [u8]) -> Option<&'c str> {
         self.lend_checked(span)
             .or_else(|| simdutf8::basic::from_utf8(span).ok())

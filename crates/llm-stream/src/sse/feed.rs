@@ -85,28 +85,50 @@ impl<'p, 'c> SseFeed<'p, 'c> {
     }
 
     /// Runs the line machine to the next event or error, or to the end of the chunk.
+    #[inline]
     fn step(&mut self) -> Option<Step> {
         if self.dispatched {
             self.reset_event();
         }
         if self.input.is_empty() {
             // Used up (or an empty chunk): only the spans may still need a home.
-            self.spill();
+            if self.data_span.is_some() || self.type_span.is_some() {
+                self.spill();
+            }
             return None;
         }
+        self.scan()
+    }
+
+    /// The line loop of [`step`](Self::step), over a non-empty rest of the chunk.
+    fn scan(&mut self) -> Option<Step> {
         // Splits the input into lines at CR, LF or CRLF ("End of line" in the spec's grammar).
         while let Some(pos) = find_line_end(self.input) {
             let input = self.input;
-            let mut next = pos + 1;
-            if input[pos] == b'\r' {
-                match input.get(next) {
-                    Some(b'\n') => next += 1,
-                    Some(_) => {}
-                    None => self.p.pending_cr = true,
+            self.input = self.after_line_end(input, pos);
+            let line = &input[..pos];
+            // The usual line: `data:` lying whole in the chunk, no carry, and often followed at
+            // once by the blank line that dispatches it. Same steps as `end_line`, `chunk_line`
+            // and `dispatch`, without a second search for the blank line's end.
+            if line.starts_with(b"data:")
+                && self.p.carry.is_empty()
+                && !self.p.skipping
+                && line.len() <= self.p.limits.max_line_bytes()
+            {
+                let value = &line[5..];
+                let value = value.strip_prefix(b" ").unwrap_or(value);
+                if let Some(step) = self.data_line(value, Some(value)) {
+                    return Some(step);
                 }
+                if let Some(b'\n' | b'\r') = self.input.first() {
+                    self.input = self.after_line_end(self.input, 0);
+                    if let Some(step) = self.dispatch() {
+                        return Some(step);
+                    }
+                }
+                continue;
             }
-            self.input = &input[next..];
-            if let Some(step) = self.end_line(&input[..pos]) {
+            if let Some(step) = self.end_line(line) {
                 return Some(step);
             }
         }
@@ -116,7 +138,23 @@ impl<'p, 'c> SseFeed<'p, 'c> {
         step
     }
 
+    /// The input after the line end at `pos` (a CR or LF): a CRLF pair is one line end, and a CR
+    /// ending the chunk may be completed by an LF starting the next one.
+    #[inline]
+    fn after_line_end(&mut self, input: &'c [u8], pos: usize) -> &'c [u8] {
+        let mut next = pos + 1;
+        if input[pos] == b'\r' {
+            match input.get(next) {
+                Some(b'\n') => next += 1,
+                Some(_) => {}
+                None => self.p.pending_cr = true,
+            }
+        }
+        &input[next..]
+    }
+
     /// The chunk is used up: the event being built moves into the parser's buffers.
+    #[inline]
     fn spill(&mut self) {
         if let Some(data) = self.data_span.take() {
             self.p.data.extend_from_slice(data);
@@ -234,6 +272,7 @@ impl<'p, 'c> SseFeed<'p, 'c> {
     /// "Append the field value to the data buffer, then append a single U+000A LINE FEED (LF)
     /// character to the data buffer." `span` is the same value when it lies in the chunk: the
     /// first data line of an event is then only remembered, not copied.
+    #[inline]
     fn data_line(&mut self, value: &[u8], span: Option<&'c [u8]>) -> Option<Step> {
         if self.p.poisoned {
             return None;
@@ -262,6 +301,7 @@ impl<'p, 'c> SseFeed<'p, 'c> {
     }
 
     /// "Dispatch the event" at a blank line.
+    #[inline]
     fn dispatch(&mut self) -> Option<Step> {
         let p = &mut *self.p;
         // "Set the last event ID string of the event source to the value of the last event ID
@@ -278,6 +318,7 @@ impl<'p, 'c> SseFeed<'p, 'c> {
     }
 
     /// Empties the event buffers after a dispatch.
+    #[inline]
     fn reset_event(&mut self) {
         let p = &mut *self.p;
         p.poisoned = false;
