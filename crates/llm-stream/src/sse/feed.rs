@@ -233,6 +233,12 @@ impl<'p, 'c> SseFeed<'p, 'c> {
         if line.is_empty() {
             return self.dispatch();
         }
+        // The usual other field, ahead of the general split (its first colon is known).
+        if let Some(value) = line.strip_prefix(b"event:") {
+            // "Set the event type buffer to field value."
+            self.type_span = Some(value.strip_prefix(b" ").unwrap_or(value));
+            return None;
+        }
         let (field, value) = split_field(line)?;
         match field {
             b"data" => self.data_line(value, Some(value)),
