@@ -92,6 +92,7 @@ impl<'p, 'c> NdjsonFeed<'p, 'c> {
     }
 
     /// Runs the line machine to the next line or error, or to the end of the chunk.
+    #[inline]
     fn step(&mut self) -> Option<Step<'c>> {
         if self.lent {
             let mut carry = std::mem::take(&mut self.p.text).into_bytes();
@@ -102,6 +103,11 @@ impl<'p, 'c> NdjsonFeed<'p, 'c> {
         if self.input.is_empty() {
             return None;
         }
+        self.scan()
+    }
+
+    /// The line loop of [`step`](Self::step), over a non-empty rest of the chunk.
+    fn scan(&mut self) -> Option<Step<'c>> {
         while let Some(pos) = find_lf(self.input) {
             let input = self.input;
             self.input = &input[pos + 1..];
@@ -116,6 +122,7 @@ impl<'p, 'c> NdjsonFeed<'p, 'c> {
     }
 
     /// An LF arrived; `tail` is the line's part in the current chunk.
+    #[inline]
     fn end_line(&mut self, tail: &'c [u8]) -> Option<Step<'c>> {
         let p = &mut *self.p;
         if p.skipping {

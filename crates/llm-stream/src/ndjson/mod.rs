@@ -307,6 +307,7 @@ impl NdjsonParser {
 }
 
 /// A line holding only spaces, tabs or CR is blank.
+#[inline]
 fn is_blank(line: &[u8]) -> bool {
     line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r'))
 }
