@@ -179,6 +179,7 @@ impl<'p, 'c> NdjsonFeed<'p, 'c> {
     }
 
     /// The chunk ended inside a line: keep its start, or report it once it crosses the limit.
+    #[inline]
     fn partial_line(&mut self, part: &[u8]) -> Option<Step<'c>> {
         let p = &mut *self.p;
         if p.skipping || part.is_empty() {
@@ -199,7 +200,10 @@ impl<'p, 'c> NdjsonFeed<'p, 'c> {
 impl Drop for NdjsonFeed<'_, '_> {
     #[inline]
     fn drop(&mut self) {
-        self.queue_rest();
+        // A cursor run to its end (the usual case) has nothing left to queue or give back.
+        if !self.input.is_empty() || self.lent {
+            self.queue_rest();
+        }
     }
 }
 

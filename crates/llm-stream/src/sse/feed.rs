@@ -193,6 +193,7 @@ impl<'p, 'c> SseFeed<'p, 'c> {
     }
 
     /// The chunk ended inside a line: keep its start, or report it once it crosses the limit.
+    #[inline]
     fn partial_line(&mut self, part: &[u8]) -> Option<Step> {
         let p = &mut *self.p;
         if p.skipping || part.is_empty() {
@@ -422,7 +423,14 @@ impl<'p, 'c> SseFeed<'p, 'c> {
 impl Drop for SseFeed<'_, '_> {
     #[inline]
     fn drop(&mut self) {
-        self.queue_rest();
+        // A cursor run to its end (the usual case) has nothing left to queue or spill.
+        if !self.input.is_empty()
+            || self.dispatched
+            || self.data_span.is_some()
+            || self.type_span.is_some()
+        {
+            self.queue_rest();
+        }
     }
 }
 
