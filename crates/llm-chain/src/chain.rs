@@ -479,7 +479,11 @@ async fn run_entry(call: &Call<'_>, lane: usize, index: usize) -> LaneEnd {
                     return LaneEnd::Stop(error);
                 }
                 let mut deadline_cut = false;
-                if error.is_retryable() && retry + 1 < policy.retry.max_attempts {
+                // Nothing listens where a connection was refused: a later entry answers sooner than a retry.
+                let fail_over_now = error.is_connect()
+                    && !policy.retry.retry_connect_before_fallback
+                    && index + 1 < chain.entries.len();
+                if error.is_retryable() && !fail_over_now && retry + 1 < policy.retry.max_attempts {
                     match retry_wait(call, slot, &error, retry, end) {
                         Ok(wait) => {
                             tracing::debug!(

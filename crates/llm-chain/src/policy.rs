@@ -97,6 +97,10 @@ pub struct RetryPolicy {
     /// The longest provider-requested wait (`retry-after`) the chain honours (default 60 s). A longer one
     /// is not slept: the chain moves on to the next entry.
     pub max_retry_after: Duration,
+    /// Whether a connection that could not be established ([`Error::is_connect`](llm_core::Error::is_connect):
+    /// refused, unreachable) is retried on the same entry when a later entry could answer instead (default
+    /// false: the chain moves on at once, since nothing listens there now; the last entry still retries it).
+    pub retry_connect_before_fallback: bool,
 }
 
 impl Default for RetryPolicy {
@@ -107,6 +111,7 @@ impl Default for RetryPolicy {
             max_backoff: Duration::from_secs(8),
             jitter: 0.25,
             max_retry_after: Duration::from_secs(60),
+            retry_connect_before_fallback: false,
         }
     }
 }
@@ -147,6 +152,13 @@ impl RetryPolicy {
     #[must_use]
     pub fn max_retry_after(mut self, max: Duration) -> Self {
         self.max_retry_after = max;
+        self
+    }
+
+    /// Sets whether a failed connection is retried on the same entry before later entries are tried.
+    #[must_use]
+    pub fn retry_connect_before_fallback(mut self, retry: bool) -> Self {
+        self.retry_connect_before_fallback = retry;
         self
     }
 

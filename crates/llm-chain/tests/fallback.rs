@@ -148,6 +148,7 @@ fn cancelled_stops_everything_and_is_never_retried() {
         kind: ErrorKind::Cancelled,
         retry_after: None,
         should_retry: Some(true),
+        connect: false,
     };
     let a = Scripted::new("a", &clock, vec![fail_with(cancelled), ok("no")]);
     let b = Scripted::new("b", &clock, vec![ok("no")]);

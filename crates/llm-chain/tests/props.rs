@@ -49,6 +49,7 @@ fn step(o: &Out, entry: usize, k: usize) -> Step {
                 kind: *kind,
                 retry_after: hint.map(ms),
                 should_retry: None,
+                connect: false,
             },
         },
     }

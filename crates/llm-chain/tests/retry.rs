@@ -97,11 +97,13 @@ fn should_retry_false_overrides_the_kind() {
         kind: ErrorKind::Server,
         retry_after: None,
         should_retry: Some(false),
+        connect: false,
     };
     let yes = Fail {
         kind: ErrorKind::Auth,
         retry_after: None,
         should_retry: Some(true),
+        connect: false,
     };
     let a = Scripted::new("a", &clock, vec![fail_with(no), ok("no")]);
     let b = Scripted::new("b", &clock, vec![fail_with(yes), ok("hi")]);
@@ -222,4 +224,59 @@ fn the_deadline_cuts_an_attempt_in_flight() {
     assert_eq!(err.attempts()[1].latency, ms(5000 - 1000 - 500));
     assert_eq!(a.live(), 0, "the hanging request was dropped");
     assert_eq!(b.calls(), 0);
+}
+
+#[test]
+fn a_refused_connection_moves_on_at_once_when_a_later_entry_exists() {
+    let clock = FakeClock::new();
+    let a = Scripted::new("a", &clock, vec![refused(), ok("late")]);
+    let b = Scripted::new("b", &clock, vec![ok("hi")]);
+    let chain = chain_with(&clock, &[&a, &b], exact());
+    let (answer, elapsed) = chat(&clock, &chain);
+    let answer = answer.unwrap();
+    assert_eq!(answer.text, "hi");
+    assert_eq!(elapsed, Duration::ZERO, "no backoff was slept");
+    assert_eq!(outline(&answer.attempts), [(0, "network"), (1, "ok")]);
+    assert_eq!(a.calls(), 1);
+}
+
+#[test]
+fn a_refused_connection_on_the_last_entry_is_still_retried() {
+    let clock = FakeClock::new();
+    let a = Scripted::new("a", &clock, vec![refused(), ok("hi")]);
+    let chain = chain_with(&clock, &[&a], exact());
+    let (answer, elapsed) = chat(&clock, &chain);
+    assert_eq!(answer.unwrap().text, "hi");
+    assert_eq!(elapsed, ms(500));
+}
+
+#[test]
+fn retrying_refused_connections_before_fallback_is_a_policy_choice() {
+    let clock = FakeClock::new();
+    let a = Scripted::new("a", &clock, vec![refused(), ok("a answered")]);
+    let b = Scripted::new("b", &clock, vec![ok("b answered")]);
+    let policy = exact().retry(
+        RetryPolicy::default()
+            .jitter(0.0)
+            .retry_connect_before_fallback(true),
+    );
+    let chain = chain_with(&clock, &[&a, &b], policy);
+    let (answer, elapsed) = chat(&clock, &chain);
+    assert_eq!(answer.unwrap().text, "a answered");
+    assert_eq!(elapsed, ms(500));
+    assert_eq!(b.calls(), 0);
+}
+
+#[test]
+fn other_network_errors_are_retried_before_fallback() {
+    let clock = FakeClock::new();
+    let a = Scripted::new(
+        "a",
+        &clock,
+        vec![fail(ErrorKind::Network), ok("a answered")],
+    );
+    let b = Scripted::new("b", &clock, vec![ok("b answered")]);
+    let chain = chain_with(&clock, &[&a, &b], exact());
+    let (answer, _) = chat(&clock, &chain);
+    assert_eq!(answer.unwrap().text, "a answered");
 }

@@ -215,6 +215,7 @@ struct Inner {
     violations: Vec<Violation>,
     attempts: Vec<Attempt>,
     delivered_bytes: Option<u64>,
+    connect_failed: bool,
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
 }
 
@@ -234,6 +235,7 @@ impl Error {
                 violations: Vec::new(),
                 attempts: Vec::new(),
                 delivered_bytes: None,
+                connect_failed: false,
                 source: None,
             }),
         }
@@ -325,6 +327,14 @@ impl Error {
     #[must_use]
     pub fn with_delivered_bytes(mut self, bytes: u64) -> Self {
         self.inner.delivered_bytes = Some(bytes);
+        self
+    }
+
+    /// Marks the error as a connection that could not be established: the request never reached the
+    /// provider (refused, unreachable, DNS, TLS handshake).
+    #[must_use]
+    pub fn with_connect_failed(mut self, connect_failed: bool) -> Self {
+        self.inner.connect_failed = connect_failed;
         self
     }
 
@@ -429,6 +439,12 @@ impl Error {
         &self.inner.attempts
     }
 
+    /// True when no connection to the provider could be established, so the request never reached it. Such an
+    /// error is `network`; a fallback chain moves on from it at once instead of retrying the same address.
+    pub fn is_connect(&self) -> bool {
+        self.inner.connect_failed
+    }
+
     /// How many bytes of text a failed stream had delivered before it failed, when the error ended a stream.
     pub fn delivered_bytes(&self) -> Option<u64> {
         self.inner.delivered_bytes
@@ -467,6 +483,9 @@ impl fmt::Debug for Error {
         }
         if let Some(b) = i.delivered_bytes {
             d.field("delivered_bytes", &b);
+        }
+        if i.connect_failed {
+            d.field("connect_failed", &true);
         }
         if let Some(s) = &i.source {
             d.field("source", s);
@@ -541,6 +560,16 @@ mod tests {
                 ErrorKind::Network
             ]
         );
+    }
+
+    #[test]
+    fn connect_failure_is_a_flag_on_network_errors() {
+        let e = Error::new(ErrorKind::Network, "refused");
+        assert!(!e.is_connect());
+        let e = e.with_connect_failed(true);
+        assert!(e.is_connect());
+        assert!(e.is_retryable());
+        assert!(format!("{e:?}").contains("connect_failed"));
     }
 
     #[test]

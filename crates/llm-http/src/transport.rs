@@ -208,9 +208,11 @@ impl Transport {
             Some((h, None)) => format!("{what} while {doing} ({h})"),
             None => format!("{what} while {doing}"),
         };
+        let connect_failed = e.is_connect();
         self.finish(
             Error::new(kind, message)
                 .with_provider(self.inner.provider.clone())
+                .with_connect_failed(connect_failed)
                 .with_source(e.without_url()),
         )
     }

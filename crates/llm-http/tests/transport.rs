@@ -69,6 +69,7 @@ async fn refused_connection_is_network_at_once() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Network);
     assert!(err.is_retryable());
+    assert!(err.is_connect(), "the request never reached a server");
     assert!(err.to_string().contains("could not connect"), "{err}");
     assert!(std::error::Error::source(&err).is_some());
     assert!(started.elapsed() < Duration::from_secs(5));
@@ -183,4 +184,5 @@ async fn cut_connection_mid_body_is_network() {
     assert!(body.next().await.unwrap().is_ok());
     let err = body.next().await.unwrap().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Network, "{err}");
+    assert!(!err.is_connect(), "the request had reached the server");
 }

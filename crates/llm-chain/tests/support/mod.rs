@@ -24,6 +24,8 @@ pub struct Fail {
     pub kind: ErrorKind,
     pub retry_after: Option<Duration>,
     pub should_retry: Option<bool>,
+    /// The connection could not be established (`Error::is_connect`).
+    pub connect: bool,
 }
 
 impl Fail {
@@ -31,7 +33,8 @@ impl Fail {
         let mut e = Error::new(self.kind, "scripted failure")
             .with_provider(provider.to_owned())
             .with_retry_after(self.retry_after)
-            .with_should_retry(self.should_retry);
+            .with_should_retry(self.should_retry)
+            .with_connect_failed(self.connect);
         if let Some(status) = status_for(self.kind) {
             e = e.with_status(status);
         }
@@ -99,6 +102,17 @@ pub fn fail(kind: ErrorKind) -> Step {
         kind,
         retry_after: None,
         should_retry: None,
+        connect: false,
+    })
+}
+
+/// A connection refused before the request reached the provider: `network`, `is_connect()`.
+pub fn refused() -> Step {
+    fail_with(Fail {
+        kind: ErrorKind::Network,
+        retry_after: None,
+        should_retry: None,
+        connect: true,
     })
 }
 
@@ -116,6 +130,7 @@ pub fn fail_after(after: Duration, kind: ErrorKind) -> Step {
             kind,
             retry_after: None,
             should_retry: None,
+            connect: false,
         },
     }
 }
@@ -125,6 +140,7 @@ pub fn retry_after(kind: ErrorKind, wait: Duration) -> Step {
         kind,
         retry_after: Some(wait),
         should_retry: None,
+        connect: false,
     })
 }
 
@@ -153,6 +169,7 @@ pub fn item_fail(kind: ErrorKind) -> Item {
         kind,
         retry_after: None,
         should_retry: None,
+        connect: false,
     })
 }
 
@@ -245,6 +262,7 @@ impl Scripted {
                     kind: ErrorKind::Unknown,
                     retry_after: None,
                     should_retry: None,
+                    connect: false,
                 },
             })
     }
