@@ -90,8 +90,8 @@ impl Client for Llmux {
 }
 
 /// A chain whose first entry refuses connections, against the second entry alone; then the same chain with
-/// the first entry's breaker open; and the first call of that chain under the default policy (which retries
-/// a refused connection with backoff before falling through).
+/// the first entry's breaker open; and the first call of that chain under the default policy (a refused
+/// connection falls through at once; before that rule it was retried twice with backoff).
 async fn fallback(llmux: &Llmux, args: &Args) -> Result<Fields, String> {
     let refusing = {
         // A port that was just free: nothing listens there, so connecting is refused at once.
@@ -108,9 +108,13 @@ async fn fallback(llmux: &Llmux, args: &Args) -> Result<Fields, String> {
             .build()
             .map_err(|e| e.to_string())
     };
-    let no_retry = Policy::default().retry(RetryPolicy::none());
-    let refused = chain(no_retry.clone().breaker(BreakerPolicy::disabled()))?;
-    let open = chain(no_retry.breaker(BreakerPolicy::default().consecutive_failures(1)))?;
+    // The default retry policy: a refused connection moves on to the next entry at once.
+    let refused = chain(Policy::default().breaker(BreakerPolicy::disabled()))?;
+    let open = chain(
+        Policy::default()
+            .retry(RetryPolicy::none())
+            .breaker(BreakerPolicy::default().consecutive_failures(1)),
+    )?;
     let direct = &llmux.openai;
     let req = request(model.clone());
     // Warm every pool (and open the breaker of `open`'s first entry).
