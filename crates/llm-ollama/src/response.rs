@@ -41,27 +41,63 @@ pub(crate) struct WireMessage<'a> {
     pub(crate) thinking: Option<Cow<'a, str>>,
 }
 
+/// One line of a stream: a [`WireChunk`] without `model`, which the stream does not use (its start event
+/// names the requested model), so no line spends time on it.
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireLine<'a> {
+    #[serde(borrow, default)]
+    pub(crate) message: Option<WireMessage<'a>>,
+    #[serde(default)]
+    pub(crate) done: bool,
+    #[serde(borrow, default)]
+    pub(crate) done_reason: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub(crate) prompt_eval_count: Option<u64>,
+    #[serde(default)]
+    pub(crate) eval_count: Option<u64>,
+    #[serde(default)]
+    pub(crate) error: Option<Value>,
+}
+
 impl WireChunk<'_> {
     /// Usage from the final object's counters, when it has any.
     pub(crate) fn usage(&self) -> Option<Usage> {
-        match (self.prompt_eval_count, self.eval_count) {
-            (Some(i), Some(o)) => Some(Usage::new(i, o)),
-            (None, None) => None,
-            (input, output) => {
-                let mut usage = Usage::default();
-                usage.input_tokens = input;
-                usage.output_tokens = output;
-                Some(usage)
-            }
-        }
+        usage(self.prompt_eval_count, self.eval_count)
     }
 
     /// The finish reason of the final object (`stop` when a version omits `done_reason`).
     pub(crate) fn finish_reason(&self) -> FinishReason {
-        self.done_reason
-            .as_deref()
-            .map_or(FinishReason::Stop, FinishReason::from_provider)
+        finish_reason(self.done_reason.as_deref())
     }
+}
+
+impl WireLine<'_> {
+    /// Usage from the final line's counters, when it has any.
+    pub(crate) fn usage(&self) -> Option<Usage> {
+        usage(self.prompt_eval_count, self.eval_count)
+    }
+
+    /// The finish reason of the final line (`stop` when a version omits `done_reason`).
+    pub(crate) fn finish_reason(&self) -> FinishReason {
+        finish_reason(self.done_reason.as_deref())
+    }
+}
+
+fn usage(input: Option<u64>, output: Option<u64>) -> Option<Usage> {
+    match (input, output) {
+        (Some(i), Some(o)) => Some(Usage::new(i, o)),
+        (None, None) => None,
+        (input, output) => {
+            let mut usage = Usage::default();
+            usage.input_tokens = input;
+            usage.output_tokens = output;
+            Some(usage)
+        }
+    }
+}
+
+fn finish_reason(done_reason: Option<&str>) -> FinishReason {
+    done_reason.map_or(FinishReason::Stop, FinishReason::from_provider)
 }
 
 /// Decodes a whole (non-streamed) `/api/chat` answer. An `error` field (HTTP 200) is a classified error; a

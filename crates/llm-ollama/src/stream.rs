@@ -20,7 +20,7 @@ use pin_project_lite::pin_project;
 use serde_json::error::Category;
 
 use crate::error::error_from_field;
-use crate::response::WireChunk;
+use crate::response::WireLine;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -99,7 +99,7 @@ impl ChatDecoder {
             }
             State::Streaming => {}
         }
-        let mut chunk: WireChunk<'_> = match serde_json::from_str(line) {
+        let mut chunk: WireLine<'_> = match serde_json::from_str(line) {
             Ok(chunk) => chunk,
             Err(e) if e.classify() == Category::Eof => {
                 // Only the last line can legitimately be cut (the connection broke); decide at the next step.
