@@ -1,7 +1,8 @@
 //! A response body as a stream of chunks, under the first-byte, idle and total limits.
 //!
 //! The limits cost no timer work per chunk: one `Sleep` stands for the current phase's deadline and is only
-//! re-armed when it fires early (the deadline moved on because chunks arrived meanwhile).
+//! re-armed when it fires early (the deadline moved on because chunks arrived meanwhile), and the timers are
+//! not polled again while the body is polled with the waker they already hold and neither has fired.
 //!
 //! A body is read where it is polled, with no task of its own, with one exception: polled outside any task
 //! on a multi-thread runtime (the `#[tokio::main]` function itself, on the `block_on` thread), every chunk
@@ -12,7 +13,7 @@
 
 use std::fmt;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -39,6 +40,9 @@ pub struct Body {
     got_first: bool,
     phase_timer: Pin<Box<Sleep>>,
     total_timer: Pin<Box<Sleep>>,
+    /// The waker both timers were last polled with while neither had fired: while the body is polled with
+    /// the same waker and neither fired, polling them again would change nothing, so it is skipped.
+    timers_waker: Option<Waker>,
     done: bool,
 }
 
@@ -153,6 +157,7 @@ impl Body {
             got_first: false,
             phase_timer: Box::pin(tokio::time::sleep_until(sent + first_byte)),
             total_timer: Box::pin(tokio::time::sleep_until(total_at)),
+            timers_waker: None,
             done: false,
         }
     }
@@ -195,6 +200,7 @@ impl Stream for Body {
                         // The idle limit may be shorter than the first-byte one: re-arm once.
                         this.got_first = true;
                         this.phase_timer.as_mut().reset(this.last + this.idle);
+                        this.timers_waker = None;
                     }
                     return Poll::Ready(Some(Ok(chunk)));
                 }
@@ -209,6 +215,17 @@ impl Stream for Body {
                 }
                 Poll::Pending => break,
             }
+        }
+        // A registered timer that has not fired wakes the waker it was last polled with: the same one again
+        // (the common case, one wake-up per chunk) needs no new poll of either.
+        if this
+            .timers_waker
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+            && !this.total_timer.is_elapsed()
+            && !this.phase_timer.is_elapsed()
+        {
+            return Poll::Pending;
         }
         if this.total_timer.as_mut().poll(cx).is_ready() {
             let total = this.transport.timeouts().total;
@@ -227,6 +244,10 @@ impl Stream for Body {
                 return this.timeout(what);
             }
             this.phase_timer.as_mut().reset(deadline);
+        }
+        match &mut this.timers_waker {
+            Some(w) => w.clone_from(cx.waker()),
+            None => this.timers_waker = Some(cx.waker().clone()),
         }
         Poll::Pending
     }

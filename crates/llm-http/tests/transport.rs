@@ -105,6 +105,48 @@ async fn stalled_body_hits_the_idle_limit() {
 }
 
 #[tokio::test]
+async fn a_trickling_body_moves_the_idle_limit_on_then_hits_it_when_it_stalls() {
+    // One chunk every 50 ms for 1 s, then silence: the idle timer fires early several times while chunks
+    // keep coming (and is re-armed from the last chunk), the body being polled by one task throughout.
+    let server = RawServer::start(|mut conn| async move {
+        let _ = conn.start_chunked(200, "text/event-stream").await;
+        let every = Duration::from_millis(50);
+        if !conn
+            .drip_until_closed(b"x\n", every, Duration::from_secs(1))
+            .await
+        {
+            conn.closed_by_peer().await;
+        }
+    })
+    .await;
+    let idle = Duration::from_millis(300);
+    let t = transport(Timeouts::default().idle(idle));
+    let started = Instant::now();
+    let mut body = t.send(t.get(&server.base_url())).await.unwrap().into_body();
+    let read = async {
+        let mut chunks = 0;
+        loop {
+            match body.next().await.unwrap() {
+                Ok(_) => chunks += 1,
+                Err(e) => break (chunks, e),
+            }
+        }
+    };
+    let (chunks, err) = tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .expect("the idle limit ends the body");
+    assert!(chunks > 0);
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert!(err.message().contains("idle"), "{err}");
+    // The drip alone lasts 1 s: an idle timer that was not moved on would have ended the body at ~300 ms.
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
 async fn headers_without_body_hit_the_first_byte_limit() {
     let server = stalling_server(&[]).await;
     let t = transport(Timeouts::default().first_byte(Duration::from_millis(200)));
