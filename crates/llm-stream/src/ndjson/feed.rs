@@ -1,8 +1,8 @@
 //! The NDJSON line machine: a lending cursor over one fed chunk.
 //!
 //! A line lying whole inside the chunk is lent out as a span of it; a line cut by a chunk boundary
-//! is assembled in the parser's carry buffer, whose allocation is checked as UTF-8 in place (moved
-//! into a `String` and back), so every line is validated once and never copied twice.
+//! is assembled in the parser's carry buffer and checked as UTF-8 there (SIMD, `simdutf8`) when it
+//! is lent, so every line is validated once and never copied twice.
 
 use super::{NdjsonLine, NdjsonLineRef, NdjsonParser, is_blank};
 use crate::error::{NdjsonError, NdjsonErrorKind};
@@ -12,7 +12,8 @@ use crate::utf8::CheckedChunk;
 enum Step<'c> {
     /// A line lying in the chunk, with its number.
     Chunk(u64, &'c str),
-    /// A line assembled in the parser (`NdjsonParser::text`), with its number.
+    /// A line assembled in the parser's carry buffer, not blank, not yet checked as UTF-8, with
+    /// its number.
     Carried(u64),
     Error(NdjsonError),
 }
@@ -43,7 +44,7 @@ pub struct NdjsonFeed<'p, 'c> {
     input: &'c [u8],
     /// The chunk, checked as UTF-8 once for the lines lent from it.
     chunk: CheckedChunk<'c>,
-    /// A carried line was lent out from `p.text`: give its allocation back to `p.carry` first.
+    /// `p.carry` holds a finished line (lent out or queued): empty it first.
     lent: bool,
 }
 
@@ -68,10 +69,10 @@ impl<'p, 'c> NdjsonFeed<'p, 'c> {
         }
         Some(match self.step()? {
             Step::Chunk(number, text) => Ok(NdjsonLineRef { number, text }),
-            Step::Carried(number) => Ok(NdjsonLineRef {
-                number,
-                text: &self.p.text,
-            }),
+            Step::Carried(number) => match simdutf8::basic::from_utf8(&self.p.carry) {
+                Ok(text) => Ok(NdjsonLineRef { number, text }),
+                Err(_) => Err(invalid_utf8(number)),
+            },
             Step::Error(e) => Err(e),
         })
     }
@@ -81,10 +82,14 @@ impl<'p, 'c> NdjsonFeed<'p, 'c> {
         while let Some(step) = self.step() {
             let item = match step {
                 Step::Chunk(number, text) => Ok(NdjsonLine::new(number, text)),
-                Step::Carried(number) => Ok(NdjsonLine {
-                    number,
-                    text: std::mem::take(&mut self.p.text),
-                }),
+                Step::Carried(number) => match String::from_utf8(std::mem::take(&mut self.p.carry))
+                {
+                    Ok(text) => Ok(NdjsonLine { number, text }),
+                    Err(e) => {
+                        self.p.carry = e.into_bytes();
+                        Err(invalid_utf8(number))
+                    }
+                },
                 Step::Error(e) => Err(e),
             };
             self.p.queue.push_back(item);
@@ -95,9 +100,7 @@ impl<'p, 'c> NdjsonFeed<'p, 'c> {
     #[inline]
     fn step(&mut self) -> Option<Step<'c>> {
         if self.lent {
-            let mut carry = std::mem::take(&mut self.p.text).into_bytes();
-            carry.clear();
-            self.p.carry = carry;
+            self.p.carry.clear();
             self.lent = false;
         }
         if self.input.is_empty() {
@@ -143,7 +146,7 @@ impl<'p, 'c> NdjsonFeed<'p, 'c> {
                 None => Step::Error(invalid_utf8(line)),
             });
         }
-        let mut carry = std::mem::take(&mut p.carry);
+        let carry = &mut p.carry;
         let ends_in_cr = match tail.last() {
             Some(&last) => last == b'\r',
             None => carry.last() == Some(&b'\r'),
@@ -151,31 +154,18 @@ impl<'p, 'c> NdjsonFeed<'p, 'c> {
         // Checked before copying, so a huge tail is never buffered.
         if carry.len() + tail.len() - usize::from(ends_in_cr) > p.limits.max_line_bytes() {
             carry.clear();
-            p.carry = carry;
             return Some(Step::Error(p.too_long()));
         }
         carry.extend_from_slice(tail);
         if ends_in_cr {
             carry.pop();
         }
-        if is_blank(&carry) {
+        if is_blank(carry) {
             carry.clear();
-            p.carry = carry;
             return None;
         }
-        match String::from_utf8(carry) {
-            Ok(text) => {
-                p.text = text;
-                self.lent = true;
-                Some(Step::Carried(p.line))
-            }
-            Err(e) => {
-                let mut carry = e.into_bytes();
-                carry.clear();
-                p.carry = carry;
-                Some(Step::Error(invalid_utf8(p.line)))
-            }
-        }
+        self.lent = true;
+        Some(Step::Carried(p.line))
     }
 
     /// The chunk ended inside a line: keep its start, or report it once it crosses the limit.

@@ -165,9 +165,6 @@ pub struct NdjsonParser {
     queue: VecDeque<Result<NdjsonLine, NdjsonError>>,
     /// The queued line lent out by the last [`next_line_ref`](Self::next_line_ref).
     taken: Option<NdjsonLine>,
-    /// A carried line lent out by a [`NdjsonFeed`]: the carry buffer, checked as UTF-8 (its
-    /// allocation goes back to `carry` afterwards).
-    text: String,
 }
 
 impl Default for NdjsonParser {
@@ -194,7 +191,6 @@ impl NdjsonParser {
             line: 1,
             queue: VecDeque::new(),
             taken: None,
-            text: String::new(),
         }
     }
 
