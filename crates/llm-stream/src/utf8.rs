@@ -30,6 +30,7 @@ impl<'c> CheckedChunk<'c> {
             .or_else(|| simdutf8::basic::from_utf8(span).ok())
     }
 
+    #[inline]
     fn lend_checked(&mut self, span: &'c [u8]) -> Option<&'c str> {
         if span.is_empty() {
             return Some("");
