@@ -156,7 +156,8 @@ pub struct NdjsonParser {
     limits: Limits,
     bom: BomState,
     /// The start of a line cut by the end of a chunk (never longer than the line limit, plus a
-    /// trailing CR that may turn out to be part of a CRLF).
+    /// trailing CR that may turn out to be part of a CRLF); while a cursor lends that line once
+    /// finished, the whole line (emptied at the cursor's next step).
     carry: Vec<u8>,
     /// Inside a line that crossed the limit: drop bytes until its end.
     skipping: bool,
