@@ -63,6 +63,9 @@ pub struct SseParser {
     /// The data buffer; every data line adds its value and an LF. Reused across events (a
     /// [`SseFeed`] keeps a single data line lying in its chunk as a span instead).
     data: Vec<u8>,
+    /// Bytes at the start of `data` that are not data: the field name of a first data line that
+    /// was assembled in the carry buffer, whose buffer then became the data buffer uncopied.
+    data_start: usize,
     /// The event type buffer (a [`SseFeed`] keeps a type lying in its chunk as a span instead).
     event_type: Vec<u8>,
     /// The event being built lost content to a limit: dispatch nothing at its blank line.
@@ -105,6 +108,7 @@ impl SseParser {
             skipping: false,
             pending_cr: false,
             data: Vec::new(),
+            data_start: 0,
             event_type: Vec::new(),
             poisoned: false,
             id_buffer: SharedStr::EMPTY,
@@ -211,13 +215,18 @@ impl SseParser {
         let line_bytes = self.carry.len();
         let truncated = Truncated {
             line_bytes,
-            data_bytes: if self.poisoned { 0 } else { self.data.len() },
+            data_bytes: if self.poisoned {
+                0
+            } else {
+                self.data.len() - self.data_start
+            },
         };
         let pending = line_bytes > 0 || self.skipping || truncated.data_bytes > 0;
         self.carry.clear();
         self.skipping = false;
         self.pending_cr = false;
         self.data = Vec::new();
+        self.data_start = 0;
         self.event_type.clear();
         self.poisoned = false;
         self.bom = BomState::Start(0);
