@@ -19,6 +19,7 @@ mod fuzz;
 #[allow(unreachable_pub)]
 mod layout;
 mod peers;
+mod stream_table;
 #[cfg(test)]
 mod tidy;
 
@@ -33,6 +34,7 @@ commands:
   ci [STEP...]                    run every CI step in order (or only the named ones); `ci --list` names them
   peers [ARTIFACT...]             install, build and cache the test peers: llm-katan, model, llama-server
   fuzz [--time S] [--build-only]  build the fuzz targets and replay their corpora, or fuzz each for S seconds
+  stream-table [DIR]              print llm-stream's throughput tables from criterion's results (after cargo bench)
   demo [PROMPT...]                install the local default (llama-server + SmolLM2) if needed, then `llmux chat`
   help                            show this message
 
@@ -66,6 +68,7 @@ fn run(args: &[String]) -> Result {
         }
         "fuzz" => fuzz::run(&repo_root(), &fuzz::Options::parse(rest)?),
         "demo" => demo::run(&repo_root(), rest),
+        "stream-table" => stream_table::run(&repo_root(), rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
