@@ -46,3 +46,17 @@ pub use limits::Limits;
 pub use ndjson::{NdjsonEvents, NdjsonFeed, NdjsonLine, NdjsonLineRef, NdjsonParser};
 pub use sse::{SseEvent, SseEventRef, SseEvents, SseFeed, SseParser};
 pub use stream::{NdjsonStream, SseStream};
+
+/// Appends `part` to `buf`; a part of a byte or two (a stream fed byte by byte) is pushed
+/// directly, which is cheaper than the call to `memcpy` behind `extend_from_slice`.
+#[inline]
+pub(crate) fn extend_small(buf: &mut Vec<u8>, part: &[u8]) {
+    match *part {
+        [a] => buf.push(a),
+        [a, b] => {
+            buf.push(a);
+            buf.push(b);
+        }
+        _ => buf.extend_from_slice(part),
+    }
+}

@@ -6,6 +6,7 @@
 
 use super::{NdjsonLine, NdjsonLineRef, NdjsonParser, is_blank};
 use crate::error::{NdjsonError, NdjsonErrorKind};
+use crate::extend_small;
 use crate::utf8::CheckedChunk;
 
 /// What one step of the line machine produced.
@@ -182,7 +183,7 @@ impl<'p, 'c> NdjsonFeed<'p, 'c> {
             p.skipping = true;
             return Some(Step::Error(p.too_long()));
         }
-        p.carry.extend_from_slice(part);
+        extend_small(&mut p.carry, part);
         None
     }
 }

@@ -7,6 +7,7 @@
 
 use super::{SseEvent, SseEventRef, SseParser, event::SharedStr};
 use crate::error::SseError;
+use crate::extend_small;
 use crate::utf8::CheckedChunk;
 
 /// Releasing a data buffer that grew past this after an event keeps a long-lived parser from
@@ -236,7 +237,7 @@ impl<'p, 'c> SseFeed<'p, 'c> {
             p.skipping = true;
             return self.line_too_long(comment);
         }
-        p.carry.extend_from_slice(part);
+        extend_small(&mut p.carry, part);
         None
     }
 
