@@ -66,7 +66,60 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result {
         );
     }
     print!("{}", render(&groups));
+    let memory = dir.join(MEMORY_FILE);
+    if memory.exists() {
+        print!("{}", render_memory(&read_json(&memory)?)?);
+    }
     Ok(())
+}
+
+/// Where the bench writes each variant's peak heap growth, in the criterion directory.
+const MEMORY_FILE: &str = "llm-stream-memory.json";
+
+/// The memory table: peak heap growth per variant (bytes), next to the corpus's longest event and
+/// the chunk size, whose sum is the bound.
+fn render_memory(rows: &serde_json::Value) -> Result<String> {
+    const COLUMNS: [&str; 5] = [
+        "floor",
+        "framing",
+        "framing-owned",
+        "eventsource",
+        "sse-stream",
+    ];
+    let Some(rows) = rows.as_array() else {
+        bail!("{MEMORY_FILE}: expected a list of groups");
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n| corpus / chunks | longest event | chunk | longest event + chunk | {} |",
+        COLUMNS.join(" | ")
+    );
+    let _ = writeln!(out, "|---|---|---|---{}|", "|---".repeat(COLUMNS.len()));
+    for row in rows {
+        let (Some(group), Some(longest), Some(chunk)) = (
+            row["group"].as_str(),
+            row["longest_event"].as_u64(),
+            row["chunk"].as_u64(),
+        ) else {
+            bail!("{MEMORY_FILE}: a group lacks group, longest_event or chunk");
+        };
+        let cells: Vec<String> = COLUMNS
+            .iter()
+            .map(|c| {
+                row["peak_heap_growth"][*c]
+                    .as_u64()
+                    .map_or_else(String::new, |b| b.to_string())
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "| {group} | {longest} | {chunk} | {} | {} |",
+            longest + chunk,
+            cells.join(" | ")
+        );
+    }
+    Ok(out)
 }
 
 fn default_dir(root: &Path) -> PathBuf {
@@ -330,5 +383,19 @@ mod tests {
             table.contains("| long_line_2MiB/1KiB/framing | 200.00 µs | 10000 MiB/s |"),
             "{table}"
         );
+    }
+
+    #[test]
+    fn renders_the_memory_table() {
+        let rows = serde_json::json!([{
+            "group": "openai_lf/256B", "longest_event": 252, "chunk": 256,
+            "peak_heap_growth": {"floor": 0, "framing": 1230, "sse-stream": 956},
+        }]);
+        let table = render_memory(&rows).unwrap();
+        assert!(
+            table.contains("| openai_lf/256B | 252 | 256 | 508 | 0 | 1230 |  |  | 956 |"),
+            "{table}"
+        );
+        assert!(render_memory(&serde_json::json!({})).is_err());
     }
 }

@@ -12,6 +12,11 @@
 //!   `+decode`, serde reads the already-validated `&str`);
 //! - `framing-owned`: [`SseParser::feed`] / [`NdjsonParser::feed`], owned events;
 //! - `eventsource` / `sse-stream`: the two crates, driven as streams of `Bytes`.
+//!
+//! Memory: before timing a group, each variant without decoding runs once under a counting
+//! allocator (off while timing) and its peak heap growth is written, with the corpus's longest
+//! event and the chunk size, to `<target>/criterion/llm-stream-memory.json`
+//! (`cargo xtask stream-table` prints it).
 
 use std::borrow::Cow;
 use std::convert::Infallible;
@@ -24,6 +29,12 @@ use futures::executor::block_on;
 use futures::stream::{self, StreamExt};
 use llm_stream::{NdjsonParser, SseParser};
 use serde::Deserialize;
+
+#[path = "../tests/common/counting.rs"]
+mod counting;
+
+#[global_allocator]
+static ALLOCATOR: counting::Counting = counting::Counting;
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
@@ -587,6 +598,7 @@ fn chunk_label(size: Option<usize>) -> String {
 
 fn throughput(c: &mut Criterion) {
     let target = corpus_bytes();
+    let mut memory = Vec::new();
     for corpus in corpora(target) {
         for size in [
             Some(1),
@@ -602,7 +614,19 @@ fn throughput(c: &mut Criterion) {
             group.throughput(Throughput::Bytes(total as u64));
             let decode = Some(corpus.decode);
             let decode_str = Some(corpus.decode_str);
-            check_agreement(&corpus, &chunks);
+            let peaks = check_agreement(&corpus, &chunks);
+            let longest_event = corpus
+                .event_ends
+                .iter()
+                .scan(0, |start, &end| Some(end - std::mem::replace(start, end)))
+                .max()
+                .unwrap_or(0);
+            memory.push(serde_json::json!({
+                "group": format!("{}/{}", corpus.name, chunk_label(size)),
+                "longest_event": longest_event,
+                "chunk": size.unwrap_or(longest_event),
+                "peak_heap_growth": peaks,
+            }));
             if corpus.ndjson {
                 group.bench_function("floor", |b| b.iter(|| run_floor(&chunks, true, None)));
                 group.bench_function("framing", |b| b.iter(|| run_ndjson(&chunks, None)));
@@ -635,19 +659,51 @@ fn throughput(c: &mut Criterion) {
             group.finish();
         }
     }
+    write_memory(&memory);
+}
+
+/// Writes the peak heap growth of every variant beside criterion's records.
+fn write_memory(rows: &[serde_json::Value]) {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            // <target>/release/deps/throughput-<hash>
+            let exe = std::env::current_exe().ok()?;
+            Some(exe.parent()?.parent()?.parent()?.to_path_buf())
+        });
+    let Some(target) = target else {
+        eprintln!("memory: no target directory found; not written");
+        return;
+    };
+    let dir = target.join("criterion");
+    let path = dir.join("llm-stream-memory.json");
+    let text = serde_json::to_string_pretty(rows).expect("plain JSON values");
+    match std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, text)) {
+        Ok(()) => eprintln!(
+            "memory: peak heap growth per variant written to {}",
+            path.display()
+        ),
+        Err(e) => eprintln!("memory: cannot write {}: {e}", path.display()),
+    }
 }
 
 /// Every variant must see the same events and decode the same payloads, or the numbers mean
-/// nothing.
-fn check_agreement(corpus: &Corpus, chunks: &[Bytes]) {
+/// nothing. Returns each variant's peak heap growth (without decoding) while it ran.
+fn check_agreement(corpus: &Corpus, chunks: &[Bytes]) -> serde_json::Value {
     let decode = Some(corpus.decode);
     let decode_str = Some(corpus.decode_str);
+    let mut peaks = serde_json::Map::new();
+    let mut measured = |name: &str, run: &dyn Fn() -> usize| {
+        let (sum, peak) = counting::peak_growth(run);
+        peaks.insert(name.to_owned(), peak.into());
+        sum
+    };
     let (plain, decoded) = if corpus.ndjson {
         (
             vec![
-                run_floor(chunks, true, None),
-                run_ndjson(chunks, None),
-                run_ndjson_owned(chunks),
+                measured("floor", &|| run_floor(chunks, true, None)),
+                measured("framing", &|| run_ndjson(chunks, None)),
+                measured("framing-owned", &|| run_ndjson_owned(chunks)),
             ],
             vec![
                 run_floor(chunks, true, decode),
@@ -657,11 +713,11 @@ fn check_agreement(corpus: &Corpus, chunks: &[Bytes]) {
     } else {
         (
             vec![
-                run_floor(chunks, false, None),
-                run_sse(chunks, None),
-                run_sse_owned(chunks),
-                run_eventsource(chunks, None),
-                run_sse_stream(chunks, None),
+                measured("floor", &|| run_floor(chunks, false, None)),
+                measured("framing", &|| run_sse(chunks, None)),
+                measured("framing-owned", &|| run_sse_owned(chunks)),
+                measured("eventsource", &|| run_eventsource(chunks, None)),
+                measured("sse-stream", &|| run_sse_stream(chunks, None)),
             ],
             vec![
                 run_floor(chunks, false, decode),
@@ -681,6 +737,7 @@ fn check_agreement(corpus: &Corpus, chunks: &[Bytes]) {
         "{}: decoded sums differ: {decoded:?}",
         corpus.name
     );
+    serde_json::Value::Object(peaks)
 }
 
 /// One 2 MiB `data:` line fed in 1 KiB chunks, against the same number of bytes as short lines.

@@ -2,39 +2,11 @@
 //!
 //! This binary holds one test only, so no other test allocates while it measures.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+#[path = "common/counting.rs"]
+mod counting;
 
+use counting::Counting;
 use llm_stream::{Limits, NdjsonParser, SseParser};
-
-/// Wraps the system allocator, tracking the bytes currently allocated and the peak.
-struct Counting;
-
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// The GlobalAlloc trait is unsafe to implement; this forwards every call unchanged to System.
-#[allow(unsafe_code)]
-mod counting {
-    use super::*;
-
-    // SAFETY: every method forwards to `System` with the caller's arguments, so the caller's
-    // guarantees carry over; the counters do not touch the memory.
-    unsafe impl GlobalAlloc for Counting {
-        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-            // SAFETY: forwarded as received.
-            unsafe { System.alloc(layout) }
-        }
-
-        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-            CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-            // SAFETY: forwarded as received.
-            unsafe { System.dealloc(ptr, layout) }
-        }
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -44,12 +16,12 @@ const MIB: usize = 1024 * 1024;
 /// Runs `feed` over 100 MiB of one line without a newline and returns the peak heap growth.
 fn peak_growth(mut feed: impl FnMut(&[u8])) -> usize {
     let chunk = vec![b'x'; 64 * 1024];
-    let base = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(base, Ordering::Relaxed);
-    for _ in 0..(100 * MIB / chunk.len()) {
-        feed(&chunk);
-    }
-    PEAK.load(Ordering::Relaxed) - base
+    counting::peak_growth(|| {
+        for _ in 0..(100 * MIB / chunk.len()) {
+            feed(&chunk);
+        }
+    })
+    .1
 }
 
 #[test]
