@@ -178,3 +178,57 @@ proptest! {
         }
     }
 }
+
+/// Pieces of large streams: field names, line ends, characters of every UTF-8 length, an invalid
+/// byte, and runs long enough that lines cross the parsers' UTF-8 check windows (4 KiB).
+fn large_stream_piece() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        Just(b"data: ".to_vec()),
+        Just(b"event: e\xC3\xA9\n".to_vec()),
+        Just(b"\n".to_vec()),
+        Just(b"\r\n".to_vec()),
+        Just(b"\n\n".to_vec()),
+        Just("\u{e9}".as_bytes().to_vec()),
+        Just("\u{20ac}".as_bytes().to_vec()),
+        Just("\u{1F600}".as_bytes().to_vec()),
+        Just(b"\xFF".to_vec()),
+        (1usize..6000).prop_map(|n| vec![b'a'; n]),
+        (1usize..300).prop_map(|n| "{\"t\":\"\u{e9}\"}\n".repeat(n).into_bytes()),
+    ]
+}
+
+proptest! {
+    // Chunks of tens of KiB: the UTF-8 check runs a window at a time, and spans are lent across
+    // window ends, from later windows, and around invalid bytes exactly as from one whole check.
+    #[test]
+    fn large_chunks_are_checked_a_window_at_a_time_with_the_same_results(
+        pieces in prop::collection::vec(large_stream_piece(), 1..60),
+        cuts in prop::collection::vec(any::<usize>(), 0..3),
+    ) {
+        let stream = pieces.concat();
+        let chunks = cut_at(&stream, &cuts);
+        let chunks = || chunks.iter().map(Vec::as_slice);
+        prop_assert_eq!(sse_transcript_ref(chunks(), Limits::default()), reference::sse(&stream));
+        prop_assert_eq!(
+            ndjson_transcript_ref(chunks(), Limits::default()),
+            reference::ndjson(&stream)
+        );
+    }
+}
+
+#[test]
+fn events_in_later_windows_of_a_large_chunk_are_lent_from_the_chunk() {
+    let event = "data: {\"t\":\"\u{e9}\u{20ac}\u{1F600}\"}\n\n";
+    let chunk = event.repeat(64 * 1024 / event.len()).into_bytes();
+    let range = chunk.as_ptr_range();
+    let mut parser = SseParser::new();
+    let mut feed = parser.feed_ref(&chunk);
+    let mut lent = 0;
+    while let Some(event) = feed.next_event_ref() {
+        let event = event.unwrap();
+        assert_eq!(event.data(), "{\"t\":\"\u{e9}\u{20ac}\u{1F600}\"}");
+        assert!(range.contains(&event.data().as_ptr()));
+        lent += 1;
+    }
+    assert_eq!(lent, 64 * 1024 / event.len());
+}
