@@ -30,8 +30,9 @@ fn run<'a>(chunks: impl IntoIterator<Item = &'a [u8]>, limits: Limits, lend: boo
             parser.feed(chunk);
         }
         // Held: a partial line and an event type (each within the line limit) and the event's
-        // data with its trailing LF.
-        let bound = 2 * limits.max_line_bytes() + limits.max_event_data_bytes() + 1;
+        // data with its trailing LF, plus the `data: ` in front when the data buffer is a carried
+        // line's buffer handed over whole.
+        let bound = 2 * limits.max_line_bytes() + limits.max_event_data_bytes() + 1 + 6;
         assert!(parser.buffered_bytes() <= bound);
         items.extend(parser.events());
     }
