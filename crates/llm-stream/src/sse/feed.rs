@@ -111,13 +111,12 @@ impl<'p, 'c> SseFeed<'p, 'c> {
             // The usual line: `data:` lying whole in the chunk, no carry, and often followed at
             // once by the blank line that dispatches it. Same steps as `end_line`, `chunk_line`
             // and `dispatch`, without a second search for the blank line's end.
-            if line.starts_with(b"data:")
+            if let Some(skip) = data_field_len(line)
                 && self.p.carry.is_empty()
                 && !self.p.skipping
                 && line.len() <= self.p.limits.max_line_bytes()
             {
-                let value = &line[5..];
-                let value = value.strip_prefix(b" ").unwrap_or(value);
+                let value = &line[skip..];
                 if let Some(step) = self.data_line(value, Some(value)) {
                     return Some(step);
                 }
@@ -190,34 +189,28 @@ impl<'p, 'c> SseFeed<'p, 'c> {
     fn end_carried_line(&mut self, tail: &[u8]) -> Option<Step> {
         let max = self.p.limits.max_line_bytes();
         let mut carry = std::mem::take(&mut self.p.carry);
-        if carry.len() + tail.len() > max {
-            let comment = carry[0] == b':';
-            carry.clear();
-            self.p.carry = carry;
-            return self.line_too_long(comment);
-        }
-        carry.extend_from_slice(tail);
-        // The usual carried line: the first data line of an event. The carry buffer becomes the
-        // data buffer as it is (its field name stays in front, skipped by `data_start`), and the
-        // empty data buffer becomes the carry: no copy.
-        if let Some(skip) = data_field_len(&carry)
-            && self.data_span.is_none()
-            && self.p.data.is_empty()
-            && !self.p.poisoned
-        {
-            let limit = self.p.limits.max_event_data_bytes();
-            if carry.len() - skip > limit {
-                carry.clear();
-                self.p.carry = carry;
-                self.poison();
-                return Some(Step::Error(SseError::EventTooLarge { limit }));
+        let step = if carry.len() + tail.len() > max {
+            self.line_too_long(carry[0] == b':')
+        } else {
+            carry.extend_from_slice(tail);
+            match data_field_len(&carry) {
+                // The usual carried line: the first data line of an event. The carry buffer
+                // becomes the data buffer as it is (its field name stays in front, skipped by
+                // `data_start`), and the empty data buffer becomes the carry: no copy.
+                Some(skip)
+                    if self.data_span.is_none() && self.p.data.is_empty() && !self.p.poisoned =>
+                {
+                    let step = self.over_data_limit(carry.len() - skip);
+                    if step.is_none() {
+                        carry.push(b'\n');
+                        std::mem::swap(&mut self.p.data, &mut carry);
+                        self.p.data_start = skip;
+                    }
+                    step
+                }
+                _ => self.carried_line(&carry),
             }
-            carry.push(b'\n');
-            self.p.carry = std::mem::replace(&mut self.p.data, carry);
-            self.p.data_start = skip;
-            return None;
-        }
-        let step = self.carried_line(&carry);
+        };
         carry.clear();
         self.p.carry = carry;
         step
@@ -316,13 +309,11 @@ impl<'p, 'c> SseFeed<'p, 'c> {
         if self.p.poisoned {
             return None;
         }
-        let limit = self.p.limits.max_event_data_bytes();
         let held = self
             .data_span
             .map_or(self.p.data.len() - self.p.data_start, |s| s.len() + 1);
-        if held + value.len() > limit {
-            self.poison();
-            return Some(Step::Error(SseError::EventTooLarge { limit }));
+        if let Some(step) = self.over_data_limit(held + value.len()) {
+            return Some(step);
         }
         match span {
             Some(span) if held == 0 => self.data_span = Some(span),
@@ -339,6 +330,17 @@ impl<'p, 'c> SseFeed<'p, 'c> {
             }
         }
         None
+    }
+
+    /// An event's data would reach `bytes`: past the limit, the event is dropped and reported.
+    #[inline]
+    fn over_data_limit(&mut self, bytes: usize) -> Option<Step> {
+        let limit = self.p.limits.max_event_data_bytes();
+        if bytes <= limit {
+            return None;
+        }
+        self.poison();
+        Some(Step::Error(SseError::EventTooLarge { limit }))
     }
 
     /// "Dispatch the event" at a blank line.
