@@ -1,28 +1,25 @@
-//! Fuzzes llm-claude's `ClaudeStream` (SSE parser and `StreamDecoder`, as the client composes them) over
-//! arbitrary bytes in arbitrary chunkings; no panic, the stream contract holds, chunking changes nothing.
+//! Fuzzes llm-claude's `MessagesDecoder` as the driver runs it on a response body: arbitrary bytes in
+//! arbitrary chunkings and size limits; no panic, the stream contract holds, chunking changes nothing.
 #![no_main]
 
 mod decode;
-// These targets run the client's own stream adapter, which has no limits to set: the limit byte of the
-// shared input layout is unused here (it still varies the inputs).
-#[allow(dead_code)]
+mod drive;
 mod input;
 
 use decode::{Item, check_all};
-use futures::StreamExt;
 use input::Input;
 use libfuzzer_sys::fuzz_target;
-use llm_claude::{ClaudeStream, StreamDecoder};
-use llm_core::Error;
+use llm_claude::MessagesDecoder;
+use llm_http::{Decoding, Framing};
 
 fuzz_target!(|data: &[u8]| {
     let Some(input) = Input::parse(data) else {
         return;
     };
+    let limits = input.limits;
     check_all(input.stream, &input.chunks, |chunks| {
-        let body = futures::stream::iter(chunks.into_iter().map(Ok::<&[u8], Error>));
-        let stream = ClaudeStream::new(body, StreamDecoder::new("claude", "m", None), None);
-        // Every chunk is ready at once, so this never waits.
-        futures::executor::block_on(stream.map(|i| Item::of(&i)).collect())
+        let decoder = MessagesDecoder::new("claude", "m", None);
+        let decoding = Decoding::with_limits("claude", Framing::Sse, decoder, limits);
+        drive::drive(decoding, chunks).iter().map(Item::of).collect()
     });
 });

@@ -1,14 +1,15 @@
-//! Fuzzes llm-openai's `SseDecoder` (what the client runs on a response body): arbitrary bytes in
+//! Fuzzes llm-openai's stream decoder as the driver runs it on a response body: arbitrary bytes in
 //! arbitrary chunkings and size limits; no panic, the stream contract holds, chunking changes nothing.
 #![no_main]
 
 mod decode;
+mod drive;
 mod input;
 
 use decode::{Item, check_all};
 use input::Input;
 use libfuzzer_sys::fuzz_target;
-use llm_openai::{ResponseMeta, SseDecoder};
+use llm_openai::{ResponseMeta, sse_decoding};
 
 fuzz_target!(|data: &[u8]| {
     let Some(input) = Input::parse(data) else {
@@ -16,14 +17,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let limits = input.limits;
     check_all(input.stream, &input.chunks, |chunks| {
-        let mut decoder = SseDecoder::with_limits(ResponseMeta::new("openai", "m"), limits);
-        let mut out = Vec::new();
-        for chunk in chunks {
-            decoder.feed(chunk);
-            out.extend(std::iter::from_fn(|| decoder.next_item()).map(|i| Item::of(&i)));
-        }
-        decoder.end();
-        out.extend(std::iter::from_fn(|| decoder.next_item()).map(|i| Item::of(&i)));
-        out
+        let decoding = sse_decoding(ResponseMeta::new("openai", "m"), limits);
+        drive::drive(decoding, chunks).iter().map(Item::of).collect()
     });
 });

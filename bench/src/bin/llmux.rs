@@ -9,7 +9,7 @@ use llm_chain::{BreakerPolicy, Chain, Entry, Policy, RetryPolicy};
 use llm_claude::{Claude, ClaudeConfig};
 use llm_core::{ChatRequest, Provider, StreamEvent};
 use llm_ollama::{Ollama, OllamaConfig};
-use llm_openai::{OpenAi, OpenAiClient, OpenAiConfig};
+use llm_openai::{OpenAi, OpenAiConfig};
 use llmux_bench::driver::{self, Args, Client, Fields};
 use llmux_bench::measure;
 use llmux_bench::wire::{Format, Spec};
@@ -22,7 +22,7 @@ struct Llmux {
 }
 
 fn openai_at(base: &str) -> Result<OpenAi, String> {
-    OpenAiClient::new(OpenAiConfig::compatible("bench", format!("{base}/v1")).api_key("sk-bench"))
+    OpenAi::new(OpenAiConfig::compatible("bench", format!("{base}/v1")).api_key("sk-bench"))
         .map_err(|e| e.to_string())
 }
 

@@ -418,7 +418,7 @@ mod tests {
     #[test]
     fn fall_through_defaults() {
         let f = FallThrough::default();
-        for kind in ErrorKind::ALL {
+        for &kind in ErrorKind::ALL {
             let expected = !matches!(
                 kind,
                 ErrorKind::BadRequest
@@ -439,8 +439,8 @@ mod tests {
     #[test]
     fn health_kinds_are_exactly_six() {
         let n = ErrorKind::ALL
-            .into_iter()
-            .filter(|k| counts_for_health(*k))
+            .iter()
+            .filter(|k| counts_for_health(**k))
             .count();
         assert_eq!(n, 6);
         assert!(!counts_for_health(ErrorKind::BadRequest));

@@ -276,7 +276,7 @@ fn only_provider_health_kinds_count() {
 #[test]
 fn validation_rejections_never_trip_the_breaker() {
     let clock = FakeClock::new();
-    let a = Scripted::with_table("claude", &clock, llm_core::validate::CLAUDE, vec![]);
+    let a = Scripted::with_table("claude", &clock, llm_claude::PARAMS, vec![]);
     let chain = chain_with(
         &clock,
         &[&a],

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use llm_chain::{BreakerPolicy, BreakerState, Chain, Entry, Policy, RetryBudget, RetryPolicy};
 use llm_core::{ChatRequest, ErrorKind, FinishReason, Provider, StreamEvent, Timeouts};
 use llm_llamacpp::{LlamaCpp, LlamaCppConfig};
-use llm_openai::{OpenAiClient, OpenAiConfig};
+use llm_openai::{OpenAi, OpenAiConfig};
 use llmux_e2e::{Katan, LlamaServer};
 
 /// A generous bound that only proves nothing hangs.
@@ -20,7 +20,7 @@ fn katan_entry(name: &'static str, katan: &Katan, model: &str) -> Entry {
     let config = OpenAiConfig::compatible(name, format!("{}/v1", katan.base_url()))
         .api_key("katan-key")
         .timeouts(Timeouts::default().total(Duration::from_secs(30)));
-    Entry::new(Arc::new(OpenAiClient::new(config).unwrap()), model)
+    Entry::new(Arc::new(OpenAi::new(config).unwrap()), model)
 }
 
 fn llama_entry(server: &LlamaServer) -> Entry {

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use futures::FutureExt;
 use llm_chain::{Chain, Entry, FallThrough, RetryPolicy};
-use llm_core::{ErrorKind, Params, Provider, validate};
+use llm_core::{ErrorKind, Params, Provider};
 use support::*;
 
 fn no_retry() -> llm_chain::Policy {
@@ -167,7 +167,7 @@ fn cancelled_stops_everything_and_is_never_retried() {
 #[test]
 fn an_entry_whose_table_rejects_the_request_is_skipped_as_a_validation_attempt() {
     let clock = llm_chain::FakeClock::new();
-    let strict = Scripted::with_table("claude", &clock, validate::CLAUDE, vec![ok("no")]);
+    let strict = Scripted::with_table("claude", &clock, llm_claude::PARAMS, vec![ok("no")]);
     let lax = Scripted::new("lax", &clock, vec![ok("yes")]);
     let chain = chain_with(&clock, &[&strict, &lax], no_retry());
     let answer = run(&clock, chain.chat(&request().temperature(1.5))).unwrap();
@@ -179,8 +179,8 @@ fn an_entry_whose_table_rejects_the_request_is_skipped_as_a_validation_attempt()
 #[test]
 fn validation_fails_the_chain_only_when_every_entry_rejects_and_lists_each_entry() {
     let clock = llm_chain::FakeClock::new();
-    let a = Scripted::with_table("claude", &clock, validate::CLAUDE, vec![]);
-    let b = Scripted::with_table("ollama", &clock, validate::OLLAMA, vec![]);
+    let a = Scripted::with_table("claude", &clock, llm_claude::PARAMS, vec![]);
+    let b = Scripted::with_table("ollama", &clock, llm_ollama::PARAMS, vec![]);
     let chain = chain_with(&clock, &[&a, &b], no_retry());
     let req = request().temperature(1.5).frequency_penalty(1.0);
     let err = run(&clock, chain.chat(&req)).unwrap_err();
@@ -214,7 +214,7 @@ fn validation_fails_the_chain_only_when_every_entry_rejects_and_lists_each_entry
 fn a_real_failure_after_a_rejection_keeps_its_own_kind() {
     let clock = llm_chain::FakeClock::new();
     let a = Scripted::new("a", &clock, vec![fail(ErrorKind::Server)]);
-    let b = Scripted::with_table("claude", &clock, validate::CLAUDE, vec![]);
+    let b = Scripted::with_table("claude", &clock, llm_claude::PARAMS, vec![]);
     let chain = chain_with(&clock, &[&a, &b], no_retry());
     let err = run(&clock, chain.chat(&request().temperature(1.5))).unwrap_err();
     assert_eq!(

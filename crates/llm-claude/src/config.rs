@@ -1,8 +1,9 @@
 //! How to reach the Messages API: base URL, key, API version, beta flags, extra headers, limits and client.
 
-use std::borrow::Cow;
+use llm_core::{ApiKey, Error};
+use llm_http::{Env, FromEnv, HttpConfig, IntoCodec};
 
-use llm_core::{ApiKey, Error, ErrorKind, Timeouts};
+use crate::codec::ClaudeCodec;
 
 /// The environment variable [`ClaudeConfig::from_env`] reads the key from.
 pub const API_KEY_ENV: &str = "ANTHROPIC_API_KEY";
@@ -43,44 +44,52 @@ pub const DEFAULT_NAME: &str = "claude";
 #[non_exhaustive]
 #[derive(Debug, Clone)]
 pub struct ClaudeConfig {
-    /// The provider name used in errors, attempts and stream starts (default [`DEFAULT_NAME`]).
-    pub name: Cow<'static, str>,
-    /// The base URL without the `/v1/...` path (default [`DEFAULT_BASE_URL`]); a trailing slash is tolerated.
-    pub base_url: String,
-    /// The key sent as `x-api-key`; `None` sends no key.
-    pub api_key: Option<ApiKey>,
+    /// Name (default [`DEFAULT_NAME`]), base URL without the `/v1/...` path (default [`DEFAULT_BASE_URL`]),
+    /// the key sent as `x-api-key` (`None` sends none), limits, extra headers and a caller's client. Extra
+    /// headers may not replace a header this crate writes (`x-api-key`, `anthropic-version`,
+    /// `anthropic-beta`, `content-type`).
+    pub http: HttpConfig,
     /// The `anthropic-version` header, always sent (default [`DEFAULT_API_VERSION`]).
     pub api_version: String,
     /// Beta flags, sent comma-separated in one `anthropic-beta` header (none by default).
     pub betas: Vec<String>,
-    /// Extra headers sent with every request (e.g. a gateway's own authentication). They may not replace
-    /// a header this crate writes (`x-api-key`, `anthropic-version`, `anthropic-beta`, `content-type`).
-    pub headers: Vec<(String, String)>,
     /// The `max_tokens` sent when a request sets none (default [`DEFAULT_MAX_TOKENS`]).
     pub default_max_tokens: u32,
-    /// Per-phase time limits.
-    pub timeouts: Timeouts,
-    /// A caller-supplied client (its own connect limit and TLS settings apply); `None` builds a pooled one.
-    pub client: Option<reqwest::Client>,
 }
 
 impl Default for ClaudeConfig {
     fn default() -> Self {
         ClaudeConfig {
-            name: Cow::Borrowed(DEFAULT_NAME),
-            base_url: DEFAULT_BASE_URL.to_owned(),
-            api_key: None,
+            http: HttpConfig::new(DEFAULT_NAME, DEFAULT_BASE_URL),
             api_version: DEFAULT_API_VERSION.to_owned(),
             betas: Vec::new(),
-            headers: Vec::new(),
             default_max_tokens: DEFAULT_MAX_TOKENS,
-            timeouts: Timeouts::default(),
-            client: None,
         }
     }
 }
 
+impl FromEnv for ClaudeConfig {
+    fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let env = Env::new(DEFAULT_NAME, lookup);
+        let mut config = ClaudeConfig::new(env.key(API_KEY_ENV)?);
+        if let Some(base) = env.optional(BASE_URL_ENV) {
+            config = config.base_url(base);
+        }
+        Ok(config)
+    }
+}
+
+impl IntoCodec for ClaudeConfig {
+    type Codec = ClaudeCodec;
+
+    fn into_codec(self) -> Result<ClaudeCodec, Error> {
+        ClaudeCodec::new(self)
+    }
+}
+
 impl ClaudeConfig {
+    llm_http::http_config_builders!();
+
     /// The default configuration with `api_key`.
     pub fn new(api_key: impl Into<ApiKey>) -> Self {
         ClaudeConfig::default().api_key(api_key)
@@ -92,7 +101,7 @@ impl ClaudeConfig {
     /// # Errors
     /// An `auth` error naming [`API_KEY_ENV`] when it is unset, empty or not unicode.
     pub fn from_env() -> Result<Self, Error> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        <Self as FromEnv>::from_env()
     }
 
     /// [`ClaudeConfig::from_env`] over any variable lookup (tests pass a map instead of the process environment).
@@ -100,41 +109,7 @@ impl ClaudeConfig {
     /// # Errors
     /// An `auth` error naming [`API_KEY_ENV`] when the lookup gives no key or an empty one.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let key = lookup(API_KEY_ENV)
-            .filter(|k| !k.trim().is_empty())
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Auth,
-                    format!("no api key: the environment variable {API_KEY_ENV} is not set"),
-                )
-                .with_provider(DEFAULT_NAME)
-            })?;
-        let mut config = ClaudeConfig::new(key.trim().to_owned());
-        if let Some(base) = lookup(BASE_URL_ENV).filter(|b| !b.trim().is_empty()) {
-            config.base_url = base.trim().to_owned();
-        }
-        Ok(config)
-    }
-
-    /// Sets the provider name used in errors and events.
-    #[must_use]
-    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
-        self.name = name.into();
-        self
-    }
-
-    /// Sets the base URL (`/v1/messages` is appended; a trailing slash is tolerated).
-    #[must_use]
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = url.into();
-        self
-    }
-
-    /// Sets the key.
-    #[must_use]
-    pub fn api_key(mut self, key: impl Into<ApiKey>) -> Self {
-        self.api_key = Some(key.into());
-        self
+        <Self as FromEnv>::from_lookup(&lookup)
     }
 
     /// Sets the `anthropic-version` header.
@@ -151,13 +126,6 @@ impl ClaudeConfig {
         self
     }
 
-    /// Adds a header sent with every request.
-    #[must_use]
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into(), value.into()));
-        self
-    }
-
     /// Sets the `max_tokens` sent when a request sets none.
     #[must_use]
     pub fn default_max_tokens(mut self, max_tokens: u32) -> Self {
@@ -165,34 +133,22 @@ impl ClaudeConfig {
         self
     }
 
-    /// Sets the time limits.
-    #[must_use]
-    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
-        self.timeouts = timeouts;
-        self
-    }
-
-    /// Uses a caller-supplied client (shared pool, custom TLS or proxy).
-    #[must_use]
-    pub fn client(mut self, client: reqwest::Client) -> Self {
-        self.client = Some(client);
-        self
-    }
-
     /// `{base}/v1/messages`.
     pub fn messages_url(&self) -> String {
-        format!("{}/v1/messages", self.base_url.trim_end_matches('/'))
+        self.http.url("v1/messages")
     }
 
     /// `{base}/v1/models`.
     pub fn models_url(&self) -> String {
-        format!("{}/v1/models", self.base_url.trim_end_matches('/'))
+        self.http.url("v1/models")
     }
 }
 
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
+
+    use llm_core::ErrorKind;
 
     use super::*;
 
@@ -212,10 +168,10 @@ mod tests {
     #[test]
     fn default_reads_no_environment_and_has_no_key() {
         let c = ClaudeConfig::default();
-        assert!(c.api_key.is_none());
+        assert!(c.http.api_key.is_none());
         assert_eq!(c.api_version, "2023-06-01");
         assert_eq!(c.default_max_tokens, 4096);
-        assert_eq!(c.name, "claude");
+        assert_eq!(c.http.name, "claude");
     }
 
     #[test]
@@ -232,7 +188,10 @@ mod tests {
     fn from_lookup_reads_key_and_base_url() {
         let env = HashMap::from([(API_KEY_ENV, "sk-ant-1"), (BASE_URL_ENV, "http://x/")]);
         let c = ClaudeConfig::from_lookup(|k| env.get(k).map(|v| (*v).to_owned())).expect("ok");
-        assert_eq!(c.api_key.as_ref().map(ApiKey::expose), Some("sk-ant-1"));
+        assert_eq!(
+            c.http.api_key.as_ref().map(ApiKey::expose),
+            Some("sk-ant-1")
+        );
         assert_eq!(c.messages_url(), "http://x/v1/messages");
     }
 

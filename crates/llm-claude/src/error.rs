@@ -23,18 +23,49 @@
 use std::time::SystemTime;
 
 use http::HeaderMap;
-use llm_core::{Error, ErrorKind, ProviderDetail, classify};
+use llm_core::classify::ErrorTable;
+use llm_core::{Error, ErrorKind, FinishReason, ProviderDetail, classify};
 
-/// The classified error for a non-success HTTP response (what [`llm_http::Transport`] produces for every
-/// non-2xx status; kept here so the mapping can be tested without a server).
-pub fn from_response(provider: &str, status: u16, headers: &HeaderMap, body: &[u8]) -> Error {
-    classify::error_from_response(
-        provider.to_owned(),
-        status,
-        headers,
-        body,
-        SystemTime::now(),
-    )
+/// Anthropic's error types (the table above) and the message that means the prompt did not fit.
+pub const ERRORS: ErrorTable = ErrorTable {
+    names: &[
+        ("invalid_request_error", ErrorKind::BadRequest),
+        ("authentication_error", ErrorKind::Auth),
+        ("billing_error", ErrorKind::QuotaExhausted),
+        ("permission_error", ErrorKind::Permission),
+        ("not_found_error", ErrorKind::NotFound),
+        ("request_too_large", ErrorKind::PayloadTooLarge),
+        ("rate_limit_error", ErrorKind::RateLimited),
+        ("api_error", ErrorKind::Server),
+        ("timeout_error", ErrorKind::Timeout),
+        ("overloaded_error", ErrorKind::Overloaded),
+    ],
+    context_phrases: &["prompt is too long", "context window"],
+};
+
+/// The classified error for a non-success HTTP response that arrived at `now` (what the driver produces for
+/// every non-2xx status; pure, so the mapping is tested without a server).
+pub fn from_response(
+    provider: &str,
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: SystemTime,
+) -> Error {
+    classify::error_from_response(provider.to_owned(), status, headers, body, now, &ERRORS)
+}
+
+/// The finish reason a `stop_reason` names: `end_turn` and `stop_sequence` are `stop`, `max_tokens` and
+/// `model_context_window_exceeded` are `length`, `tool_use` is `tool_calls`, `refusal` is `content_filter`;
+/// anything else (`pause_turn`, …) is kept as [`FinishReason::Other`].
+pub fn finish_reason(raw: &str) -> FinishReason {
+    match raw {
+        "end_turn" | "stop_sequence" => FinishReason::Stop,
+        "max_tokens" | "model_context_window_exceeded" => FinishReason::Length,
+        "tool_use" => FinishReason::ToolCalls,
+        "refusal" => FinishReason::ContentFilter,
+        other => FinishReason::Other(other.to_owned()),
+    }
 }
 
 /// The classified error for an `error` event's data inside a stream. Data that is not an error object
@@ -48,7 +79,7 @@ pub fn from_stream_data(provider: &str, data: &str) -> Error {
             let end = data.floor_char_boundary(512);
             ProviderDetail::message(data[..end].trim().to_owned())
         });
-    classify::error_from_stream_detail(provider.to_owned(), detail)
+    classify::error_from_stream_detail(provider.to_owned(), detail, &ERRORS)
 }
 
 /// An `invalid_response` error: the provider sent something this crate cannot decode.

@@ -1,5 +1,7 @@
 //! Every row of Anthropic's error table through the shared classification.
 
+use std::time::SystemTime;
+
 use http::{HeaderMap, HeaderValue};
 use llm_core::ErrorKind;
 
@@ -111,7 +113,13 @@ fn every_status_row_maps_to_its_kind_and_retry_rule() {
     ];
     let h = headers(&[("request-id", "req_011")]);
     for (status, error_type, message, kind, retryable) in rows {
-        let err = from_response("claude", status, &h, &anthropic(error_type, message));
+        let err = from_response(
+            "claude",
+            status,
+            &h,
+            &anthropic(error_type, message),
+            SystemTime::now(),
+        );
         assert_eq!(err.kind(), kind, "{status} {message}");
         assert_eq!(err.is_retryable(), retryable, "{status}");
         assert_eq!(err.status(), Some(status));
@@ -130,6 +138,7 @@ fn retry_after_and_should_retry_headers_are_honoured() {
         429,
         &headers(&[("retry-after", "7")]),
         &anthropic("rate_limit_error", "slow down"),
+        SystemTime::now(),
     );
     assert_eq!(err.retry_after(), Some(std::time::Duration::from_secs(7)));
 
@@ -138,6 +147,7 @@ fn retry_after_and_should_retry_headers_are_honoured() {
         529,
         &headers(&[("x-should-retry", "true")]),
         &anthropic("overloaded_error", "Overloaded"),
+        SystemTime::now(),
     );
     assert!(err.is_retryable());
     let err = from_response(
@@ -145,6 +155,7 @@ fn retry_after_and_should_retry_headers_are_honoured() {
         500,
         &headers(&[("x-should-retry", "false")]),
         &anthropic("api_error", "no"),
+        SystemTime::now(),
     );
     assert_eq!(err.kind(), ErrorKind::Server);
     assert!(!err.is_retryable());
@@ -153,7 +164,7 @@ fn retry_after_and_should_retry_headers_are_honoured() {
 #[test]
 fn an_html_413_keeps_a_snippet_as_message() {
     let body = b"<html><body><h1>413 Request Entity Too Large</h1></body></html>";
-    let err = from_response("claude", 413, &HeaderMap::new(), body);
+    let err = from_response("claude", 413, &HeaderMap::new(), body, SystemTime::now());
     assert_eq!(err.kind(), ErrorKind::PayloadTooLarge);
     assert!(
         err.message().contains("413 Request Entity Too Large"),

@@ -4,12 +4,13 @@
 //! - [`ClaudeConfig`]: base URL (default `https://api.anthropic.com`), key (or `ANTHROPIC_API_KEY` through
 //!   [`ClaudeConfig::from_env`]), `anthropic-version` (always sent, default `2023-06-01`), `anthropic-beta`
 //!   flags, extra headers, per-phase [`Timeouts`](llm_core::Timeouts), an optional caller-supplied client.
-//! - [`Claude`]: the provider; cheap to clone (clones share one connection pool).
-//! - [`StreamDecoder`] / [`ClaudeStream`]: the pure decoding of the Messages SSE stream.
+//! - [`Claude`]: the provider, llm-http's one driver over this crate's [`ClaudeCodec`]; cheap to clone
+//!   (clones share one connection pool).
+//! - [`MessagesDecoder`] / [`decode_chunks`]: the pure decoding of the Messages SSE stream.
 //!
 //! The modules hold the pure parts: [`request`] (request → headers and JSON), [`response`] (bytes → response),
-//! [`stream`] (SSE events → stream events), [`error`] (Anthropic's errors → classified errors). Only the
-//! private `client` module performs IO, through [`llm_http::Transport`].
+//! [`stream`] (SSE events → stream events), [`error`] (Anthropic's errors → classified errors, the
+//! [`ERRORS`] table). This crate performs no IO: [`llm_http::HttpProvider`] sends, times and reads.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), llm_core::Error> {
@@ -35,13 +36,14 @@
 //! ```
 #![forbid(unsafe_code)]
 
-mod client;
+mod codec;
 pub mod config;
 pub mod error;
 pub mod request;
 pub mod response;
 pub mod stream;
 
-pub use client::Claude;
+pub use codec::{Claude, ClaudeCodec, PARAMS};
 pub use config::ClaudeConfig;
-pub use stream::{ClaudeStream, StreamDecoder, ToolInput};
+pub use error::ERRORS;
+pub use stream::{MessagesDecoder, ToolInput, decode_chunks};

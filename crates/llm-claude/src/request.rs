@@ -9,14 +9,14 @@
 //!   `validation` error (llmux never invents a user turn the caller did not write);
 //! - `max_tokens` is always sent: the request's, else the configured default;
 //! - `stop` becomes `stop_sequences`; temperature, top_p and top_k are sent as given (checked against
-//!   [`validate::CLAUDE`] first); nothing else is written, so no field the Messages API does not define is sent;
+//!   [`PARAMS`](crate::PARAMS) first); nothing else is written, so no field the Messages API does not define is sent;
 //! - [`ChatRequest::extra`] is merged at the top level; a key this crate writes itself is a `validation`
 //!   error, whether or not this request sets it.
 
 use std::borrow::Cow;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use llm_core::{ChatRequest, ContentPart, Error, Role, Violation, validate};
+use llm_core::{ChatRequest, ContentPart, Error, Role, Violation};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -73,11 +73,11 @@ struct WireMessage<'a> {
     content: Cow<'a, str>,
 }
 
-/// Every problem with `request` for the Messages API: the [`validate::CLAUDE`] table's, plus the
+/// Every problem with `request` for the Messages API: the [`PARAMS`](crate::PARAMS) table's, plus the
 /// conversation's shape (a user turn first, text-only content) and `extra` keys that collide with
 /// [`RESERVED_FIELDS`].
 pub fn violations(request: &ChatRequest) -> Vec<Violation> {
-    let mut out = validate::CLAUDE.violations(request);
+    let mut out = crate::PARAMS.violations(request);
     let mut first_turn = None;
     for (i, message) in request.messages.iter().enumerate() {
         if message.role != Role::System && first_turn.is_none() {
@@ -222,7 +222,7 @@ fn join<'a>(before: Option<Cow<'a, str>>, next: Cow<'a, str>) -> Cow<'a, str> {
 pub fn headers(config: &ClaudeConfig) -> Result<HeaderMap, Error> {
     let mut violations = Vec::new();
     let mut map = HeaderMap::new();
-    if let Some(key) = &config.api_key {
+    if let Some(key) = &config.http.api_key {
         let shown = "a key that is not a valid header value";
         insert(&mut map, "x-api-key", key.expose(), shown, &mut violations);
     }
@@ -246,7 +246,7 @@ pub fn headers(config: &ClaudeConfig) -> Result<HeaderMap, Error> {
     }
     let json = "application/json";
     insert(&mut map, "content-type", json, json, &mut violations);
-    for (name, value) in &config.headers {
+    for (name, value) in &config.http.headers {
         if RESERVED_HEADERS
             .iter()
             .any(|r| r.eq_ignore_ascii_case(name))
@@ -263,7 +263,7 @@ pub fn headers(config: &ClaudeConfig) -> Result<HeaderMap, Error> {
     if violations.is_empty() {
         Ok(map)
     } else {
-        Err(Error::validation(config.name.clone(), violations))
+        Err(Error::validation(config.http.name.clone(), violations))
     }
 }
 

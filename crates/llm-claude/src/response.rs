@@ -6,7 +6,9 @@
 
 use std::borrow::Cow;
 
-use llm_core::{ChatResponse, Error, ErrorKind, FinishReason, Usage, classify};
+use llm_core::{ChatResponse, Error, ErrorKind, Usage, classify};
+
+use crate::error::ERRORS;
 use serde::Deserialize;
 
 /// Anthropic's token counters, as they arrive in `message_start`, `message_delta` and whole responses.
@@ -78,6 +80,8 @@ struct WireResponse<'a> {
     #[serde(rename = "type", borrow, default)]
     kind: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
     model: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     content: Option<Vec<Block<'a>>>,
@@ -114,7 +118,9 @@ pub fn decode(
         Ok(wire) if wire.kind.as_deref() != Some("error") => wire,
         other => {
             let err = match classify::detail_from_body(body) {
-                Some(detail) => classify::error_from_stream_detail(provider.to_owned(), detail),
+                Some(detail) => {
+                    classify::error_from_stream_detail(provider.to_owned(), detail, &ERRORS)
+                }
                 None => {
                     let e = Error::new(
                         ErrorKind::InvalidResponse,
@@ -147,14 +153,17 @@ pub fn decode(
         text,
     );
     response.reasoning = reasoning;
-    response.finish_reason = wire.stop_reason.as_deref().map(FinishReason::from_provider);
+    response.finish_reason = wire.stop_reason.as_deref().map(crate::error::finish_reason);
     response.usage = wire.usage.filter(|u| !u.is_empty()).map(|u| u.to_usage());
     response.request_id = request_id;
+    response.response_id = wire.id.map(Cow::into_owned);
     Ok(response)
 }
 
 #[cfg(test)]
 mod tests {
+    use llm_core::FinishReason;
+
     use super::*;
 
     fn ok(body: &str) -> ChatResponse {

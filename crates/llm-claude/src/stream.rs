@@ -1,16 +1,15 @@
 //! Pure stream decoding: the Messages API's SSE events become llmux [`StreamEvent`]s.
 //!
-//! [`StreamDecoder`] is a small state machine that takes one SSE event at a time (its `event:` name and its
-//! data) and performs no IO, so tests and fuzz targets drive it with plain bytes. [`ClaudeStream`] composes
-//! it with [`llm_stream::SseStream`] over any byte-chunk stream; the consumer's polls drive everything (no
-//! task is spawned).
+//! [`MessagesDecoder`] is a small state machine that takes one SSE event at a time (its `event:` name and its
+//! data) and performs no IO; llm-http's driver feeds it, and [`decode_chunks`] drives it over recorded bytes
+//! exactly as the driver does, for tests and fuzz targets.
 //!
 //! The events, as the Messages API sends them:
 //! - `message_start` gives [`StreamEvent::Start`] (the model and message id from the event, the request id
 //!   from the `request-id` response header) and the first usage counters;
 //! - `content_block_start` / `content_block_delta` / `content_block_stop`, by `index`: `text_delta` gives
 //!   [`StreamEvent::TextDelta`], `thinking_delta` gives [`StreamEvent::ReasoningDelta`]; a `tool_use` block's
-//!   `input_json_delta`s are collected in the decoder ([`StreamDecoder::tool_inputs`]) for tool calling, not
+//!   `input_json_delta`s are collected in the decoder ([`MessagesDecoder::tool_inputs`]) for tool calling, not
 //!   emitted; other deltas (`signature_delta`, `citations_delta`, …) are skipped;
 //! - `message_delta` carries the stop reason and cumulative usage: every one gives a [`StreamEvent::Usage`]
 //!   with the latest counters (never a sum);
@@ -22,13 +21,9 @@
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
-use futures_core::Stream;
-use llm_core::{ApiKey, Error, ErrorKind, FinishReason, StreamEvent, StreamStart};
-use llm_stream::{SseStream, StreamError};
-use pin_project_lite::pin_project;
+use llm_core::{Error, ErrorKind, FinishReason, StreamEvent, StreamStart};
+use llm_http::{Decoding, Frame, Framing};
 use serde::Deserialize;
 
 use crate::error;
@@ -58,10 +53,10 @@ enum Phase {
     Failed,
 }
 
-/// The decoding state of one Messages stream. Feed it each SSE event with [`StreamDecoder::decode`]; call
-/// [`StreamDecoder::end`] when the input ends.
+/// The decoding state of one Messages stream. Feed it each SSE event with [`MessagesDecoder::decode`]; call
+/// [`MessagesDecoder::end`] when the input ends.
 #[derive(Debug, Clone)]
-pub struct StreamDecoder {
+pub struct MessagesDecoder {
     provider: String,
     model: String,
     request_id: Option<String>,
@@ -150,7 +145,7 @@ struct MessageDeltaBody<'a> {
     stop_reason: Option<Cow<'a, str>>,
 }
 
-impl StreamDecoder {
+impl MessagesDecoder {
     /// A decoder for a stream from `provider`, asked for `model` (reported until `message_start` names the
     /// model), whose response carried `request_id`.
     pub fn new(
@@ -158,7 +153,7 @@ impl StreamDecoder {
         model: impl Into<String>,
         request_id: Option<String>,
     ) -> Self {
-        StreamDecoder {
+        MessagesDecoder {
             provider: provider.into(),
             model: model.into(),
             request_id,
@@ -310,7 +305,7 @@ impl StreamDecoder {
                 let delta: MessageDelta<'_> = self.parse(kind, data)?;
                 self.ensure_started(out);
                 if let Some(reason) = delta.delta.and_then(|d| d.stop_reason) {
-                    self.stop_reason = Some(FinishReason::from_provider(&reason));
+                    self.stop_reason = Some(error::finish_reason(&reason));
                 }
                 if let Some(usage) = &delta.usage {
                     self.usage.update(usage);
@@ -365,139 +360,46 @@ fn push_text(
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Flow {
-    Reading,
-    /// `message_stop` arrived: yield what is queued, and read the body to its end so the connection can
-    /// go back to the pool.
-    Draining {
-        body_done: bool,
-    },
-    Done,
-}
+impl llm_http::StreamDecoder for MessagesDecoder {
+    type Event = StreamEvent;
 
-pin_project! {
-    /// The [`StreamEvent`]s of one Messages stream, decoded from a stream of byte chunks (normally the
-    /// response body). After an `Err` item, or after `message_stop` and the end of the body, it yields
-    /// `None`. Dropping it drops the body (and so the connection, unless the body was read to its end).
-    pub struct ClaudeStream<S> {
-        #[pin]
-        events: SseStream<S>,
-        decoder: StreamDecoder,
-        queue: VecDeque<StreamEvent>,
-        flow: Flow,
-        delivered: u64,
-        secret: Option<ApiKey>,
-    }
-}
-
-impl<S> std::fmt::Debug for ClaudeStream<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClaudeStream")
-            .field("decoder", &self.decoder)
-            .field("queued", &self.queue.len())
-            .field("flow", &self.flow)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<S> ClaudeStream<S> {
-    /// Decodes `body` with `decoder`. `secret` is scrubbed out of every error the stream yields.
-    pub fn new(body: S, decoder: StreamDecoder, secret: Option<ApiKey>) -> Self {
-        ClaudeStream {
-            events: SseStream::new(body),
-            decoder,
-            queue: VecDeque::new(),
-            flow: Flow::Reading,
-            delivered: 0,
-            secret,
+    fn frame(&mut self, frame: Frame<'_>, out: &mut VecDeque<StreamEvent>) -> Result<(), Error> {
+        match frame {
+            Frame::Event { event, data } => self.decode(event, data, out),
+            Frame::Line(data) => self.decode("message", data, out),
         }
     }
 
-    /// The decoder, e.g. for [`StreamDecoder::tool_inputs`].
-    pub fn decoder(&self) -> &StreamDecoder {
-        &self.decoder
+    fn is_done(&self) -> bool {
+        self.is_finished()
+    }
+
+    fn end(&mut self, _truncated: bool, _out: &mut VecDeque<StreamEvent>) -> Result<(), Error> {
+        MessagesDecoder::end(self)
+    }
+
+    fn attach(&self, error: Error) -> Error {
+        error.with_request_id_opt(self.request_id.clone())
     }
 }
 
-impl<S, B> Stream for ClaudeStream<S>
-where
-    S: Stream<Item = Result<B, Error>>,
-    B: AsRef<[u8]>,
-{
-    type Item = Result<StreamEvent, Error>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let mut this = self.project();
-        loop {
-            match *this.flow {
-                Flow::Done => return Poll::Ready(None),
-                Flow::Draining { body_done } => {
-                    let mut body_done = body_done;
-                    while !body_done {
-                        match this.events.as_mut().poll_next(cx) {
-                            Poll::Ready(Some(Ok(_))) => {}
-                            // A broken or truncated tail after message_stop does not spoil the answer.
-                            Poll::Ready(Some(Err(_)) | None) => body_done = true,
-                            Poll::Pending => break,
-                        }
-                    }
-                    *this.flow = Flow::Draining { body_done };
-                    if let Some(event) = this.queue.pop_front() {
-                        return Poll::Ready(Some(Ok(event)));
-                    }
-                    if body_done {
-                        *this.flow = Flow::Done;
-                        return Poll::Ready(None);
-                    }
-                    return Poll::Pending;
-                }
-                Flow::Reading => {}
-            }
-            if let Some(event) = this.queue.pop_front() {
-                if let StreamEvent::TextDelta(t) | StreamEvent::ReasoningDelta(t) = &event {
-                    *this.delivered += t.len() as u64;
-                }
-                return Poll::Ready(Some(Ok(event)));
-            }
-            let failure = match this.events.as_mut().poll_next(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(Ok(sse))) => {
-                    match this.decoder.decode(sse.event(), sse.data(), this.queue) {
-                        Ok(()) => {
-                            if this.decoder.is_finished() {
-                                *this.flow = Flow::Draining { body_done: false };
-                            }
-                            continue;
-                        }
-                        Err(e) => e,
-                    }
-                }
-                Poll::Ready(Some(Err(StreamError::Transport(e)))) => {
-                    e.with_request_id_opt(this.decoder.request_id.clone())
-                }
-                Poll::Ready(Some(Err(StreamError::Sse(e)))) => {
-                    let provider = this.decoder.provider.clone();
-                    error::invalid(&provider, e.to_string())
-                        .with_request_id_opt(this.decoder.request_id.clone())
-                }
-                Poll::Ready(Some(Err(_)) | None) => match this.decoder.end() {
-                    Err(e) => e,
-                    Ok(()) => {
-                        *this.flow = Flow::Done;
-                        return Poll::Ready(None);
-                    }
-                },
-            };
-            *this.flow = Flow::Done;
-            this.queue.clear();
-            let mut failure = failure.with_delivered_bytes(*this.delivered);
-            if let Some(key) = this.secret.as_ref() {
-                failure = failure.redact(key);
-            }
-            return Poll::Ready(Some(Err(failure)));
-        }
+/// Decodes a recorded Messages stream given as byte chunks exactly as the driver does (llm-http's
+/// [`Decoding`] around `decoder`): every event and error in order, and the decoder's final state (for its
+/// [`MessagesDecoder::tool_inputs`]). For tests, fixtures and fuzz targets.
+pub fn decode_chunks<'a>(
+    decoder: MessagesDecoder,
+    chunks: impl IntoIterator<Item = &'a [u8]>,
+) -> (Vec<Result<StreamEvent, Error>>, MessagesDecoder) {
+    let provider = decoder.provider.clone();
+    let mut decoding = Decoding::new(provider, Framing::Sse, decoder);
+    let mut out = Vec::new();
+    for chunk in chunks {
+        decoding.feed(chunk);
+        out.extend(std::iter::from_fn(|| decoding.next_item()));
     }
+    decoding.end();
+    out.extend(std::iter::from_fn(|| decoding.next_item()));
+    (out, decoding.into_decoder())
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@ use llm_core::{ErrorKind, Usage};
 
 use super::*;
 
-fn run(events: &[(&str, &str)]) -> (Vec<StreamEvent>, Result<(), Error>, StreamDecoder) {
-    let mut d = StreamDecoder::new("claude", "asked", Some("req_1".into()));
+fn run(events: &[(&str, &str)]) -> (Vec<StreamEvent>, Result<(), Error>, MessagesDecoder) {
+    let mut d = MessagesDecoder::new("claude", "asked", Some("req_1".into()));
     let mut out = VecDeque::new();
     for (event, data) in events {
         if let Err(e) = d.decode(event, data, &mut out) {
@@ -108,7 +108,7 @@ fn message_stop_without_stop_reason_finishes_as_other() {
 
 #[test]
 fn undecodable_data_is_invalid_response_and_ends_the_decoder() {
-    let mut d = StreamDecoder::new("claude", "m", Some("req_2".into()));
+    let mut d = MessagesDecoder::new("claude", "m", Some("req_2".into()));
     let mut out = VecDeque::new();
     let err = d
         .decode("content_block_delta", "{not json", &mut out)
@@ -141,7 +141,7 @@ fn unknown_events_and_deltas_are_ignored() {
 
 #[test]
 fn tool_input_grows_until_the_limit() {
-    let mut d = StreamDecoder::new("claude", "m", None);
+    let mut d = MessagesDecoder::new("claude", "m", None);
     let mut out = VecDeque::new();
     let piece = "x".repeat(1 << 20);
     let data = serde_json::json!({"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json": piece}}).to_string();

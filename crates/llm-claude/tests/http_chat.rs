@@ -299,3 +299,25 @@ async fn health_reports_a_rejected_key() {
         .expect_err("401");
     assert_eq!(err.kind(), ErrorKind::Auth);
 }
+
+#[tokio::test]
+async fn a_mid_stream_error_never_carries_the_key() {
+    let server = MockServer::start().await;
+    let data = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"bad key sk-ant-test-key\"}}\n\n";
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(data, "text/event-stream"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = Claude::new(config(&server)).expect("config");
+    let items = collect(
+        c.stream(&ChatRequest::new("m").user("x"))
+            .await
+            .expect("stream"),
+    )
+    .await;
+    let err = items[0].as_ref().expect_err("error");
+    assert_eq!(err.kind(), ErrorKind::Server);
+    assert!(!err.to_string().contains("sk-ant-test-key"), "{err}");
+    assert!(!format!("{err:?}").contains("sk-ant-test-key"));
+}

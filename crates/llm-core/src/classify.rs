@@ -28,17 +28,67 @@ use crate::error::{Error, ErrorKind, ProviderDetail};
 pub const MAX_RETRY_HINT: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Response headers that carry a provider's request id, in the order they are looked up.
-pub const REQUEST_ID_HEADERS: [&str; 3] = ["x-request-id", "request-id", "x-generation-id"];
+pub const REQUEST_ID_HEADERS: &[&str] = &["x-request-id", "request-id", "x-generation-id"];
 
 /// The longest piece of a non-JSON error body kept as the message.
 const BODY_SNIPPET: usize = 512;
 
-/// The kind an HTTP status means before its body is read, per the table in the module docs.
+/// A provider's own error vocabulary, which the classification algorithm reads: the error type and code
+/// names it puts in bodies and mid-stream events, and the message phrases that mean the prompt did not fit
+/// the context window. Each provider crate declares its table; this crate names no provider.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ErrorTable {
+    /// Error type or code names and the kind each means (e.g. `("overloaded_error", Overloaded)`).
+    pub names: &'static [(&'static str, ErrorKind)],
+    /// Lowercase phrases of a message that say the context window was exceeded.
+    pub context_phrases: &'static [&'static str],
+}
+
+impl ErrorTable {
+    /// No names and no phrases: statuses alone decide.
+    pub const EMPTY: ErrorTable = ErrorTable {
+        names: &[],
+        context_phrases: &[],
+    };
+
+    /// The kind `name` means in this table, if it is listed.
+    pub fn kind_of(&self, name: &str) -> Option<ErrorKind> {
+        self.names
+            .iter()
+            .find_map(|(n, kind)| (*n == name).then_some(*kind))
+    }
+
+    fn names_in<'d>(detail: &'d ProviderDetail) -> impl Iterator<Item = &'d str> {
+        [detail.code.as_deref(), detail.error_type.as_deref()]
+            .into_iter()
+            .flatten()
+    }
+
+    fn says(&self, detail: &ProviderDetail, kind: ErrorKind) -> bool {
+        Self::names_in(detail).any(|n| self.kind_of(n) == Some(kind))
+    }
+
+    fn says_context_length(&self, detail: &ProviderDetail) -> bool {
+        self.says(detail, ErrorKind::ContextLength)
+            || detail.message.as_deref().is_some_and(|m| {
+                let m = m.to_ascii_lowercase();
+                self.context_phrases.iter().any(|p| m.contains(p))
+            })
+    }
+}
+
+/// The kind an HTTP status means, refined by the body's names and phrases from `table`, per the table in
+/// the module docs.
 ///
-/// `detail` refines 400/422 (context length), 429 (insufficient quota); `has_retry_hint` refines 402.
-pub fn kind_for_status(status: u16, detail: &ProviderDetail, has_retry_hint: bool) -> ErrorKind {
+/// `detail` refines 400/422 (context length), 429 (exhausted quota); `has_retry_hint` refines 402.
+pub fn kind_for_status(
+    status: u16,
+    detail: &ProviderDetail,
+    has_retry_hint: bool,
+    table: &ErrorTable,
+) -> ErrorKind {
     match status {
-        400 | 422 if says_context_length(detail) => ErrorKind::ContextLength,
+        400 | 422 if table.says_context_length(detail) => ErrorKind::ContextLength,
         400 | 422 => ErrorKind::BadRequest,
         401 => ErrorKind::Auth,
         402 if has_retry_hint => ErrorKind::RateLimited,
@@ -48,7 +98,7 @@ pub fn kind_for_status(status: u16, detail: &ProviderDetail, has_retry_hint: boo
         408 | 504 => ErrorKind::Timeout,
         409 => ErrorKind::Server,
         413 => ErrorKind::PayloadTooLarge,
-        429 if says_insufficient_quota(detail) => ErrorKind::QuotaExhausted,
+        429 if table.says(detail, ErrorKind::QuotaExhausted) => ErrorKind::QuotaExhausted,
         429 => ErrorKind::RateLimited,
         503 | 529 => ErrorKind::Overloaded,
         500..=599 => ErrorKind::Server,
@@ -56,38 +106,12 @@ pub fn kind_for_status(status: u16, detail: &ProviderDetail, has_retry_hint: boo
     }
 }
 
-/// The kind an error type or code names, as providers put them in bodies and mid-stream events
-/// (`overloaded_error`, `server_error`, `rate_limit_exceeded`, …). `None` when the name is not known.
-pub fn kind_for_error_name(name: &str) -> Option<ErrorKind> {
-    let kind = match name {
-        "overloaded_error" | "unavailable_error" | "overloaded" | "service_unavailable" => {
-            ErrorKind::Overloaded
-        }
-        "server_error" | "api_error" | "internal_server_error" | "internal_error" => {
-            ErrorKind::Server
-        }
-        "rate_limit_error" | "rate_limit_exceeded" | "rate_limited" | "tokens" | "requests" => {
-            ErrorKind::RateLimited
-        }
-        "insufficient_quota" | "billing_error" | "quota_exceeded" => ErrorKind::QuotaExhausted,
-        "authentication_error" | "invalid_api_key" | "unauthorized" => ErrorKind::Auth,
-        "permission_error" | "permission_denied" | "forbidden" => ErrorKind::Permission,
-        "not_found_error" | "model_not_found" | "not_found" => ErrorKind::NotFound,
-        "invalid_request_error" | "bad_request" | "invalid_request" => ErrorKind::BadRequest,
-        "request_too_large" | "payload_too_large" => ErrorKind::PayloadTooLarge,
-        "timeout_error" | "timeout" => ErrorKind::Timeout,
-        "context_length_exceeded" | "exceed_context_size_error" => ErrorKind::ContextLength,
-        _ => return None,
-    };
-    Some(kind)
-}
-
 /// The kind of an error that arrived inside a stream after HTTP 200, classified like a status would be:
-/// a numeric code (OpenRouter's `"code": 429`) goes through [`kind_for_status`]; otherwise the code, then the
-/// type, through [`kind_for_error_name`]; a context-length message wins; anything else is `server` (the
-/// provider failed after promising an answer).
-pub fn kind_for_stream_error(detail: &ProviderDetail) -> ErrorKind {
-    if says_context_length(detail) {
+/// a numeric code (`"code": 429`) goes through [`kind_for_status`]; otherwise the code, then the type,
+/// through `table`; a context-length message wins; anything else is `server` (the provider failed after
+/// promising an answer).
+pub fn kind_for_stream_error(detail: &ProviderDetail, table: &ErrorTable) -> ErrorKind {
+    if table.says_context_length(detail) {
         return ErrorKind::ContextLength;
     }
     if let Some(status) = detail
@@ -96,42 +120,16 @@ pub fn kind_for_stream_error(detail: &ProviderDetail) -> ErrorKind {
         .and_then(|c| c.parse::<u16>().ok())
         .filter(|s| (400..=599).contains(s))
     {
-        return kind_for_status(status, detail, false);
+        return kind_for_status(status, detail, false, table);
     }
-    [detail.code.as_deref(), detail.error_type.as_deref()]
-        .into_iter()
-        .flatten()
-        .find_map(kind_for_error_name)
+    ErrorTable::names_in(detail)
+        .find_map(|n| table.kind_of(n))
         .unwrap_or(ErrorKind::Server)
 }
 
-fn says_context_length(detail: &ProviderDetail) -> bool {
-    let named = [detail.code.as_deref(), detail.error_type.as_deref()]
-        .into_iter()
-        .flatten()
-        .any(|n| n == "context_length_exceeded" || n == "exceed_context_size_error");
-    named
-        || detail.message.as_deref().is_some_and(|m| {
-            let m = m.to_ascii_lowercase();
-            m.contains("prompt is too long")
-                || m.contains("context length")
-                || m.contains("context_length_exceeded")
-                || m.contains("exceeds the available context size")
-                || m.contains("context window")
-        })
-}
-
-fn says_insufficient_quota(detail: &ProviderDetail) -> bool {
-    [detail.code.as_deref(), detail.error_type.as_deref()]
-        .into_iter()
-        .flatten()
-        .any(|n| n == "insufficient_quota")
-}
-
-/// Reads a provider error out of a JSON value, whatever the provider's shape:
-/// `{"error":{"message","type","param","code"}}` (OpenAI, OpenRouter, llama.cpp; `code` a string or a number),
-/// `{"type":"error","error":{"type","message"}}` (Anthropic), `{"error":"…"}` (Ollama),
-/// `{"object":"error","message",…}` (vLLM-style servers). `None` when the value holds no error.
+/// Reads an error out of a JSON value in any of the common shapes: `{"error":{"message","type","param",
+/// "code"}}` (`code` a string or a number), `{"type":"error","error":{"type","message"}}`, `{"error":"…"}`,
+/// `{"object":"error","message",…}`. `None` when the value holds no error.
 pub fn detail_from_value(value: &Value) -> Option<ProviderDetail> {
     let obj = value.as_object()?;
     match obj.get("error") {
@@ -234,10 +232,11 @@ pub fn error_from_response(
     headers: &HeaderMap,
     body: &[u8],
     now: SystemTime,
+    table: &ErrorTable,
 ) -> Error {
     let detail = detail_from_body(body).unwrap_or_default();
     let hint = retry_after(headers, now);
-    let kind = kind_for_status(status, &detail, hint.is_some());
+    let kind = kind_for_status(status, &detail, hint.is_some(), table);
     let message = match &detail.message {
         Some(m) => m.clone(),
         None => body_snippet(body).unwrap_or_else(|| {
@@ -258,12 +257,13 @@ pub fn error_from_response(
 }
 
 /// The classified error for an error object that arrived inside a stream (or in a 200 body), per
-/// [`kind_for_stream_error`].
+/// [`kind_for_stream_error`] with `table`.
 pub fn error_from_stream_detail(
     provider: impl Into<Cow<'static, str>>,
     detail: ProviderDetail,
+    table: &ErrorTable,
 ) -> Error {
-    let kind = kind_for_stream_error(&detail);
+    let kind = kind_for_stream_error(&detail, table);
     let message = detail
         .message
         .clone()

@@ -20,6 +20,67 @@ fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
     h
 }
 
+/// The names and phrases of every provider crate's table together, so one table of rows exercises the
+/// algorithm on all of them (each provider crate tests its own table end to end).
+const TEST: ErrorTable = ErrorTable {
+    names: &[
+        ("overloaded_error", ErrorKind::Overloaded),
+        ("unavailable_error", ErrorKind::Overloaded),
+        ("overloaded", ErrorKind::Overloaded),
+        ("service_unavailable", ErrorKind::Overloaded),
+        ("server_error", ErrorKind::Server),
+        ("api_error", ErrorKind::Server),
+        ("internal_server_error", ErrorKind::Server),
+        ("internal_error", ErrorKind::Server),
+        ("rate_limit_error", ErrorKind::RateLimited),
+        ("rate_limit_exceeded", ErrorKind::RateLimited),
+        ("rate_limited", ErrorKind::RateLimited),
+        ("tokens", ErrorKind::RateLimited),
+        ("requests", ErrorKind::RateLimited),
+        ("insufficient_quota", ErrorKind::QuotaExhausted),
+        ("billing_error", ErrorKind::QuotaExhausted),
+        ("quota_exceeded", ErrorKind::QuotaExhausted),
+        ("authentication_error", ErrorKind::Auth),
+        ("invalid_api_key", ErrorKind::Auth),
+        ("unauthorized", ErrorKind::Auth),
+        ("permission_error", ErrorKind::Permission),
+        ("permission_denied", ErrorKind::Permission),
+        ("forbidden", ErrorKind::Permission),
+        ("not_found_error", ErrorKind::NotFound),
+        ("model_not_found", ErrorKind::NotFound),
+        ("not_found", ErrorKind::NotFound),
+        ("invalid_request_error", ErrorKind::BadRequest),
+        ("bad_request", ErrorKind::BadRequest),
+        ("invalid_request", ErrorKind::BadRequest),
+        ("request_too_large", ErrorKind::PayloadTooLarge),
+        ("payload_too_large", ErrorKind::PayloadTooLarge),
+        ("timeout_error", ErrorKind::Timeout),
+        ("timeout", ErrorKind::Timeout),
+        ("context_length_exceeded", ErrorKind::ContextLength),
+        ("exceed_context_size_error", ErrorKind::ContextLength),
+    ],
+    context_phrases: &[
+        "prompt is too long",
+        "context length",
+        "context_length_exceeded",
+        "exceeds the available context size",
+        "context window",
+    ],
+};
+
+#[test]
+fn an_empty_table_leaves_statuses_alone_and_stream_errors_server() {
+    let body = br#"{"error":{"type":"overloaded_error","code":"context_length_exceeded"}}"#;
+    let e = error_from_response("t", 400, &HeaderMap::new(), body, now(), &ErrorTable::EMPTY);
+    assert_eq!(e.kind(), ErrorKind::BadRequest);
+    let d = detail_from_body(body).unwrap();
+    assert_eq!(
+        kind_for_stream_error(&d, &ErrorTable::EMPTY),
+        ErrorKind::Server
+    );
+    assert_eq!(kind_for_stream_error(&d, &TEST), ErrorKind::ContextLength);
+}
+
 fn now() -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(1_700_000_000)
 }
@@ -160,7 +221,14 @@ fn status_and_body_table() {
         (302, &[], "", Unknown, false),
     ];
     for (i, (status, hdrs, body, kind, retryable)) in rows.iter().enumerate() {
-        let e = error_from_response("test", *status, &headers(hdrs), body.as_bytes(), now());
+        let e = error_from_response(
+            "test",
+            *status,
+            &headers(hdrs),
+            body.as_bytes(),
+            now(),
+            &TEST,
+        );
         assert_eq!(e.kind(), *kind, "row {i}: status {status} body {body}");
         assert_eq!(e.is_retryable(), *retryable, "row {i}: status {status}");
         assert_eq!(e.status(), Some(*status), "row {i}");
@@ -221,12 +289,13 @@ fn message_falls_back_to_body_text_then_reason() {
         &HeaderMap::new(),
         b"<html>bad gateway</html>",
         now(),
+        &TEST,
     );
     assert_eq!(e.message(), "<html>bad gateway</html>");
-    let e = error_from_response("t", 503, &HeaderMap::new(), b"", now());
+    let e = error_from_response("t", 503, &HeaderMap::new(), b"", now(), &TEST);
     assert_eq!(e.message(), "service unavailable");
     let big = vec![b'x'; 10_000];
-    let e = error_from_response("t", 500, &HeaderMap::new(), &big, now());
+    let e = error_from_response("t", 500, &HeaderMap::new(), &big, now(), &TEST);
     assert_eq!(e.message().len(), 512);
 }
 
@@ -278,7 +347,7 @@ fn stream_error_table() {
     ];
     for (body, kind) in rows {
         let d = detail_from_body(body.as_bytes()).expect(body);
-        let e = error_from_stream_detail("t", d);
+        let e = error_from_stream_detail("t", d, &TEST);
         assert_eq!(e.kind(), *kind, "{body}");
         assert_eq!(e.status(), None);
     }
@@ -335,6 +404,7 @@ fn malformed_retry_hint_never_hides_the_real_error() {
         &headers(&[("retry-after", "garbage")]),
         br#"{"error":{"message":"slow"}}"#,
         now(),
+        &TEST,
     );
     assert_eq!(e.kind(), ErrorKind::RateLimited);
     assert_eq!(e.retry_after(), None);
@@ -362,6 +432,13 @@ fn should_retry_and_request_id_headers() {
     for (hdrs, expected) in rows {
         assert_eq!(request_id(&headers(hdrs)).as_deref(), *expected);
     }
-    let e = error_from_response("t", 500, &headers(&[("request-id", "req_9")]), b"", now());
+    let e = error_from_response(
+        "t",
+        500,
+        &headers(&[("request-id", "req_9")]),
+        b"",
+        now(),
+        &TEST,
+    );
     assert_eq!(e.request_id(), Some("req_9"));
 }

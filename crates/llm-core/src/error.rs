@@ -57,7 +57,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 16] = [
+    pub const ALL: &'static [ErrorKind] = &[
         ErrorKind::Auth,
         ErrorKind::Permission,
         ErrorKind::NotFound,
@@ -135,7 +135,8 @@ impl FromStr for ErrorKind {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         ErrorKind::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|k| k.as_str() == s)
             .ok_or_else(|| UnknownKind(s.to_owned()))
     }
@@ -216,6 +217,7 @@ struct Inner {
     attempts: Vec<Attempt>,
     delivered_bytes: Option<u64>,
     connect_failed: bool,
+    not_ready: bool,
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
 }
 
@@ -236,6 +238,7 @@ impl Error {
                 attempts: Vec::new(),
                 delivered_bytes: None,
                 connect_failed: false,
+                not_ready: false,
                 source: None,
             }),
         }
@@ -335,6 +338,14 @@ impl Error {
     #[must_use]
     pub fn with_connect_failed(mut self, connect_failed: bool) -> Self {
         self.inner.connect_failed = connect_failed;
+        self
+    }
+
+    /// Marks the error as a server that is up but not ready to answer yet (a model still loading): waiting
+    /// would fix it, and a caller with somewhere else to go moves on at once.
+    #[must_use]
+    pub fn with_not_ready(mut self, not_ready: bool) -> Self {
+        self.inner.not_ready = not_ready;
         self
     }
 
@@ -445,6 +456,13 @@ impl Error {
         self.inner.connect_failed
     }
 
+    /// True when the server answered that it is not ready yet (e.g. llama-server's "503 Loading model").
+    /// Such an error is `overloaded` (retryable); a fallback chain moves on from it at once when a later
+    /// entry exists, as it does for [`Error::is_connect`].
+    pub fn is_not_ready(&self) -> bool {
+        self.inner.not_ready
+    }
+
     /// How many bytes of text a failed stream had delivered before it failed, when the error ended a stream.
     pub fn delivered_bytes(&self) -> Option<u64> {
         self.inner.delivered_bytes
@@ -486,6 +504,9 @@ impl fmt::Debug for Error {
         }
         if i.connect_failed {
             d.field("connect_failed", &true);
+        }
+        if i.not_ready {
+            d.field("not_ready", &true);
         }
         if let Some(s) = &i.source {
             d.field("source", s);
@@ -537,7 +558,7 @@ mod tests {
 
     #[test]
     fn kind_names_round_trip() {
-        for kind in ErrorKind::ALL {
+        for &kind in ErrorKind::ALL {
             assert_eq!(kind.as_str().parse::<ErrorKind>(), Ok(kind));
             assert_eq!(kind.to_string(), kind.as_str());
         }
@@ -547,7 +568,8 @@ mod tests {
     #[test]
     fn retryable_kinds_are_exactly_five() {
         let retryable: Vec<_> = ErrorKind::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|k| k.is_retryable())
             .collect();
         assert_eq!(

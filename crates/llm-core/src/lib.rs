@@ -1,14 +1,21 @@
-//! Core types of llmux: the request and response model, stream events, the [`Provider`] trait, the one
-//! [`Error`] type with its [`ErrorKind`]s and shared [`classify`]ication, parameter validation, and secrets.
+//! Core types of llmux: the vocabulary every provider and the chain speak. The request and response model,
+//! stream events, the [`Provider`] trait, the one [`Error`] type with its [`ErrorKind`]s, the
+//! [`classify`]ication algorithm (fed by each provider's [`ErrorTable`](classify::ErrorTable)), the
+//! validation engine (fed by each provider's [`ParamTable`]), and secrets.
 //!
-//! Every provider crate (`llm-openai`, `llm-claude`, `llm-openrouter`, `llm-ollama`, `llm-llamacpp`) and the
-//! fallback chain (`llm-chain`) build on this crate; it performs no IO.
+//! Every provider crate and the fallback chain build on this crate; it performs no IO and names no
+//! provider: each provider's tables live in its own crate.
 //!
 //! ```
-//! use llm_core::{ChatRequest, ErrorKind, validate};
+//! use llm_core::{ChatRequest, ErrorKind, Param, ParamTable, Range};
 //!
-//! let request = ChatRequest::new("claude-sonnet-4-5").user("Hello").temperature(1.5);
-//! let err = validate::CLAUDE.validate(&request).unwrap_err();
+//! const TABLE: ParamTable = ParamTable {
+//!     provider: "example",
+//!     rules: &[(Param::Temperature, Range::float(0.0, 1.0)), (Param::MaxTokens, Range::int_min(1))],
+//!     requires_max_tokens: false,
+//! };
+//! let request = ChatRequest::new("some-model").user("Hello").temperature(1.5);
+//! let err = TABLE.validate(&request).unwrap_err();
 //! assert_eq!(err.kind(), ErrorKind::Validation);
 //! assert_eq!(err.violations()[0].param, "temperature");
 //! ```

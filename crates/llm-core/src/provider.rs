@@ -37,6 +37,14 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
     /// Checks that the provider is reachable and the credentials are accepted, without spending tokens
     /// (e.g. `GET /v1/models`, `/api/tags`, `/health`).
     async fn health(&self) -> Result<(), Error>;
+
+    /// This provider configured not to wait out a server that is not ready yet (a model still loading):
+    /// such a call fails at once with an [`Error::is_not_ready`] error. A fallback chain uses it for every
+    /// entry but its last, since it has somewhere else to go; waiting stays right for a lone client and the
+    /// last entry. `None` (the default) for providers that never wait.
+    fn without_waiting(&self) -> Option<Arc<dyn Provider>> {
+        None
+    }
 }
 
 #[async_trait]
@@ -59,5 +67,9 @@ impl<P: Provider + ?Sized> Provider for Arc<P> {
 
     async fn health(&self) -> Result<(), Error> {
         (**self).health().await
+    }
+
+    fn without_waiting(&self) -> Option<Arc<dyn Provider>> {
+        (**self).without_waiting()
     }
 }

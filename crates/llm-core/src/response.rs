@@ -36,23 +36,6 @@ impl FinishReason {
             FinishReason::Other(_) => "other",
         }
     }
-
-    /// Maps the common provider spellings: OpenAI (`stop`, `length`, `tool_calls`, `function_call`,
-    /// `content_filter`, `error`), Anthropic (`end_turn`, `stop_sequence`, `max_tokens`, `tool_use`, `refusal`,
-    /// `pause_turn`), Ollama (`stop`, `length`, `load`), llama.cpp `stop_type` (`eos`, `word`, `limit`). Anything
-    /// else is kept in [`FinishReason::Other`].
-    pub fn from_provider(raw: &str) -> FinishReason {
-        match raw {
-            "stop" | "end_turn" | "stop_sequence" | "eos" | "word" => FinishReason::Stop,
-            "length" | "max_tokens" | "limit" | "model_context_window_exceeded" => {
-                FinishReason::Length
-            }
-            "tool_calls" | "function_call" | "tool_use" => FinishReason::ToolCalls,
-            "content_filter" | "refusal" => FinishReason::ContentFilter,
-            "error" => FinishReason::Error,
-            other => FinishReason::Other(other.to_owned()),
-        }
-    }
 }
 
 impl fmt::Display for FinishReason {
@@ -113,6 +96,8 @@ pub struct ChatResponse {
     pub provider: String,
     /// The provider's request id.
     pub request_id: Option<String>,
+    /// The provider's id for this response (e.g. `chatcmpl-…`, `msg_…`), when it sends one.
+    pub response_id: Option<String>,
     /// The attempts made before and including the answering one (filled by a fallback chain; empty when a
     /// provider is called directly).
     pub attempts: Vec<Attempt>,
@@ -131,6 +116,30 @@ impl ChatResponse {
             provider: provider.into(),
             ..ChatResponse::default()
         }
+    }
+
+    /// The events a stream would have produced for this answer, for a streaming request answered with a
+    /// whole body: `Start` (with the request and response ids and the attempts), then reasoning and text
+    /// when not empty, usage and the finish reason when known.
+    pub fn into_events(self) -> Vec<StreamEvent> {
+        let mut start = StreamStart::new(self.provider, self.model);
+        start.request_id = self.request_id;
+        start.response_id = self.response_id;
+        start.attempts = self.attempts;
+        let mut events = vec![StreamEvent::Start(start)];
+        if let Some(reasoning) = self.reasoning.filter(|r| !r.is_empty()) {
+            events.push(StreamEvent::ReasoningDelta(reasoning));
+        }
+        if !self.text.is_empty() {
+            events.push(StreamEvent::TextDelta(self.text));
+        }
+        if let Some(usage) = self.usage {
+            events.push(StreamEvent::Usage(usage));
+        }
+        if let Some(reason) = self.finish_reason {
+            events.push(StreamEvent::Finish(reason));
+        }
+        events
     }
 }
 
@@ -186,5 +195,30 @@ impl StreamEvent {
             StreamEvent::TextDelta(t) | StreamEvent::ReasoningDelta(t) => !t.is_empty(),
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn into_events_replays_in_stream_order_and_skips_empty_parts() {
+        let mut r = ChatResponse::new("p", "m", "hi");
+        r.reasoning = Some("think".into());
+        r.usage = Some(Usage::new(1, 2));
+        r.finish_reason = Some(FinishReason::Stop);
+        r.request_id = Some("req".into());
+        r.response_id = Some("resp".into());
+        let events = r.into_events();
+        assert!(matches!(&events[0], StreamEvent::Start(s)
+            if s.request_id.as_deref() == Some("req") && s.response_id.as_deref() == Some("resp")));
+        assert_eq!(events[1], StreamEvent::ReasoningDelta("think".into()));
+        assert_eq!(events[2], StreamEvent::TextDelta("hi".into()));
+        assert_eq!(events[3], StreamEvent::Usage(Usage::new(1, 2)));
+        assert_eq!(events[4], StreamEvent::Finish(FinishReason::Stop));
+        let mut empty = ChatResponse::new("p", "m", "");
+        empty.reasoning = Some(String::new());
+        assert_eq!(empty.into_events().len(), 1);
     }
 }

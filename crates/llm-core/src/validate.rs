@@ -37,7 +37,7 @@ pub enum Param {
 
 impl Param {
     /// Every parameter.
-    pub const ALL: [Param; 9] = [
+    pub const ALL: &'static [Param] = &[
         Param::Temperature,
         Param::TopP,
         Param::TopK,
@@ -66,7 +66,7 @@ impl Param {
 
     /// The parameter named `name`, if any.
     pub fn from_name(name: &str) -> Option<Param> {
-        Param::ALL.into_iter().find(|p| p.name() == name)
+        Param::ALL.iter().copied().find(|p| p.name() == name)
     }
 
     /// The value set for this parameter in `params`, as a number where it is one; `None` when unset.
@@ -260,7 +260,7 @@ impl ParamTable {
         if request.messages.is_empty() {
             out.push(Violation::new("messages", "at least one message", "none"));
         }
-        for param in Param::ALL {
+        for &param in Param::ALL {
             let Some(given) = param.value(&request.params) else {
                 if param == Param::MaxTokens && self.requires_max_tokens {
                     out.push(Violation::new(
@@ -301,73 +301,6 @@ impl ParamTable {
         }
     }
 }
-
-/// OpenAI Chat Completions.
-pub const OPENAI: ParamTable = ParamTable {
-    provider: "openai",
-    rules: &[
-        (Param::Temperature, Range::float(0.0, 2.0)),
-        (Param::TopP, Range::float(0.0, 1.0)),
-        (Param::MaxTokens, Range::int_min(1)),
-        (Param::Stop, Range::List { max: Some(4) }),
-        (Param::Seed, Range::ANY_INT),
-        (Param::FrequencyPenalty, Range::float(-2.0, 2.0)),
-        (Param::PresencePenalty, Range::float(-2.0, 2.0)),
-    ],
-    requires_max_tokens: false,
-};
-
-/// The rules of OpenAI-compatible servers: the OpenAI set plus `top_k` and a repetition penalty, and any
-/// number of stop sequences.
-const OPENAI_COMPATIBLE_RULES: &[(Param, Range)] = &[
-    (Param::Temperature, Range::float(0.0, 2.0)),
-    (Param::TopP, Range::float(0.0, 1.0)),
-    (Param::TopK, Range::int_min(0)),
-    (Param::MaxTokens, Range::int_min(1)),
-    (Param::Stop, Range::List { max: None }),
-    (Param::Seed, Range::ANY_INT),
-    (Param::FrequencyPenalty, Range::float(-2.0, 2.0)),
-    (Param::PresencePenalty, Range::float(-2.0, 2.0)),
-    (Param::RepeatPenalty, Range::float_min(0.0)),
-];
-
-/// The OpenAI set plus `top_k` and a repetition penalty, for OpenAI-compatible servers (OpenRouter,
-/// llama.cpp). `provider` names the server in messages.
-pub const fn openai_compatible(provider: &'static str) -> ParamTable {
-    ParamTable {
-        provider,
-        rules: OPENAI_COMPATIBLE_RULES,
-        requires_max_tokens: false,
-    }
-}
-
-/// Anthropic Messages.
-pub const CLAUDE: ParamTable = ParamTable {
-    provider: "claude",
-    rules: &[
-        (Param::Temperature, Range::float(0.0, 1.0)),
-        (Param::TopP, Range::float(0.0, 1.0)),
-        (Param::TopK, Range::int_min(1)),
-        (Param::MaxTokens, Range::int_min(1)),
-        (Param::Stop, Range::List { max: None }),
-    ],
-    requires_max_tokens: false,
-};
-
-/// Ollama `/api/chat` (`max_tokens` is sent as `num_predict`).
-pub const OLLAMA: ParamTable = ParamTable {
-    provider: "ollama",
-    rules: &[
-        (Param::Temperature, Range::float_min(0.0)),
-        (Param::TopP, Range::float(0.0, 1.0)),
-        (Param::TopK, Range::int_min(1)),
-        (Param::MaxTokens, Range::int_min(1)),
-        (Param::Stop, Range::List { max: None }),
-        (Param::Seed, Range::ANY_INT),
-        (Param::RepeatPenalty, Range::float_min(0.0)),
-    ],
-    requires_max_tokens: false,
-};
 
 impl Params {
     /// Sets the parameter `name` from a JSON value (as a CLI `--param key=value` or a config table gives it).

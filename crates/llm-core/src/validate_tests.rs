@@ -10,6 +10,75 @@ fn base() -> ChatRequest {
     ChatRequest::new("m").user("hi")
 }
 
+// The tables of four provider crates as they were declared when these rows were written: fixtures for the
+// engine (each provider crate tests its own table).
+/// OpenAI Chat Completions.
+const OPENAI: ParamTable = ParamTable {
+    provider: "openai",
+    rules: &[
+        (Param::Temperature, Range::float(0.0, 2.0)),
+        (Param::TopP, Range::float(0.0, 1.0)),
+        (Param::MaxTokens, Range::int_min(1)),
+        (Param::Stop, Range::List { max: Some(4) }),
+        (Param::Seed, Range::ANY_INT),
+        (Param::FrequencyPenalty, Range::float(-2.0, 2.0)),
+        (Param::PresencePenalty, Range::float(-2.0, 2.0)),
+    ],
+    requires_max_tokens: false,
+};
+
+/// The rules of OpenAI-compatible servers: the OpenAI set plus `top_k` and a repetition penalty, and any
+/// number of stop sequences.
+const OPENAI_COMPATIBLE_RULES: &[(Param, Range)] = &[
+    (Param::Temperature, Range::float(0.0, 2.0)),
+    (Param::TopP, Range::float(0.0, 1.0)),
+    (Param::TopK, Range::int_min(0)),
+    (Param::MaxTokens, Range::int_min(1)),
+    (Param::Stop, Range::List { max: None }),
+    (Param::Seed, Range::ANY_INT),
+    (Param::FrequencyPenalty, Range::float(-2.0, 2.0)),
+    (Param::PresencePenalty, Range::float(-2.0, 2.0)),
+    (Param::RepeatPenalty, Range::float_min(0.0)),
+];
+
+/// The OpenAI set plus `top_k` and a repetition penalty, for OpenAI-compatible servers (OpenRouter,
+/// llama.cpp). `provider` names the server in messages.
+const fn openai_compatible(provider: &'static str) -> ParamTable {
+    ParamTable {
+        provider,
+        rules: OPENAI_COMPATIBLE_RULES,
+        requires_max_tokens: false,
+    }
+}
+
+/// Anthropic Messages.
+const CLAUDE: ParamTable = ParamTable {
+    provider: "claude",
+    rules: &[
+        (Param::Temperature, Range::float(0.0, 1.0)),
+        (Param::TopP, Range::float(0.0, 1.0)),
+        (Param::TopK, Range::int_min(1)),
+        (Param::MaxTokens, Range::int_min(1)),
+        (Param::Stop, Range::List { max: None }),
+    ],
+    requires_max_tokens: false,
+};
+
+/// Ollama `/api/chat` (`max_tokens` is sent as `num_predict`).
+const OLLAMA: ParamTable = ParamTable {
+    provider: "ollama",
+    rules: &[
+        (Param::Temperature, Range::float_min(0.0)),
+        (Param::TopP, Range::float(0.0, 1.0)),
+        (Param::TopK, Range::int_min(1)),
+        (Param::MaxTokens, Range::int_min(1)),
+        (Param::Stop, Range::List { max: None }),
+        (Param::Seed, Range::ANY_INT),
+        (Param::RepeatPenalty, Range::float_min(0.0)),
+    ],
+    requires_max_tokens: false,
+};
+
 #[test]
 fn valid_requests_pass_every_table() {
     let req = base().temperature(0.5).top_p(0.9).max_tokens(10).stop("x");

@@ -7,7 +7,15 @@ use async_trait::async_trait;
 use futures::StreamExt;
 use llm_core::{
     ApiKey, ChatRequest, ChatResponse, ChatStream, Error, ErrorKind, FinishReason, Provider,
-    StreamEvent, StreamStart, validate,
+    StreamEvent, StreamStart,
+};
+use llm_core::{Param, ParamTable, Range};
+
+/// The echo provider's parameter table.
+const TABLE: ParamTable = ParamTable {
+    provider: "echo",
+    rules: &[(Param::Temperature, Range::float(0.0, 2.0))],
+    requires_max_tokens: false,
 };
 
 #[derive(Debug)]
@@ -22,7 +30,7 @@ impl Provider for Echo {
     }
 
     fn validate(&self, request: &ChatRequest) -> Result<(), Error> {
-        validate::OPENAI.validate(request)
+        TABLE.validate(request)
     }
 
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {

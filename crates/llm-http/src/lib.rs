@@ -1,10 +1,12 @@
-//! The HTTP transport every llmux provider crate shares: one pooled `reqwest::Client` per provider, per-phase
-//! time limits (connect, first byte, idle, total), bounded body reads, and every failure turned into a
-//! classified [`llm_core::Error`] with the provider's API key scrubbed out.
+//! The HTTP side of every llmux provider: the [`Codec`] trait a provider crate implements (its wire format as
+//! pure code), the one driver [`HttpProvider`] that implements [`Provider`](llm_core::Provider) for any codec,
+//! and the [`Transport`] under it (one pooled `reqwest::Client` per provider, per-phase time limits, bounded
+//! body reads, every failure a classified [`llm_core::Error`] with the provider's key scrubbed out).
 //!
-//! Provider crates keep their wire format pure (`request.rs`, `response.rs`, `stream.rs`, `error.rs`) and do
-//! their IO through [`Transport`] in `client.rs`, so a timeout or a refused connection is the same error
-//! whichever provider hit it.
+//! A provider crate writes a codec (encode a request, decode a body, a [`StreamDecoder`] for framed
+//! payloads, its error and parameter tables) and a config that embeds [`HttpConfig`]; everything that does
+//! IO (sending, timers, the body loop on llm-stream's borrowed path, replaying a whole answer as events,
+//! spans) is written here once.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), llm_core::Error> {
@@ -21,7 +23,23 @@
 #![forbid(unsafe_code)]
 
 mod body;
+mod codec;
+mod config;
+mod decoding;
+mod provider;
+mod span;
 mod transport;
 
 pub use body::Body;
+pub use codec::{Codec, Delivered, Frame, Framing, Method, StreamDecoder, WireRequest};
+pub use config::{Env, HttpConfig, insert_header, secret_value};
+pub use decoding::Decoding;
+pub use provider::{DefaultConfig, EventStream, FromEnv, HttpProvider, IntoCodec};
 pub use transport::{DEFAULT_MAX_BODY, Response, Transport};
+
+#[doc(hidden)]
+pub mod __private {
+    //! Paths the [`http_config_builders!`](crate::http_config_builders) macro expands to.
+    pub use llm_core::{ApiKey, Timeouts};
+    pub use reqwest::Client;
+}

@@ -133,6 +133,27 @@ impl Transport {
     /// non-success status is read (bounded) and returned as a classified error; a success is returned with
     /// its body not yet read.
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<Response, Error> {
+        let provider = self.inner.provider.clone();
+        self.send_with(request, &|status, headers, body, now| {
+            classify::error_from_response(
+                provider.clone(),
+                status,
+                headers,
+                body,
+                now,
+                &classify::ErrorTable::EMPTY,
+            )
+        })
+        .await
+    }
+
+    /// As [`Transport::send`], with a non-success status classified by `classify` (a codec's own error
+    /// table; it gets the status, headers, the bounded body and the time the response arrived).
+    pub async fn send_with(
+        &self,
+        request: reqwest::RequestBuilder,
+        classify: &(dyn Fn(u16, &HeaderMap, &[u8], SystemTime) -> Error + Sync),
+    ) -> Result<Response, Error> {
         let t = self.inner.timeouts;
         let sent = Instant::now();
         let first_byte_at = sent + t.first_byte;
@@ -175,7 +196,7 @@ impl Transport {
         if (200..300).contains(&status) {
             Ok(response)
         } else {
-            Err(response.into_error().await)
+            Err(response.into_error(classify).await)
         }
     }
 
@@ -275,7 +296,10 @@ impl Response {
         Ok(buf.freeze())
     }
 
-    async fn into_error(self) -> Error {
+    async fn into_error(
+        self,
+        classify: &(dyn Fn(u16, &HeaderMap, &[u8], SystemTime) -> Error + Sync),
+    ) -> Error {
         let status = self.status;
         let headers = self.headers;
         let mut body = self.body;
@@ -288,12 +312,6 @@ impl Response {
                 break;
             }
         }
-        transport.finish(classify::error_from_response(
-            transport.inner.provider.clone(),
-            status,
-            &headers,
-            &buf,
-            SystemTime::now(),
-        ))
+        transport.finish(classify(status, &headers, &buf, SystemTime::now()))
     }
 }

@@ -1,23 +1,27 @@
-//! The IO of a client: [`LlamaCpp`], an [`llm_core::Provider`] whose chat goes through `llm-openai`'s
-//! generic client (`/v1/chat/completions`), plus llama-server's native endpoints over the same pooled
-//! transport.
+//! [`LlamaCpp`]: an [`llm_core::Provider`] whose chat is llm-http's driver over `llm-openai`'s codec
+//! (`/v1/chat/completions`), plus llama-server's native endpoints through the same driver and pool.
 
 use std::pin::Pin;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_core::Stream;
+use std::sync::Arc;
+
 use http::HeaderMap;
-use http::header::{ACCEPT, AUTHORIZATION, CONNECTION, CONTENT_TYPE, HeaderValue};
+use http::header::{CONNECTION, CONTENT_TYPE, HeaderValue};
 use llm_core::{ChatRequest, ChatResponse, ChatStream, Error, ErrorKind, Provider};
-use llm_http::{DEFAULT_MAX_BODY, Response, Transport};
-use llm_openai::{OpenAiClient, WireConfig};
+use llm_http::{
+    DEFAULT_MAX_BODY, Decoding, EventStream, Framing, HttpProvider, Response, Transport,
+    WireRequest,
+};
+use llm_openai::{ChatCompletions, WireConfig};
 use tokio::time::Instant;
 
 use crate::config::LlamaCppConfig;
 use crate::request::{CompletionRequest, completion_body};
 use crate::response::{Completion, CompletionEvent, Props, decode_completion, decode_props};
-use crate::stream::CompletionStream;
+use crate::stream::CompletionDecoder;
 
 /// A streamed native completion; dropping it closes the connection.
 pub type CompletionEvents = Pin<Box<dyn Stream<Item = Result<CompletionEvent, Error>> + Send>>;
@@ -47,7 +51,9 @@ const READY_POLL: Duration = Duration::from_millis(100);
 /// [`LlamaCpp::ready`] and [`LlamaCpp::wait_ready`]. Cheap to clone; clones share the connection pool.
 ///
 /// A request that meets "503 Loading model" waits for `/health` up to
-/// [`LlamaCppConfig::load_wait`] and is then sent once more.
+/// [`LlamaCppConfig::load_wait`] and is then sent once more; still loading after that, it fails with the
+/// `overloaded` error marked [`Error::is_not_ready`]. [`LlamaCpp::without_load_wait`] (what a fallback
+/// chain uses for entries that have a later one) reports that error at once.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), llm_core::Error> {
@@ -64,7 +70,8 @@ const READY_POLL: Duration = Duration::from_millis(100);
 /// ```
 #[derive(Debug, Clone)]
 pub struct LlamaCpp {
-    chat: OpenAiClient<LlamaCppConfig>,
+    chat: HttpProvider<ChatCompletions>,
+    config: Arc<LlamaCppConfig>,
     headers: HeaderMap,
     health_url: String,
     props_url: String,
@@ -74,21 +81,14 @@ pub struct LlamaCpp {
 impl LlamaCpp {
     /// A client for the server `config` describes, with its own connection pool.
     pub fn new(config: LlamaCppConfig) -> Result<Self, Error> {
-        let mut headers = HeaderMap::new();
-        if let Some(key) = &config.api_key {
-            let mut value =
-                HeaderValue::from_str(&format!("Bearer {}", key.expose())).map_err(|_| {
-                    Error::new(ErrorKind::Auth, "api key is not a valid header value")
-                        .with_provider(config.name.clone())
-                })?;
-            value.set_sensitive(true);
-            headers.insert(AUTHORIZATION, value);
-        }
+        let mut headers = config.http.header_map(&["authorization", "content-type"])?;
+        config.http.bearer(&mut headers)?;
         let health_url = config.health_url();
         let props_url = config.url("props");
         let completion_url = config.url("completion");
         Ok(LlamaCpp {
-            chat: OpenAiClient::new(config)?,
+            chat: HttpProvider::new(ChatCompletions::new(&config)?)?,
+            config: Arc::new(config),
             headers,
             health_url,
             props_url,
@@ -103,12 +103,24 @@ impl LlamaCpp {
 
     /// The configuration in use.
     pub fn config(&self) -> &LlamaCppConfig {
-        self.chat.config()
+        &self.config
     }
 
-    /// The OpenAI-compatible client that serves chat.
-    pub fn openai(&self) -> &OpenAiClient<LlamaCppConfig> {
+    /// The driver over the OpenAI-compatible codec that serves chat.
+    pub fn openai(&self) -> &HttpProvider<ChatCompletions> {
         &self.chat
+    }
+
+    /// The same server, reporting "503 Loading model" at once (`overloaded`) instead of waiting it out:
+    /// what a caller with somewhere else to go wants (a fallback chain entry that is not the last). Shares
+    /// the connection pool.
+    pub fn without_load_wait(&self) -> LlamaCpp {
+        let mut config = (*self.config).clone();
+        config.load_wait = Duration::ZERO;
+        LlamaCpp {
+            config: Arc::new(config),
+            ..self.clone()
+        }
     }
 
     fn transport(&self) -> &Transport {
@@ -116,13 +128,13 @@ impl LlamaCpp {
     }
 
     fn provider_name(&self) -> &str {
-        &self.config().name
+        &self.config().http.name
     }
 
     async fn get(&self, url: &str) -> Result<Response, Error> {
         with_fresh_connection(|| {
-            let request = self.transport().get(url).headers(self.headers.clone());
-            self.transport().send(request)
+            self.chat
+                .send(WireRequest::get(url, self.headers.clone()), false)
         })
         .await
     }
@@ -167,11 +179,9 @@ impl LlamaCpp {
         decode_props(self.provider_name(), &body).map_err(|e| self.transport().finish(e))
     }
 
-    /// Whether `err` is the server saying it is still loading, and this client waits that out.
-    fn should_wait(&self, err: &Error) -> bool {
-        err.kind() == ErrorKind::Overloaded
-            && err.status() == Some(503)
-            && !self.config().load_wait.is_zero()
+    /// Whether `err` is the server saying it is still loading (llama-server answers 503 only for that).
+    fn is_loading(err: &Error) -> bool {
+        err.kind() == ErrorKind::Overloaded && err.status() == Some(503)
     }
 
     async fn post_completion(
@@ -180,27 +190,45 @@ impl LlamaCpp {
         stream: bool,
     ) -> Result<Response, Error> {
         let body = completion_body(self.provider_name(), request, stream)?;
+        let mut headers = self.headers.clone();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if stream {
+            // The server closes the connection after a stream anyway; saying so keeps it out of the pool.
+            headers.insert(CONNECTION, HeaderValue::from_static("close"));
+        }
         let send = || {
-            let mut builder = self
-                .transport()
-                .post(&self.completion_url)
-                .headers(self.headers.clone())
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.clone());
-            if stream {
-                // The server closes the connection after a stream anyway; saying so keeps it out of the pool.
-                builder = builder
-                    .header(ACCEPT, "text/event-stream")
-                    .header(CONNECTION, "close");
-            }
-            self.transport().send(builder)
+            let wire = WireRequest::post(&self.completion_url, headers.clone(), body.clone());
+            self.chat.send(wire, stream)
         };
-        match with_fresh_connection(send).await {
-            Err(e) if self.should_wait(&e) => {
-                self.wait_ready(self.config().load_wait).await?;
-                with_fresh_connection(send).await
+        self.waiting_out_a_load(|| with_fresh_connection(send))
+            .await
+    }
+
+    /// Sends with `send`; a "503 Loading model" answer waits for `/health` up to the load wait and sends once
+    /// more. When the server is still loading after the wait, the error is the `overloaded` one it answered
+    /// (retryable: the classification of 503), never a `timeout`; an error the wait cannot fix (`auth`, …)
+    /// is returned as it is.
+    async fn waiting_out_a_load<T, F, Fut>(&self, send: F) -> Result<T, Error>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        let mark = |e: Error| {
+            if Self::is_loading(&e) {
+                e.with_not_ready(true)
+            } else {
+                e
             }
-            other => other,
+        };
+        match send().await {
+            Err(e) if Self::is_loading(&e) && !self.config().load_wait.is_zero() => {
+                match self.wait_ready(self.config().load_wait).await {
+                    Ok(()) => send().await.map_err(mark),
+                    Err(waited) if waited.is_retryable() => Err(mark(e)),
+                    Err(waited) => Err(waited),
+                }
+            }
+            other => other.map_err(mark),
         }
     }
 
@@ -224,11 +252,12 @@ impl LlamaCpp {
             .media_type()
             .is_none_or(|m| m == "text/event-stream");
         if is_sse {
-            let transport = self.transport().clone();
-            let stream = CompletionStream::new(response.into_body(), self.config().name.clone());
-            return Ok(Box::pin(futures_util::StreamExt::map(
-                stream,
-                move |item| item.map_err(|e| transport.finish(e)),
+            let name = self.config().http.name.clone();
+            let decoding = Decoding::new(name.clone(), Framing::Sse, CompletionDecoder::new(name));
+            return Ok(Box::pin(EventStream::new(
+                response.into_body(),
+                decoding,
+                self.transport().clone(),
             )));
         }
         // A whole answer where a stream was asked for: replay it as events.
@@ -256,25 +285,17 @@ impl Provider for LlamaCpp {
     }
 
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
-        let send = || self.chat.chat(request);
-        match with_fresh_connection(send).await {
-            Err(e) if self.should_wait(&e) => {
-                self.wait_ready(self.config().load_wait).await?;
-                with_fresh_connection(send).await
-            }
-            other => other,
-        }
+        self.waiting_out_a_load(|| with_fresh_connection(|| self.chat.chat(request)))
+            .await
     }
 
     async fn stream(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
-        let send = || self.chat.stream(request);
-        match with_fresh_connection(send).await {
-            Err(e) if self.should_wait(&e) => {
-                self.wait_ready(self.config().load_wait).await?;
-                with_fresh_connection(send).await
-            }
-            other => other,
-        }
+        self.waiting_out_a_load(|| with_fresh_connection(|| self.chat.stream(request)))
+            .await
+    }
+
+    fn without_waiting(&self) -> Option<Arc<dyn Provider>> {
+        Some(Arc::new(self.without_load_wait()))
     }
 
     async fn health(&self) -> Result<(), Error> {

@@ -1,4 +1,5 @@
-//! Pure: llama-server's errors to classified [`Error`]s, through [`llm_core::classify`].
+//! Pure: llama-server's errors to classified [`Error`]s, through [`llm_core::classify`] with the error table
+//! of OpenAI-compatible servers ([`llm_openai::ERRORS`], which names `exceed_context_size_error`).
 //!
 //! | what arrives | kind |
 //! | --- | --- |
@@ -22,5 +23,5 @@ pub fn error_from_field(provider: impl Into<Cow<'static, str>>, error: &Value) -
         }
         other => ProviderDetail::message(other.to_string()),
     };
-    classify::error_from_stream_detail(provider, detail)
+    classify::error_from_stream_detail(provider, detail, &llm_openai::ERRORS)
 }

@@ -47,5 +47,5 @@ pub use request::{COMPLETION_FIELDS, CompletionRequest, completion_body};
 pub use response::{
     Completion, CompletionEnd, CompletionEvent, Props, Timings, decode_completion, decode_props,
 };
-pub use stream::{CompletionDecoder, CompletionStream};
+pub use stream::{CompletionDecoder, decode_chunks};
 pub use supervisor::ServerStatus;

@@ -229,7 +229,7 @@ impl ManagedServer {
     /// Errors: `not_found` naming a missing binary or model; `server` when the child exits during startup
     /// (the message ends with its output); `timeout` when it is not ready in time.
     pub async fn start(config: ManagedConfig) -> Result<ManagedServer, Error> {
-        let name = config.client.name.clone();
+        let name = config.client.http.name.clone();
         check_file(&name, "llama-server binary", &config.binary)?;
         check_file(&name, "model", &config.model)?;
         let port = free_port(&name)?;
@@ -300,7 +300,7 @@ impl ManagedServer {
 
     /// `http://127.0.0.1:PORT` of the child (the port stays the same across restarts).
     pub fn base_url(&self) -> &str {
-        &self.client.config().base_url
+        &self.client.config().http.base_url
     }
 
     /// What the supervisor is doing.
@@ -334,7 +334,7 @@ impl ManagedServer {
     }
 
     fn name(&self) -> String {
-        self.client.config().name.to_string()
+        self.client.config().http.name.to_string()
     }
 
     fn confirmed(&self) -> u64 {

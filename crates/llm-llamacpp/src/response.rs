@@ -165,7 +165,7 @@ impl WireCompletion<'_> {
             }
         };
         CompletionEnd {
-            finish_reason: FinishReason::from_provider(&stop_type),
+            finish_reason: stop_reason(&stop_type),
             stop_type,
             stopping_word: self
                 .stopping_word
@@ -209,4 +209,14 @@ pub fn decode_completion(
 pub fn decode_props(provider: &str, body: &[u8]) -> Result<Props, Error> {
     serde_json::from_slice(body)
         .map_err(|e| invalid(provider, "/props is not llama-server's json", e))
+}
+
+/// The finish reason of a native completion's `stop_type`: `eos` and `word` (a stop string) are `stop`,
+/// `limit` is `length`; anything else is kept as [`FinishReason::Other`].
+fn stop_reason(stop_type: &str) -> FinishReason {
+    match stop_type {
+        "eos" | "word" => FinishReason::Stop,
+        "limit" => FinishReason::Length,
+        other => FinishReason::Other(other.to_owned()),
+    }
 }

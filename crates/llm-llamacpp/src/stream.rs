@@ -2,18 +2,14 @@
 //!
 //! llama-server sends `data: {json}` chunks with `content` and `stop`, and no `[DONE]`: the stream ends
 //! with the chunk whose `stop` is true, which carries `stop_type`, `timings` and the token counts.
-//! [`CompletionDecoder`] is the state machine (fed one SSE `data` payload at a time); [`CompletionStream`]
-//! composes it with [`SseStream`] over any stream of byte chunks, with no task of its own.
+//! [`CompletionDecoder`] is the state machine (fed one SSE `data` payload at a time), driven by llm-http's
+//! driver like every chat stream; [`decode_chunks`] drives it over recorded bytes the same way.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
-use futures_core::Stream;
 use llm_core::{Error, ErrorKind};
-use llm_stream::{SseStream, StreamError};
-use pin_project_lite::pin_project;
+use llm_http::{Decoding, Delivered, Frame, Framing, StreamDecoder};
 
 use crate::error::error_from_field;
 use crate::response::{CompletionEvent, WireCompletion};
@@ -43,7 +39,6 @@ enum State {
 pub struct CompletionDecoder {
     provider: Cow<'static, str>,
     state: State,
-    delivered: u64,
 }
 
 impl CompletionDecoder {
@@ -52,7 +47,6 @@ impl CompletionDecoder {
         CompletionDecoder {
             provider: provider.into(),
             state: State::Streaming,
-            delivered: 0,
         }
     }
 
@@ -77,12 +71,9 @@ impl CompletionDecoder {
         })?;
         if let Some(error) = &chunk.error {
             self.state = State::Failed;
-            return Err(
-                error_from_field(self.provider.clone(), error).with_delivered_bytes(self.delivered)
-            );
+            return Err(error_from_field(self.provider.clone(), error));
         }
         if let Some(content) = chunk.content.as_deref().filter(|c| !c.is_empty()) {
-            self.delivered += content.len() as u64;
             out.push_back(CompletionEvent::Text(content.to_owned()));
         }
         if chunk.stop {
@@ -104,96 +95,65 @@ impl CompletionDecoder {
         }
     }
 
-    /// Turns an error of the byte stream or the SSE parser into this stream's error.
-    pub fn stream_error(&mut self, error: StreamError<Error>) -> Error {
-        match error {
-            StreamError::Transport(e) => {
-                self.state = State::Failed;
-                e.with_delivered_bytes(self.delivered)
-            }
-            StreamError::Truncated(_) => self.fail(
-                ErrorKind::Network,
-                "stream ended inside an event, before the chunk with `stop: true`",
-            ),
-            other => {
-                let message = other.to_string();
-                self.fail(ErrorKind::InvalidResponse, message)
-                    .with_source(other)
-            }
-        }
-    }
-
     fn fail(&mut self, kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Error {
         self.state = State::Failed;
-        Error::new(kind, message)
-            .with_provider(self.provider.clone())
-            .with_delivered_bytes(self.delivered)
+        Error::new(kind, message).with_provider(self.provider.clone())
     }
 }
 
-pin_project! {
-    /// A streamed `/completion`: `S` (byte chunks) through [`SseStream`] and [`CompletionDecoder`]. After the
-    /// last chunk it reads the body to its end (so the connection can be reused); after an `Err` item it
-    /// yields `None`.
-    #[derive(Debug)]
-    pub struct CompletionStream<S> {
-        #[pin]
-        events: SseStream<S>,
-        decoder: CompletionDecoder,
-        queue: VecDeque<CompletionEvent>,
-        finished: bool,
+impl StreamDecoder for CompletionDecoder {
+    type Event = CompletionEvent;
+
+    fn frame(
+        &mut self,
+        frame: Frame<'_>,
+        out: &mut VecDeque<CompletionEvent>,
+    ) -> Result<(), Error> {
+        match frame {
+            Frame::Event { data, .. } | Frame::Line(data) => self.data(data, out),
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        CompletionDecoder::is_done(self)
+    }
+
+    fn end(&mut self, truncated: bool, _out: &mut VecDeque<CompletionEvent>) -> Result<(), Error> {
+        if truncated && self.state == State::Streaming {
+            return Err(self.fail(
+                ErrorKind::Network,
+                "stream ended inside an event, before the chunk with `stop: true`",
+            ));
+        }
+        CompletionDecoder::end(self)
     }
 }
 
-impl<S> CompletionStream<S> {
-    /// Decodes `body` (the response's byte chunks); errors name `provider`.
-    pub fn new(body: S, provider: impl Into<Cow<'static, str>>) -> Self {
-        CompletionStream {
-            events: SseStream::new(body),
-            decoder: CompletionDecoder::new(provider),
-            queue: VecDeque::with_capacity(2),
-            finished: false,
+impl Delivered for CompletionEvent {
+    fn delivered_bytes(&self) -> usize {
+        match self {
+            CompletionEvent::Text(text) => text.len(),
+            _ => 0,
         }
     }
 }
 
-impl<S, B> Stream for CompletionStream<S>
-where
-    S: Stream<Item = Result<B, Error>>,
-    B: AsRef<[u8]>,
-{
-    type Item = Result<CompletionEvent, Error>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let mut this = self.project();
-        loop {
-            if let Some(event) = this.queue.pop_front() {
-                return Poll::Ready(Some(Ok(event)));
-            }
-            if *this.finished {
-                return Poll::Ready(None);
-            }
-            let item = match this.events.as_mut().poll_next(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(item) => item,
-            };
-            let result = match item {
-                Some(Ok(event)) => this.decoder.data(event.data(), this.queue),
-                Some(Err(_)) if this.decoder.is_done() => {
-                    *this.finished = true;
-                    Ok(())
-                }
-                Some(Err(e)) => Err(this.decoder.stream_error(e)),
-                None => {
-                    *this.finished = true;
-                    this.decoder.end()
-                }
-            };
-            if let Err(e) = result {
-                *this.finished = true;
-                this.queue.clear();
-                return Poll::Ready(Some(Err(e)));
-            }
-        }
+/// Decodes a recorded `/completion` stream given as byte chunks exactly as the driver does (llm-http's
+/// [`Decoding`] around a [`CompletionDecoder`]): every event and error in order. For tests, fixtures and
+/// fuzz targets.
+pub fn decode_chunks<'a>(
+    provider: impl Into<Cow<'static, str>>,
+    chunks: impl IntoIterator<Item = &'a [u8]>,
+) -> Vec<Result<CompletionEvent, Error>> {
+    let provider = provider.into();
+    let decoder = CompletionDecoder::new(provider.clone());
+    let mut decoding = Decoding::new(provider, Framing::Sse, decoder);
+    let mut out = Vec::new();
+    for chunk in chunks {
+        decoding.feed(chunk);
+        out.extend(std::iter::from_fn(|| decoding.next_item()));
     }
+    decoding.end();
+    out.extend(std::iter::from_fn(|| decoding.next_item()));
+    out
 }

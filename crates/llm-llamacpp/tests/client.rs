@@ -308,11 +308,18 @@ fn chat_body_for_llama_cpp() {
         .max_tokens(16)
         .top_k(20)
         .repeat_penalty(1.1);
-    let body: Value =
-        serde_json::from_slice(&llama.openai().encoder().encode(&request, true).unwrap()).unwrap();
+    let body: Value = serde_json::from_slice(
+        &llama
+            .openai()
+            .codec()
+            .encoder()
+            .encode(&request, true)
+            .unwrap(),
+    )
+    .unwrap();
     insta::assert_json_snapshot!(body);
     assert_eq!(
-        llama.openai().chat_url(),
+        llama.openai().codec().chat_url(),
         "http://127.0.0.1:8080/v1/chat/completions"
     );
 }
@@ -394,4 +401,62 @@ async fn a_connection_closed_by_the_server_is_replaced_once() {
     llama.ready().await.unwrap();
     llama.ready().await.unwrap();
     assert_eq!(server.accepted(), 2);
+}
+
+#[tokio::test]
+async fn a_chat_still_loading_after_the_wait_is_overloaded_and_not_ready_never_timeout() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/chat/completions"))
+        .respond_with(loading())
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/health"))
+        .respond_with(loading())
+        .mount(&server)
+        .await;
+    let llama = LlamaCpp::new(
+        LlamaCppConfig::default()
+            .base_url(server.uri())
+            .load_wait(Duration::from_millis(300)),
+    )
+    .unwrap();
+    let err = llama.chat(&request()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Overloaded, "{err}");
+    assert_eq!(err.status(), Some(503));
+    assert!(err.is_not_ready());
+    assert!(err.is_retryable());
+}
+
+#[tokio::test]
+async fn without_load_wait_reports_a_loading_server_at_once() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/chat/completions"))
+        .respond_with(loading())
+        .expect(2)
+        .mount(&server)
+        .await;
+    // The fail-fast variant never asks /health: it has somewhere else to go.
+    Mock::given(path("/health"))
+        .respond_with(loading())
+        .expect(0)
+        .mount(&server)
+        .await;
+    let llama = client(&server.uri());
+    let fast = llama.without_load_wait();
+    assert!(fast.config().load_wait.is_zero());
+    assert_eq!(llama.config().load_wait, LlamaCppConfig::DEFAULT_LOAD_WAIT);
+    let began = Instant::now();
+    let err = fast.chat(&request()).await.unwrap_err();
+    assert!(
+        err.is_not_ready() && err.kind() == ErrorKind::Overloaded,
+        "{err}"
+    );
+    // Through the trait, as a chain asks for it.
+    let via_trait = llama
+        .without_waiting()
+        .expect("llama.cpp can skip the wait");
+    let err = via_trait.stream(&request()).await.err().expect("error");
+    assert!(err.is_not_ready(), "{err}");
+    assert!(began.elapsed() < Duration::from_secs(5));
 }

@@ -1,11 +1,9 @@
 //! The pure parts of the native API: `/completion` bodies (snapshots), recorded `/completion` streams
 //! (hand-written from llama-server's protocol) at every split point and in random chunkings, `/props`.
 
-use futures::executor::block_on;
-use futures::{StreamExt, stream};
-use llm_core::{Error, ErrorKind, FinishReason, Usage};
+use llm_core::{ErrorKind, FinishReason, Usage};
 use llm_llamacpp::{
-    CompletionEvent, CompletionRequest, CompletionStream, completion_body, decode_completion,
+    CompletionEvent, CompletionRequest, completion_body, decode_chunks, decode_completion,
     decode_props,
 };
 use proptest::prelude::*;
@@ -23,8 +21,7 @@ fn fixture(name: &str) -> Vec<u8> {
 }
 
 fn decode(chunks: Vec<Vec<u8>>) -> Vec<Out> {
-    let body = stream::iter(chunks.into_iter().map(Ok::<_, Error>));
-    block_on(CompletionStream::new(body, "llamacpp").collect::<Vec<_>>())
+    decode_chunks("llamacpp", chunks.iter().map(Vec::as_slice))
         .into_iter()
         .map(|item| match item {
             Ok(e) => Out::Event(e),

@@ -3,11 +3,13 @@
 //! `OLLAMA_HOST` is read only by [`OllamaConfig::from_env`] and parsed by [`parse_host`], which accepts the
 //! forms Ollama's own CLI accepts.
 
-use std::borrow::Cow;
 use std::time::Duration;
 
-use llm_core::{Error, ErrorKind, Timeouts};
+use llm_core::{Error, ErrorKind};
+use llm_http::{FromEnv, HttpConfig, IntoCodec};
 use serde::{Serialize, Serializer};
+
+use crate::codec::OllamaCodec;
 
 /// The base URL used when nothing else is configured.
 pub const DEFAULT_BASE_URL: &str = "http://localhost:11434";
@@ -45,7 +47,8 @@ impl Serialize for KeepAlive {
 /// Configuration of an [`Ollama`](crate::Ollama) client.
 ///
 /// `Default` is `http://localhost:11434`, no `keep_alive` (the server's default, 5 minutes), default time
-/// limits, provider name `ollama`; it never reads the environment.
+/// limits, provider name `ollama`, no key (a key, when set, is sent as `Authorization: Bearer`, for servers
+/// behind an authenticating proxy); it never reads the environment.
 ///
 /// ```
 /// use std::time::Duration;
@@ -54,46 +57,32 @@ impl Serialize for KeepAlive {
 /// let config = OllamaConfig::default()
 ///     .base_url("http://127.0.0.1:11434/")
 ///     .keep_alive(KeepAlive::For(Duration::from_secs(600)));
-/// assert_eq!(config.base_url, "http://127.0.0.1:11434");
+/// assert_eq!(config.http().base_url, "http://127.0.0.1:11434");
 /// ```
 #[non_exhaustive]
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct OllamaConfig {
-    /// The provider name used in errors, attempts and stream starts.
-    pub name: Cow<'static, str>,
-    /// `scheme://host:port[/path]`, without a trailing slash; `/api/chat` is appended to it.
-    pub base_url: String,
+    /// Name, base URL (`scheme://host:port[/path]`, without a trailing slash; `/api/chat` is appended),
+    /// optional key, limits, extra headers and a caller's client.
+    pub http: HttpConfig,
     /// How long the server keeps the model loaded after a request; `None` leaves it to the server.
     pub keep_alive: Option<KeepAlive>,
-    /// Per-phase time limits.
-    pub timeouts: Timeouts,
 }
 
 impl Default for OllamaConfig {
     fn default() -> Self {
         OllamaConfig {
-            name: Cow::Borrowed(DEFAULT_NAME),
-            base_url: DEFAULT_BASE_URL.to_owned(),
+            http: HttpConfig::new(DEFAULT_NAME, DEFAULT_BASE_URL),
             keep_alive: None,
-            timeouts: Timeouts::default(),
         }
     }
 }
 
-impl OllamaConfig {
-    /// The default configuration with the base URL taken from `OLLAMA_HOST` when it is set and not empty
-    /// (see [`parse_host`]). A value that cannot be a server address is a `validation` error naming the
-    /// variable.
-    pub fn from_env() -> Result<Self, Error> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// [`OllamaConfig::from_env`] with the environment given as a lookup function (for tests and for callers
-    /// that keep their settings elsewhere).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+impl FromEnv for OllamaConfig {
+    fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
         let mut config = OllamaConfig::default();
         if let Some(value) = lookup(HOST_VAR).filter(|v| !trim_value(v).is_empty()) {
-            config.base_url = parse_host(&value).map_err(|reason| {
+            config.http.base_url = parse_host(&value).map_err(|reason| {
                 Error::new(
                     ErrorKind::Validation,
                     format!("{HOST_VAR}={value:?} is not a server address: {reason}"),
@@ -103,23 +92,30 @@ impl OllamaConfig {
         }
         Ok(config)
     }
+}
 
-    /// Sets the base URL (a trailing `/` is removed).
-    #[must_use]
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        let mut url = url.into();
-        while url.ends_with('/') {
-            url.pop();
-        }
-        self.base_url = url;
-        self
+impl IntoCodec for OllamaConfig {
+    type Codec = OllamaCodec;
+
+    fn into_codec(self) -> Result<OllamaCodec, Error> {
+        OllamaCodec::new(self)
+    }
+}
+
+impl OllamaConfig {
+    llm_http::http_config_builders!();
+
+    /// The default configuration with the base URL taken from `OLLAMA_HOST` when it is set and not empty
+    /// (see [`parse_host`]). A value that cannot be a server address is a `validation` error naming the
+    /// variable.
+    pub fn from_env() -> Result<Self, Error> {
+        <Self as FromEnv>::from_env()
     }
 
-    /// Sets the provider name.
-    #[must_use]
-    pub fn name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
-        self.name = name.into();
-        self
+    /// [`OllamaConfig::from_env`] with the environment given as a lookup function (for tests and for callers
+    /// that keep their settings elsewhere).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        <Self as FromEnv>::from_lookup(&lookup)
     }
 
     /// Sets `keep_alive`.
@@ -129,21 +125,14 @@ impl OllamaConfig {
         self
     }
 
-    /// Sets the time limits.
-    #[must_use]
-    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
-        self.timeouts = timeouts;
-        self
-    }
-
     /// `{base_url}/api/chat`.
     pub fn chat_url(&self) -> String {
-        format!("{}/api/chat", self.base_url)
+        self.http.url("api/chat")
     }
 
     /// `{base_url}/api/tags` (the health probe: it lists local models and loads none).
     pub fn tags_url(&self) -> String {
-        format!("{}/api/tags", self.base_url)
+        self.http.url("api/tags")
     }
 }
 
@@ -290,12 +279,15 @@ mod tests {
     #[test]
     fn from_lookup_reads_only_ollama_host() {
         let unset = OllamaConfig::from_lookup(|_| None).unwrap();
-        assert_eq!(unset, OllamaConfig::default());
+        assert_eq!(
+            format!("{unset:?}"),
+            format!("{:?}", OllamaConfig::default())
+        );
         let empty = OllamaConfig::from_lookup(|_| Some("  ".into())).unwrap();
-        assert_eq!(empty.base_url, DEFAULT_BASE_URL);
+        assert_eq!(empty.http.base_url, DEFAULT_BASE_URL);
         let set =
             OllamaConfig::from_lookup(|k| (k == HOST_VAR).then(|| "gpu-box:7000".into())).unwrap();
-        assert_eq!(set.base_url, "http://gpu-box:7000");
+        assert_eq!(set.http.base_url, "http://gpu-box:7000");
         assert_eq!(set.chat_url(), "http://gpu-box:7000/api/chat");
         let err = OllamaConfig::from_lookup(|_| Some("gpu-box:x".into())).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Validation);

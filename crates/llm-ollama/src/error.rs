@@ -13,22 +13,33 @@
 //! would make the kind depend on wording llmux does not control; the shared rule keeps one meaning for
 //! "the provider failed after promising an answer".
 
-use std::borrow::Cow;
-use std::time::SystemTime;
-
-use http::HeaderMap;
-use llm_core::{Error, ProviderDetail, classify};
+use llm_core::classify::ErrorTable;
+use llm_core::{Error, ErrorKind, FinishReason, ProviderDetail, classify};
 use serde_json::Value;
+use std::borrow::Cow;
 
-/// The classified error for a non-success `status` with `body` (what the transport does for every
-/// non-2xx response; exposed so the table can be tested without a server).
-pub fn error_from_status(
-    provider: impl Into<Cow<'static, str>>,
-    status: u16,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Error {
-    classify::error_from_response(provider, status, headers, body, SystemTime::now())
+/// Ollama names no error types (its errors are plain text); the phrases are those of its context-window
+/// errors and of the llama.cpp runner under it.
+pub const ERRORS: ErrorTable = ErrorTable {
+    names: &[
+        ("context_length_exceeded", ErrorKind::ContextLength),
+        ("exceed_context_size_error", ErrorKind::ContextLength),
+    ],
+    context_phrases: &[
+        "context length",
+        "exceeds the available context size",
+        "context window",
+    ],
+};
+
+/// The finish reason of a `done: true` line's `done_reason` (`stop`, `length`, `load`, `unload`; `stop`
+/// when absent).
+pub(crate) fn finish_reason(done_reason: Option<&str>) -> FinishReason {
+    match done_reason {
+        None | Some("stop") => FinishReason::Stop,
+        Some("length") => FinishReason::Length,
+        Some(other) => FinishReason::Other(other.to_owned()),
+    }
 }
 
 /// The classified error for the value of an `error` field that arrived with HTTP 200 (a stream line or a
@@ -42,5 +53,5 @@ pub fn error_from_field(provider: impl Into<Cow<'static, str>>, error: &Value) -
         }
         other => ProviderDetail::message(other.to_string()),
     };
-    classify::error_from_stream_detail(provider, detail)
+    classify::error_from_stream_detail(provider, detail, &ERRORS)
 }

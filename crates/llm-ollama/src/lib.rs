@@ -4,7 +4,7 @@
 //!   [`OllamaConfig::from_env`] in every form Ollama's CLI accepts, see [`parse_host`]; `keep_alive`;
 //!   time limits).
 //! - Parameters go into `options` (`temperature`, `top_p`, `top_k`, `num_predict` from `max_tokens`,
-//!   `repeat_penalty`, `seed`, `stop`), checked against [`llm_core::validate::OLLAMA`] first.
+//!   `repeat_penalty`, `seed`, `stop`), checked against [`PARAMS`] first.
 //! - The final line's `done_reason`, `prompt_eval_count` and `eval_count` become the finish reason and usage.
 //! - Errors: `{"error":"…"}` bodies are classified by status (404 "model not found" is `not_found`);
 //!   mid-stream error lines (HTTP 200) are `server` (see [`error`] for why); a refused connection is
@@ -28,17 +28,18 @@
 //! ```
 #![forbid(unsafe_code)]
 
-mod client;
+mod codec;
 mod config;
 pub mod error;
 mod request;
 mod response;
 mod stream;
 
-pub use client::Ollama;
+pub use codec::{Ollama, OllamaCodec, PARAMS};
 pub use config::{
     DEFAULT_BASE_URL, DEFAULT_NAME, DEFAULT_PORT, HOST_VAR, KeepAlive, OllamaConfig, parse_host,
 };
+pub use error::ERRORS;
 pub use request::chat_body;
 pub use response::decode_chat;
-pub use stream::{ChatDecoder, OllamaStream, events_from_response};
+pub use stream::{ChatDecoder, decode_chunks};

@@ -88,7 +88,7 @@ impl Options<'_> {
 
 /// The JSON body of `POST /api/chat` for `request`, streamed or not.
 ///
-/// Does not check parameter ranges (that is [`validate::OLLAMA`](llm_core::validate::OLLAMA), run by the
+/// Does not check parameter ranges (that is [`PARAMS`](crate::PARAMS), run by the
 /// client first); it does reject what it cannot express: a content part that is not text, and `extra` keys
 /// that collide with the fields it writes.
 pub fn chat_body(
@@ -159,7 +159,7 @@ pub fn chat_body(
         }
     }
     if !violations.is_empty() {
-        return Err(Error::validation(config.name.clone(), violations));
+        return Err(Error::validation(config.http.name.clone(), violations));
     }
     let body = Body {
         model: &request.model,
@@ -171,7 +171,7 @@ pub fn chat_body(
     };
     serde_json::to_vec(&body).map_err(|e| {
         Error::new(ErrorKind::Validation, "request body cannot be encoded")
-            .with_provider(config.name.clone())
+            .with_provider(config.http.name.clone())
             .with_source(e)
     })
 }

@@ -11,7 +11,7 @@ use llm_core::{ChatResponse, Error, ErrorKind, FinishReason, Usage};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::error_from_field;
+use crate::error::{error_from_field, finish_reason};
 
 /// One object of `/api/chat`, borrowing its strings from the line when they hold no escapes.
 #[derive(Debug, Deserialize)]
@@ -94,10 +94,6 @@ fn usage(input: Option<u64>, output: Option<u64>) -> Option<Usage> {
             Some(usage)
         }
     }
-}
-
-fn finish_reason(done_reason: Option<&str>) -> FinishReason {
-    done_reason.map_or(FinishReason::Stop, FinishReason::from_provider)
 }
 
 /// Decodes a whole (non-streamed) `/api/chat` answer. An `error` field (HTTP 200) is a classified error; a

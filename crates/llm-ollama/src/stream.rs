@@ -1,22 +1,17 @@
 //! Pure: NDJSON lines of a streamed `/api/chat` answer to [`StreamEvent`]s.
 //!
-//! [`ChatDecoder`] is a small state machine fed one line at a time (a fuzz target can drive it with an
-//! [`NdjsonParser`](llm_stream::NdjsonParser) and arbitrary bytes); [`OllamaStream`] composes it with
-//! an [`NdjsonParser`] over any stream of byte chunks, so the consumer's polls drive the connection and no task
-//! is spawned.
+//! [`ChatDecoder`] is a small state machine fed one line at a time: llm-http's driver feeds it from the
+//! response body, and [`decode_chunks`] drives it over recorded bytes exactly as the driver does (tests and
+//! fuzz targets).
 //!
 //! Every line is checked for `error` (Ollama sends a mid-stream failure as a line holding only `error`, with
 //! HTTP 200); the stream must end with a `done: true` line, else it is a `network` error.
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
-use futures_core::Stream;
-use llm_core::{ChatResponse, Error, ErrorKind, StreamEvent, StreamStart};
-use llm_stream::{NdjsonError, NdjsonLineRef, NdjsonParser, StreamError};
-use pin_project_lite::pin_project;
+use llm_core::{Error, ErrorKind, StreamEvent, StreamStart};
+use llm_http::{Decoding, Frame, Framing, StreamDecoder};
 use serde_json::error::Category;
 
 use crate::error::error_from_field;
@@ -56,7 +51,6 @@ pub struct ChatDecoder {
     request_id: Option<String>,
     start: Option<StreamStart>,
     state: State,
-    delivered: u64,
 }
 
 impl ChatDecoder {
@@ -67,18 +61,12 @@ impl ChatDecoder {
             request_id: start.request_id.clone(),
             start: Some(start),
             state: State::Streaming,
-            delivered: 0,
         }
     }
 
     /// True once the terminal `done: true` line was decoded.
     pub fn is_done(&self) -> bool {
         self.state == State::Done
-    }
-
-    /// Bytes of text delivered so far.
-    pub fn delivered_bytes(&self) -> u64 {
-        self.delivered
     }
 
     fn take_start(&mut self, out: &mut VecDeque<StreamEvent>) {
@@ -125,7 +113,6 @@ impl ChatDecoder {
                 out.push_back(StreamEvent::ReasoningDelta(thinking.into_owned()));
             }
             if let Some(content) = message.content.filter(|c| !c.is_empty()) {
-                self.delivered += content.len() as u64;
                 out.push_back(StreamEvent::TextDelta(content.into_owned()));
             }
         }
@@ -151,25 +138,6 @@ impl ChatDecoder {
         }
     }
 
-    /// Turns an error of the byte stream or the line parser into this stream's error.
-    pub fn stream_error(&mut self, error: StreamError<Error>) -> Error {
-        match error {
-            StreamError::Transport(e) => {
-                self.state = State::Failed;
-                self.decorate(e)
-            }
-            StreamError::Ndjson(e) => {
-                let what = if e.is_too_long() {
-                    "a stream line exceeds the size limit"
-                } else {
-                    "a stream line is not valid utf-8"
-                };
-                self.fail(ErrorKind::InvalidResponse, what).with_source(e)
-            }
-            other => self.fail(ErrorKind::InvalidResponse, other.to_string()),
-        }
-    }
-
     fn fail(&mut self, kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Error {
         self.state = State::Failed;
         let err = Error::new(kind, message).with_provider(self.provider.clone());
@@ -177,7 +145,6 @@ impl ChatDecoder {
     }
 
     fn decorate(&self, err: Error) -> Error {
-        let err = err.with_delivered_bytes(self.delivered);
         match (&self.request_id, err.request_id()) {
             (Some(id), None) => err.with_request_id(id.clone()),
             _ => err,
@@ -185,160 +152,48 @@ impl ChatDecoder {
     }
 }
 
-/// The events a whole (non-streamed) answer stands for, for a streaming request that was answered with
-/// plain JSON: start, reasoning, text, usage, finish.
-pub fn events_from_response(start: StreamStart, response: ChatResponse) -> Vec<StreamEvent> {
-    let mut events = vec![StreamEvent::Start(start)];
-    if let Some(reasoning) = response.reasoning.filter(|r| !r.is_empty()) {
-        events.push(StreamEvent::ReasoningDelta(reasoning));
-    }
-    if !response.text.is_empty() {
-        events.push(StreamEvent::TextDelta(response.text));
-    }
-    if let Some(usage) = response.usage {
-        events.push(StreamEvent::Usage(usage));
-    }
-    if let Some(finish) = response.finish_reason {
-        events.push(StreamEvent::Finish(finish));
-    }
-    events
-}
+impl StreamDecoder for ChatDecoder {
+    type Event = StreamEvent;
 
-pin_project! {
-    /// A streamed `/api/chat` answer: `S` (byte chunks) through an [`NdjsonParser`] and [`ChatDecoder`].
-    /// Each line lying whole in a chunk is decoded from borrowed text, with no owned copy of it.
-    ///
-    /// After the terminal line it keeps reading to the end of the body (ignoring anything else), so the
-    /// connection can go back to the pool; after an `Err` item it yields `None`.
-    #[derive(Debug)]
-    pub struct OllamaStream<S> {
-        #[pin]
-        body: S,
-        parser: NdjsonParser,
-        body_done: bool,
-        decoder: ChatDecoder,
-        queue: VecDeque<StreamEvent>,
-        // An error to yield once the events queued before it are taken.
-        error: Option<Error>,
-        finished: bool,
-    }
-}
-
-impl<S> OllamaStream<S> {
-    /// Decodes `body` (the response's byte chunks) as an answer that starts with `start`.
-    pub fn new(body: S, start: StreamStart) -> Self {
-        let mut decoder = ChatDecoder::new(start);
-        let mut queue = VecDeque::with_capacity(4);
-        decoder.take_start(&mut queue);
-        OllamaStream {
-            body,
-            parser: NdjsonParser::new(),
-            body_done: false,
-            decoder,
-            queue,
-            error: None,
-            finished: false,
+    fn frame(&mut self, frame: Frame<'_>, out: &mut VecDeque<StreamEvent>) -> Result<(), Error> {
+        match frame {
+            Frame::Line(line) | Frame::Event { data: line, .. } => self.line(line, out),
         }
     }
+
+    fn is_done(&self) -> bool {
+        ChatDecoder::is_done(self)
+    }
+
+    /// The start comes first even when no line came.
+    fn end(&mut self, _truncated: bool, out: &mut VecDeque<StreamEvent>) -> Result<(), Error> {
+        self.take_start(out);
+        ChatDecoder::end(self)
+    }
+
+    fn attach(&self, error: Error) -> Error {
+        self.decorate(error)
+    }
 }
 
-/// Decodes one parsed line (or line error) into `queue`; `Ok(true)` when reading should stop: a line error
-/// after the terminal line does not change a complete answer, it only ends the reading. On an error, the
-/// events the failing line itself queued are dropped (those of earlier lines stay, to be yielded first).
-fn decode_line(
-    decoder: &mut ChatDecoder,
-    queue: &mut VecDeque<StreamEvent>,
-    line: Result<NdjsonLineRef<'_>, NdjsonError>,
-) -> Result<bool, Error> {
-    let before = queue.len();
-    let result = match line {
-        Ok(line) => decoder.line(line.as_str(), queue).map(|()| false),
-        Err(_) if decoder.is_done() => Ok(true),
-        Err(e) => Err(decoder.stream_error(StreamError::Ndjson(e))),
-    };
-    if result.is_err() {
-        queue.truncate(before);
+/// Decodes a recorded `/api/chat` stream given as byte chunks exactly as the driver does (llm-http's
+/// [`Decoding`] around a [`ChatDecoder`] that starts with `start`): every event and error in order. For
+/// tests, fixtures and fuzz targets.
+pub fn decode_chunks<'a>(
+    start: StreamStart,
+    chunks: impl IntoIterator<Item = &'a [u8]>,
+) -> Vec<Result<StreamEvent, Error>> {
+    let mut decoding = Decoding::new(
+        start.provider.clone(),
+        Framing::Ndjson,
+        ChatDecoder::new(start),
+    );
+    let mut out = Vec::new();
+    for chunk in chunks {
+        decoding.feed(chunk);
+        out.extend(std::iter::from_fn(|| decoding.next_item()));
     }
-    result
-}
-
-impl<S, B> Stream for OllamaStream<S>
-where
-    S: Stream<Item = Result<B, Error>>,
-    B: AsRef<[u8]>,
-{
-    type Item = Result<StreamEvent, Error>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let mut this = self.project();
-        loop {
-            if let Some(event) = this.queue.pop_front() {
-                return Poll::Ready(Some(Ok(event)));
-            }
-            if let Some(e) = this.error.take() {
-                return Poll::Ready(Some(Err(e)));
-            }
-            if *this.finished {
-                return Poll::Ready(None);
-            }
-            let result = if *this.body_done {
-                // The body ended and the parser's last lines were decoded.
-                *this.finished = true;
-                this.decoder.end()
-            } else {
-                match this.body.as_mut().poll_next(cx) {
-                    Poll::Pending => return Poll::Pending,
-                    Poll::Ready(Some(Ok(chunk))) => {
-                        let mut lines = this.parser.feed_ref(chunk.as_ref());
-                        let mut result = Ok(());
-                        while let Some(line) = lines.next_line_ref() {
-                            match decode_line(this.decoder, this.queue, line) {
-                                Ok(false) => {}
-                                Ok(true) => {
-                                    *this.finished = true;
-                                    break;
-                                }
-                                Err(e) => {
-                                    result = Err(e);
-                                    break;
-                                }
-                            }
-                        }
-                        result
-                    }
-                    // Whatever breaks after the terminal line does not change a complete answer.
-                    Poll::Ready(Some(Err(_))) if this.decoder.is_done() => {
-                        *this.finished = true;
-                        Ok(())
-                    }
-                    Poll::Ready(Some(Err(e))) => {
-                        Err(this.decoder.stream_error(StreamError::Transport(e)))
-                    }
-                    Poll::Ready(None) => {
-                        *this.body_done = true;
-                        this.parser.finish();
-                        let mut result = Ok(());
-                        while let Some(line) = this.parser.next_line_ref() {
-                            match decode_line(this.decoder, this.queue, line) {
-                                Ok(false) => {}
-                                Ok(true) => {
-                                    *this.finished = true;
-                                    break;
-                                }
-                                Err(e) => {
-                                    result = Err(e);
-                                    break;
-                                }
-                            }
-                        }
-                        result
-                    }
-                }
-            };
-            if let Err(e) = result {
-                *this.finished = true;
-                *this.error = Some(e);
-            }
-        }
-    }
+    decoding.end();
+    out.extend(std::iter::from_fn(|| decoding.next_item()));
+    out
 }

@@ -1,10 +1,9 @@
 //! Recorded NDJSON streams (hand-written from Ollama's documented protocol) driven through the pure decoder,
 //! whole, at every split point, and in random chunkings.
 
-use futures::executor::block_on;
-use futures::{StreamExt, stream};
 use llm_core::{Error, ErrorKind, FinishReason, StreamEvent, StreamStart, Usage};
-use llm_ollama::OllamaStream;
+use llm_http::{Decoding, Framing};
+use llm_ollama::{ChatDecoder, decode_chunks};
 use proptest::prelude::*;
 
 /// A stream item in comparable form.
@@ -23,9 +22,24 @@ fn start() -> StreamStart {
     StreamStart::new("ollama", "llama3.2")
 }
 
+/// The body as the driver reads it: chunks, or a failure of the connection.
+fn drive(body: Vec<Result<Vec<u8>, Error>>) -> Vec<Result<StreamEvent, Error>> {
+    let mut decoding = Decoding::new("ollama", Framing::Ndjson, ChatDecoder::new(start()));
+    let mut items = Vec::new();
+    for chunk in body {
+        match chunk {
+            Ok(bytes) => decoding.feed(&bytes),
+            Err(e) => decoding.fail(e),
+        }
+        items.extend(std::iter::from_fn(|| decoding.next_item()));
+    }
+    decoding.end();
+    items.extend(std::iter::from_fn(|| decoding.next_item()));
+    items
+}
+
 fn decode(chunks: Vec<Vec<u8>>) -> Vec<Out> {
-    let body = stream::iter(chunks.into_iter().map(Ok::<_, Error>));
-    let items: Vec<_> = block_on(OllamaStream::new(body, start()).collect());
+    let items = decode_chunks(start(), chunks.iter().map(Vec::as_slice));
     items
         .into_iter()
         .map(|item| match item {
@@ -121,8 +135,7 @@ fn mid_stream_error_line_ends_the_stream_as_server() {
 
 #[test]
 fn mid_stream_error_keeps_message_and_delivered_bytes() {
-    let body = stream::iter([Ok::<_, Error>(fixture("mid_stream_error.ndjson"))]);
-    let items: Vec<_> = block_on(OllamaStream::new(body, start()).collect());
+    let items = drive(vec![Ok(fixture("mid_stream_error.ndjson"))]);
     let err = items.last().unwrap().as_ref().unwrap_err();
     assert_eq!(err.provider(), Some("ollama"));
     assert_eq!(err.delivered_bytes(), Some("Once upon".len() as u64));
@@ -174,7 +187,7 @@ fn a_transport_error_mid_stream_is_passed_through_and_ends_the_stream() {
         Err(Error::new(ErrorKind::Timeout, "no data for the idle limit")),
         Ok(b"{\"done\":true}\n".to_vec()),
     ];
-    let items: Vec<_> = block_on(OllamaStream::new(stream::iter(chunks), start()).collect());
+    let items = drive(chunks);
     assert_eq!(items.len(), 3, "{items:?}");
     let err = items[2].as_ref().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout);
@@ -187,7 +200,7 @@ fn lines_after_done_and_errors_after_done_are_ignored() {
         Ok(b"{\"message\":{\"content\":\"a\"},\"done\":true,\"done_reason\":\"stop\"}\n{\"error\":\"late\"}\n".to_vec()),
         Err(Error::new(ErrorKind::Network, "reset after the answer")),
     ];
-    let items: Vec<_> = block_on(OllamaStream::new(stream::iter(chunks), start()).collect());
+    let items = drive(chunks);
     assert!(items.iter().all(Result::is_ok), "{items:?}");
     assert_eq!(
         items.last().unwrap().as_ref().unwrap(),

@@ -44,7 +44,7 @@ impl Encoder {
     /// An encoder for the server `config` describes.
     pub fn new(config: &dyn WireConfig) -> Self {
         Encoder {
-            provider: config.provider(),
+            provider: config.http().name.clone(),
             table: config.param_table(),
             token_limit: config.token_limit(),
             stream_usage: config.stream_usage(),

@@ -3,11 +3,11 @@
 
 use std::borrow::Cow;
 
-use llm_core::{ChatResponse, Error, FinishReason, StreamEvent, StreamStart, Usage};
+use llm_core::{ChatResponse, Error, FinishReason, Usage};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::{error_in_json, finish_reason_error, invalid};
+use crate::error::{error_in_json, finish_reason, finish_reason_error, invalid};
 
 /// What the decoders know about a response besides its body: who answers, the model asked for (reported
 /// until the server names its own), the request id from the response headers, and whether the body's `id`
@@ -140,34 +140,10 @@ struct WireMessage<'a> {
 /// OpenRouter sends) is the classified error it describes; a body that is not a chat completion, or has no
 /// choice, is `invalid_response`. Only the first choice (index 0) is read.
 pub fn decode_response(body: &[u8], meta: &ResponseMeta) -> Result<ChatResponse, Error> {
-    decode(body, meta).map(|(response, _)| response)
+    decode(body, meta)
 }
 
-/// Decodes a whole body (as [`decode_response`]) into the stream events it stands for, for a streaming
-/// request answered with plain JSON: `Start` (with the body's `id` as response id), reasoning, text, usage
-/// and finish, each only when present.
-pub fn decode_response_events(body: &[u8], meta: &ResponseMeta) -> Result<Vec<StreamEvent>, Error> {
-    let (response, id) = decode(body, meta)?;
-    let mut start = StreamStart::new(response.provider, response.model);
-    start.request_id = response.request_id;
-    start.response_id = id;
-    let mut events = vec![StreamEvent::Start(start)];
-    if let Some(r) = response.reasoning {
-        events.push(StreamEvent::ReasoningDelta(r));
-    }
-    if !response.text.is_empty() {
-        events.push(StreamEvent::TextDelta(response.text));
-    }
-    if let Some(u) = response.usage {
-        events.push(StreamEvent::Usage(u));
-    }
-    if let Some(f) = response.finish_reason {
-        events.push(StreamEvent::Finish(f));
-    }
-    Ok(events)
-}
-
-fn decode(body: &[u8], meta: &ResponseMeta) -> Result<(ChatResponse, Option<String>), Error> {
+fn decode(body: &[u8], meta: &ResponseMeta) -> Result<ChatResponse, Error> {
     let provider = meta.provider.clone();
     let text = std::str::from_utf8(body).map_err(|_| {
         meta.attach(
@@ -198,10 +174,7 @@ fn decode(body: &[u8], meta: &ResponseMeta) -> Result<(ChatResponse, Option<Stri
         .iter()
         .find(|c| c.index.unwrap_or(0) == 0)
         .ok_or_else(|| meta.attach(invalid(provider.clone(), "response has no choice"), body_id))?;
-    let finish_reason = choice
-        .finish_reason
-        .as_deref()
-        .map(FinishReason::from_provider);
+    let finish_reason = choice.finish_reason.as_deref().map(finish_reason);
     if finish_reason == Some(FinishReason::Error) {
         return Err(meta.attach(finish_reason_error(provider), body_id));
     }
@@ -221,5 +194,6 @@ fn decode(body: &[u8], meta: &ResponseMeta) -> Result<(ChatResponse, Option<Stri
     response.finish_reason = finish_reason;
     response.usage = wire.usage.as_ref().map(WireUsage::to_usage);
     response.request_id = meta.request_id_or(body_id);
-    Ok((response, body_id.map(str::to_owned)))
+    response.response_id = body_id.map(str::to_owned);
+    Ok(response)
 }

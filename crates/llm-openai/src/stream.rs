@@ -1,8 +1,8 @@
 //! Pure stream decoding: Chat Completions SSE payloads (`chat.completion.chunk` JSON, `[DONE]`, error
 //! objects) to llmux [`StreamEvent`]s, as small state machines that need no IO.
 //!
-//! [`ChunkDecoder`] takes one SSE `data` payload at a time; [`SseDecoder`] takes raw bytes (it owns an
-//! [`SseParser`]) and is what the client and fuzz targets drive.
+//! [`ChunkDecoder`] takes one SSE event at a time (the [`StreamDecoder`] the driver feeds);
+//! [`sse_decoding`] wraps it in the driver's byte-level [`Decoding`] for tests and fuzz targets.
 //!
 //! The rules, for every OpenAI-compatible server:
 //! - `Start` comes first, emitted with the first chunk (so it carries the model the server reports and the
@@ -27,11 +27,12 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use llm_core::{Error, ErrorKind, FinishReason, StreamEvent, StreamStart};
-use llm_stream::{Limits, SseError, SseEventRef, SseParser};
+use llm_http::{Decoding, Frame, Framing, StreamDecoder};
+use llm_stream::Limits;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::{error_in_json, finish_reason_error, invalid};
+use crate::error::{error_in_json, finish_reason, finish_reason_error, invalid};
 use crate::response::{ResponseMeta, WireUsage};
 
 /// The longest piece of an undecodable payload quoted in an error message.
@@ -88,14 +89,16 @@ enum State {
 /// the rules.
 ///
 /// ```
+/// use std::collections::VecDeque;
 /// use llm_core::{FinishReason, StreamEvent};
+/// use llm_http::StreamDecoder as _;
 /// use llm_openai::{ChunkDecoder, ResponseMeta};
 ///
 /// let mut d = ChunkDecoder::new(ResponseMeta::new("openai", "gpt-4o-mini"));
-/// d.push(r#"{"id":"c1","model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"Hi"}}]}"#).unwrap();
-/// d.push(r#"{"id":"c1","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#).unwrap();
-/// d.push("[DONE]").unwrap();
-/// let events: Vec<_> = std::iter::from_fn(|| d.next_event()).collect();
+/// let mut events = VecDeque::new();
+/// d.push(r#"{"id":"c1","model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"Hi"}}]}"#, &mut events).unwrap();
+/// d.push(r#"{"id":"c1","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#, &mut events).unwrap();
+/// d.push("[DONE]", &mut events).unwrap();
 /// assert!(matches!(events[0], StreamEvent::Start(_)));
 /// assert_eq!(events[1], StreamEvent::TextDelta("Hi".into()));
 /// assert_eq!(events[2], StreamEvent::Finish(FinishReason::Stop));
@@ -107,7 +110,6 @@ pub struct ChunkDecoder {
     state: State,
     started: bool,
     finish: Option<FinishReason>,
-    queue: VecDeque<StreamEvent>,
 }
 
 impl ChunkDecoder {
@@ -118,13 +120,7 @@ impl ChunkDecoder {
             state: State::Open,
             started: false,
             finish: None,
-            queue: VecDeque::with_capacity(4),
         }
-    }
-
-    /// True once `[DONE]` came or the input ended well.
-    pub fn is_done(&self) -> bool {
-        self.state == State::Done
     }
 
     /// True once an error was returned.
@@ -132,16 +128,9 @@ impl ChunkDecoder {
         self.state == State::Failed
     }
 
-    /// The next decoded event, if one is queued.
-    #[must_use]
-    pub fn next_event(&mut self) -> Option<StreamEvent> {
-        self.queue.pop_front()
-    }
-
-    /// Decodes one SSE `data` payload. An `Err` is the classified error the payload carries (or an
-    /// `invalid_response` error), after which the decoder ignores further input; events queued before it
-    /// are still there to be taken, and come before the error.
-    pub fn push(&mut self, data: &str) -> Result<(), Error> {
+    /// Decodes one SSE `data` payload, appending its events to `out`. An `Err` is the classified error the
+    /// payload carries (or an `invalid_response` error), after which the decoder ignores further input.
+    pub fn push(&mut self, data: &str, out: &mut VecDeque<StreamEvent>) -> Result<(), Error> {
         if self.state != State::Open {
             return Ok(());
         }
@@ -150,8 +139,8 @@ impl ChunkDecoder {
             return Ok(());
         }
         if data == "[DONE]" {
-            self.start(None, None);
-            self.end_well();
+            self.start(None, None, out);
+            self.end_well(out);
             return Ok(());
         }
         let chunk: Chunk<'_> = match serde_json::from_str(data) {
@@ -172,7 +161,7 @@ impl ChunkDecoder {
                 .unwrap_or_else(|| finish_reason_error(self.meta.provider.clone()));
             return Err(self.fail(err, id));
         }
-        self.start(chunk.model.as_deref(), id);
+        self.start(chunk.model.as_deref(), id, out);
         let choice = chunk
             .choices
             .as_deref()
@@ -186,15 +175,14 @@ impl ChunkDecoder {
                     .as_deref()
                     .or(delta.reasoning.as_deref());
                 if let Some(r) = reasoning.filter(|r| !r.is_empty()) {
-                    self.queue
-                        .push_back(StreamEvent::ReasoningDelta(r.to_owned()));
+                    out.push_back(StreamEvent::ReasoningDelta(r.to_owned()));
                 }
                 if let Some(t) = delta.content.as_deref().filter(|t| !t.is_empty()) {
-                    self.queue.push_back(StreamEvent::TextDelta(t.to_owned()));
+                    out.push_back(StreamEvent::TextDelta(t.to_owned()));
                 }
             }
             if let Some(reason) = choice.finish_reason.as_deref() {
-                let reason = FinishReason::from_provider(reason);
+                let reason = finish_reason(reason);
                 if reason == FinishReason::Error {
                     let err = finish_reason_error(self.meta.provider.clone());
                     return Err(self.fail(err, id));
@@ -203,18 +191,18 @@ impl ChunkDecoder {
             }
         }
         if let Some(usage) = &chunk.usage {
-            self.queue.push_back(StreamEvent::Usage(usage.to_usage()));
+            out.push_back(StreamEvent::Usage(usage.to_usage()));
         }
         Ok(())
     }
 
     /// The input ended. `Ok` when the stream is complete (`[DONE]`, or a finish reason without `[DONE]`);
     /// otherwise a `network` error, after which the decoder ignores further input.
-    pub fn finish(&mut self) -> Result<(), Error> {
+    pub fn finish(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<(), Error> {
         match self.state {
             State::Done | State::Failed => Ok(()),
             State::Open if self.finish.is_some() => {
-                self.end_well();
+                self.end_well(out);
                 Ok(())
             }
             State::Open => {
@@ -232,7 +220,7 @@ impl ChunkDecoder {
         self.meta.attach(error, body_id)
     }
 
-    fn start(&mut self, model: Option<&str>, id: Option<&str>) {
+    fn start(&mut self, model: Option<&str>, id: Option<&str>, out: &mut VecDeque<StreamEvent>) {
         if self.started {
             return;
         }
@@ -245,162 +233,59 @@ impl ChunkDecoder {
         self.meta.request_id = self.meta.request_id_or(id);
         start.request_id = self.meta.request_id.clone();
         start.response_id = id.map(str::to_owned);
-        self.queue.push_back(StreamEvent::Start(start));
+        out.push_back(StreamEvent::Start(start));
     }
 
-    fn end_well(&mut self) {
+    fn end_well(&mut self, out: &mut VecDeque<StreamEvent>) {
         self.state = State::Done;
         if let Some(reason) = self.finish.take() {
-            self.queue.push_back(StreamEvent::Finish(reason));
+            out.push_back(StreamEvent::Finish(reason));
         }
     }
 }
 
-/// Decodes a Chat Completions SSE byte stream: an [`SseParser`] feeding a [`ChunkDecoder`]. Feed bytes in
-/// chunks of any size, take items with [`SseDecoder::next_item`] until it returns `None`, call
-/// [`SseDecoder::end`] when the input ends and drain again. After an `Err` item it yields nothing more.
-///
-/// ```
-/// use llm_core::StreamEvent;
-/// use llm_openai::{ResponseMeta, SseDecoder};
-///
-/// let mut d = SseDecoder::new(ResponseMeta::new("openai", "gpt-4o-mini"));
-/// d.feed(b": keep-alive\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\ndata: [DO");
-/// d.feed(b"NE]\n\n");
-/// d.end();
-/// let items: Vec<_> = std::iter::from_fn(|| d.next_item()).collect();
-/// assert_eq!(items[1].as_ref().unwrap(), &StreamEvent::TextDelta("Hi".into()));
-/// assert_eq!(items.len(), 2);
-/// ```
-#[derive(Debug)]
-pub struct SseDecoder {
-    parser: SseParser,
-    chunks: ChunkDecoder,
-    ended: bool,
-    error: Option<Error>,
-}
+impl StreamDecoder for ChunkDecoder {
+    type Event = StreamEvent;
 
-impl SseDecoder {
-    /// A decoder for one response.
-    pub fn new(meta: ResponseMeta) -> Self {
-        SseDecoder::with_limits(meta, Limits::default())
-    }
-
-    /// A decoder whose SSE parser enforces `limits` (default: [`Limits::DEFAULT_MAX`] per line and event).
-    pub fn with_limits(meta: ResponseMeta, limits: Limits) -> Self {
-        SseDecoder {
-            parser: SseParser::with_limits(limits),
-            chunks: ChunkDecoder::new(meta),
-            ended: false,
-            error: None,
-        }
-    }
-
-    /// Feeds the next bytes of the body (ignored once the stream is done or failed). The events lying
-    /// whole in `bytes` are decoded right away from borrowed text, with no owned copy of their data.
-    pub fn feed(&mut self, bytes: &[u8]) {
-        if self.is_terminated() {
-            return;
-        }
-        let mut events = self.parser.feed_ref(bytes);
-        while let Some(event) = events.next_event_ref() {
-            if let Err(e) = decode_event(&mut self.chunks, event) {
-                self.error.get_or_insert(e);
+    /// An `error` event is the classified error it carries; any other event's data is a chunk
+    /// ([`ChunkDecoder::push`]).
+    fn frame(&mut self, frame: Frame<'_>, out: &mut VecDeque<StreamEvent>) -> Result<(), Error> {
+        match frame {
+            Frame::Event {
+                event: "error",
+                data,
+            } => {
+                let provider = self.meta.provider.clone();
+                let err = error_in_json(provider.clone(), data).unwrap_or_else(|| {
+                    Error::new(ErrorKind::Server, format!("error event: {data}"))
+                        .with_provider(provider)
+                });
+                Err(self.fail(err, None))
             }
-            if self.chunks.is_done() || self.chunks.is_failed() {
-                // The rest of the body carries nothing; dropping the cursor queues what is left of the
-                // chunk, which `next_item` never reads.
-                break;
-            }
+            Frame::Event { data, .. } | Frame::Line(data) => self.push(data, out),
         }
     }
 
-    /// True once the stream is complete or failed: the rest of the body carries nothing.
-    pub fn is_terminated(&self) -> bool {
-        self.chunks.is_done() || self.chunks.is_failed()
+    fn is_done(&self) -> bool {
+        self.state == State::Done
     }
 
-    /// The input ended: a stream that is not complete becomes a `network` error.
-    pub fn end(&mut self) {
-        if self.ended {
-            return;
-        }
-        self.ended = true;
-        self.drain_parser();
-        if self.is_terminated() {
-            return;
-        }
-        // A truncated last event is a network failure unless the answer was already complete, which
-        // `ChunkDecoder::finish` decides either way.
-        let _truncated = self.parser.finish();
-        self.drain_parser();
-        if let Err(e) = self.chunks.finish() {
-            self.error.get_or_insert(e);
-        }
+    /// A truncated last event is a network failure unless the answer was already complete, which
+    /// [`ChunkDecoder::finish`] decides either way.
+    fn end(&mut self, _truncated: bool, out: &mut VecDeque<StreamEvent>) -> Result<(), Error> {
+        self.finish(out)
     }
 
-    /// Ends the stream with `error` (a transport failure): unless the stream is already complete or failed,
-    /// it becomes the next item, with the request id attached.
-    pub fn fail(&mut self, error: Error) {
-        if self.is_terminated() {
-            return;
-        }
-        let error = self.chunks.fail(error, None);
-        self.error.get_or_insert(error);
-    }
-
-    /// The next event or error; `None` when more input is needed or everything was yielded.
-    #[must_use]
-    pub fn next_item(&mut self) -> Option<Result<StreamEvent, Error>> {
-        loop {
-            if let Some(event) = self.chunks.next_event() {
-                return Some(Ok(event));
-            }
-            if let Some(e) = self.error.take() {
-                return Some(Err(e));
-            }
-            if self.is_terminated() {
-                return None;
-            }
-            self.step()?;
-        }
-    }
-
-    /// Parses one SSE event into the chunk decoder; `None` when the parser needs more input.
-    fn step(&mut self) -> Option<()> {
-        let event = self.parser.next_event_ref()?;
-        if let Err(e) = decode_event(&mut self.chunks, event) {
-            self.error.get_or_insert(e);
-        }
-        Some(())
-    }
-
-    fn drain_parser(&mut self) {
-        while !self.is_terminated() && self.step().is_some() {}
+    fn attach(&self, error: Error) -> Error {
+        self.meta.attach(error, None)
     }
 }
 
-/// Decodes one SSE event (or parser error) into `chunks`: an `error` event or a size-limit error fails the
-/// stream.
-fn decode_event(
-    chunks: &mut ChunkDecoder,
-    event: Result<SseEventRef<'_>, SseError>,
-) -> Result<(), Error> {
-    match event {
-        Ok(event) if event.event() == "error" => {
-            let provider = chunks.meta.provider.clone();
-            let err = error_in_json(provider.clone(), event.data()).unwrap_or_else(|| {
-                Error::new(ErrorKind::Server, format!("error event: {}", event.data()))
-                    .with_provider(provider)
-            });
-            Err(chunks.fail(err, None))
-        }
-        Ok(event) => chunks.push(event.data()),
-        Err(e) => {
-            let err = invalid(chunks.meta.provider.clone(), e.to_string()).with_source(e);
-            Err(chunks.fail(err, None))
-        }
-    }
+/// The body decoder of one streamed answer: llm-http's [`Decoding`] (the SSE parser and the driver's rules)
+/// around a [`ChunkDecoder`], exactly as the driver runs it.
+pub fn sse_decoding(meta: ResponseMeta, limits: Limits) -> Decoding<ChunkDecoder> {
+    let provider = meta.provider.clone();
+    Decoding::with_limits(provider, Framing::Sse, ChunkDecoder::new(meta), limits)
 }
 
 /// Decodes a whole recorded stream given as byte chunks: every event and error in order, as a client would
@@ -409,13 +294,13 @@ pub fn decode_sse<'a>(
     meta: ResponseMeta,
     chunks: impl IntoIterator<Item = &'a [u8]>,
 ) -> Vec<Result<StreamEvent, Error>> {
-    let mut decoder = SseDecoder::new(meta);
+    let mut decoding = sse_decoding(meta, Limits::default());
     let mut out = Vec::new();
     for chunk in chunks {
-        decoder.feed(chunk);
-        out.extend(std::iter::from_fn(|| decoder.next_item()));
+        decoding.feed(chunk);
+        out.extend(std::iter::from_fn(|| decoding.next_item()));
     }
-    decoder.end();
-    out.extend(std::iter::from_fn(|| decoder.next_item()));
+    decoding.end();
+    out.extend(std::iter::from_fn(|| decoding.next_item()));
     out
 }

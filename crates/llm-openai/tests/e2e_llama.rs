@@ -3,13 +3,13 @@
 
 use futures::StreamExt;
 use llm_core::{ChatRequest, FinishReason, Provider, StreamEvent};
-use llm_openai::{OpenAiClient, OpenAiConfig};
+use llm_openai::{OpenAi, OpenAiConfig};
 use llmux_e2e::LlamaServer;
 
-fn client(server: &LlamaServer) -> OpenAiClient<OpenAiConfig> {
+fn client(server: &LlamaServer) -> OpenAi {
     let config = OpenAiConfig::compatible("llamacpp", format!("{}/v1", server.base_url()))
         .health_url(format!("{}/health", server.base_url()));
-    OpenAiClient::new(config).unwrap()
+    OpenAi::new(config).unwrap()
 }
 
 fn request(max_tokens: i64) -> ChatRequest {

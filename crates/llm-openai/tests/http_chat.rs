@@ -5,7 +5,7 @@ mod common;
 
 use futures::StreamExt;
 use llm_core::{ChatRequest, ErrorKind, FinishReason, Provider, Timeouts};
-use llm_openai::{API_KEY_ENV, OpenAi, OpenAiClient, OpenAiConfig};
+use llm_openai::{API_KEY_ENV, OpenAi, OpenAiConfig};
 use serde_json::json;
 use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -295,7 +295,7 @@ async fn a_compatible_server_without_key_gets_no_authorization_and_max_tokens() 
         .expect(1)
         .mount(&server)
         .await;
-    let client = OpenAiClient::new(OpenAiConfig::compatible(
+    let client = OpenAi::new(OpenAiConfig::compatible(
         "local",
         format!("{}/v1", server.uri()),
     ))
@@ -360,7 +360,7 @@ fn clients_are_cheap_to_clone_and_share() {
     let client = OpenAi::new(OpenAiConfig::new("k")).unwrap();
     let clone = client.clone();
     assert_eq!(
-        clone.chat_url(),
+        clone.codec().chat_url(),
         "https://api.openai.com/v1/chat/completions"
     );
     fn shareable<T: Send + Sync + Clone + 'static>(_: &T) {}

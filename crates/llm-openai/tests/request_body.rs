@@ -1,7 +1,7 @@
 //! Request bodies exactly as the Chat Completions API defines them (insta snapshots), and the validation that
 //! runs before anything is sent.
 
-use llm_core::{ChatRequest, ErrorKind, Message, validate};
+use llm_core::{ChatRequest, ErrorKind, Message};
 use llm_openai::{Encoder, OpenAiConfig, TokenLimit, WRITTEN_FIELDS};
 use serde_json::{Value, json};
 
@@ -147,7 +147,7 @@ fn compatible_table_is_the_one_for_compatible_servers() {
         .repeat_penalty(1.1);
     assert!(encoder.validate(&request).is_ok());
     assert_eq!(
-        validate::openai_compatible("llamacpp").violations(&request),
+        llm_openai::compatible_params("llamacpp").violations(&request),
         encoder.violations(&request)
     );
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use llm_core::{Error, ErrorKind, StreamEvent};
-use llm_openai::{ResponseMeta, SseDecoder, decode_sse};
+use llm_openai::{ResponseMeta, decode_sse, sse_decoding};
 use llm_stream::Limits;
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -271,7 +271,7 @@ fn an_oversized_event_is_invalid_response() {
     let mut bytes = b"data: {\"choices\":[{\"delta\":{\"content\":\"".to_vec();
     bytes.extend(std::iter::repeat_n(b'a', 4096));
     bytes.extend_from_slice(b"\"}}]}\n\ndata: [DONE]\n\n");
-    let mut decoder = SseDecoder::with_limits(meta(), Limits::uniform(1024));
+    let mut decoder = sse_decoding(meta(), Limits::uniform(1024));
     for chunk in bytes.chunks(100) {
         decoder.feed(chunk);
     }

@@ -1,22 +1,23 @@
-//! The OpenRouter provider: `llm-openai`'s generic client instantiated with [`OpenRouterConfig`].
+//! The OpenRouter provider: llm-http's driver over `llm-openai`'s codec, configured by [`OpenRouterConfig`].
 
 use async_trait::async_trait;
 use llm_core::{ChatRequest, ChatResponse, ChatStream, Error, Provider};
-use llm_openai::OpenAiClient;
+use llm_http::HttpProvider;
+use llm_openai::ChatCompletions;
 
 use crate::config::OpenRouterConfig;
 
 /// OpenRouter. Implements [`Provider`]; cheap to clone (clones share the connection pool).
 #[derive(Debug, Clone)]
 pub struct OpenRouter {
-    client: OpenAiClient<OpenRouterConfig>,
+    client: HttpProvider<ChatCompletions>,
 }
 
 impl OpenRouter {
     /// A provider for `config`; a `validation` error for an invalid header.
     pub fn new(config: OpenRouterConfig) -> Result<Self, Error> {
         Ok(OpenRouter {
-            client: OpenAiClient::new(config)?,
+            client: HttpProvider::new(config)?,
         })
     }
 
@@ -26,8 +27,8 @@ impl OpenRouter {
         OpenRouter::new(OpenRouterConfig::from_env()?)
     }
 
-    /// The underlying OpenAI wire client.
-    pub fn client(&self) -> &OpenAiClient<OpenRouterConfig> {
+    /// The driver over the OpenAI wire codec.
+    pub fn client(&self) -> &HttpProvider<ChatCompletions> {
         &self.client
     }
 }

@@ -1,12 +1,10 @@
 //! OpenRouter's configuration: base URL, key, attribution headers, routing options, limits and client. It
 //! implements [`WireConfig`], which is how the OpenAI wire code of `llm-openai` serves OpenRouter.
 
-use std::borrow::Cow;
-use std::fmt;
-
 use http::HeaderMap;
-use llm_core::{ApiKey, Error, ParamTable, Timeouts, validate};
-use llm_openai::{TokenLimit, WireConfig, env_key, insert_header, join_url};
+use llm_core::{ApiKey, Error, ParamTable};
+use llm_http::{Env, FromEnv, HttpConfig, IntoCodec, insert_header};
+use llm_openai::{ChatCompletions, TokenLimit, WireConfig, compatible_params};
 use serde_json::{Map, Value};
 
 use crate::routing::ProviderPreferences;
@@ -34,53 +32,46 @@ pub const PROVIDER: &str = "openrouter";
 ///     .provider_preferences(ProviderPreferences::default().allow_fallbacks(false));
 /// # let _ = config;
 /// ```
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct OpenRouterConfig {
-    base_url: String,
-    api_key: Option<ApiKey>,
+    http: HttpConfig,
     referer: Option<String>,
     title: Option<String>,
-    headers: Vec<(String, String)>,
-    timeouts: Timeouts,
-    http_client: Option<reqwest::Client>,
     preferences: Option<ProviderPreferences>,
     models: Vec<String>,
-}
-
-impl fmt::Debug for OpenRouterConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let header_names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
-        f.debug_struct("OpenRouterConfig")
-            .field("base_url", &self.base_url)
-            .field("api_key", &self.api_key)
-            .field("referer", &self.referer)
-            .field("title", &self.title)
-            .field("headers", &header_names)
-            .field("timeouts", &self.timeouts)
-            .field("preferences", &self.preferences)
-            .field("models", &self.models)
-            .field("custom_http_client", &self.http_client.is_some())
-            .finish()
-    }
 }
 
 impl Default for OpenRouterConfig {
     fn default() -> Self {
         OpenRouterConfig {
-            base_url: DEFAULT_BASE_URL.to_owned(),
-            api_key: None,
+            http: HttpConfig::new(PROVIDER, DEFAULT_BASE_URL),
             referer: None,
             title: None,
-            headers: Vec::new(),
-            timeouts: Timeouts::default(),
-            http_client: None,
             preferences: None,
             models: Vec::new(),
         }
     }
 }
 
+impl FromEnv for OpenRouterConfig {
+    fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        Ok(OpenRouterConfig::new(
+            Env::new(PROVIDER, lookup).key(API_KEY_ENV)?,
+        ))
+    }
+}
+
+impl IntoCodec for OpenRouterConfig {
+    type Codec = ChatCompletions;
+
+    fn into_codec(self) -> Result<ChatCompletions, Error> {
+        ChatCompletions::new(&self)
+    }
+}
+
 impl OpenRouterConfig {
+    llm_http::http_config_builders!();
+
     /// OpenRouter with `api_key`.
     pub fn new(api_key: impl Into<ApiKey>) -> Self {
         OpenRouterConfig::default().api_key(api_key)
@@ -89,30 +80,12 @@ impl OpenRouterConfig {
     /// OpenRouter with the key from `OPENROUTER_API_KEY`; an `auth` error naming the variable when it is
     /// unset or empty.
     pub fn from_env() -> Result<Self, Error> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        <Self as FromEnv>::from_env()
     }
 
     /// As [`OpenRouterConfig::from_env`], reading variables through `lookup`.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        Ok(OpenRouterConfig::new(env_key(
-            PROVIDER,
-            API_KEY_ENV,
-            lookup,
-        )?))
-    }
-
-    /// Sets the key.
-    #[must_use]
-    pub fn api_key(mut self, api_key: impl Into<ApiKey>) -> Self {
-        self.api_key = Some(api_key.into());
-        self
-    }
-
-    /// Sets the base URL (`/chat/completions` is appended; a trailing slash is tolerated).
-    #[must_use]
-    pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
-        self.base_url = base_url.into();
-        self
+        <Self as FromEnv>::from_lookup(&lookup)
     }
 
     /// Sends `HTTP-Referer` (the app's URL, for OpenRouter's attribution).
@@ -126,27 +99,6 @@ impl OpenRouterConfig {
     #[must_use]
     pub fn title(mut self, title: impl Into<String>) -> Self {
         self.title = Some(title.into());
-        self
-    }
-
-    /// Adds a header sent with every request.
-    #[must_use]
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into(), value.into()));
-        self
-    }
-
-    /// Sets the per-phase time limits.
-    #[must_use]
-    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
-        self.timeouts = timeouts;
-        self
-    }
-
-    /// Uses `client` instead of a new pooled client (its own connect limit then applies).
-    #[must_use]
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http_client = Some(client);
         self
     }
 
@@ -167,21 +119,13 @@ impl OpenRouterConfig {
 }
 
 impl WireConfig for OpenRouterConfig {
-    fn provider(&self) -> Cow<'static, str> {
-        Cow::Borrowed(PROVIDER)
-    }
-
-    fn chat_url(&self) -> String {
-        join_url(&self.base_url, "chat/completions")
+    fn http(&self) -> &HttpConfig {
+        &self.http
     }
 
     /// `GET {base}/key`: describes the key, so it checks that the key is accepted (`/models` is public).
     fn health_url(&self) -> String {
-        join_url(&self.base_url, "key")
-    }
-
-    fn api_key(&self) -> Option<&ApiKey> {
-        self.api_key.as_ref()
+        self.http.url("key")
     }
 
     fn headers(&self) -> Result<HeaderMap, Error> {
@@ -192,8 +136,10 @@ impl WireConfig for OpenRouterConfig {
         if let Some(title) = &self.title {
             insert_header(&mut headers, PROVIDER, "x-title", title)?;
         }
-        for (name, value) in &self.headers {
-            insert_header(&mut headers, PROVIDER, name, value)?;
+        for (name, value) in self.http.header_map(&[])? {
+            if let Some(name) = name {
+                headers.append(name, value);
+            }
         }
         Ok(headers)
     }
@@ -203,7 +149,7 @@ impl WireConfig for OpenRouterConfig {
     }
 
     fn param_table(&self) -> ParamTable {
-        validate::openai_compatible(PROVIDER)
+        compatible_params(PROVIDER)
     }
 
     fn body_extras(&self) -> Map<String, Value> {
@@ -222,13 +168,5 @@ impl WireConfig for OpenRouterConfig {
 
     fn request_id_from_body(&self) -> bool {
         true
-    }
-
-    fn timeouts(&self) -> Timeouts {
-        self.timeouts
-    }
-
-    fn http_client(&self) -> Option<reqwest::Client> {
-        self.http_client.clone()
     }
 }

@@ -49,7 +49,7 @@ fn body_with_routing_options_and_model_fallbacks() {
                 .max_price(MaxPrice::default().prompt(1.0).completion(2.0)),
         );
     let router = OpenRouter::new(config).unwrap();
-    let encoder = router.client().encoder();
+    let encoder = router.client().codec().encoder();
     let request = request()
         .top_k(40)
         .extra("transforms", json!(["middle-out"]));
@@ -270,7 +270,7 @@ fn from_env_names_the_variable_and_defaults_are_openrouters() {
     assert!(err.message().contains(API_KEY_ENV), "{err}");
     let router = OpenRouter::new(OpenRouterConfig::new("sk-or-secret")).unwrap();
     assert_eq!(
-        router.client().chat_url(),
+        router.client().codec().chat_url(),
         "https://openrouter.ai/api/v1/chat/completions"
     );
     assert_eq!(router.name(), "openrouter");

@@ -43,7 +43,7 @@ mod tests {
             "network" | "timeout" | "server" | "overloaded" => 6,
             _ => 1,
         };
-        for kind in ErrorKind::ALL {
+        for &kind in ErrorKind::ALL {
             assert_eq!(for_kind(kind), expected(kind), "{kind}");
         }
     }

@@ -1,0 +1,141 @@
+//! The Chat Completions codec: [`ChatCompletions`] is the wire format as pure code, built once from a
+//! [`WireConfig`]; llm-http's [`HttpProvider`] drives it. [`OpenAi`] is OpenAI itself.
+
+use std::time::SystemTime;
+
+use http::HeaderMap;
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use llm_core::{ChatRequest, ChatResponse, Error, classify};
+use llm_http::{
+    Codec, DefaultConfig, Framing, HttpConfig, HttpProvider, WireRequest, secret_value,
+};
+
+use crate::config::{OpenAiConfig, WireConfig};
+use crate::error::ERRORS;
+use crate::request::Encoder;
+use crate::response::{ResponseMeta, decode_response};
+use crate::stream::ChunkDecoder;
+
+/// OpenAI itself (or any server configured with [`OpenAiConfig`]): the HTTP driver over the Chat
+/// Completions codec. Implements [`Provider`](llm_core::Provider); cheap to clone.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), llm_core::Error> {
+/// use llm_core::{ChatRequest, Provider};
+/// use llm_openai::{OpenAi, OpenAiConfig};
+///
+/// let client = OpenAi::new(OpenAiConfig::compatible("vllm", "http://127.0.0.1:8000/v1"))?;
+/// let answer = client.chat(&ChatRequest::new("qwen").user("Hello").max_tokens(32)).await?;
+/// println!("{}", answer.text);
+/// # Ok(()) }
+/// ```
+pub type OpenAi = HttpProvider<ChatCompletions>;
+
+/// The Chat Completions wire format for one server: URLs, headers and body extras computed once from a
+/// [`WireConfig`], the request [`Encoder`], the response and stream decoders, and the error table.
+#[derive(Debug, Clone)]
+pub struct ChatCompletions {
+    http: HttpConfig,
+    chat_url: String,
+    health_url: String,
+    headers: HeaderMap,
+    encoder: Encoder,
+    request_id_from_body: bool,
+}
+
+impl ChatCompletions {
+    /// The codec for the server `config` describes. An invalid header is a `validation` error; a key that
+    /// is not a valid header value is `auth`.
+    pub fn new(config: &dyn WireConfig) -> Result<Self, Error> {
+        let http = config.http().clone();
+        let mut headers = config.headers()?;
+        if let Some(key) = &http.api_key {
+            headers.insert(
+                AUTHORIZATION,
+                secret_value(&http.name, &format!("Bearer {}", key.expose()))?,
+            );
+        }
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        Ok(ChatCompletions {
+            chat_url: config.chat_url(),
+            health_url: config.health_url(),
+            headers,
+            encoder: Encoder::new(config),
+            request_id_from_body: config.request_id_from_body(),
+            http,
+        })
+    }
+
+    /// The URL chat requests go to.
+    pub fn chat_url(&self) -> &str {
+        &self.chat_url
+    }
+
+    /// The request encoder (for inspecting bodies without sending them).
+    pub fn encoder(&self) -> &Encoder {
+        &self.encoder
+    }
+
+    /// What the decoders know of a response to `request` that carried `headers`.
+    pub fn meta(&self, request: &ChatRequest, headers: &HeaderMap) -> ResponseMeta {
+        ResponseMeta::new(self.http.name.clone(), request.model.clone())
+            .request_id(classify::request_id(headers))
+            .request_id_from_body(self.request_id_from_body)
+    }
+}
+
+impl Codec for ChatCompletions {
+    type Decoder = ChunkDecoder;
+
+    fn name(&self) -> &str {
+        &self.http.name
+    }
+
+    fn http(&self) -> &HttpConfig {
+        &self.http
+    }
+
+    fn validate(&self, request: &ChatRequest) -> Result<(), Error> {
+        self.encoder.validate(request)
+    }
+
+    fn encode(&self, request: &ChatRequest, stream: bool) -> Result<WireRequest, Error> {
+        let body = self.encoder.encode(request, stream)?;
+        Ok(WireRequest::post(
+            &self.chat_url,
+            self.headers.clone(),
+            body,
+        ))
+    }
+
+    fn decode(
+        &self,
+        request: &ChatRequest,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<ChatResponse, Error> {
+        decode_response(body, &self.meta(request, headers))
+    }
+
+    fn framing(&self) -> Framing {
+        Framing::Sse
+    }
+
+    fn decoder(&self, request: &ChatRequest, headers: &HeaderMap) -> ChunkDecoder {
+        ChunkDecoder::new(self.meta(request, headers))
+    }
+
+    fn error(&self, status: u16, headers: &HeaderMap, body: &[u8], now: SystemTime) -> Error {
+        classify::error_from_response(self.http.name.clone(), status, headers, body, now, &ERRORS)
+    }
+
+    fn health(&self) -> WireRequest {
+        let mut headers = self.headers.clone();
+        headers.remove(CONTENT_TYPE);
+        WireRequest::get(&self.health_url, headers)
+    }
+}
+
+impl DefaultConfig for ChatCompletions {
+    type Config = OpenAiConfig;
+}
