@@ -5,29 +5,13 @@ use std::fmt::Write as _;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use llm_core::{Attempt, ChatRequest, Error, ErrorKind, Violation};
+use llm_core::{Attempt, Error, ErrorKind, Violation};
 
 use crate::chain::Inner;
 use crate::health::Skip;
 
 /// Lanes a call can run at once: one, or two while hedging.
 pub(crate) const LANES: usize = 2;
-
-/// Whether the call wants a whole answer or a stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Mode {
-    Chat,
-    Stream,
-}
-
-impl Mode {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Mode::Chat => "chat",
-            Mode::Stream => "stream",
-        }
-    }
-}
 
 /// A request that was sent and has not ended yet.
 #[derive(Debug, Clone, Copy)]
@@ -50,23 +34,14 @@ struct Log {
 #[derive(Debug)]
 pub(crate) struct Call<'a> {
     pub(crate) chain: &'a Inner,
-    pub(crate) request: &'a ChatRequest,
-    pub(crate) mode: Mode,
     pub(crate) deadline: Option<Instant>,
     log: Mutex<Log>,
 }
 
 impl<'a> Call<'a> {
-    pub(crate) fn new(
-        chain: &'a Inner,
-        request: &'a ChatRequest,
-        mode: Mode,
-        deadline: Option<Instant>,
-    ) -> Self {
+    pub(crate) fn new(chain: &'a Inner, deadline: Option<Instant>) -> Self {
         Call {
             chain,
-            request,
-            mode,
             deadline,
             log: Mutex::new(Log::default()),
         }

@@ -50,16 +50,23 @@
 #![forbid(unsafe_code)]
 
 mod budget;
+mod builder;
 mod call;
 mod chain;
 pub mod clock;
+mod decision;
 mod entry;
 mod health;
+mod hedge;
+mod operation;
 mod policy;
+mod provider;
+mod run;
 mod stream;
 mod window;
 
-pub use chain::{AttemptObserver, Chain, ChainBuilder};
+pub use builder::ChainBuilder;
+pub use chain::{AttemptObserver, Chain};
 pub use clock::{Clock, FakeClock, Sleep, SystemClock};
 pub use entry::Entry;
 pub use health::{BreakerState, EntryHealth};
