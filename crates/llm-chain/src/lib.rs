@@ -47,7 +47,14 @@
 //! assert_eq!(answer.attempts[0].outcome, Some(ErrorKind::Auth));
 //! # Ok::<(), Error>(())
 //! ```
+//!
+//! # Features
+//!
+//! | Feature   | Enables                                                                                 |
+//! |-----------|-----------------------------------------------------------------------------------------|
+//! | `testing` | `llm_chain::testing`: a scripted provider (answers, streams, errors, delays on the chain's clock) for tests |
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod budget;
 mod builder;
@@ -63,6 +70,9 @@ mod policy;
 mod provider;
 mod run;
 mod stream;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 mod window;
 
 pub use builder::ChainBuilder;

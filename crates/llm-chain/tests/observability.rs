@@ -36,8 +36,8 @@ fn spans_describe_the_call_and_each_attempt() {
         .finish();
     tracing::subscriber::with_default(subscriber, || {
         let clock = FakeClock::new();
-        let a = Scripted::new("a", &clock, vec![fail_after(ms(250), ErrorKind::Server)]);
-        let b = Scripted::new("b", &clock, vec![ok("hi")]);
+        let a = scripted("a", &clock, vec![fail_after(ms(250), ErrorKind::Server)]);
+        let b = scripted("b", &clock, vec![ok("hi")]);
         let chain = chain_with(
             &clock,
             &[&a, &b],
