@@ -6,19 +6,22 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use llm_core::{Attempt, Error, ErrorKind, Violation};
+use tracing::Span;
 
 use crate::chain::Inner;
 use crate::health::Skip;
+use crate::telemetry;
 
 /// Lanes a call can run at once: one, or two while hedging.
 pub(crate) const LANES: usize = 2;
 
 /// A request that was sent and has not ended yet.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Inflight {
     entry: usize,
     retry: u32,
     start: Instant,
+    span: Span,
 }
 
 #[derive(Debug, Default)]
@@ -28,6 +31,8 @@ struct Log {
     skipped: Vec<(usize, Skip)>,
     violations: Vec<Violation>,
     last_error: Option<Error>,
+    /// Requests sent so far.
+    sent: u32,
 }
 
 /// One call of the chain.
@@ -60,12 +65,20 @@ impl<'a> Call<'a> {
         self.log().attempts.push(attempt);
     }
 
-    pub(crate) fn begin(&self, lane: usize, entry: usize, retry: u32, start: Instant) {
+    /// The number of the next request this call sends, from 1 (`llmux.attempt`).
+    pub(crate) fn next_number(&self) -> u32 {
+        let mut log = self.log();
+        log.sent += 1;
+        log.sent
+    }
+
+    pub(crate) fn begin(&self, lane: usize, entry: usize, retry: u32, start: Instant, span: &Span) {
         if let Some(slot) = self.log().inflight.get_mut(lane) {
             *slot = Some(Inflight {
                 entry,
                 retry,
                 start,
+                span: span.clone(),
             });
         }
     }
@@ -97,6 +110,8 @@ impl<'a> Call<'a> {
                 reason = error.message(),
                 "attempt abandoned"
             );
+            telemetry::attempt_ended(&i.span, now.saturating_duration_since(i.start));
+            telemetry::failed(&i.span, error);
             self.push_attempt(attempt);
         }
     }

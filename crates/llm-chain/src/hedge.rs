@@ -12,7 +12,7 @@ use llm_core::{Error, ErrorKind};
 use crate::call::{Call, LANES};
 use crate::clock::Sleep;
 use crate::operation::Operation;
-use crate::run::{LaneEnd, run_entry};
+use crate::run::{LaneEnd, Winner, run_entry};
 
 /// One entry's run for one call, on one lane.
 type Lane<'a, T> = Pin<Box<dyn Future<Output = LaneEnd<T>> + Send + 'a>>;
@@ -24,7 +24,7 @@ pub(crate) async fn hedged<O: Operation>(
     call: &Call<'_>,
     op: &O,
     after: Duration,
-) -> Result<(usize, O::Output), Error> {
+) -> Result<Winner<O::Output>, Error> {
     let chain = call.chain;
     let clock = &chain.clock;
     let n = chain.entries.len();
@@ -45,10 +45,10 @@ pub(crate) async fn hedged<O: Operation>(
                 progressed = true;
                 match end {
                     LaneEnd::Next => {}
-                    LaneEnd::Won(entry, won) => {
+                    LaneEnd::Won(winner) => {
                         let lost = Error::new(ErrorKind::Cancelled, "lost the hedge race");
                         drop_other(call, &mut lanes, i, &lost);
-                        return Poll::Ready(Ok((entry, won)));
+                        return Poll::Ready(Ok(winner));
                     }
                     LaneEnd::Stop(e) => {
                         let stopped = Error::new(ErrorKind::Cancelled, "the chain stopped");

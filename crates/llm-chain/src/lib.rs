@@ -70,6 +70,7 @@ mod policy;
 mod provider;
 mod run;
 mod stream;
+mod telemetry;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;

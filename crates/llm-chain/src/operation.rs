@@ -10,8 +10,11 @@ use std::time::{Duration, Instant};
 
 use llm_core::{ChatRequest, ChatResponse, Error, Provider};
 
+use tracing::Span;
+
 use crate::entry::Entry;
 use crate::stream::{Opened, open};
+use crate::telemetry;
 
 /// What an answer tells the entry's health and the attempt's span.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -51,6 +54,9 @@ pub(crate) trait Operation: Sync {
 
     /// What the answer, received `latency` after the request started, says about the entry's speed.
     fn timing(&self, output: &Self::Output, latency: Duration) -> Timing;
+
+    /// Records what the answer says about the response (model, usage, finish reason) on `span`.
+    fn record(&self, output: &Self::Output, span: &Span);
 }
 
 /// A whole answer: [`Provider::chat`].
@@ -91,6 +97,10 @@ impl Operation for Chat<'_> {
             whole: Some(latency),
             first_content: None,
         }
+    }
+
+    fn record(&self, output: &ChatResponse, span: &Span) {
+        telemetry::response(span, output);
     }
 }
 
@@ -133,4 +143,8 @@ impl Operation for Stream<'_> {
             first_content: output.has_content.then_some(latency),
         }
     }
+
+    /// Nothing yet: the chain's stream records each event on this span as it delivers it, buffered ones
+    /// included, so a response is described once.
+    fn record(&self, _output: &Opened, _span: &Span) {}
 }

@@ -1,5 +1,5 @@
 //! The chain as a [`Provider`]: `validate` asks every entry, `chat` and `stream` run the loop with their
-//! operation inside one span per call, and `health` asks the entries in order.
+//! operation inside one span per call (see `telemetry`), and `health` asks the entries in order.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -8,13 +8,13 @@ use async_trait::async_trait;
 use llm_core::{
     Attempt, ChatRequest, ChatResponse, ChatStream, Error, ErrorKind, Provider, Violation,
 };
-use tracing::Instrument;
-use tracing::field::Empty;
+use tracing::{Instrument, Span};
 
-use crate::chain::{Chain, Inner};
+use crate::chain::Chain;
 use crate::operation::{Chat, Operation, Stream};
-use crate::run::run;
+use crate::run::{Winner, run};
 use crate::stream::ChainStream;
+use crate::telemetry;
 
 impl Chain {
     /// When a call starting now must end, if the policy sets a deadline.
@@ -25,42 +25,29 @@ impl Chain {
             .map(|d| self.inner.clock.now() + d)
     }
 
-    /// Runs one call of `op` inside its span.
+    /// Runs one call of `op` inside `span`, and records how it ended there.
     async fn call<O: Operation>(
         &self,
         op: &O,
+        span: &Span,
         deadline: Option<Instant>,
-    ) -> Result<(usize, O::Output, Vec<Attempt>), Error> {
-        let span = request_span(&self.inner, op.name());
+    ) -> Result<(Winner<O::Output>, Vec<Attempt>), Error> {
         let result = run(&self.inner, op, deadline)
             .instrument(span.clone())
             .await;
-        record_end(&span, &result);
+        match &result {
+            Ok((winner, attempts)) => {
+                let entry = &self.inner.entries[winner.entry].entry;
+                telemetry::call_answered(
+                    span,
+                    entry.provider().name(),
+                    entry.model(),
+                    attempts.len(),
+                );
+            }
+            Err(e) => telemetry::call_failed(span, e),
+        }
         result
-    }
-}
-
-fn request_span(chain: &Inner, mode: &'static str) -> tracing::Span {
-    tracing::info_span!(
-        "llm_chain.request",
-        chain = chain.name.as_str(),
-        mode,
-        entries = chain.entries.len(),
-        outcome = Empty,
-        attempts = Empty,
-    )
-}
-
-fn record_end<T>(span: &tracing::Span, result: &Result<(usize, T, Vec<Attempt>), Error>) {
-    match result {
-        Ok((_, _, attempts)) => {
-            span.record("outcome", "ok");
-            span.record("attempts", attempts.len());
-        }
-        Err(e) => {
-            span.record("outcome", e.kind().as_str());
-            span.record("attempts", e.attempts().len());
-        }
     }
 }
 
@@ -104,20 +91,30 @@ impl Provider for Chain {
     }
 
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
-        let (_, mut response, attempts) = self.call(&Chat(request), self.deadline()).await?;
+        let op = Chat(request);
+        let span = telemetry::call_span(&self.inner, op.name());
+        let (winner, attempts) = self.call(&op, &span, self.deadline()).await?;
+        let mut response = winner.output;
+        telemetry::response(&span, &response);
         response.attempts = attempts;
         Ok(response)
     }
 
     async fn stream(&self, request: &ChatRequest) -> Result<ChatStream, Error> {
+        let op = Stream(request);
+        let span = telemetry::call_span(&self.inner, op.name());
+        let started = self.inner.clock.now();
         let deadline = self.deadline();
-        let (entry, opened, attempts) = self.call(&Stream(request), deadline).await?;
+        let (winner, attempts) = self.call(&op, &span, deadline).await?;
+        if winner.output.has_content {
+            telemetry::call_first_content(&span, started, self.inner.clock.now());
+        }
         Ok(Box::pin(ChainStream::new(
             Arc::clone(&self.inner),
-            entry,
-            opened,
+            winner,
             attempts,
             deadline,
+            span,
         )))
     }
 

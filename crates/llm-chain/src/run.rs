@@ -8,19 +8,30 @@ use std::time::Instant;
 
 use futures_util::future::{Either, select};
 use llm_core::{Attempt, Error, ErrorKind};
-use tracing::Instrument;
-use tracing::field::Empty;
+use tracing::{Instrument, Span};
 
 use crate::call::{Call, LANES};
 use crate::chain::Inner;
 use crate::decision::{self, Decision, Failed, NoRetry};
 use crate::hedge::hedged;
 use crate::operation::Operation;
+use crate::telemetry;
+
+/// The entry that answered a call.
+#[derive(Debug)]
+pub(crate) struct Winner<T> {
+    /// Its index.
+    pub(crate) entry: usize,
+    /// Its answer.
+    pub(crate) output: T,
+    /// The span of the answering attempt, kept open while a stream is read.
+    pub(crate) span: Span,
+}
 
 /// How one entry ended for one call.
 pub(crate) enum LaneEnd<T> {
     /// It answered.
-    Won(usize, T),
+    Won(Winner<T>),
     /// It was skipped or failed with a kind that falls through.
     Next,
     /// It failed with a kind that stops the chain.
@@ -33,7 +44,7 @@ pub(crate) async fn run<O: Operation>(
     chain: &Inner,
     op: &O,
     deadline: Option<Instant>,
-) -> Result<(usize, O::Output, Vec<Attempt>), Error> {
+) -> Result<(Winner<O::Output>, Vec<Attempt>), Error> {
     let now = chain.clock.now();
     chain.budget.deposit(now);
     let call = Call::new(chain, deadline);
@@ -50,7 +61,7 @@ pub(crate) async fn run<O: Operation>(
         }
     };
     match outcome {
-        Some(Ok((entry, won))) => Ok((entry, won, call.take_attempts())),
+        Some(Ok(winner)) => Ok((winner, call.take_attempts())),
         Some(Err(e)) => Err(e.with_attempts(call.take_attempts())),
         None => {
             let limit = chain.policy.deadline.unwrap_or_default();
@@ -69,7 +80,7 @@ pub(crate) async fn run<O: Operation>(
 }
 
 /// Walks the entries for one call and returns the answering entry, or the error that ends the call.
-async fn drive<O: Operation>(call: &Call<'_>, op: &O) -> Result<(usize, O::Output), Error> {
+async fn drive<O: Operation>(call: &Call<'_>, op: &O) -> Result<Winner<O::Output>, Error> {
     let chain = call.chain;
     let n = chain.entries.len();
     match chain.policy.hedge_after {
@@ -77,7 +88,7 @@ async fn drive<O: Operation>(call: &Call<'_>, op: &O) -> Result<(usize, O::Outpu
         _ => {
             for entry in 0..n {
                 match run_entry(call, op, 0, entry).await {
-                    LaneEnd::Won(i, won) => return Ok((i, won)),
+                    LaneEnd::Won(winner) => return Ok(winner),
                     LaneEnd::Next => {}
                     LaneEnd::Stop(e) => return Err(e),
                 }
@@ -133,17 +144,9 @@ pub(crate) async fn run_entry<O: Operation>(
             },
         };
         let start = clock.now();
-        let span = tracing::debug_span!(
-            "llm_chain.attempt",
-            entry = index,
-            provider = provider.name(),
-            model,
-            retry,
-            outcome = Empty,
-            latency_ms = Empty,
-            ttft_ms = Empty,
-        );
-        call.begin(lane, index, retry, start);
+        let span =
+            telemetry::attempt_span(index, provider.name(), model, retry, call.next_number());
+        call.begin(lane, index, retry, start, &span);
         let result = op
             .send(provider.as_ref(), &request, start)
             .instrument(span.clone())
@@ -151,14 +154,12 @@ pub(crate) async fn run_entry<O: Operation>(
         let end = clock.now();
         call.end(lane);
         let latency = end.saturating_duration_since(start);
-        span.record("latency_ms", latency.as_secs_f64() * 1e3);
+        telemetry::attempt_ended(&span, latency);
         let error = match result {
             Ok(won) => {
                 let timing = op.timing(&won, latency);
-                if let Some(t) = timing.first_content {
-                    span.record("ttft_ms", t.as_secs_f64() * 1e3);
-                }
-                span.record("outcome", "ok");
+                telemetry::attempt_succeeded(&span, timing.first_content);
+                op.record(&won, &span);
                 permit.succeeded(end, timing.whole, timing.first_content);
                 call.push_attempt(Attempt::succeeded(
                     index,
@@ -167,12 +168,16 @@ pub(crate) async fn run_entry<O: Operation>(
                     retry,
                     latency,
                 ));
-                return LaneEnd::Won(index, won);
+                return LaneEnd::Won(Winner {
+                    entry: index,
+                    output: won,
+                    span,
+                });
             }
             Err(error) => error,
         };
         let kind = error.kind();
-        span.record("outcome", kind.as_str());
+        telemetry::failed(&span, &error);
         permit.failed(end, kind, error.retry_after());
         call.push_attempt(Attempt::failed(
             index,
