@@ -5,8 +5,11 @@
 //! Both carry `gen_ai.operation.name` (`chat`), `gen_ai.provider.name`, `gen_ai.request.model`,
 //! `gen_ai.response.model`, `gen_ai.usage.input_tokens`, `gen_ai.usage.output_tokens`,
 //! `gen_ai.response.finish_reasons` and, on failure, `error.type` (the [`ErrorKind`](llm_core::ErrorKind)
-//! name, e.g. `rate_limited`); `otel.name` gives exporters the conventional span name `chat {model}`. On
-//! the call's span the provider and models are the answering entry's. llmux adds `llmux.attempt` (the
+//! name, e.g. `rate_limited`, with `otel.status_code` `ERROR`). `otel.name` gives exporters the
+//! conventional span name: `chat {model}` for an attempt, and `chat` for the call, since its model is only
+//! known once an entry answers (and exporters take the name when the span starts). Attempts are
+//! `otel.kind` `client`. On the call's span the provider and models are the answering entry's. llmux
+//! adds `llmux.attempt` (the
 //! attempt's number within the call, from 1, in the order requests were sent), `llmux.ttft_ms` (streams:
 //! the time to the first content, from the attempt's start or the call's), and keeps `entry`, `retry`,
 //! `outcome` (`ok` or the kind), `latency_ms`, and on the call `chain`, `mode`, `entries`, `attempts`.
@@ -17,7 +20,7 @@
 
 use std::time::{Duration, Instant};
 
-use llm_core::{ChatResponse, Error, StreamEvent};
+use llm_core::{ChatResponse, Error, StreamEvent, Usage};
 use tracing::Span;
 use tracing::field::Empty;
 
@@ -39,10 +42,11 @@ pub(crate) fn call_span(chain: &Inner, mode: &'static str) -> Span {
         "gen_ai.usage.output_tokens" = Empty,
         "gen_ai.response.finish_reasons" = Empty,
         "error.type" = Empty,
+        "otel.status_code" = Empty,
         "llmux.ttft_ms" = Empty,
         chain = chain.name.as_str(),
         mode,
-        entries = chain.entries.len(),
+        entries = int(chain.entries.len()),
         outcome = Empty,
         attempts = Empty,
     )
@@ -59,6 +63,7 @@ pub(crate) fn attempt_span(
     let span = tracing::debug_span!(
         "llm_chain.attempt",
         "otel.name" = Empty,
+        "otel.kind" = "client",
         "gen_ai.operation.name" = OPERATION,
         "gen_ai.provider.name" = provider,
         "gen_ai.request.model" = model,
@@ -67,10 +72,11 @@ pub(crate) fn attempt_span(
         "gen_ai.usage.output_tokens" = Empty,
         "gen_ai.response.finish_reasons" = Empty,
         "error.type" = Empty,
-        "llmux.attempt" = number,
+        "otel.status_code" = Empty,
+        "llmux.attempt" = i64::from(number),
         "llmux.ttft_ms" = Empty,
-        entry,
-        retry,
+        entry = int(entry),
+        retry = i64::from(retry),
         outcome = Empty,
         latency_ms = Empty,
     );
@@ -82,21 +88,16 @@ pub(crate) fn attempt_span(
 
 /// The call answered: who answered, with which model asked, after how many attempts.
 pub(crate) fn call_answered(span: &Span, provider: &str, model: &str, attempts: usize) {
-    if span.is_disabled() {
-        return;
-    }
-    span.record("otel.name", format!("{OPERATION} {model}"));
     span.record("gen_ai.provider.name", provider);
     span.record("gen_ai.request.model", model);
     span.record("outcome", "ok");
-    span.record("attempts", attempts);
+    span.record("attempts", int(attempts));
 }
 
 /// The call failed with `error`.
 pub(crate) fn call_failed(span: &Span, error: &Error) {
-    span.record("outcome", error.kind().as_str());
-    span.record("error.type", error.kind().as_str());
-    span.record("attempts", error.attempts().len());
+    failed(span, error);
+    span.record("attempts", int(error.attempts().len()));
 }
 
 /// An attempt ended `latency` after it started.
@@ -117,6 +118,7 @@ pub(crate) fn attempt_succeeded(span: &Span, first_content: Option<Duration>) {
 pub(crate) fn failed(span: &Span, error: &Error) {
     span.record("outcome", error.kind().as_str());
     span.record("error.type", error.kind().as_str());
+    span.record("otel.status_code", "ERROR");
 }
 
 /// The time to first content of a streamed call, from the call's start.
@@ -131,12 +133,7 @@ pub(crate) fn response(span: &Span, response: &ChatResponse) {
     }
     span.record("gen_ai.response.model", response.model.as_str());
     if let Some(usage) = &response.usage {
-        if let Some(n) = usage.input_tokens {
-            span.record("gen_ai.usage.input_tokens", n);
-        }
-        if let Some(n) = usage.output_tokens {
-            span.record("gen_ai.usage.output_tokens", n);
-        }
+        tokens(span, usage);
     }
     if let Some(reason) = &response.finish_reason {
         span.record("gen_ai.response.finish_reasons", reason.as_str());
@@ -149,19 +146,26 @@ pub(crate) fn event(span: &Span, event: &StreamEvent) {
         StreamEvent::Start(start) => {
             span.record("gen_ai.response.model", start.model.as_str());
         }
-        StreamEvent::Usage(usage) => {
-            if let Some(n) = usage.input_tokens {
-                span.record("gen_ai.usage.input_tokens", n);
-            }
-            if let Some(n) = usage.output_tokens {
-                span.record("gen_ai.usage.output_tokens", n);
-            }
-        }
+        StreamEvent::Usage(usage) => tokens(span, usage),
         StreamEvent::Finish(reason) => {
             span.record("gen_ai.response.finish_reasons", reason.as_str());
         }
         _ => {}
     }
+}
+
+fn tokens(span: &Span, usage: &Usage) {
+    if let Some(n) = usage.input_tokens {
+        span.record("gen_ai.usage.input_tokens", int(n));
+    }
+    if let Some(n) = usage.output_tokens {
+        span.record("gen_ai.usage.output_tokens", int(n));
+    }
+}
+
+/// Counts as `i64`: tracing-opentelemetry exports `i64` as an integer attribute but `u64` as text.
+fn int(n: impl TryInto<i64>) -> i64 {
+    n.try_into().unwrap_or(i64::MAX)
 }
 
 fn ms(d: Duration) -> f64 {

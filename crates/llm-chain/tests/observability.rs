@@ -211,6 +211,8 @@ fn chat_spans_follow_the_genai_conventions() {
         assert_eq!(first.get(field), Some(value), "{field} in {first:?}");
     }
     assert_eq!(first.get("gen_ai.response.model"), None);
+    assert_eq!(first.get("otel.kind"), Some("client"));
+    assert_eq!(first.get("otel.status_code"), Some("ERROR"));
     for (field, value) in [
         ("gen_ai.operation.name", "chat"),
         ("gen_ai.provider.name", "b"),
@@ -236,7 +238,7 @@ fn chat_spans_follow_the_genai_conventions() {
         ("gen_ai.usage.input_tokens", "12"),
         ("gen_ai.usage.output_tokens", "3"),
         ("gen_ai.response.finish_reasons", "length"),
-        ("otel.name", "chat m1"),
+        ("otel.name", "chat"),
         ("attempts", "2"),
     ] {
         assert_eq!(call.get(field), Some(value), "{field} in {call:?}");
@@ -340,6 +342,7 @@ fn failures_set_error_type_on_the_call_and_the_attempt() {
     assert_eq!(calls[0].get("error.type"), Some("auth"));
     assert_eq!(calls[0].get("outcome"), Some("auth"));
     assert_eq!(calls[0].get("gen_ai.provider.name"), None);
+    assert_eq!(calls[0].get("otel.status_code"), Some("ERROR"));
     assert_eq!(
         calls[1].get("error.type"),
         Some("network"),
