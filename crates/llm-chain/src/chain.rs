@@ -17,7 +17,7 @@ use crate::policy::Policy;
 /// Called right after each attempt ends, with the attempt (e.g. to print it as a JSON line).
 pub type AttemptObserver = Arc<dyn Fn(&Attempt) + Send + Sync>;
 
-/// A fallback chain of providers. It implements [`Provider`], so it can be used wherever a provider can,
+/// A fallback chain of providers. It implements [`Provider`](llm_core::Provider), so it can be used wherever a provider can,
 /// and clones share the same breakers, health and retry budget.
 ///
 /// ```
