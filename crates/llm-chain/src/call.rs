@@ -5,36 +5,23 @@ use std::fmt::Write as _;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use llm_core::{Attempt, ChatRequest, Error, ErrorKind, Violation};
+use llm_core::{Attempt, Error, ErrorKind, Violation};
+use tracing::Span;
 
 use crate::chain::Inner;
 use crate::health::Skip;
+use crate::telemetry;
 
 /// Lanes a call can run at once: one, or two while hedging.
 pub(crate) const LANES: usize = 2;
 
-/// Whether the call wants a whole answer or a stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Mode {
-    Chat,
-    Stream,
-}
-
-impl Mode {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Mode::Chat => "chat",
-            Mode::Stream => "stream",
-        }
-    }
-}
-
 /// A request that was sent and has not ended yet.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Inflight {
     entry: usize,
     retry: u32,
     start: Instant,
+    span: Span,
 }
 
 #[derive(Debug, Default)]
@@ -44,29 +31,22 @@ struct Log {
     skipped: Vec<(usize, Skip)>,
     violations: Vec<Violation>,
     last_error: Option<Error>,
+    /// Requests sent so far.
+    sent: u32,
 }
 
 /// One call of the chain.
 #[derive(Debug)]
 pub(crate) struct Call<'a> {
     pub(crate) chain: &'a Inner,
-    pub(crate) request: &'a ChatRequest,
-    pub(crate) mode: Mode,
     pub(crate) deadline: Option<Instant>,
     log: Mutex<Log>,
 }
 
 impl<'a> Call<'a> {
-    pub(crate) fn new(
-        chain: &'a Inner,
-        request: &'a ChatRequest,
-        mode: Mode,
-        deadline: Option<Instant>,
-    ) -> Self {
+    pub(crate) fn new(chain: &'a Inner, deadline: Option<Instant>) -> Self {
         Call {
             chain,
-            request,
-            mode,
             deadline,
             log: Mutex::new(Log::default()),
         }
@@ -85,12 +65,20 @@ impl<'a> Call<'a> {
         self.log().attempts.push(attempt);
     }
 
-    pub(crate) fn begin(&self, lane: usize, entry: usize, retry: u32, start: Instant) {
+    /// The number of the next request this call sends, from 1 (`llmux.attempt`).
+    pub(crate) fn next_number(&self) -> u32 {
+        let mut log = self.log();
+        log.sent += 1;
+        log.sent
+    }
+
+    pub(crate) fn begin(&self, lane: usize, entry: usize, retry: u32, start: Instant, span: &Span) {
         if let Some(slot) = self.log().inflight.get_mut(lane) {
             *slot = Some(Inflight {
                 entry,
                 retry,
                 start,
+                span: span.clone(),
             });
         }
     }
@@ -122,6 +110,8 @@ impl<'a> Call<'a> {
                 reason = error.message(),
                 "attempt abandoned"
             );
+            telemetry::attempt_ended(&i.span, now.saturating_duration_since(i.start));
+            telemetry::failed(&i.span, error);
             self.push_attempt(attempt);
         }
     }

@@ -47,19 +47,37 @@
 //! assert_eq!(answer.attempts[0].outcome, Some(ErrorKind::Auth));
 //! # Ok::<(), Error>(())
 //! ```
+//!
+//! # Features
+//!
+//! | Feature   | Enables                                                                                 |
+//! |-----------|-----------------------------------------------------------------------------------------|
+//! | `testing` | `llm_chain::testing`: a scripted provider (answers, streams, errors, delays on the chain's clock) for tests |
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod budget;
+mod builder;
 mod call;
 mod chain;
 pub mod clock;
+mod decision;
 mod entry;
 mod health;
+mod hedge;
+mod operation;
 mod policy;
+mod provider;
+mod run;
 mod stream;
+mod telemetry;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 mod window;
 
-pub use chain::{AttemptObserver, Chain, ChainBuilder};
+pub use builder::ChainBuilder;
+pub use chain::{AttemptObserver, Chain};
 pub use clock::{Clock, FakeClock, Sleep, SystemClock};
 pub use entry::Entry;
 pub use health::{BreakerState, EntryHealth};

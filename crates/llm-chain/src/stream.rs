@@ -11,8 +11,12 @@ use futures_core::Stream;
 use futures_util::StreamExt;
 use llm_core::{Attempt, ChatStream, Error, ErrorKind, StreamEvent, StreamStart};
 
+use tracing::Span;
+
 use crate::chain::Inner;
 use crate::clock::Sleep;
+use crate::run::Winner;
+use crate::telemetry;
 
 /// A provider stream read up to its first content event (or to its end, when it had none).
 pub(crate) struct Opened {
@@ -62,6 +66,8 @@ pub(crate) async fn open(mut inner: ChatStream, started: Instant) -> Result<Open
 /// attempt), never mixed with another attempt's output.
 pub(crate) struct ChainStream {
     chain: Arc<Inner>,
+    /// The call's span and the answering attempt's, open until the stream ends or is dropped.
+    spans: [Span; 2],
     entry: usize,
     inner: ChatStream,
     buffered: VecDeque<StreamEvent>,
@@ -76,11 +82,16 @@ pub(crate) struct ChainStream {
 impl ChainStream {
     pub(crate) fn new(
         chain: Arc<Inner>,
-        entry: usize,
-        opened: Opened,
+        winner: Winner<Opened>,
         attempts: Vec<Attempt>,
         deadline: Option<Instant>,
+        call_span: Span,
     ) -> Self {
+        let Winner {
+            entry,
+            output: opened,
+            span,
+        } = winner;
         let Opened {
             inner,
             mut buffered,
@@ -103,6 +114,7 @@ impl ChainStream {
         });
         ChainStream {
             chain,
+            spans: [call_span, span],
             entry,
             inner,
             buffered,
@@ -115,9 +127,22 @@ impl ChainStream {
         }
     }
 
+    /// Gives up the spans (they close once the caller drops them).
+    fn close_spans(&mut self) -> [Span; 2] {
+        std::mem::replace(&mut self.spans, [Span::none(), Span::none()])
+    }
+
+    /// Counts the bytes delivered and records what the event says about the response.
     fn count(&mut self, event: &StreamEvent) {
-        if let StreamEvent::TextDelta(t) | StreamEvent::ReasoningDelta(t) = event {
-            self.delivered += t.len() as u64;
+        match event {
+            StreamEvent::TextDelta(t) | StreamEvent::ReasoningDelta(t) => {
+                self.delivered += t.len() as u64;
+            }
+            _ => {
+                for span in &self.spans {
+                    telemetry::event(span, event);
+                }
+            }
         }
     }
 
@@ -152,6 +177,9 @@ impl ChainStream {
             delivered_bytes = self.delivered,
             "stream failed after its first content"
         );
+        for span in self.close_spans() {
+            telemetry::failed(&span, &error);
+        }
         error
             .with_delivered_bytes(self.delivered)
             .with_attempts(std::mem::take(&mut self.attempts))
@@ -169,6 +197,7 @@ impl Stream for ChainStream {
         }
         if this.done || this.inner_done {
             this.done = true;
+            this.close_spans();
             return Poll::Ready(None);
         }
         match this.inner.as_mut().poll_next(cx) {
@@ -187,6 +216,8 @@ impl Stream for ChainStream {
                 this.chain.entries[this.entry]
                     .health
                     .stream_completed(latency);
+                // The response is complete: its spans close now, not when the stream is dropped.
+                this.close_spans();
                 Poll::Ready(None)
             }
             Poll::Pending => {

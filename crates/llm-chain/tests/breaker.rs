@@ -17,8 +17,8 @@ fn policy(breaker: BreakerPolicy) -> Policy {
 #[test]
 fn opens_after_consecutive_failures_and_then_the_entry_is_skipped_without_a_request() {
     let clock = FakeClock::new();
-    let a = Scripted::new("a", &clock, vec![fail(ErrorKind::Server); 10]);
-    let b = Scripted::new("b", &clock, vec![ok("hi"); 10]);
+    let a = scripted("a", &clock, vec![fail(ErrorKind::Server); 10]);
+    let b = scripted("b", &clock, vec![ok("hi"); 10]);
     let chain = chain_with(
         &clock,
         &[&a, &b],
@@ -43,7 +43,7 @@ fn opens_after_consecutive_failures_and_then_the_entry_is_skipped_without_a_requ
 #[test]
 fn opens_on_the_failure_ratio_over_the_window() {
     let clock = FakeClock::new();
-    let a = Scripted::new(
+    let a = scripted(
         "a",
         &clock,
         vec![
@@ -54,7 +54,7 @@ fn opens_on_the_failure_ratio_over_the_window() {
             ok("never"),
         ],
     );
-    let b = Scripted::new("b", &clock, vec![ok("b"); 10]);
+    let b = scripted("b", &clock, vec![ok("b"); 10]);
     let breaker = BreakerPolicy::default()
         .consecutive_failures(100)
         .failure_ratio(0.5, 4)
@@ -74,7 +74,7 @@ fn opens_on_the_failure_ratio_over_the_window() {
 #[test]
 fn the_ratio_needs_its_minimum_of_requests() {
     let clock = FakeClock::new();
-    let a = Scripted::new(
+    let a = scripted(
         "a",
         &clock,
         vec![fail(ErrorKind::Timeout), ok("x"), ok("y")],
@@ -94,7 +94,7 @@ fn the_ratio_needs_its_minimum_of_requests() {
 #[test]
 fn when_every_entry_is_skipped_the_error_names_them() {
     let clock = FakeClock::new();
-    let a = Scripted::new("a", &clock, vec![fail(ErrorKind::Overloaded); 3]);
+    let a = scripted("a", &clock, vec![fail(ErrorKind::Overloaded); 3]);
     let chain = chain_with(
         &clock,
         &[&a],
@@ -119,12 +119,12 @@ fn when_every_entry_is_skipped_the_error_names_them() {
 #[test]
 fn the_cooldown_is_at_least_the_providers_retry_after() {
     let clock = FakeClock::new();
-    let a = Scripted::new(
+    let a = scripted(
         "a",
         &clock,
         vec![retry_after(ErrorKind::RateLimited, secs(90)), ok("back")],
     );
-    let b = Scripted::new("b", &clock, vec![ok("b"); 3]);
+    let b = scripted("b", &clock, vec![ok("b"); 3]);
     let breaker = BreakerPolicy::default()
         .consecutive_failures(1)
         .cooldown(secs(30), secs(600));
@@ -156,12 +156,12 @@ fn the_cooldown_is_at_least_the_providers_retry_after() {
 #[test]
 fn a_failed_probe_opens_the_circuit_again() {
     let clock = FakeClock::new();
-    let a = Scripted::new(
+    let a = scripted(
         "a",
         &clock,
         vec![fail(ErrorKind::Server), fail(ErrorKind::Server)],
     );
-    let b = Scripted::new("b", &clock, vec![ok("b"); 3]);
+    let b = scripted("b", &clock, vec![ok("b"); 3]);
     let chain = chain_with(
         &clock,
         &[&a, &b],
@@ -183,12 +183,12 @@ fn a_failed_probe_opens_the_circuit_again() {
 #[test]
 fn half_open_lets_exactly_one_probe_through() {
     let clock = FakeClock::new();
-    let a = Scripted::new(
+    let a = scripted(
         "a",
         &clock,
         vec![fail(ErrorKind::Server), ok_after(secs(2), "probe")],
     );
-    let b = Scripted::new("b", &clock, vec![ok("b"); 3]);
+    let b = scripted("b", &clock, vec![ok("b"); 3]);
     let chain = chain_with(
         &clock,
         &[&a, &b],
@@ -210,8 +210,8 @@ fn half_open_lets_exactly_one_probe_through() {
 #[test]
 fn an_open_circuit_stops_retries_within_the_call() {
     let clock = FakeClock::new();
-    let a = Scripted::new("a", &clock, vec![fail(ErrorKind::Server); 3]);
-    let b = Scripted::new("b", &clock, vec![ok("b")]);
+    let a = scripted("a", &clock, vec![fail(ErrorKind::Server); 3]);
+    let b = scripted("b", &clock, vec![ok("b")]);
     let p = exact().breaker(BreakerPolicy::default().consecutive_failures(1));
     let chain = chain_with(&clock, &[&a, &b], p);
     let (answer, elapsed) = chat(&clock, &chain);
@@ -237,7 +237,7 @@ fn only_provider_health_kinds_count() {
         ErrorKind::RateLimited,
     ] {
         let clock = FakeClock::new();
-        let a = Scripted::new("a", &clock, vec![fail(kind)]);
+        let a = scripted("a", &clock, vec![fail(kind)]);
         let chain = chain_with(
             &clock,
             &[&a],
@@ -256,7 +256,7 @@ fn only_provider_health_kinds_count() {
         ErrorKind::NotFound,
     ] {
         let clock = FakeClock::new();
-        let a = Scripted::new("a", &clock, vec![fail(kind); 5]);
+        let a = scripted("a", &clock, vec![fail(kind); 5]);
         let chain = chain_with(
             &clock,
             &[&a],
@@ -276,7 +276,7 @@ fn only_provider_health_kinds_count() {
 #[test]
 fn validation_rejections_never_trip_the_breaker() {
     let clock = FakeClock::new();
-    let a = Scripted::with_table("claude", &clock, llm_claude::PARAMS, vec![]);
+    let a = scripted_with_table("claude", &clock, llm_claude::PARAMS, vec![]);
     let chain = chain_with(
         &clock,
         &[&a],
@@ -294,7 +294,7 @@ fn validation_rejections_never_trip_the_breaker() {
 #[test]
 fn breakers_can_be_disabled() {
     let clock = FakeClock::new();
-    let a = Scripted::new("a", &clock, vec![fail(ErrorKind::Server); 20]);
+    let a = scripted("a", &clock, vec![fail(ErrorKind::Server); 20]);
     let chain = chain_with(&clock, &[&a], policy(BreakerPolicy::disabled()));
     for _ in 0..20 {
         let _ = chat(&clock, &chain);
@@ -306,7 +306,7 @@ fn breakers_can_be_disabled() {
 #[test]
 fn the_snapshot_reports_times_and_averages() {
     let clock = FakeClock::new();
-    let a = Scripted::new(
+    let a = scripted(
         "a",
         &clock,
         vec![
@@ -338,18 +338,18 @@ fn the_snapshot_reports_times_and_averages() {
 #[test]
 fn streams_report_time_to_first_token_and_whole_latency() {
     let clock = FakeClock::new();
-    let a = Scripted::new(
+    let a = scripted(
         "a",
         &clock,
-        vec![Step::Stream {
-            after: secs(1),
-            items: vec![
+        vec![stream_of(
+            secs(1),
+            vec![
                 (secs(0), start("a")),
                 (secs(1), text("hi")),
                 (secs(3), text(" there")),
                 (secs(0), finish()),
             ],
-        }],
+        )],
     );
     let chain = chain_with(&clock, &[&a], policy(BreakerPolicy::default()));
     let (events, _) = stream(&clock, &chain);

@@ -17,8 +17,8 @@ fn no_retry() -> llm_chain::Policy {
 #[test]
 fn each_entry_sends_its_own_model_and_parameter_overrides() {
     let clock = llm_chain::FakeClock::new();
-    let a = Scripted::new("a", &clock, vec![fail(ErrorKind::Server)]);
-    let b = Scripted::new("b", &clock, vec![ok("hi")]);
+    let a = scripted("a", &clock, vec![fail(ErrorKind::Server)]);
+    let b = scripted("b", &clock, vec![ok("hi")]);
     let mut overrides = Params::default();
     overrides.temperature = Some(0.1);
     let chain = Chain::builder()
@@ -52,8 +52,8 @@ fn each_entry_sends_its_own_model_and_parameter_overrides() {
 #[test]
 fn first_success_wins_and_later_entries_are_not_called() {
     let clock = llm_chain::FakeClock::new();
-    let a = Scripted::new("a", &clock, vec![ok("from a")]);
-    let b = Scripted::new("b", &clock, vec![ok("from b")]);
+    let a = scripted("a", &clock, vec![ok("from a")]);
+    let b = scripted("b", &clock, vec![ok("from b")]);
     let chain = chain_with(&clock, &[&a, &b], no_retry());
     let (answer, _) = chat(&clock, &chain);
     let answer = answer.unwrap();
@@ -78,8 +78,8 @@ fn default_fall_through_kinds_move_on() {
         ErrorKind::Unknown,
     ] {
         let clock = llm_chain::FakeClock::new();
-        let a = Scripted::new("a", &clock, vec![fail(kind)]);
-        let b = Scripted::new("b", &clock, vec![ok("hi")]);
+        let a = scripted("a", &clock, vec![fail(kind)]);
+        let b = scripted("b", &clock, vec![ok("hi")]);
         let chain = chain_with(&clock, &[&a, &b], no_retry());
         let answer = chat(&clock, &chain).0.unwrap();
         assert_eq!(answer.provider, "b", "{kind}");
@@ -91,8 +91,8 @@ fn default_fall_through_kinds_move_on() {
 fn bad_request_stops_the_chain_by_default() {
     for kind in [ErrorKind::BadRequest, ErrorKind::PayloadTooLarge] {
         let clock = llm_chain::FakeClock::new();
-        let a = Scripted::new("a", &clock, vec![fail(kind)]);
-        let b = Scripted::new("b", &clock, vec![ok("hi")]);
+        let a = scripted("a", &clock, vec![fail(kind)]);
+        let b = scripted("b", &clock, vec![ok("hi")]);
         let chain = chain_with(&clock, &[&a, &b], no_retry());
         let err = chat(&clock, &chain).0.unwrap_err();
         assert_eq!(err.kind(), kind);
@@ -105,8 +105,8 @@ fn bad_request_stops_the_chain_by_default() {
 #[test]
 fn bad_request_falls_through_when_configured() {
     let clock = llm_chain::FakeClock::new();
-    let a = Scripted::new("a", &clock, vec![fail(ErrorKind::BadRequest)]);
-    let b = Scripted::new("b", &clock, vec![ok("hi")]);
+    let a = scripted("a", &clock, vec![fail(ErrorKind::BadRequest)]);
+    let b = scripted("b", &clock, vec![ok("hi")]);
     let policy = no_retry().fall_through(FallThrough::default().with(ErrorKind::BadRequest));
     let chain = chain_with(&clock, &[&a, &b], policy);
     assert_eq!(chat(&clock, &chain).0.unwrap().provider, "b");
@@ -115,8 +115,8 @@ fn bad_request_falls_through_when_configured() {
 #[test]
 fn context_length_falls_through_only_when_configured() {
     let clock = llm_chain::FakeClock::new();
-    let a = Scripted::new("a", &clock, vec![fail(ErrorKind::ContextLength)]);
-    let b = Scripted::new("b", &clock, vec![ok("hi")]);
+    let a = scripted("a", &clock, vec![fail(ErrorKind::ContextLength)]);
+    let b = scripted("b", &clock, vec![ok("hi")]);
     let chain = chain_with(&clock, &[&a, &b], no_retry());
     assert_eq!(
         chat(&clock, &chain).0.unwrap_err().kind(),
@@ -124,7 +124,7 @@ fn context_length_falls_through_only_when_configured() {
     );
     assert_eq!(b.calls(), 0);
 
-    let a = Scripted::new("a", &clock, vec![fail(ErrorKind::ContextLength)]);
+    let a = scripted("a", &clock, vec![fail(ErrorKind::ContextLength)]);
     let policy = no_retry().fall_through(FallThrough::default().with(ErrorKind::ContextLength));
     let chain = chain_with(&clock, &[&a, &b], policy);
     assert_eq!(chat(&clock, &chain).0.unwrap().provider, "b");
@@ -133,8 +133,8 @@ fn context_length_falls_through_only_when_configured() {
 #[test]
 fn removing_a_kind_from_the_set_makes_it_stop() {
     let clock = llm_chain::FakeClock::new();
-    let a = Scripted::new("a", &clock, vec![fail(ErrorKind::Auth)]);
-    let b = Scripted::new("b", &clock, vec![ok("hi")]);
+    let a = scripted("a", &clock, vec![fail(ErrorKind::Auth)]);
+    let b = scripted("b", &clock, vec![ok("hi")]);
     let policy = no_retry().fall_through(FallThrough::default().without(ErrorKind::Auth));
     let chain = chain_with(&clock, &[&a, &b], policy);
     assert_eq!(chat(&clock, &chain).0.unwrap_err().kind(), ErrorKind::Auth);
@@ -144,14 +144,9 @@ fn removing_a_kind_from_the_set_makes_it_stop() {
 #[test]
 fn cancelled_stops_everything_and_is_never_retried() {
     let clock = llm_chain::FakeClock::new();
-    let cancelled = Fail {
-        kind: ErrorKind::Cancelled,
-        retry_after: None,
-        should_retry: Some(true),
-        connect: false,
-    };
-    let a = Scripted::new("a", &clock, vec![fail_with(cancelled), ok("no")]);
-    let b = Scripted::new("b", &clock, vec![ok("no")]);
+    let cancelled = Fail::new(ErrorKind::Cancelled).should_retry(true);
+    let a = scripted("a", &clock, vec![fail_with(cancelled), ok("no")]);
+    let b = scripted("b", &clock, vec![ok("no")]);
     let policy = exact()
         .retry(RetryPolicy::default().max_attempts(5))
         .fall_through(FallThrough::default().with(ErrorKind::Cancelled));
@@ -167,8 +162,8 @@ fn cancelled_stops_everything_and_is_never_retried() {
 #[test]
 fn an_entry_whose_table_rejects_the_request_is_skipped_as_a_validation_attempt() {
     let clock = llm_chain::FakeClock::new();
-    let strict = Scripted::with_table("claude", &clock, llm_claude::PARAMS, vec![ok("no")]);
-    let lax = Scripted::new("lax", &clock, vec![ok("yes")]);
+    let strict = scripted_with_table("claude", &clock, llm_claude::PARAMS, vec![ok("no")]);
+    let lax = scripted("lax", &clock, vec![ok("yes")]);
     let chain = chain_with(&clock, &[&strict, &lax], no_retry());
     let answer = run(&clock, chain.chat(&request().temperature(1.5))).unwrap();
     assert_eq!(answer.text, "yes");
@@ -179,8 +174,8 @@ fn an_entry_whose_table_rejects_the_request_is_skipped_as_a_validation_attempt()
 #[test]
 fn validation_fails_the_chain_only_when_every_entry_rejects_and_lists_each_entry() {
     let clock = llm_chain::FakeClock::new();
-    let a = Scripted::with_table("claude", &clock, llm_claude::PARAMS, vec![]);
-    let b = Scripted::with_table("ollama", &clock, llm_ollama::PARAMS, vec![]);
+    let a = scripted_with_table("claude", &clock, llm_claude::PARAMS, vec![]);
+    let b = scripted_with_table("ollama", &clock, llm_ollama::PARAMS, vec![]);
     let chain = chain_with(&clock, &[&a, &b], no_retry());
     let req = request().temperature(1.5).frequency_penalty(1.0);
     let err = run(&clock, chain.chat(&req)).unwrap_err();
@@ -213,8 +208,8 @@ fn validation_fails_the_chain_only_when_every_entry_rejects_and_lists_each_entry
 #[test]
 fn a_real_failure_after_a_rejection_keeps_its_own_kind() {
     let clock = llm_chain::FakeClock::new();
-    let a = Scripted::new("a", &clock, vec![fail(ErrorKind::Server)]);
-    let b = Scripted::with_table("claude", &clock, llm_claude::PARAMS, vec![]);
+    let a = scripted("a", &clock, vec![fail(ErrorKind::Server)]);
+    let b = scripted_with_table("claude", &clock, llm_claude::PARAMS, vec![]);
     let chain = chain_with(&clock, &[&a, &b], no_retry());
     let err = run(&clock, chain.chat(&request().temperature(1.5))).unwrap_err();
     assert_eq!(
@@ -228,12 +223,12 @@ fn a_real_failure_after_a_rejection_keeps_its_own_kind() {
 #[test]
 fn exhausted_chain_reports_the_last_kind_and_every_attempt_in_order() {
     let clock = llm_chain::FakeClock::new();
-    let a = Scripted::new(
+    let a = scripted(
         "a",
         &clock,
         vec![fail(ErrorKind::Server), fail(ErrorKind::Overloaded)],
     );
-    let b = Scripted::new("b", &clock, vec![fail(ErrorKind::Auth)]);
+    let b = scripted("b", &clock, vec![fail(ErrorKind::Auth)]);
     let chain = chain_with(
         &clock,
         &[&a, &b],
@@ -269,7 +264,7 @@ fn exhausted_chain_reports_the_last_kind_and_every_attempt_in_order() {
 #[test]
 fn the_observer_sees_each_attempt_as_it_ends() {
     let clock = llm_chain::FakeClock::new();
-    let a = Scripted::new("a", &clock, vec![fail(ErrorKind::RateLimited), ok("hi")]);
+    let a = scripted("a", &clock, vec![fail(ErrorKind::RateLimited), ok("hi")]);
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&seen);
     let clock2 = clock.clone();
@@ -296,21 +291,21 @@ fn the_observer_sees_each_attempt_as_it_ends() {
 #[test]
 fn dropping_the_call_cancels_the_request_in_flight() {
     let clock = llm_chain::FakeClock::new();
-    let a = Scripted::new("a", &clock, vec![Step::Hang]);
+    let a = scripted("a", &clock, vec![Step::hang()]);
     let chain = chain_with(&clock, &[&a], no_retry());
     let req = request();
     let mut call = chain.chat(&req);
     assert!((&mut call).now_or_never().is_none());
-    assert_eq!(a.live(), 1);
+    assert_eq!(a.in_flight(), 1);
     drop(call);
-    assert_eq!(a.live(), 0);
+    assert_eq!(a.in_flight(), 0);
 }
 
 #[test]
 fn a_chain_is_a_provider_and_nests() {
     let clock = llm_chain::FakeClock::new();
-    let a = Scripted::new("a", &clock, vec![fail(ErrorKind::Server)]);
-    let b = Scripted::new("b", &clock, vec![ok("inner")]);
+    let a = scripted("a", &clock, vec![fail(ErrorKind::Server)]);
+    let b = scripted("b", &clock, vec![ok("inner")]);
     let inner: Arc<dyn Provider> = Arc::new(chain_with(&clock, &[&a, &b], no_retry()));
     let outer = Chain::builder()
         .clock(Arc::new(clock.clone()))

@@ -43,15 +43,13 @@ fn out() -> impl Strategy<Value = Out> {
 fn step(o: &Out, entry: usize, k: usize) -> Step {
     match o {
         Out::Ok(after) => ok_after(ms(*after), &format!("e{entry}s{k}")),
-        Out::Fail(kind, after, hint) => Step::Fail {
-            after: ms(*after),
-            fail: Fail {
-                kind: *kind,
-                retry_after: hint.map(ms),
-                should_retry: None,
-                connect: false,
-            },
-        },
+        Out::Fail(kind, after, hint) => {
+            let fail = match hint {
+                Some(h) => Fail::new(*kind).retry_after(ms(*h)),
+                None => Fail::new(*kind),
+            };
+            fail_with(fail).after(ms(*after))
+        }
     }
 }
 
@@ -115,7 +113,7 @@ proptest! {
             .enumerate()
             .map(|(i, s)| {
                 let steps = s.iter().enumerate().map(|(k, o)| step(o, i, k)).collect();
-                Scripted::new(["p0", "p1", "p2", "p3"][i], &clock, steps)
+                scripted(["p0", "p1", "p2", "p3"][i], &clock, steps)
             })
             .collect();
         let refs: Vec<_> = providers.iter().collect();

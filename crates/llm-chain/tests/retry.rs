@@ -12,7 +12,7 @@ use support::*;
 #[test]
 fn retryable_failures_are_retried_with_doubling_backoff() {
     let clock = FakeClock::new();
-    let a = Scripted::new(
+    let a = scripted(
         "a",
         &clock,
         vec![fail(ErrorKind::Server), fail(ErrorKind::Network), ok("hi")],
@@ -34,7 +34,7 @@ fn backoff_is_capped_at_eight_seconds() {
     let clock = FakeClock::new();
     let mut steps = vec![fail(ErrorKind::Overloaded); 6];
     steps.push(ok("hi"));
-    let a = Scripted::new("a", &clock, steps);
+    let a = scripted("a", &clock, steps);
     let policy = exact()
         .retry(RetryPolicy::default().max_attempts(7).jitter(0.0))
         .budget(RetryBudget::unlimited())
@@ -50,7 +50,7 @@ fn backoff_is_capped_at_eight_seconds() {
 fn jitter_takes_off_at_most_a_quarter() {
     for _ in 0..20 {
         let clock = FakeClock::new();
-        let a = Scripted::new(
+        let a = scripted(
             "a",
             &clock,
             vec![fail(ErrorKind::Server), fail(ErrorKind::Server), ok("hi")],
@@ -66,8 +66,8 @@ fn jitter_takes_off_at_most_a_quarter() {
 #[test]
 fn an_entry_gets_at_most_max_attempts_then_the_chain_moves_on() {
     let clock = FakeClock::new();
-    let a = Scripted::new("a", &clock, vec![fail(ErrorKind::Server); 5]);
-    let b = Scripted::new("b", &clock, vec![ok("hi")]);
+    let a = scripted("a", &clock, vec![fail(ErrorKind::Server); 5]);
+    let b = scripted("b", &clock, vec![ok("hi")]);
     let policy = exact().retry(RetryPolicy::default().max_attempts(2).jitter(0.0));
     let chain = chain_with(&clock, &[&a, &b], policy);
     let answer = chat(&clock, &chain).0.unwrap();
@@ -81,8 +81,8 @@ fn an_entry_gets_at_most_max_attempts_then_the_chain_moves_on() {
 #[test]
 fn non_retryable_kinds_are_not_retried() {
     let clock = FakeClock::new();
-    let a = Scripted::new("a", &clock, vec![fail(ErrorKind::Auth), ok("no")]);
-    let b = Scripted::new("b", &clock, vec![ok("hi")]);
+    let a = scripted("a", &clock, vec![fail(ErrorKind::Auth), ok("no")]);
+    let b = scripted("b", &clock, vec![ok("hi")]);
     let chain = chain_with(&clock, &[&a, &b], exact());
     let (answer, elapsed) = chat(&clock, &chain);
     assert_eq!(answer.unwrap().provider, "b");
@@ -93,20 +93,10 @@ fn non_retryable_kinds_are_not_retried() {
 #[test]
 fn should_retry_false_overrides_the_kind() {
     let clock = FakeClock::new();
-    let no = Fail {
-        kind: ErrorKind::Server,
-        retry_after: None,
-        should_retry: Some(false),
-        connect: false,
-    };
-    let yes = Fail {
-        kind: ErrorKind::Auth,
-        retry_after: None,
-        should_retry: Some(true),
-        connect: false,
-    };
-    let a = Scripted::new("a", &clock, vec![fail_with(no), ok("no")]);
-    let b = Scripted::new("b", &clock, vec![fail_with(yes), ok("hi")]);
+    let no = Fail::new(ErrorKind::Server).should_retry(false);
+    let yes = Fail::new(ErrorKind::Auth).should_retry(true);
+    let a = scripted("a", &clock, vec![fail_with(no), ok("no")]);
+    let b = scripted("b", &clock, vec![fail_with(yes), ok("hi")]);
     let chain = chain_with(&clock, &[&a, &b], exact());
     let answer = chat(&clock, &chain).0.unwrap();
     assert_eq!(
@@ -118,7 +108,7 @@ fn should_retry_false_overrides_the_kind() {
 #[test]
 fn retry_after_is_honoured() {
     let clock = FakeClock::new();
-    let a = Scripted::new(
+    let a = scripted(
         "a",
         &clock,
         vec![retry_after(ErrorKind::RateLimited, secs(7)), ok("hi")],
@@ -133,12 +123,12 @@ fn retry_after_is_honoured() {
 #[test]
 fn retry_after_beyond_the_cap_moves_on_instead_of_sleeping() {
     let clock = FakeClock::new();
-    let a = Scripted::new(
+    let a = scripted(
         "a",
         &clock,
         vec![retry_after(ErrorKind::RateLimited, secs(120)), ok("no")],
     );
-    let b = Scripted::new("b", &clock, vec![ok("hi")]);
+    let b = scripted("b", &clock, vec![ok("hi")]);
     let chain = chain_with(&clock, &[&a, &b], exact());
     let (answer, elapsed) = chat(&clock, &chain);
     assert_eq!(answer.unwrap().provider, "b");
@@ -149,8 +139,8 @@ fn retry_after_beyond_the_cap_moves_on_instead_of_sleeping() {
 #[test]
 fn the_retry_budget_bounds_retries_across_calls() {
     let clock = FakeClock::new();
-    let a = Scripted::new("a", &clock, vec![fail(ErrorKind::Server); 100]);
-    let b = Scripted::new("b", &clock, vec![ok("hi"); 100]);
+    let a = scripted("a", &clock, vec![fail(ErrorKind::Server); 100]);
+    let b = scripted("b", &clock, vec![ok("hi"); 100]);
     let policy = exact()
         .retry(RetryPolicy::default().max_attempts(3).jitter(0.0))
         .budget(
@@ -174,7 +164,7 @@ fn the_retry_budget_bounds_retries_across_calls() {
 #[test]
 fn a_backoff_that_would_cross_the_deadline_is_not_slept() {
     let clock = FakeClock::new();
-    let a = Scripted::new("a", &clock, vec![fail_after(ms(400), ErrorKind::Server); 5]);
+    let a = scripted("a", &clock, vec![fail_after(ms(400), ErrorKind::Server); 5]);
     let policy = exact()
         .retry(RetryPolicy::default().max_attempts(5).jitter(0.0))
         .deadline(secs(2));
@@ -194,12 +184,12 @@ fn a_backoff_that_would_cross_the_deadline_is_not_slept() {
 #[test]
 fn a_refused_wait_still_lets_the_next_entry_answer() {
     let clock = FakeClock::new();
-    let a = Scripted::new(
+    let a = scripted(
         "a",
         &clock,
         vec![retry_after(ErrorKind::RateLimited, secs(20))],
     );
-    let b = Scripted::new("b", &clock, vec![ok("hi")]);
+    let b = scripted("b", &clock, vec![ok("hi")]);
     let chain = chain_with(&clock, &[&a, &b], exact().deadline(secs(10)));
     let (answer, elapsed) = chat(&clock, &chain);
     assert_eq!(answer.unwrap().provider, "b");
@@ -209,12 +199,12 @@ fn a_refused_wait_still_lets_the_next_entry_answer() {
 #[test]
 fn the_deadline_cuts_an_attempt_in_flight() {
     let clock = FakeClock::new();
-    let a = Scripted::new(
+    let a = scripted(
         "a",
         &clock,
-        vec![fail_after(secs(1), ErrorKind::Server), Step::Hang],
+        vec![fail_after(secs(1), ErrorKind::Server), Step::hang()],
     );
-    let b = Scripted::new("b", &clock, vec![ok("never")]);
+    let b = scripted("b", &clock, vec![ok("never")]);
     let chain = chain_with(&clock, &[&a, &b], exact().deadline(secs(5)));
     let (result, elapsed) = chat(&clock, &chain);
     let err = result.unwrap_err();
@@ -222,15 +212,15 @@ fn the_deadline_cuts_an_attempt_in_flight() {
     assert_eq!(elapsed, secs(5));
     assert_eq!(outline(err.attempts()), [(0, "server"), (0, "timeout")]);
     assert_eq!(err.attempts()[1].latency, ms(5000 - 1000 - 500));
-    assert_eq!(a.live(), 0, "the hanging request was dropped");
+    assert_eq!(a.in_flight(), 0, "the hanging request was dropped");
     assert_eq!(b.calls(), 0);
 }
 
 #[test]
 fn a_refused_connection_moves_on_at_once_when_a_later_entry_exists() {
     let clock = FakeClock::new();
-    let a = Scripted::new("a", &clock, vec![refused(), ok("late")]);
-    let b = Scripted::new("b", &clock, vec![ok("hi")]);
+    let a = scripted("a", &clock, vec![refused(), ok("late")]);
+    let b = scripted("b", &clock, vec![ok("hi")]);
     let chain = chain_with(&clock, &[&a, &b], exact());
     let (answer, elapsed) = chat(&clock, &chain);
     let answer = answer.unwrap();
@@ -243,7 +233,7 @@ fn a_refused_connection_moves_on_at_once_when_a_later_entry_exists() {
 #[test]
 fn a_refused_connection_on_the_last_entry_is_still_retried() {
     let clock = FakeClock::new();
-    let a = Scripted::new("a", &clock, vec![refused(), ok("hi")]);
+    let a = scripted("a", &clock, vec![refused(), ok("hi")]);
     let chain = chain_with(&clock, &[&a], exact());
     let (answer, elapsed) = chat(&clock, &chain);
     assert_eq!(answer.unwrap().text, "hi");
@@ -253,8 +243,8 @@ fn a_refused_connection_on_the_last_entry_is_still_retried() {
 #[test]
 fn retrying_refused_connections_before_fallback_is_a_policy_choice() {
     let clock = FakeClock::new();
-    let a = Scripted::new("a", &clock, vec![refused(), ok("a answered")]);
-    let b = Scripted::new("b", &clock, vec![ok("b answered")]);
+    let a = scripted("a", &clock, vec![refused(), ok("a answered")]);
+    let b = scripted("b", &clock, vec![ok("b answered")]);
     let policy = exact().retry(
         RetryPolicy::default()
             .jitter(0.0)
@@ -270,12 +260,12 @@ fn retrying_refused_connections_before_fallback_is_a_policy_choice() {
 #[test]
 fn other_network_errors_are_retried_before_fallback() {
     let clock = FakeClock::new();
-    let a = Scripted::new(
+    let a = scripted(
         "a",
         &clock,
         vec![fail(ErrorKind::Network), ok("a answered")],
     );
-    let b = Scripted::new("b", &clock, vec![ok("b answered")]);
+    let b = scripted("b", &clock, vec![ok("b answered")]);
     let chain = chain_with(&clock, &[&a, &b], exact());
     let (answer, _) = chat(&clock, &chain);
     assert_eq!(answer.unwrap().text, "a answered");

@@ -24,19 +24,19 @@ fn no_retry() -> llm_chain::Policy {
 #[test]
 fn falls_back_when_a_stream_fails_before_its_first_content() {
     let clock = FakeClock::new();
-    let a = Scripted::new(
+    let a = scripted(
         "a",
         &clock,
-        vec![Step::Stream {
-            after: secs(0),
-            items: vec![
+        vec![stream_of(
+            secs(0),
+            vec![
                 (secs(0), start("a")),
                 (secs(0), text("")),
                 (secs(1), item_fail(ErrorKind::Overloaded)),
             ],
-        }],
+        )],
     );
-    let b = Scripted::new("b", &clock, vec![ok("from b")]);
+    let b = scripted("b", &clock, vec![ok("from b")]);
     let chain = chain_with(&clock, &[&a, &b], no_retry());
     let events = stream(&clock, &chain).0.unwrap();
     assert_eq!(text_of(&events), "from b");
@@ -54,12 +54,12 @@ fn falls_back_when_a_stream_fails_before_its_first_content() {
 #[test]
 fn an_error_opening_the_stream_falls_back_too() {
     let clock = FakeClock::new();
-    let a = Scripted::new(
+    let a = scripted(
         "a",
         &clock,
         vec![fail(ErrorKind::Server), fail(ErrorKind::Server)],
     );
-    let b = Scripted::new("b", &clock, vec![ok("b")]);
+    let b = scripted("b", &clock, vec![ok("b")]);
     let chain = chain_with(
         &clock,
         &[&a, &b],
@@ -78,20 +78,20 @@ fn an_error_opening_the_stream_falls_back_too() {
 #[test]
 fn after_the_first_content_a_failure_ends_the_stream_with_what_was_delivered() {
     let clock = FakeClock::new();
-    let a = Scripted::new(
+    let a = scripted(
         "a",
         &clock,
-        vec![Step::Stream {
-            after: secs(0),
-            items: vec![
+        vec![stream_of(
+            secs(0),
+            vec![
                 (secs(0), start("a")),
                 (secs(1), text("Hello")),
                 (secs(1), text(", wor")),
                 (secs(1), item_fail(ErrorKind::Network)),
             ],
-        }],
+        )],
     );
-    let b = Scripted::new("b", &clock, vec![ok("never")]);
+    let b = scripted("b", &clock, vec![ok("never")]);
     let chain = chain_with(&clock, &[&a, &b], exact());
     let events = stream(&clock, &chain).0.unwrap();
     assert_eq!(
@@ -119,13 +119,13 @@ fn after_the_first_content_a_failure_ends_the_stream_with_what_was_delivered() {
 #[test]
 fn a_stream_without_content_is_an_answer() {
     let clock = FakeClock::new();
-    let a = Scripted::new(
+    let a = scripted(
         "a",
         &clock,
-        vec![Step::Stream {
-            after: secs(0),
-            items: vec![(secs(0), start("a")), (secs(0), finish())],
-        }],
+        vec![stream_of(
+            secs(0),
+            vec![(secs(0), start("a")), (secs(0), finish())],
+        )],
     );
     let chain = chain_with(&clock, &[&a], exact());
     let events = stream(&clock, &chain).0.unwrap();
@@ -137,13 +137,13 @@ fn a_stream_without_content_is_an_answer() {
 #[test]
 fn a_missing_start_is_supplied_by_the_chain() {
     let clock = FakeClock::new();
-    let a = Scripted::new(
+    let a = scripted(
         "a",
         &clock,
-        vec![Step::Stream {
-            after: secs(0),
-            items: vec![(secs(0), text("x")), (secs(0), finish())],
-        }],
+        vec![stream_of(
+            secs(0),
+            vec![(secs(0), text("x")), (secs(0), finish())],
+        )],
     );
     let chain = chain_with(&clock, &[&a], exact());
     let events = stream(&clock, &chain).0.unwrap();
@@ -155,8 +155,8 @@ fn a_missing_start_is_supplied_by_the_chain() {
 #[test]
 fn every_entry_failing_before_content_is_an_error_from_stream() {
     let clock = FakeClock::new();
-    let a = Scripted::new("a", &clock, vec![fail(ErrorKind::Auth)]);
-    let b = Scripted::new("b", &clock, vec![fail(ErrorKind::NotFound)]);
+    let a = scripted("a", &clock, vec![fail(ErrorKind::Auth)]);
+    let b = scripted("b", &clock, vec![fail(ErrorKind::NotFound)]);
     let chain = chain_with(&clock, &[&a, &b], no_retry());
     let err = stream(&clock, &chain).0.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
@@ -166,17 +166,17 @@ fn every_entry_failing_before_content_is_an_error_from_stream() {
 #[test]
 fn the_deadline_ends_a_stream_that_stalls_after_content() {
     let clock = FakeClock::new();
-    let a = Scripted::new(
+    let a = scripted(
         "a",
         &clock,
-        vec![Step::Stream {
-            after: secs(1),
-            items: vec![
+        vec![stream_of(
+            secs(1),
+            vec![
                 (secs(0), start("a")),
                 (secs(1), text("abc")),
-                (secs(0), Item::Hang),
+                (secs(0), Item::hang()),
             ],
-        }],
+        )],
     );
     let chain = chain_with(&clock, &[&a], exact().deadline(secs(10)));
     let (events, elapsed) = stream(&clock, &chain);
@@ -185,14 +185,14 @@ fn the_deadline_ends_a_stream_that_stalls_after_content() {
     let err = events.last().unwrap().as_ref().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout);
     assert_eq!(err.delivered_bytes(), Some(3));
-    assert_eq!(a.live(), 0, "the stream was dropped");
+    assert_eq!(a.in_flight(), 0, "the stream was dropped");
 }
 
 #[test]
 fn without_hedging_a_slow_entry_is_simply_awaited() {
     let clock = FakeClock::new();
-    let a = Scripted::new("a", &clock, vec![ok_after(secs(20), "slow")]);
-    let b = Scripted::new("b", &clock, vec![ok("fast")]);
+    let a = scripted("a", &clock, vec![ok_after(secs(20), "slow")]);
+    let b = scripted("b", &clock, vec![ok("fast")]);
     let chain = chain_with(&clock, &[&a, &b], exact());
     let (events, elapsed) = stream(&clock, &chain);
     assert_eq!(text_of(&events.unwrap()), "slow");
@@ -203,15 +203,15 @@ fn without_hedging_a_slow_entry_is_simply_awaited() {
 #[test]
 fn hedging_starts_the_next_entry_and_keeps_the_first_to_show_content() {
     let clock = FakeClock::new();
-    let a = Scripted::new(
+    let a = scripted(
         "a",
         &clock,
-        vec![Step::Stream {
-            after: secs(0),
-            items: vec![(secs(0), start("a")), (secs(0), Item::Hang)],
-        }],
+        vec![stream_of(
+            secs(0),
+            vec![(secs(0), start("a")), (secs(0), Item::hang())],
+        )],
     );
-    let b = Scripted::new("b", &clock, vec![ok_after(secs(1), "hedge")]);
+    let b = scripted("b", &clock, vec![ok_after(secs(1), "hedge")]);
     let chain = chain_with(&clock, &[&a, &b], exact().hedge_after(secs(2)));
     let (events, elapsed) = stream(&clock, &chain);
     let events = events.unwrap();
@@ -222,21 +222,21 @@ fn hedging_starts_the_next_entry_and_keeps_the_first_to_show_content() {
     assert_eq!(s[0].provider, "b");
     assert_eq!(outline(&s[0].attempts), [(1, "ok"), (0, "cancelled")]);
     assert_eq!(s[0].attempts[1].latency, secs(3));
-    assert_eq!(a.live(), 0, "the loser was dropped");
+    assert_eq!(a.in_flight(), 0, "the loser was dropped");
 }
 
 #[test]
 fn hedging_keeps_the_first_entry_when_it_shows_content_first() {
     let clock = FakeClock::new();
-    let a = Scripted::new("a", &clock, vec![ok_after(secs(3), "first")]);
-    let b = Scripted::new("b", &clock, vec![ok_after(secs(5), "second")]);
+    let a = scripted("a", &clock, vec![ok_after(secs(3), "first")]);
+    let b = scripted("b", &clock, vec![ok_after(secs(5), "second")]);
     let chain = chain_with(&clock, &[&a, &b], exact().hedge_after(secs(2)));
     let (events, elapsed) = stream(&clock, &chain);
     let events = events.unwrap();
     assert_eq!(text_of(&events), "first");
     assert_eq!(elapsed, secs(3));
     assert_eq!(b.calls(), 1, "the hedge was started");
-    assert_eq!(b.live(), 0, "and dropped");
+    assert_eq!(b.in_flight(), 0, "and dropped");
     assert_eq!(
         outline(&starts(&events)[0].attempts),
         [(0, "ok"), (1, "cancelled")]
@@ -246,8 +246,8 @@ fn hedging_keeps_the_first_entry_when_it_shows_content_first() {
 #[test]
 fn hedging_is_not_started_when_content_comes_in_time() {
     let clock = FakeClock::new();
-    let a = Scripted::new("a", &clock, vec![ok_after(secs(1), "quick")]);
-    let b = Scripted::new("b", &clock, vec![ok("never")]);
+    let a = scripted("a", &clock, vec![ok_after(secs(1), "quick")]);
+    let b = scripted("b", &clock, vec![ok("never")]);
     let chain = chain_with(&clock, &[&a, &b], exact().hedge_after(secs(2)));
     let events = stream(&clock, &chain).0.unwrap();
     assert_eq!(text_of(&events), "quick");
@@ -257,9 +257,9 @@ fn hedging_is_not_started_when_content_comes_in_time() {
 #[test]
 fn hedging_moves_on_when_the_hedge_fails_while_the_first_is_still_silent() {
     let clock = FakeClock::new();
-    let a = Scripted::new("a", &clock, vec![Step::Hang]);
-    let b = Scripted::new("b", &clock, vec![fail_after(secs(1), ErrorKind::Auth)]);
-    let c = Scripted::new("c", &clock, vec![ok_after(secs(1), "third")]);
+    let a = scripted("a", &clock, vec![Step::hang()]);
+    let b = scripted("b", &clock, vec![fail_after(secs(1), ErrorKind::Auth)]);
+    let c = scripted("c", &clock, vec![ok_after(secs(1), "third")]);
     let chain = chain_with(&clock, &[&a, &b, &c], no_retry().hedge_after(secs(2)));
     let (events, elapsed) = stream(&clock, &chain);
     let events = events.unwrap();
@@ -275,13 +275,13 @@ fn hedging_moves_on_when_the_hedge_fails_while_the_first_is_still_silent() {
 #[test]
 fn hedging_stops_when_an_entry_fails_with_a_stopping_kind() {
     let clock = FakeClock::new();
-    let a = Scripted::new("a", &clock, vec![Step::Hang]);
-    let b = Scripted::new(
+    let a = scripted("a", &clock, vec![Step::hang()]);
+    let b = scripted(
         "b",
         &clock,
         vec![fail_after(secs(1), ErrorKind::BadRequest)],
     );
-    let c = Scripted::new("c", &clock, vec![ok("never")]);
+    let c = scripted("c", &clock, vec![ok("never")]);
     let chain = chain_with(&clock, &[&a, &b, &c], no_retry().hedge_after(secs(2)));
     let err = stream(&clock, &chain).0.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::BadRequest);
@@ -289,14 +289,14 @@ fn hedging_stops_when_an_entry_fails_with_a_stopping_kind() {
         outline(err.attempts()),
         [(1, "bad_request"), (0, "cancelled")]
     );
-    assert_eq!((a.live(), c.calls()), (0, 0));
+    assert_eq!((a.in_flight(), c.calls()), (0, 0));
 }
 
 #[test]
 fn chat_calls_are_never_hedged() {
     let clock = FakeClock::new();
-    let a = Scripted::new("a", &clock, vec![ok_after(secs(10), "slow")]);
-    let b = Scripted::new("b", &clock, vec![ok("never")]);
+    let a = scripted("a", &clock, vec![ok_after(secs(10), "slow")]);
+    let b = scripted("b", &clock, vec![ok("never")]);
     let chain = chain_with(&clock, &[&a, &b], exact().hedge_after(secs(2)));
     assert_eq!(chat(&clock, &chain).0.unwrap().text, "slow");
     assert_eq!(b.calls(), 0);

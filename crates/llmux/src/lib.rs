@@ -35,6 +35,7 @@
 //! | `openrouter` | [`openrouter`]: OpenRouter, on the OpenAI wire format, with routing      | `llm-openrouter` |
 //! | `ollama`     | [`ollama`]: Ollama's native `/api/chat` with NDJSON streaming             | `llm-ollama`     |
 //! | `llamacpp`   | [`llamacpp`]: llama.cpp's `llama-server`, incl. a managed child server   | `llm-llamacpp`   |
+//! | `testing`    | [`testing`]: a scripted provider for tests (implies `chain`)             | `llm-chain`      |
 //! | `full`       | every feature above                                                      |                  |
 //!
 //! The core types (always present) come from `llm-core`.
@@ -48,6 +49,11 @@ pub use llm_core::*;
 #[cfg_attr(docsrs, doc(cfg(feature = "chain")))]
 #[doc(inline)]
 pub use llm_chain as chain;
+
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+#[doc(inline)]
+pub use llm_chain::testing;
 
 #[cfg(feature = "openai")]
 #[cfg_attr(docsrs, doc(cfg(feature = "openai")))]

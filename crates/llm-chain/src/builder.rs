@@ -1,0 +1,108 @@
+//! Building a chain: [`ChainBuilder`] collects the entries, the policy, the clock and the observer, and
+//! checks that there is at least one entry.
+
+use std::fmt;
+use std::sync::Arc;
+
+use llm_core::{Error, Violation};
+
+use crate::budget::Budget;
+use crate::chain::{AttemptObserver, Chain, Inner, Slot};
+use crate::clock::{Clock, SystemClock};
+use crate::entry::Entry;
+use crate::health::Health;
+use crate::policy::Policy;
+
+/// Builds a [`Chain`].
+#[must_use]
+pub struct ChainBuilder {
+    name: String,
+    entries: Vec<Entry>,
+    policy: Policy,
+    clock: Arc<dyn Clock>,
+    observer: Option<AttemptObserver>,
+}
+
+impl fmt::Debug for ChainBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChainBuilder")
+            .field("name", &self.name)
+            .field("entries", &self.entries)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChainBuilder {
+    /// Appends an entry; entries are tried in the order they were added.
+    pub fn entry(mut self, entry: Entry) -> Self {
+        self.entries.push(entry);
+        self
+    }
+
+    /// Sets the policy (default: [`Policy::default`]).
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Sets the clock (default: [`SystemClock`], which sleeps on tokio's timer).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Sets the observer called right after each attempt ends.
+    pub fn on_attempt(mut self, observer: AttemptObserver) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Sets the name the chain reports as a provider (default `chain`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Builds the chain; a `validation` error when it has no entry.
+    pub fn build(self) -> Result<Chain, Error> {
+        if self.entries.is_empty() {
+            return Err(Error::validation(
+                self.name,
+                vec![Violation::new("entries", "at least one entry", "none")],
+            ));
+        }
+        let origin = self.clock.now();
+        let entries = self
+            .entries
+            .into_iter()
+            .map(|entry| Slot {
+                entry,
+                health: Health::new(self.policy.breaker, origin),
+            })
+            .collect();
+        Ok(Chain {
+            inner: Arc::new(Inner {
+                name: self.name,
+                entries,
+                budget: Budget::new(self.policy.budget, origin),
+                policy: self.policy,
+                clock: self.clock,
+                observer: self.observer,
+            }),
+        })
+    }
+}
+
+impl Chain {
+    /// A builder with no entries, the default policy and the system clock.
+    pub fn builder() -> ChainBuilder {
+        ChainBuilder {
+            name: "chain".to_owned(),
+            entries: Vec::new(),
+            policy: Policy::default(),
+            clock: Arc::new(SystemClock),
+            observer: None,
+        }
+    }
+}
