@@ -73,11 +73,19 @@ impl ChainBuilder {
             ));
         }
         let origin = self.clock.now();
+        let last = self.entries.len() - 1;
         let entries = self
             .entries
             .into_iter()
-            .map(|entry| Slot {
-                entry,
+            .enumerate()
+            .map(|(i, entry)| Slot {
+                // Every entry but the last has somewhere else to go: it does not wait out a server that is
+                // not ready yet (a model still loading), it reports it and the chain moves on at once.
+                entry: if i < last {
+                    entry.without_waiting()
+                } else {
+                    entry
+                },
                 health: Health::new(self.policy.breaker, origin),
             })
             .collect();

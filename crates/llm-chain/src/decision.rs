@@ -97,10 +97,10 @@ pub(crate) fn decide(
     if kind == ErrorKind::Cancelled {
         return Decision::Stop(None);
     }
-    // Nothing listens where a connection was refused: a later entry answers sooner than a retry.
-    let fail_over_now = error.is_connect()
-        && !policy.retry.retry_connect_before_fallback
-        && failed.entry + 1 < failed.entries;
+    // Nothing listens where a connection was refused, and a server still loading its model answers no
+    // sooner for a retry: a later entry answers sooner.
+    let nobody_there = error.is_connect() && !policy.retry.retry_connect_before_fallback;
+    let fail_over_now = (nobody_there || error.is_not_ready()) && failed.entry + 1 < failed.entries;
     let mut not_retried = None;
     if error.is_retryable() && !fail_over_now && failed.retry + 1 < policy.retry.max_attempts {
         match retry_wait(policy, failed, withdraw) {
@@ -299,6 +299,42 @@ mod tests {
         );
         assert_eq!(
             decide(&patient, &failed(&e, now), || true),
+            Decision::Retry(Duration::from_millis(500))
+        );
+    }
+
+    #[test]
+    fn a_server_not_ready_yet_fails_over_at_once_and_keeps_its_kind_unless_it_is_the_last_entry() {
+        let now = Instant::now();
+        let e = err(ErrorKind::Overloaded)
+            .with_status(503)
+            .with_not_ready(true);
+        assert_eq!(
+            decide(&policy(), &failed(&e, now), || panic!("no budget asked")),
+            Decision::FallThrough(None)
+        );
+        // Even a policy that retries refused connections first moves on: waiting is the last entry's job.
+        let patient = policy().retry(
+            RetryPolicy::default()
+                .jitter(0.0)
+                .retry_connect_before_fallback(true),
+        );
+        assert_eq!(
+            decide(&patient, &failed(&e, now), || panic!("no budget asked")),
+            Decision::FallThrough(None)
+        );
+        let last = Failed {
+            entry: 1,
+            ..failed(&e, now)
+        };
+        assert_eq!(
+            decide(&policy(), &last, || true),
+            Decision::Retry(Duration::from_millis(500))
+        );
+        // A plain overloaded error is retried on the same entry first, as before.
+        let busy = err(ErrorKind::Overloaded).with_status(503);
+        assert_eq!(
+            decide(&policy(), &failed(&busy, now), || true),
             Decision::Retry(Duration::from_millis(500))
         );
     }

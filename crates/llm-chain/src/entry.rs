@@ -48,6 +48,14 @@ impl Entry {
         &self.params
     }
 
+    /// This entry with its provider's [`Provider::without_waiting`] variant, when it has one.
+    pub(crate) fn without_waiting(mut self) -> Self {
+        if let Some(provider) = self.provider.without_waiting() {
+            self.provider = provider;
+        }
+        self
+    }
+
     /// The request as this entry sends it: the entry's model, the entry's parameters over the request's.
     pub fn request_for(&self, request: &ChatRequest) -> ChatRequest {
         let mut out = request.clone();

@@ -73,6 +73,7 @@ pub struct Failure {
     retry_after: Option<Duration>,
     should_retry: Option<bool>,
     connect_failed: bool,
+    not_ready: bool,
 }
 
 impl Failure {
@@ -85,6 +86,7 @@ impl Failure {
             retry_after: None,
             should_retry: None,
             connect_failed: false,
+            not_ready: false,
         }
     }
 
@@ -136,6 +138,15 @@ impl Failure {
         self
     }
 
+    /// A server that is up but not ready yet (a model still loading): `overloaded`, 503,
+    /// [`Error::is_not_ready`].
+    pub fn not_ready() -> Self {
+        let mut failure = Failure::new(ErrorKind::Overloaded);
+        failure.not_ready = true;
+        failure.message = "Loading model".into();
+        failure
+    }
+
     /// The kind.
     pub fn kind(&self) -> ErrorKind {
         self.kind
@@ -147,7 +158,8 @@ impl Failure {
             .with_provider(provider.to_owned())
             .with_retry_after(self.retry_after)
             .with_should_retry(self.should_retry)
-            .with_connect_failed(self.connect_failed);
+            .with_connect_failed(self.connect_failed)
+            .with_not_ready(self.not_ready);
         if let Some(status) = self.status {
             e = e.with_status(status);
         }
