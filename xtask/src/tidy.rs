@@ -227,3 +227,91 @@ fn every_member_inherits_the_workspace_settings() {
     }
     assert!(problems.is_empty(), "{problems:#?}");
 }
+
+/// The crates that are a provider's wire format: pure codecs, driven by llm-http.
+const PROVIDER_CRATES: &[&str] = &[
+    "llm-openai",
+    "llm-openrouter",
+    "llm-claude",
+    "llm-ollama",
+    "llm-llamacpp",
+];
+
+/// Names that would mean llm-core knows a provider.
+const PROVIDER_NAMES: &[&str] = &[
+    "openai",
+    "anthropic",
+    "claude",
+    "ollama",
+    "llama",
+    "openrouter",
+    "gemini",
+    "vertex",
+    "azure",
+    "vllm",
+];
+
+/// The code of `source` without its comments and doc comments (line comments only: the house style).
+fn code_lines(source: &str) -> impl Iterator<Item = (usize, &str)> {
+    source.lines().enumerate().filter_map(|(i, line)| {
+        let code = line.split("//").next().unwrap_or_default();
+        (!code.trim().is_empty()).then_some((i + 1, code))
+    })
+}
+
+#[test]
+fn no_provider_crate_drives_a_body_stream_of_its_own() {
+    let root = repo_root();
+    let mut problems = Vec::new();
+    for krate in PROVIDER_CRATES {
+        for path in rust_files(&root.join("crates").join(krate).join("src")) {
+            let source = read(&path);
+            for (n, line) in code_lines(&source) {
+                if line.contains("impl") && line.contains(" Stream for ")
+                    || line.contains("fn poll_next")
+                {
+                    problems.push(format!("{}:{n}: {}", relative(&path), line.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "provider crates are codecs; llm-http's EventStream drives every body: {problems:#?}"
+    );
+}
+
+#[test]
+fn llm_core_names_no_provider() {
+    let root = repo_root();
+    let mut problems = Vec::new();
+    for path in rust_files(&root.join("crates/llm-core/src")) {
+        // Test fixtures may borrow real providers' names and tables.
+        if path.to_string_lossy().ends_with("_tests.rs") {
+            continue;
+        }
+        let source = read(&path);
+        let code = source.split("#[cfg(test)]").next().unwrap_or_default();
+        for (n, line) in code_lines(code) {
+            let lower = line.to_ascii_lowercase();
+            if let Some(name) = PROVIDER_NAMES.iter().find(|name| lower.contains(*name)) {
+                problems.push(format!(
+                    "{}:{n}: `{name}` in {}",
+                    relative(&path),
+                    line.trim()
+                ));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "llm-core is the vocabulary; each provider's tables live in its own crate: {problems:#?}"
+    );
+}
+
+#[test]
+fn code_lines_skip_comments() {
+    let lines: Vec<_> =
+        code_lines("//! doc\nlet a = 1; // openai\n   /// more\nfn b() {}\n").collect();
+    assert_eq!(lines, [(2, "let a = 1; "), (4, "fn b() {}")]);
+}

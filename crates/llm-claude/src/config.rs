@@ -87,6 +87,12 @@ impl IntoCodec for ClaudeConfig {
     }
 }
 
+impl llm_http::HasHttpConfig for ClaudeConfig {
+    fn http_mut(&mut self) -> &mut HttpConfig {
+        &mut self.http
+    }
+}
+
 impl ClaudeConfig {
     llm_http::http_config_builders!();
 

@@ -98,6 +98,13 @@ impl HttpConfig {
     }
 }
 
+/// A provider configuration built on [`HttpConfig`]: what lets one generic path (a CLI, a config file
+/// loader) set the base URL, key, limits and headers of any provider.
+pub trait HasHttpConfig {
+    /// The transport settings, to change.
+    fn http_mut(&mut self) -> &mut HttpConfig;
+}
+
 /// A sensitive header value holding a secret; `auth` when it is not a valid header value (the value is never
 /// printed).
 ///

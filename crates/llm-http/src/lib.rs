@@ -32,7 +32,7 @@ mod transport;
 
 pub use body::Body;
 pub use codec::{Codec, Delivered, Frame, Framing, Method, StreamDecoder, WireRequest};
-pub use config::{Env, HttpConfig, insert_header, secret_value};
+pub use config::{Env, HasHttpConfig, HttpConfig, insert_header, secret_value};
 pub use decoding::Decoding;
 pub use provider::{DefaultConfig, EventStream, FromEnv, HttpProvider, IntoCodec};
 pub use transport::{DEFAULT_MAX_BODY, Response, Transport};

@@ -89,6 +89,12 @@ impl IntoCodec for LlamaCppConfig {
     }
 }
 
+impl llm_http::HasHttpConfig for LlamaCppConfig {
+    fn http_mut(&mut self) -> &mut HttpConfig {
+        &mut self.http
+    }
+}
+
 impl LlamaCppConfig {
     llm_http::http_config_builders!();
 

@@ -102,6 +102,12 @@ impl IntoCodec for OllamaConfig {
     }
 }
 
+impl llm_http::HasHttpConfig for OllamaConfig {
+    fn http_mut(&mut self) -> &mut HttpConfig {
+        &mut self.http
+    }
+}
+
 impl OllamaConfig {
     llm_http::http_config_builders!();
 

@@ -196,6 +196,12 @@ impl IntoCodec for OpenAiConfig {
     }
 }
 
+impl llm_http::HasHttpConfig for OpenAiConfig {
+    fn http_mut(&mut self) -> &mut HttpConfig {
+        &mut self.http
+    }
+}
+
 impl OpenAiConfig {
     llm_http::http_config_builders!();
 

@@ -69,6 +69,12 @@ impl IntoCodec for OpenRouterConfig {
     }
 }
 
+impl llm_http::HasHttpConfig for OpenRouterConfig {
+    fn http_mut(&mut self) -> &mut HttpConfig {
+        &mut self.http
+    }
+}
+
 impl OpenRouterConfig {
     llm_http::http_config_builders!();
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use llmux::chain::{AttemptObserver, Chain, Entry, Policy, RetryPolicy};
 use llmux::claude::{Claude, ClaudeConfig};
+use llmux::http::HasHttpConfig;
 use llmux::llamacpp::{LlamaCpp, LlamaCppConfig};
 use llmux::ollama::{Ollama, OllamaConfig};
 use llmux::openai::{OpenAi, OpenAiConfig};
@@ -84,55 +85,41 @@ fn remote(
     key: Option<ApiKey>,
     timeouts: Timeouts,
 ) -> Result<Arc<dyn Provider>, Error> {
-    match provider {
+    // One path for every provider: each config embeds the same HttpConfig.
+    fn configured<C: HasHttpConfig + Default>(
+        base_url: Option<String>,
+        key: Option<ApiKey>,
+        timeouts: Timeouts,
+    ) -> C {
+        let mut config = C::default();
+        let http = config.http_mut();
+        http.timeouts = timeouts;
+        if let Some(key) = key {
+            http.api_key = Some(key);
+        }
+        if let Some(url) = base_url {
+            http.base_url = url.trim_end_matches('/').to_owned();
+        }
+        config
+    }
+    let (url, key) = (base_url, key);
+    Ok(match provider {
         ProviderName::Openai => {
-            let mut config = OpenAiConfig::default().timeouts(timeouts);
-            if let Some(k) = key {
-                config = config.api_key(k);
-            }
-            if let Some(url) = base_url {
-                config = config.base_url(url);
-            }
-            Ok(Arc::new(OpenAi::new(config)?))
+            Arc::new(OpenAi::new(configured::<OpenAiConfig>(url, key, timeouts))?)
         }
         ProviderName::Claude => {
-            let mut config = ClaudeConfig::default().timeouts(timeouts);
-            if let Some(k) = key {
-                config = config.api_key(k);
-            }
-            if let Some(url) = base_url {
-                config = config.base_url(url);
-            }
-            Ok(Arc::new(Claude::new(config)?))
+            Arc::new(Claude::new(configured::<ClaudeConfig>(url, key, timeouts))?)
         }
-        ProviderName::Openrouter => {
-            let mut config = OpenRouterConfig::default().timeouts(timeouts);
-            if let Some(k) = key {
-                config = config.api_key(k);
-            }
-            if let Some(url) = base_url {
-                config = config.base_url(url);
-            }
-            Ok(Arc::new(OpenRouter::new(config)?))
-        }
+        ProviderName::Openrouter => Arc::new(OpenRouter::new(configured::<OpenRouterConfig>(
+            url, key, timeouts,
+        ))?),
         ProviderName::Ollama => {
-            let mut config = OllamaConfig::default().timeouts(timeouts);
-            if let Some(url) = base_url {
-                config = config.base_url(url);
-            }
-            Ok(Arc::new(Ollama::new(config)?))
+            Arc::new(Ollama::new(configured::<OllamaConfig>(url, key, timeouts))?)
         }
-        ProviderName::Llamacpp => {
-            let mut config = LlamaCppConfig::default().timeouts(timeouts);
-            if let Some(k) = key {
-                config = config.api_key(k);
-            }
-            if let Some(url) = base_url {
-                config = config.base_url(url);
-            }
-            Ok(Arc::new(LlamaCpp::new(config)?))
-        }
-    }
+        ProviderName::Llamacpp => Arc::new(LlamaCpp::new(configured::<LlamaCppConfig>(
+            url, key, timeouts,
+        ))?),
+    })
 }
 
 /// An entry whose key variable is unset: every call fails with `auth` naming the variable, so the chain

@@ -29,6 +29,7 @@
 //!
 //! | Feature      | Enables                                                                  | Crate            |
 //! |--------------|--------------------------------------------------------------------------|------------------|
+//! | `http`       | [`http`]: the `Codec` trait and the one HTTP driver, for your own provider (every provider implies it) | `llm-http` |
 //! | `chain`      | [`chain`]: fallback chain with retries, budget, breakers, health, hedging | `llm-chain`      |
 //! | `openai`     | [`openai`]: OpenAI Chat Completions and the shared OpenAI wire format    | `llm-openai`     |
 //! | `claude`     | [`claude`]: Anthropic Messages API                                       | `llm-claude`     |
@@ -54,6 +55,11 @@ pub use llm_chain as chain;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 #[doc(inline)]
 pub use llm_chain::testing;
+
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+#[doc(inline)]
+pub use llm_http as http;
 
 #[cfg(feature = "openai")]
 #[cfg_attr(docsrs, doc(cfg(feature = "openai")))]
