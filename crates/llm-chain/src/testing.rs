@@ -271,7 +271,7 @@ pub struct Reply {
 
 #[derive(Debug, Clone, PartialEq)]
 enum ReplyKind {
-    Answer(ChatResponse),
+    Answer(Box<ChatResponse>),
     Fail(Failure),
     Stream(Vec<StreamItem>),
     Hang,
@@ -297,7 +297,7 @@ impl Reply {
     /// request's model). Streamed: `Start`, the reasoning and the text as one delta each when not empty,
     /// the usage when set, and `Finish` when a finish reason is set.
     pub fn response(response: ChatResponse) -> Self {
-        Reply::new(ReplyKind::Answer(response))
+        Reply::new(ReplyKind::Answer(Box::new(response)))
     }
 
     /// An error before any answer (for `stream`: before the stream opens).
@@ -567,7 +567,7 @@ impl Provider for ScriptedProvider {
         let reply = self.next(request);
         self.clock.sleep(reply.after).await;
         match reply.what {
-            ReplyKind::Answer(r) => Ok(self.complete(r, request)),
+            ReplyKind::Answer(r) => Ok(self.complete(*r, request)),
             ReplyKind::Fail(f) => Err(f.to_error(&self.name)),
             ReplyKind::Stream(items) => self.collect(items, request).await,
             ReplyKind::Hang => std::future::pending().await,
@@ -579,7 +579,7 @@ impl Provider for ScriptedProvider {
         let reply = self.next(request);
         self.clock.sleep(reply.after).await;
         let items = match reply.what {
-            ReplyKind::Answer(r) => self.items_of(self.complete(r, request)),
+            ReplyKind::Answer(r) => self.items_of(self.complete(*r, request)),
             ReplyKind::Fail(f) => return Err(f.to_error(&self.name)),
             ReplyKind::Stream(items) => items,
             ReplyKind::Hang => std::future::pending().await,

@@ -58,7 +58,7 @@ impl ErrorTable {
             .find_map(|(n, kind)| (*n == name).then_some(*kind))
     }
 
-    fn names_in<'d>(detail: &'d ProviderDetail) -> impl Iterator<Item = &'d str> {
+    fn names_in(detail: &ProviderDetail) -> impl Iterator<Item = &str> {
         [detail.code.as_deref(), detail.error_type.as_deref()]
             .into_iter()
             .flatten()

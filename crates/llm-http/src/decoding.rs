@@ -14,6 +14,9 @@ use llm_stream::{Limits, NdjsonError, NdjsonParser, SseError, SseParser};
 
 use crate::codec::{Delivered, Frame, Framing, StreamDecoder};
 
+// One framer per stream, built once and never moved: boxing the larger parser would only add an
+// indirection to every chunk.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Framer {
     Sse(SseParser),

@@ -35,7 +35,7 @@ pub use codec::{Codec, Delivered, Frame, Framing, Method, StreamDecoder, WireReq
 pub use config::{Env, HasHttpConfig, HttpConfig, insert_header, secret_value};
 pub use decoding::Decoding;
 pub use provider::{DefaultConfig, EventStream, FromEnv, HttpProvider, IntoCodec};
-pub use transport::{DEFAULT_MAX_BODY, Response, Transport};
+pub use transport::{Classify, DEFAULT_MAX_BODY, Response, Transport};
 
 #[doc(hidden)]
 pub mod __private {

@@ -240,6 +240,8 @@ impl<C: Codec> Provider for HttpProvider<C> {
 }
 
 /// A streamed answer: a body being decoded, or a whole answer replayed as events.
+// Built once per call and boxed as a `ChatStream` right away: the size difference is never copied around.
+#[allow(clippy::large_enum_variant)]
 enum Streamed<D: StreamDecoder> {
     Body(EventStream<D>),
     Whole(std::vec::IntoIter<StreamEvent>),

@@ -18,6 +18,10 @@ use crate::body::Body;
 /// an unbounded allocation.
 pub const DEFAULT_MAX_BODY: usize = 16 << 20;
 
+/// What classifies a non-success status: status, headers, the bounded body and the time the response
+/// arrived in, the error out (a codec's [`Codec::error`](crate::Codec::error)).
+pub type Classify<'a> = dyn Fn(u16, &HeaderMap, &[u8], SystemTime) -> Error + Sync + 'a;
+
 /// How much of an error response's body is read to classify it.
 const MAX_ERROR_BODY: usize = 64 << 10;
 
@@ -152,7 +156,7 @@ impl Transport {
     pub async fn send_with(
         &self,
         request: reqwest::RequestBuilder,
-        classify: &(dyn Fn(u16, &HeaderMap, &[u8], SystemTime) -> Error + Sync),
+        classify: &Classify<'_>,
     ) -> Result<Response, Error> {
         let t = self.inner.timeouts;
         let sent = Instant::now();
@@ -296,10 +300,7 @@ impl Response {
         Ok(buf.freeze())
     }
 
-    async fn into_error(
-        self,
-        classify: &(dyn Fn(u16, &HeaderMap, &[u8], SystemTime) -> Error + Sync),
-    ) -> Error {
+    async fn into_error(self, classify: &Classify<'_>) -> Error {
         let status = self.status;
         let headers = self.headers;
         let mut body = self.body;
