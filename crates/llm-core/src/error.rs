@@ -197,9 +197,20 @@ impl ProviderDetail {
 
 /// The one error type of llmux.
 ///
-/// Build one with [`Error::new`] and the `with_*` methods; read it with [`Error::kind`] and the predicates.
-/// `Display` describes this layer only (`openai: rate_limited (http 429): …`); the cause is in
-/// [`std::error::Error::source`].
+/// Users read it with [`Error::kind`] and the predicates ([`Error::is_retryable`], [`Error::retry_after`],
+/// [`Error::status`], [`Error::provider`], [`Error::request_id`], …). `Display` describes this layer only
+/// (`openai: rate_limited (http 429): …`); the cause is in [`std::error::Error::source`].
+///
+/// # For provider authors
+///
+/// This impl is the one place errors are built: [`Error::new`] (a kind and this layer's message), then the
+/// `with_*` methods ([`Error::with_provider`], [`Error::with_status`], [`Error::with_retry_after`],
+/// [`Error::with_detail`], [`Error::with_connect_failed`], [`Error::with_not_ready`], …);
+/// [`Error::validation`] for rejected requests. A failed HTTP status or an error object inside a stream is
+/// classified by [`classify`](crate::classify) with the provider's own
+/// [`ErrorTable`](crate::classify::ErrorTable), never built by hand, so the same failure gets the same
+/// kind whichever provider sent it. `llm_http::HttpProvider` attaches the request id, scrubs the key and
+/// counts delivered bytes; a codec only says what its wire format means.
 pub struct Error {
     inner: Box<Inner>,
 }

@@ -143,7 +143,8 @@ impl Delivered for StreamEvent {
     }
 }
 
-/// A provider's wire format, as pure code. See the [module docs](self).
+/// A provider's wire format, as pure code: encode a request, decode a body, a stream decoder for framed
+/// payloads, the error table, the health request. [`HttpProvider`](crate::HttpProvider) drives it.
 pub trait Codec: Send + Sync + fmt::Debug + 'static {
     /// The stream decoder of one response.
     type Decoder: StreamDecoder<Event = StreamEvent>;
