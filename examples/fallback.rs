@@ -25,7 +25,7 @@ async fn main() -> Result<(), llmux::Error> {
         .policy(Policy::default().retry(RetryPolicy::none()))
         .on_attempt(Arc::new(|attempt| eprintln!("attempt: {attempt}")))
         .build()?;
-    let request = ChatRequest::new("")
+    let request = ChatRequest::for_chain()
         .user(support::prompt("Say hello in five words."))
         .max_tokens(32);
     let answer = chain.chat(&request).await?;

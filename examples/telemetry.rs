@@ -58,7 +58,7 @@ fn run() -> Result<(), llmux::Error> {
         .policy(Policy::default().retry(RetryPolicy::none()))
         .clock(Arc::new(clock.clone()))
         .build()?;
-    let request = ChatRequest::new("").user("Why is the sky blue?");
+    let request = ChatRequest::for_chain().user("Why is the sky blue?");
 
     // A whole answer: the first entry's retry-after (90 s) is beyond the cap, so the chain falls through.
     let answer = run_on(&clock, chain.chat(&request))?;

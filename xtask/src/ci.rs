@@ -65,6 +65,10 @@ pub(crate) fn steps() -> Vec<Step> {
             run: |cx| cx.run_cargo(&["fmt", "--all", "--check"]),
         },
         Step {
+            name: "msrv",
+            run: msrv,
+        },
+        Step {
             name: "clippy",
             run: |cx| {
                 cx.run_cargo(&[
@@ -106,6 +110,25 @@ pub(crate) fn steps() -> Vec<Step> {
         Step {
             name: "deny",
             run: deny,
+        },
+        Step {
+            name: "package",
+            // Every publishable crate packaged and its package built, in dependency order (cargo resolves
+            // the workspace's unpublished crates from the packages it just made).
+            run: |cx| {
+                cx.run_cargo(&[
+                    "package",
+                    "--workspace",
+                    "--exclude",
+                    "xtask",
+                    "--exclude",
+                    "llmux-e2e",
+                    "--exclude",
+                    "llmux-reliability",
+                    "--locked",
+                    "--allow-dirty",
+                ])
+            },
         },
         Step {
             name: "fuzz",
@@ -228,6 +251,61 @@ fn manifest_features(manifest: &Path) -> Result<Vec<String>> {
 
 /// `cargo deny check licenses bans sources`, installing the pinned cargo-deny first when needed.
 /// Advisories are not checked: their database cannot be fetched on the project's machines.
+/// The declared MSRV (`workspace.package.rust-version`) against the toolchain that runs every other step:
+/// equal, the whole run is the MSRV build; newer, the workspace is checked again with the MSRV toolchain when
+/// rustup has it, and the step says it could not check otherwise. Cargo itself refuses a toolchain older
+/// than the declared version.
+fn msrv(cx: &Context) -> Result<Outcome> {
+    let manifest = fs::read_to_string(cx.root.join("Cargo.toml"))
+        .context(|| "cannot read the workspace manifest".to_owned())?;
+    let manifest: toml::Table =
+        toml::from_str(&manifest).map_err(|e| Failure(format!("Cargo.toml: {e}")))?;
+    let declared = manifest
+        .get("workspace")
+        .and_then(|w| w.get("package"))
+        .and_then(|p| p.get("rust-version"))
+        .and_then(toml::Value::as_str)
+        .ok_or_else(|| Failure("Cargo.toml declares no workspace.package.rust-version".into()))?
+        .to_owned();
+    let rustc = cmd::stdout(Command::new("rustc").arg("--version"))?;
+    let installed = rustc_version(&rustc)
+        .ok_or_else(|| Failure(format!("cannot read a version from `{}`", rustc.trim())))?;
+    let wanted = version_parts(&declared)
+        .ok_or_else(|| Failure(format!("rust-version `{declared}` is not a version")))?;
+    if installed[..2] == wanted[..2] {
+        eprintln!("msrv: the toolchain is the declared MSRV {declared}: every step builds with it");
+        return Ok(Outcome::Passed);
+    }
+    let toolchains =
+        cmd::stdout(Command::new("rustup").args(["toolchain", "list"])).unwrap_or_default();
+    if toolchains.lines().any(|l| l.starts_with(&declared)) {
+        return cx.run_cargo(&[
+            &format!("+{declared}"),
+            "check",
+            "--workspace",
+            "--all-targets",
+        ]);
+    }
+    Ok(Outcome::Skipped(format!(
+        "the toolchain is {}.{} and no {declared} toolchain is installed: the declared MSRV is not checked",
+        installed[0], installed[1]
+    )))
+}
+
+/// `[major, minor, patch]` of `rustc X.Y.Z (…)`.
+fn rustc_version(output: &str) -> Option<[u64; 3]> {
+    version_parts(output.split_whitespace().nth(1)?)
+}
+
+/// `[major, minor, patch]` of `X.Y` or `X.Y.Z` (a missing patch is 0).
+fn version_parts(version: &str) -> Option<[u64; 3]> {
+    let mut parts = version.split('.').map(|p| p.parse::<u64>().ok());
+    let major = parts.next()??;
+    let minor = parts.next()??;
+    let patch = parts.next().unwrap_or(Some(0))?;
+    Some([major, minor, patch])
+}
+
 fn deny(cx: &Context) -> Result<Outcome> {
     cmd::ensure_cargo_tool(&cx.root, "cargo-deny", "deny", CARGO_DENY_VERSION)?;
     cx.run_cargo(&["deny", "check", "licenses", "bans", "sources"])
@@ -236,6 +314,18 @@ fn deny(cx: &Context) -> Result<Outcome> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn versions_are_read_from_rustc_and_the_manifest() {
+        assert_eq!(
+            rustc_version("rustc 1.95.0 (59807616e 2026-04-14)\n"),
+            Some([1, 95, 0])
+        );
+        assert_eq!(version_parts("1.95"), Some([1, 95, 0]));
+        assert_eq!(version_parts("1.95.2"), Some([1, 95, 2]));
+        assert_eq!(version_parts("one"), None);
+        assert_eq!(rustc_version(""), None);
+    }
 
     #[test]
     fn step_names_are_unique() {

@@ -1,6 +1,7 @@
 //! `cargo xtask demo [PROMPT…]`: the first command of the README. Provisions the local default on first use
-//! (llama-server and SmolLM2-135M-Instruct, through the same code and cache as `cargo xtask peers`, with its
-//! progress), then runs `cargo run -p llmux-cli -- chat PROMPT`.
+//! (llama-server and SmolLM2-135M-Instruct only, through the same code and cache as `cargo xtask peers`,
+//! with its progress), builds the CLI with cargo's own progress on screen, then runs
+//! `llmux chat PROMPT` (whose spinner covers the local server starting until the first token).
 //!
 //! The CLI finds the cached binary and model by the same rule as [`PeerLayout::from_env`]; they are also
 //! passed explicitly (`LLMUX_LLAMA_SERVER_BIN`, `LLMUX_LOCAL_MODEL`) unless the caller set those variables,
@@ -28,6 +29,10 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result {
         );
     }
     peers::provision(&layout, &needed)?;
+    eprintln!(
+        "demo: building the llmux CLI (the first build takes a few minutes; later ones are instant)"
+    );
+    cmd::run(cmd::cargo(root).args(["build", "-p", "llmux-cli"]))?;
     let mut cli = cmd::cargo(root);
     cli.args(["run", "--quiet", "-p", "llmux-cli", "--", "chat"])
         .arg(&prompt);

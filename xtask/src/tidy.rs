@@ -213,7 +213,7 @@ fn every_member_inherits_the_workspace_settings() {
             ));
         }
         let package = manifest.get("package");
-        for field in ["version", "edition", "rust-version", "license", "publish"] {
+        for field in ["version", "edition", "rust-version", "license"] {
             if !workspace_true(package.and_then(|p| p.get(field))) {
                 problems.push(format!(
                     "{}: needs `{field}.workspace = true`",
@@ -223,6 +223,35 @@ fn every_member_inherits_the_workspace_settings() {
         }
         if package.and_then(|p| p.get("description")).is_none() {
             problems.push(format!("{}: needs a `description`", relative(path)));
+        }
+        let publish = package.and_then(|p| p.get("publish"));
+        let internal = publish.and_then(toml::Value::as_bool) == Some(false);
+        if !internal && !workspace_true(publish) {
+            problems.push(format!(
+                "{}: needs `publish.workspace = true` (or `publish = false` for an internal crate)",
+                relative(path)
+            ));
+        }
+        if !internal {
+            // A published crate's page on crates.io and docs.rs is built from these.
+            for field in ["keywords", "categories", "readme"] {
+                if package.and_then(|p| p.get(field)).is_none() {
+                    problems.push(format!(
+                        "{}: a published crate needs `{field}`",
+                        relative(path)
+                    ));
+                }
+            }
+            if !workspace_true(package.and_then(|p| p.get("repository"))) {
+                problems.push(format!(
+                    "{}: needs `repository.workspace = true`",
+                    relative(path)
+                ));
+            }
+            let readme = path.with_file_name("README.md");
+            if !readme.is_file() {
+                problems.push(format!("{}: has no README.md", relative(path)));
+            }
         }
     }
     assert!(problems.is_empty(), "{problems:#?}");

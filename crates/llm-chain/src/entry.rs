@@ -7,12 +7,14 @@ use llm_core::{ChatRequest, Params, Provider};
 
 /// A provider plus its own model name and optional parameter overrides.
 ///
-/// For each entry the chain sends the caller's request with `model` replaced by the entry's model and the
-/// entry's parameters layered over the request's ([`Params::merged_with`]).
+/// For each entry the chain sends the caller's request with `model` replaced by the entry's model, the
+/// request's parameters layered over the entry's defaults, and the entry's overrides layered over both
+/// ([`Params::merged_with`]).
 #[derive(Clone)]
 pub struct Entry {
     provider: Arc<dyn Provider>,
     model: String,
+    defaults: Params,
     params: Params,
 }
 
@@ -22,8 +24,17 @@ impl Entry {
         Entry {
             provider,
             model: model.into(),
+            defaults: Params::default(),
             params: Params::default(),
         }
+    }
+
+    /// Sets parameters this entry uses when the request sets none (e.g. a token bound and sampling suited
+    /// to a small local model); the request's own values win.
+    #[must_use]
+    pub fn defaults(mut self, defaults: Params) -> Self {
+        self.defaults = defaults;
+        self
     }
 
     /// Sets parameters that override the request's for this entry only.
@@ -48,6 +59,11 @@ impl Entry {
         &self.params
     }
 
+    /// The parameter defaults.
+    pub fn default_params(&self) -> &Params {
+        &self.defaults
+    }
+
     /// This entry with its provider's [`Provider::without_waiting`] variant, when it has one.
     pub(crate) fn without_waiting(mut self) -> Self {
         if let Some(provider) = self.provider.without_waiting() {
@@ -56,11 +72,15 @@ impl Entry {
         self
     }
 
-    /// The request as this entry sends it: the entry's model, the entry's parameters over the request's.
+    /// The request as this entry sends it: the entry's model; its defaults, under the request's parameters,
+    /// under its overrides.
     pub fn request_for(&self, request: &ChatRequest) -> ChatRequest {
         let mut out = request.clone();
         out.model.clone_from(&self.model);
-        out.params = request.params.merged_with(&self.params);
+        out.params = self
+            .defaults
+            .merged_with(&request.params)
+            .merged_with(&self.params);
         out
     }
 }
@@ -70,7 +90,76 @@ impl fmt::Debug for Entry {
         f.debug_struct("Entry")
             .field("provider", &self.provider.name())
             .field("model", &self.model)
+            .field("defaults", &self.defaults)
             .field("params", &self.params)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use llm_core::{ChatResponse, ChatStream, Error};
+
+    use super::*;
+
+    #[derive(Debug)]
+    struct Nothing;
+
+    #[async_trait::async_trait]
+    impl Provider for Nothing {
+        fn name(&self) -> &str {
+            "nothing"
+        }
+        fn validate(&self, _: &ChatRequest) -> Result<(), Error> {
+            Ok(())
+        }
+        async fn chat(&self, _: &ChatRequest) -> Result<ChatResponse, Error> {
+            Err(Error::cancelled())
+        }
+        async fn stream(&self, _: &ChatRequest) -> Result<ChatStream, Error> {
+            Err(Error::cancelled())
+        }
+        async fn health(&self) -> Result<(), Error> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_request_wins_over_defaults_and_overrides_win_over_the_request() {
+        let mut defaults = Params::default();
+        defaults.max_tokens = Some(256);
+        defaults.temperature = Some(0.2);
+        defaults.repeat_penalty = Some(1.15);
+        let mut overrides = Params::default();
+        overrides.seed = Some(7);
+        overrides.temperature = Some(0.5);
+        let entry = Entry::new(Arc::new(Nothing), "m")
+            .defaults(defaults)
+            .params(overrides);
+        let sent = entry.request_for(
+            &ChatRequest::new("x")
+                .user("hi")
+                .max_tokens(16)
+                .temperature(0.9),
+        );
+        assert_eq!(sent.model, "m");
+        assert_eq!(
+            sent.params.max_tokens,
+            Some(16),
+            "the request's bound wins over the default"
+        );
+        assert_eq!(
+            sent.params.repeat_penalty,
+            Some(1.15),
+            "a default fills what the request left unset"
+        );
+        assert_eq!(
+            sent.params.temperature,
+            Some(0.5),
+            "an override wins over the request"
+        );
+        assert_eq!(sent.params.seed, Some(7));
+        let bare = entry.request_for(&ChatRequest::new("x").user("hi"));
+        assert_eq!(bare.params.max_tokens, Some(256));
     }
 }

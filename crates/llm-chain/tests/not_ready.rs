@@ -46,7 +46,10 @@ async fn a_loading_entry_with_a_later_one_moves_on_at_once_and_stays_overloaded(
         .build()
         .unwrap();
     let began = Instant::now();
-    let answer = chain.chat(&ChatRequest::new("").user("Hi")).await.unwrap();
+    let answer = chain
+        .chat(&ChatRequest::for_chain().user("Hi"))
+        .await
+        .unwrap();
     assert!(
         began.elapsed() < Duration::from_secs(10),
         "the chain waited for the load: {:?}",
@@ -76,7 +79,7 @@ async fn the_last_entry_still_waits_out_the_load() {
         .build()
         .unwrap();
     let err = chain
-        .chat(&ChatRequest::new("").user("Hi"))
+        .chat(&ChatRequest::for_chain().user("Hi"))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Overloaded, "{err}");

@@ -182,6 +182,17 @@ impl ChatRequest {
         }
     }
 
+    /// A request with no model, for a fallback chain: each chain entry sends it with its own model.
+    ///
+    /// ```
+    /// use llm_core::ChatRequest;
+    /// let req = ChatRequest::for_chain().user("Why is the sky blue?");
+    /// assert!(req.model.is_empty());
+    /// ```
+    pub fn for_chain() -> Self {
+        ChatRequest::default()
+    }
+
     /// Appends a message.
     #[must_use]
     pub fn message(mut self, message: Message) -> Self {

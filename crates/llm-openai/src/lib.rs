@@ -43,6 +43,6 @@ pub use config::{
     WireConfig, compatible_params,
 };
 pub use error::ERRORS;
-pub use request::{Encoder, WRITTEN_FIELDS};
+pub use request::Encoder;
 pub use response::{ResponseMeta, decode_response};
 pub use stream::{ChunkDecoder, decode_sse, sse_decoding};

@@ -12,7 +12,7 @@ use crate::config::{TokenLimit, WireConfig};
 
 /// Every top-level body field this crate writes itself. A [`ChatRequest::extra`] key among these is a
 /// `validation` error: typed parameters go through the parameter table, never around it.
-pub const WRITTEN_FIELDS: [&str; 14] = [
+pub(crate) const WRITTEN_FIELDS: [&str; 14] = [
     "model",
     "messages",
     "stream",

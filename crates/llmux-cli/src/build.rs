@@ -48,8 +48,11 @@ pub fn chain(
     }
     for entry in &spec.entries {
         let provider = provider(entry, options.timeouts)?;
-        builder = builder
-            .entry(Entry::new(provider, entry.model.value.clone()).params(entry.params.clone()));
+        builder = builder.entry(
+            Entry::new(provider, entry.model.value.clone())
+                .defaults(entry.defaults.clone())
+                .params(entry.params.clone()),
+        );
     }
     builder
         .build()

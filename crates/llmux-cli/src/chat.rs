@@ -158,7 +158,7 @@ where
         lock(output).trying(first.backend.name(), &first.model.value);
     }
     let chain = build::chain(&spec, options, Some(observer))?;
-    let mut request = ChatRequest::new("");
+    let mut request = ChatRequest::for_chain();
     if let Some(system) = &args.system {
         request = request.system(system.clone());
     }

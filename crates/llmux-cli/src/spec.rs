@@ -128,6 +128,8 @@ pub struct EntrySpec {
     pub key: Key,
     /// Parameter overrides for this entry.
     pub params: Params,
+    /// Parameters this entry uses when the request sets none (the local default's bounds).
+    pub defaults: Params,
 }
 
 /// The chain to build, in order.
@@ -144,8 +146,11 @@ pub struct ProviderInfo {
     pub key_var: Option<&'static str>,
     /// The variable holding an optional key (sent when set), for servers that may run without one.
     pub optional_key_var: Option<&'static str>,
-    /// The variable holding its server's address, if any.
+    /// The variable holding its server's address, if any (the provider is used only when it is set).
     pub host_var: Option<&'static str>,
+    /// The variable that moves its base URL when set, as its official SDK reads it (`OPENAI_BASE_URL`,
+    /// `ANTHROPIC_BASE_URL`): for proxies and compatible servers.
+    pub base_url_var: Option<&'static str>,
     /// The model asked for when none is given.
     pub default_model: &'static str,
     /// The base URL its crate uses by default (shown by `llmux providers`).
@@ -159,6 +164,7 @@ pub fn info(provider: ProviderName) -> ProviderInfo {
             key_var: Some("OPENAI_API_KEY"),
             optional_key_var: None,
             host_var: None,
+            base_url_var: Some(llmux::openai::BASE_URL_ENV),
             default_model: "gpt-4o-mini",
             default_base_url: llmux::openai::DEFAULT_BASE_URL,
         },
@@ -166,6 +172,7 @@ pub fn info(provider: ProviderName) -> ProviderInfo {
             key_var: Some("ANTHROPIC_API_KEY"),
             optional_key_var: None,
             host_var: None,
+            base_url_var: Some(llmux::claude::config::BASE_URL_ENV),
             default_model: "claude-haiku-4-5",
             default_base_url: llmux::claude::config::DEFAULT_BASE_URL,
         },
@@ -173,6 +180,7 @@ pub fn info(provider: ProviderName) -> ProviderInfo {
             key_var: Some("OPENROUTER_API_KEY"),
             optional_key_var: None,
             host_var: None,
+            base_url_var: None,
             default_model: "openrouter/auto",
             default_base_url: llmux::openrouter::DEFAULT_BASE_URL,
         },
@@ -180,6 +188,7 @@ pub fn info(provider: ProviderName) -> ProviderInfo {
             key_var: None,
             optional_key_var: None,
             host_var: Some("OLLAMA_HOST"),
+            base_url_var: None,
             default_model: "llama3.2",
             default_base_url: llmux::ollama::DEFAULT_BASE_URL,
         },
@@ -187,6 +196,7 @@ pub fn info(provider: ProviderName) -> ProviderInfo {
             key_var: None,
             optional_key_var: Some(llmux::llamacpp::API_KEY_VAR),
             host_var: Some(llmux::llamacpp::URL_VAR),
+            base_url_var: None,
             default_model: "default",
             default_base_url: llmux::llamacpp::DEFAULT_BASE_URL,
         },
@@ -245,6 +255,7 @@ fn single(
         base_url,
         key,
         params: Params::default(),
+        defaults: Params::default(),
     })
 }
 
@@ -262,10 +273,11 @@ fn optional_key(info: ProviderInfo, env: &Env) -> Key {
     }
 }
 
-/// The base URL from the provider's host variable, when set. `OLLAMA_HOST` is read the way Ollama's own CLI
-/// reads it (`host`, `host:port` or a URL; see `llm_ollama::parse_host`).
+/// The base URL from the provider's host or base-URL variable, when set. `OLLAMA_HOST` is read the way
+/// Ollama's own CLI reads it (`host`, `host:port` or a URL; see `llm_ollama::parse_host`).
 fn host_from_env(info: ProviderInfo, env: &Env) -> Result<Setting<Option<String>>, ConfigError> {
-    let Some((var, value)) = info.host_var.and_then(|var| Some((var, env.get(var)?))) else {
+    let var = info.host_var.or(info.base_url_var);
+    let Some((var, value)) = var.and_then(|var| Some((var, env.get(var)?))) else {
         return Ok(Setting::new(None, Origin::Default));
     };
     let url = if var == llmux::ollama::HOST_VAR {
@@ -304,6 +316,7 @@ pub fn default_chain(env: &Env) -> Result<ChainSpec, ConfigError> {
             base_url,
             key,
             params: Params::default(),
+            defaults: Params::default(),
         });
     }
     let local = managed_local(env);
@@ -360,8 +373,22 @@ impl LocalDefault {
             base_url: Setting::new(None, Origin::Default),
             key: Key::NotNeeded,
             params: Params::default(),
+            defaults: local_defaults(),
         }
     }
+}
+
+/// What the local default sends when a request sets nothing else: a 135M model rambles and loops without a
+/// bound, so answers stop at 256 tokens, sample narrowly and penalise repeats. `--param` (the request's own
+/// values) overrides each.
+pub fn local_defaults() -> Params {
+    let mut p = Params::default();
+    p.max_tokens = Some(256);
+    p.temperature = Some(0.3);
+    p.top_p = Some(0.9);
+    p.top_k = Some(40);
+    p.repeat_penalty = Some(1.2);
+    p
 }
 
 /// Where the managed llama-server and its model are: `LLMUX_LLAMA_SERVER_BIN` / `LLMUX_LOCAL_MODEL`, else the
@@ -475,6 +502,7 @@ pub fn parse_chain_file(text: &str, path: &Path, env: &Env) -> Result<ChainSpec,
             base_url,
             key,
             params,
+            defaults: Params::default(),
         });
     }
     if problems.is_empty() {

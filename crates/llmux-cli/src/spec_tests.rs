@@ -95,6 +95,11 @@ fn the_default_chain_is_the_configured_providers_then_the_local_default() {
 
     let only_local = default_chain(&Env::from_pairs([("LLMUX_CACHE_DIR", dir)])).expect("a chain");
     assert_eq!(names(&only_local), ["llamacpp"]);
+    // The local entry bounds a small model's answer by default; remote entries send nothing extra.
+    let local = &only_local.entries[0].defaults;
+    assert_eq!(local.max_tokens, Some(256));
+    assert!(local.repeat_penalty.is_some_and(|p| p > 1.0));
+    assert_eq!(spec.entries[0].defaults, Params::default());
 
     let err = default_chain(&Env::from_pairs([("LLMUX_CACHE_DIR", "/nonexistent")])).unwrap_err();
     assert!(
@@ -192,4 +197,34 @@ fn chain_file_mistakes_are_configuration_errors_that_say_what() {
         assert!(err.0.contains(expected), "{text:?}: {err}");
         assert!(err.0.starts_with("invalid chain file c.toml"), "{err}");
     }
+}
+
+#[test]
+fn the_sdk_base_url_variables_move_openai_and_claude() {
+    let cache = FakeCache::new("base-urls");
+    let dir = cache.0.to_str().expect("utf-8 temp dir");
+    let env = Env::from_pairs([
+        ("LLMUX_CACHE_DIR", dir),
+        ("OPENAI_API_KEY", "k1"),
+        ("OPENAI_BASE_URL", "http://127.0.0.1:4000/v1"),
+        ("ANTHROPIC_API_KEY", "k2"),
+        ("ANTHROPIC_BASE_URL", "http://127.0.0.1:4001"),
+    ]);
+    let spec = default_chain(&env).expect("a chain");
+    assert_eq!(names(&spec), ["openai", "claude", "llamacpp"]);
+    assert_eq!(
+        spec.entries[0].base_url,
+        Setting::new(
+            Some("http://127.0.0.1:4000/v1".to_owned()),
+            Origin::Env("OPENAI_BASE_URL".into())
+        )
+    );
+    assert_eq!(
+        spec.entries[1].base_url.value.as_deref(),
+        Some("http://127.0.0.1:4001")
+    );
+    // Without the variables the crates' defaults stand, and the providers still join.
+    let env = Env::from_pairs([("LLMUX_CACHE_DIR", dir), ("OPENAI_API_KEY", "k1")]);
+    let spec = default_chain(&env).expect("a chain");
+    assert_eq!(spec.entries[0].base_url.value, None);
 }

@@ -17,7 +17,7 @@
 //!     .entry(Entry::new(openai, "gpt-4o-mini"))
 //!     .entry(Entry::new(local, "smollm2"))
 //!     .build()?;
-//! let answer = chain.chat(&ChatRequest::new("").user("Why is the sky blue?")).await?;
+//! let answer = chain.chat(&ChatRequest::for_chain().user("Why is the sky blue?")).await?;
 //! println!("{} (answered by {})", answer.text, answer.provider);
 //! # Ok(()) }
 //! ```
