@@ -58,7 +58,7 @@ impl Encoder {
     }
 
     /// Every reason `request` cannot be sent: the parameter table's violations, message content this wire
-    /// format cannot carry, and `extra` keys colliding with [`WRITTEN_FIELDS`] or the configuration's extras.
+    /// format cannot carry, and `extra` keys colliding with a field the encoder writes or the configuration's extras.
     pub fn violations(&self, request: &ChatRequest) -> Vec<Violation> {
         let mut out = self.table.violations(request);
         for (i, message) in request.messages.iter().enumerate() {
