@@ -301,3 +301,39 @@ fn chat_calls_are_never_hedged() {
     assert_eq!(chat(&clock, &chain).0.unwrap().text, "slow");
     assert_eq!(b.calls(), 0);
 }
+
+#[test]
+fn a_tool_call_is_the_first_content_no_fallback_after_it_and_it_is_not_held_back() {
+    let clock = FakeClock::new();
+    let call_start = StreamEvent::ToolCallStart {
+        index: 0,
+        id: "call_A".into(),
+        name: "get_weather".into(),
+    };
+    let a = scripted(
+        "a",
+        &clock,
+        vec![stream_of(
+            secs(0),
+            vec![
+                (secs(0), start("a")),
+                (secs(1), StreamItem::event(call_start.clone())),
+                (secs(1), item_fail(ErrorKind::Network)),
+            ],
+        )],
+    );
+    let b = scripted("b", &clock, vec![ok("never")]);
+    let chain = chain_with(&clock, &[&a, &b], exact());
+    let events = stream(&clock, &chain).0.unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Ok(ev) if *ev == call_start)),
+        "{events:?}"
+    );
+    assert_eq!(b.calls(), 0, "no fallback after a tool call started");
+    assert_eq!(
+        events.last().unwrap().as_ref().unwrap_err().kind(),
+        ErrorKind::Network
+    );
+}

@@ -78,6 +78,7 @@ struct WireMessage<'a> {
 /// [`RESERVED_FIELDS`].
 pub fn violations(request: &ChatRequest) -> Vec<Violation> {
     let mut out = crate::PARAMS.violations(request);
+    out.extend(llm_core::validate::no_tools("claude", request));
     let mut first_turn = None;
     for (i, message) in request.messages.iter().enumerate() {
         if message.role != Role::System && first_turn.is_none() {

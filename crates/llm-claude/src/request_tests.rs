@@ -200,3 +200,17 @@ fn headers_reject_invalid_and_reserved_names_without_showing_the_key() {
     );
     assert!(!format!("{err:?}").contains("bad\nkey"));
 }
+
+#[test]
+fn tools_are_rejected_until_claude_takes_them_never_dropped() {
+    let req = ChatRequest::new("m")
+        .user("hi")
+        .tool(llm_core::Tool::new(
+            "t",
+            "d",
+            serde_json::json!({"type": "object"}),
+        ))
+        .tool_choice(llm_core::ToolChoice::Auto);
+    let params: Vec<String> = violations(&req).into_iter().map(|v| v.param).collect();
+    assert_eq!(params, ["tools", "tool_choice"]);
+}

@@ -29,6 +29,7 @@ mod request;
 mod response;
 mod secret;
 mod timeouts;
+mod tool;
 pub mod validate;
 
 pub use attempt::Attempt;
@@ -38,6 +39,7 @@ pub use request::{ChatRequest, ContentPart, Message, Params, Role};
 pub use response::{ChatResponse, FinishReason, StreamEvent, StreamStart, Usage};
 pub use secret::{ApiKey, REDACTED};
 pub use timeouts::Timeouts;
+pub use tool::{Tool, ToolCall, ToolChoice, ToolOutput};
 pub use validate::{Param, ParamTable, Range, Violation};
 
 /// A `Result` whose error is llmux's [`Error`].

@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::tool::{Tool, ToolCall, ToolChoice, ToolOutput};
+
 /// Who wrote a message.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -14,6 +16,8 @@ pub enum Role {
     User,
     /// The model's earlier turns.
     Assistant,
+    /// The answers of tools the model called ([`ContentPart::ToolResult`] parts).
+    Tool,
 }
 
 impl Role {
@@ -23,13 +27,14 @@ impl Role {
             Role::System => "system",
             Role::User => "user",
             Role::Assistant => "assistant",
+            Role::Tool => "tool",
         }
     }
 }
 
-/// One piece of a message's content. Only text exists today; images and tool results will be added as new
-/// variants, which is why the enum is `#[non_exhaustive]`: a provider meets a part it cannot send with a
-/// `validation` error, never by dropping it.
+/// One piece of a message's content: text, a tool call the model made (in an assistant message), or what a
+/// tool answered (in a [`Role::Tool`] message). The enum is `#[non_exhaustive]` (images and documents come
+/// next): a provider meets a part it cannot send with a `validation` error, never by dropping it.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -38,6 +43,21 @@ pub enum ContentPart {
     Text {
         /// The text.
         text: String,
+    },
+    /// A call the model made, as it made it (assistant messages).
+    ToolCall(ToolCall),
+    /// What a tool answered to the call `call_id` (tool messages).
+    ToolResult {
+        /// The id of the call this answers.
+        call_id: String,
+        /// The tool's name, for providers that key results by name (Ollama); empty when unknown.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        name: String,
+        /// The answer.
+        content: ToolOutput,
+        /// Whether the tool failed (the content then says how).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        is_error: bool,
     },
 }
 
@@ -75,6 +95,37 @@ impl Message {
         Message::new(Role::Assistant, text)
     }
 
+    /// An assistant message that made `calls` (after `text`, which may be empty).
+    pub fn tool_calls(text: impl Into<String>, calls: impl IntoIterator<Item = ToolCall>) -> Self {
+        let text = text.into();
+        let mut content = Vec::new();
+        if !text.is_empty() {
+            content.push(ContentPart::Text { text });
+        }
+        content.extend(calls.into_iter().map(ContentPart::ToolCall));
+        Message {
+            role: Role::Assistant,
+            content,
+        }
+    }
+
+    /// A tool message answering the call `call_id` of tool `name` with `output`.
+    pub fn tool_result(
+        call_id: impl Into<String>,
+        name: impl Into<String>,
+        output: ToolOutput,
+    ) -> Self {
+        Message {
+            role: Role::Tool,
+            content: vec![ContentPart::ToolResult {
+                call_id: call_id.into(),
+                name: name.into(),
+                content: output,
+                is_error: false,
+            }],
+        }
+    }
+
     /// The message's text when every part is text (parts joined without separator); `None` when a part is
     /// something a text-only provider cannot send.
     pub fn text(&self) -> Option<String> {
@@ -82,9 +133,24 @@ impl Message {
         for part in &self.content {
             match part {
                 ContentPart::Text { text } => out.push_str(text),
+                _ => return None,
             }
         }
         Some(out)
+    }
+
+    /// The text parts joined (other parts skipped), and the tool calls, in order.
+    pub fn text_and_calls(&self) -> (String, Vec<&ToolCall>) {
+        let mut text = String::new();
+        let mut calls = Vec::new();
+        for part in &self.content {
+            match part {
+                ContentPart::Text { text: t } => text.push_str(t),
+                ContentPart::ToolCall(call) => calls.push(call),
+                ContentPart::ToolResult { .. } => {}
+            }
+        }
+        (text, calls)
     }
 }
 
@@ -166,6 +232,15 @@ pub struct ChatRequest {
     /// Typed sampling parameters.
     #[serde(default)]
     pub params: Params,
+    /// The tools the model may call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<Tool>,
+    /// Whether and which tool the model must call (`None`: the provider's default, `auto` with tools).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<ToolChoice>,
+    /// Whether the model may make several calls in one turn (`None`: the provider's default, yes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel_tool_calls: Option<bool>,
     /// Provider-specific fields sent as given, merged into the provider's request body at the top level
     /// (e.g. OpenRouter's `transforms`). A key that collides with a field the provider crate writes itself is a
     /// validation error, never a silent overwrite.
@@ -285,6 +360,27 @@ impl ChatRequest {
     #[must_use]
     pub fn repeat_penalty(mut self, value: f64) -> Self {
         self.params.repeat_penalty = Some(value);
+        self
+    }
+
+    /// Offers a tool.
+    #[must_use]
+    pub fn tool(mut self, tool: Tool) -> Self {
+        self.tools.push(tool);
+        self
+    }
+
+    /// Sets whether and which tool the model must call.
+    #[must_use]
+    pub fn tool_choice(mut self, choice: ToolChoice) -> Self {
+        self.tool_choice = Some(choice);
+        self
+    }
+
+    /// Allows or forbids several calls in one turn.
+    #[must_use]
+    pub fn parallel_tool_calls(mut self, on: bool) -> Self {
+        self.parallel_tool_calls = Some(on);
         self
     }
 

@@ -5,6 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::attempt::Attempt;
+use crate::tool::ToolCall;
 
 /// Why generation ended.
 #[non_exhaustive]
@@ -84,6 +85,8 @@ impl Usage {
 pub struct ChatResponse {
     /// The generated text.
     pub text: String,
+    /// The tools the model called, in order (their finish reason is [`FinishReason::ToolCalls`]).
+    pub tool_calls: Vec<ToolCall>,
     /// Hidden reasoning text, when the provider returns it.
     pub reasoning: Option<String>,
     /// The model as the provider reported it.
@@ -133,6 +136,14 @@ impl ChatResponse {
         if !self.text.is_empty() {
             events.push(StreamEvent::TextDelta(self.text));
         }
+        for (index, call) in self.tool_calls.into_iter().enumerate() {
+            events.push(StreamEvent::ToolCallStart {
+                index,
+                id: call.id.clone(),
+                name: call.name.clone(),
+            });
+            events.push(StreamEvent::ToolCall { index, call });
+        }
         if let Some(usage) = self.usage {
             events.push(StreamEvent::Usage(usage));
         }
@@ -181,6 +192,29 @@ pub enum StreamEvent {
     TextDelta(String),
     /// A piece of hidden reasoning text.
     ReasoningDelta(String),
+    /// The model started the call `index` (0, 1, … in the order the calls are made) of tool `name`.
+    ToolCallStart {
+        /// The call's position in this answer.
+        index: usize,
+        /// The call's id.
+        id: String,
+        /// The tool called.
+        name: String,
+    },
+    /// A piece of the arguments of call `index`, as streamed (JSON text split anywhere).
+    ToolCallDelta {
+        /// The call's position in this answer.
+        index: usize,
+        /// The next piece of the arguments' JSON text.
+        arguments: String,
+    },
+    /// Call `index` is complete, with its arguments parsed.
+    ToolCall {
+        /// The call's position in this answer.
+        index: usize,
+        /// The call.
+        call: ToolCall,
+    },
     /// Token counts (may come more than once; the latest is the truth).
     Usage(Usage),
     /// Why generation ended.
@@ -188,11 +222,12 @@ pub enum StreamEvent {
 }
 
 impl StreamEvent {
-    /// True for events that carry generated output (text or reasoning): after the first one, a fallback
-    /// chain may no longer switch providers.
+    /// True for events that carry generated output (text, reasoning, a tool call starting): after the first
+    /// one, a fallback chain may no longer switch providers.
     pub fn is_content(&self) -> bool {
         match self {
             StreamEvent::TextDelta(t) | StreamEvent::ReasoningDelta(t) => !t.is_empty(),
+            StreamEvent::ToolCallStart { .. } | StreamEvent::ToolCall { .. } => true,
             _ => false,
         }
     }
@@ -217,6 +252,20 @@ mod tests {
         assert_eq!(events[2], StreamEvent::TextDelta("hi".into()));
         assert_eq!(events[3], StreamEvent::Usage(Usage::new(1, 2)));
         assert_eq!(events[4], StreamEvent::Finish(FinishReason::Stop));
+        let start = StreamEvent::ToolCallStart {
+            index: 0,
+            id: "c".into(),
+            name: "t".into(),
+        };
+        assert!(
+            start.is_content(),
+            "a tool call is content: no fallback after it"
+        );
+        let delta = StreamEvent::ToolCallDelta {
+            index: 0,
+            arguments: String::new(),
+        };
+        assert!(!delta.is_content());
         let mut empty = ChatResponse::new("p", "m", "");
         empty.reasoning = Some(String::new());
         assert_eq!(empty.into_events().len(), 1);

@@ -302,6 +302,44 @@ impl ParamTable {
     }
 }
 
+/// The violations of a provider that takes no tools yet: any tool, tool choice or parallel-calls setting,
+/// and any tool message, is rejected (never dropped), naming `provider`.
+pub fn no_tools(provider: &str, request: &ChatRequest) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let not_yet = format!("no tools (tool calling is not implemented for {provider} yet)");
+    if !request.tools.is_empty() {
+        out.push(Violation::new(
+            "tools",
+            not_yet.clone(),
+            format!("{} tools", request.tools.len()),
+        ));
+    }
+    if request.tool_choice.is_some() {
+        out.push(Violation::new(
+            "tool_choice",
+            not_yet.clone(),
+            "a tool choice",
+        ));
+    }
+    if request.parallel_tool_calls.is_some() {
+        out.push(Violation::new(
+            "parallel_tool_calls",
+            not_yet.clone(),
+            "a setting",
+        ));
+    }
+    for (i, message) in request.messages.iter().enumerate() {
+        if message.role == crate::Role::Tool {
+            out.push(Violation::new(
+                format!("messages[{i}].role"),
+                not_yet.clone(),
+                "a tool message",
+            ));
+        }
+    }
+    out
+}
+
 impl Params {
     /// Sets the parameter `name` from a JSON value (as a CLI `--param key=value` or a config table gives it).
     /// An unknown name or a value of the wrong type is a [`Violation`]; ranges are checked later by a

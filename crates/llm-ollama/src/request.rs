@@ -96,7 +96,7 @@ pub fn chat_body(
     request: &ChatRequest,
     stream: bool,
 ) -> Result<Vec<u8>, Error> {
-    let mut violations = Vec::new();
+    let mut violations = llm_core::validate::no_tools("ollama", request);
     let mut messages = Vec::with_capacity(request.messages.len());
     for (i, message) in request.messages.iter().enumerate() {
         match message.content.as_slice() {

@@ -85,3 +85,19 @@ fn validate_uses_the_ollama_table() {
             .is_ok()
     );
 }
+
+#[test]
+fn tools_are_rejected_until_ollama_takes_them_never_dropped() {
+    let req = ChatRequest::new("llama3.2")
+        .user("hi")
+        .tool(llm_core::Tool::new(
+            "t",
+            "d",
+            serde_json::json!({"type": "object"}),
+        ))
+        .parallel_tool_calls(false);
+    let err = chat_body(&OllamaConfig::default(), &req, false).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Validation);
+    let params: Vec<&str> = err.violations().iter().map(|v| v.param.as_str()).collect();
+    assert_eq!(params, ["tools", "parallel_tool_calls"]);
+}

@@ -3,7 +3,9 @@
 
 use std::borrow::Cow;
 
-use llm_core::{ChatRequest, ContentPart, Error, ErrorKind, Message, ParamTable, Violation};
+use llm_core::{
+    ChatRequest, ContentPart, Error, ErrorKind, Message, ParamTable, Role, ToolChoice, Violation,
+};
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Map, Value};
@@ -12,7 +14,10 @@ use crate::config::{TokenLimit, WireConfig};
 
 /// Every top-level body field this crate writes itself. A [`ChatRequest::extra`] key among these is a
 /// `validation` error: typed parameters go through the parameter table, never around it.
-pub(crate) const WRITTEN_FIELDS: [&str; 14] = [
+pub(crate) const WRITTEN_FIELDS: [&str; 17] = [
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
     "model",
     "messages",
     "stream",
@@ -62,13 +67,38 @@ impl Encoder {
     pub fn violations(&self, request: &ChatRequest) -> Vec<Violation> {
         let mut out = self.table.violations(request);
         for (i, message) in request.messages.iter().enumerate() {
-            if message_text(message).is_none() {
-                out.push(Violation::new(
-                    format!("messages[{i}].content"),
-                    "text parts only",
-                    "a part this provider cannot send",
-                ));
+            for part in &message.content {
+                let allowed = match part {
+                    ContentPart::Text { .. } => message.role != Role::Tool,
+                    ContentPart::ToolCall(_) => message.role == Role::Assistant,
+                    ContentPart::ToolResult { .. } => message.role != Role::Assistant,
+                    _ => false,
+                };
+                if !allowed {
+                    out.push(Violation::new(
+                        format!("messages[{i}].content"),
+                        "text, tool calls (assistant messages) and tool results (tool or user messages)",
+                        format!("a part this provider cannot send in a {} message", message.role.as_str()),
+                    ));
+                    break;
+                }
             }
+        }
+        if let Some(ToolChoice::Tool(name)) = &request.tool_choice
+            && !request.tools.iter().any(|t| &t.name == name)
+        {
+            out.push(Violation::new(
+                "tool_choice",
+                "the name of a tool the request offers",
+                format!("`{name}`"),
+            ));
+        }
+        if request.tool_choice.is_some() && request.tools.is_empty() {
+            out.push(Violation::new(
+                "tool_choice",
+                "tools to choose from",
+                "no tools",
+            ));
         }
         for key in request.extra.keys() {
             if WRITTEN_FIELDS.contains(&key.as_str()) {
@@ -106,19 +136,32 @@ impl Encoder {
             TokenLimit::MaxCompletionTokens => (None, p.max_tokens),
             TokenLimit::MaxTokens => (p.max_tokens, None),
         };
-        let messages = request
-            .messages
+        let mut messages = Vec::with_capacity(request.messages.len());
+        for m in &request.messages {
+            wire_messages(m, &mut messages);
+        }
+        let tools: Vec<WireTool<'_>> = request
+            .tools
             .iter()
-            .map(|m| {
-                Ok(WireMessage {
-                    role: m.role.as_str(),
-                    content: message_text(m).ok_or_else(|| {
-                        Error::new(ErrorKind::Validation, "message content is not text")
-                            .with_provider(self.provider.clone())
-                    })?,
-                })
+            .map(|t| WireTool {
+                kind: "function",
+                function: WireFunction {
+                    name: &t.name,
+                    description: t.description.as_deref(),
+                    parameters: &t.parameters,
+                    strict: t.strict,
+                },
             })
-            .collect::<Result<Vec<_>, Error>>()?;
+            .collect();
+        let tool_choice = request.tool_choice.as_ref().map(|c| match c {
+            ToolChoice::Auto => serde_json::json!("auto"),
+            ToolChoice::None => serde_json::json!("none"),
+            ToolChoice::Required => serde_json::json!("required"),
+            ToolChoice::Tool(name) => {
+                serde_json::json!({"type": "function", "function": {"name": name}})
+            }
+            _ => serde_json::json!("auto"),
+        });
         let body = Body {
             model: &request.model,
             messages,
@@ -132,6 +175,9 @@ impl Encoder {
             frequency_penalty: p.frequency_penalty,
             presence_penalty: p.presence_penalty,
             repeat_penalty: p.repeat_penalty,
+            tools,
+            tool_choice,
+            parallel_tool_calls: request.parallel_tool_calls,
             stream,
             stream_options: (stream && self.stream_usage).then_some(StreamOptions {
                 include_usage: true,
@@ -146,11 +192,54 @@ impl Encoder {
     }
 }
 
-/// The text of `message`, borrowed when it is one part; `None` when a part is not text.
-fn message_text(message: &Message) -> Option<Cow<'_, str>> {
-    match message.content.as_slice() {
-        [ContentPart::Text { text }] => Some(Cow::Borrowed(text)),
-        _ => message.text().map(Cow::Owned),
+/// The wire messages for `message` (validated first): its tool results each as a `role: tool` message (in
+/// order, before the rest, as a user turn carrying results from another provider's history puts them),
+/// then the message itself with its text and, for the assistant, its tool calls.
+fn wire_messages<'a>(message: &'a Message, out: &mut Vec<WireMessage<'a>>) {
+    if let [ContentPart::Text { text }] = message.content.as_slice() {
+        out.push(WireMessage::text(
+            message.role.as_str(),
+            Cow::Borrowed(text),
+        ));
+        return;
+    }
+    let mut text: Option<Cow<'a, str>> = None;
+    let mut calls = Vec::new();
+    for part in &message.content {
+        match part {
+            ContentPart::Text { text: t } => match &mut text {
+                None => text = Some(Cow::Borrowed(t)),
+                Some(joined) => joined.to_mut().push_str(t),
+            },
+            ContentPart::ToolCall(call) => calls.push(WireCall {
+                id: &call.id,
+                kind: "function",
+                function: WireCallFunction {
+                    name: &call.name,
+                    arguments: call.arguments.to_string(),
+                },
+            }),
+            ContentPart::ToolResult {
+                call_id, content, ..
+            } => out.push(WireMessage {
+                role: "tool",
+                content: Some(Cow::Owned(content.to_text())),
+                tool_calls: Vec::new(),
+                tool_call_id: Some(call_id),
+            }),
+            _ => {}
+        }
+    }
+    if text.is_some() || !calls.is_empty() || message.content.is_empty() {
+        out.push(WireMessage {
+            role: message.role.as_str(),
+            content: match (&text, calls.is_empty()) {
+                (None, false) => None,
+                _ => Some(text.unwrap_or_default()),
+            },
+            tool_calls: calls,
+            tool_call_id: None,
+        });
     }
 }
 
@@ -178,6 +267,12 @@ struct Body<'a> {
     presence_penalty: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     repeat_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tools: Vec<WireTool<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parallel_tool_calls: Option<bool>,
     stream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     stream_options: Option<StreamOptions>,
@@ -188,7 +283,55 @@ struct Body<'a> {
 #[derive(Serialize)]
 struct WireMessage<'a> {
     role: &'static str,
-    content: Cow<'a, str>,
+    /// `null` for an assistant turn that only calls tools.
+    content: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<WireCall<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_call_id: Option<&'a str>,
+}
+
+impl<'a> WireMessage<'a> {
+    fn text(role: &'static str, content: Cow<'a, str>) -> Self {
+        WireMessage {
+            role,
+            content: Some(content),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct WireCall<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: WireCallFunction<'a>,
+}
+
+#[derive(Serialize)]
+struct WireCallFunction<'a> {
+    name: &'a str,
+    /// The arguments as JSON text, as the API takes them.
+    arguments: String,
+}
+
+#[derive(Serialize)]
+struct WireTool<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: WireFunction<'a>,
+}
+
+#[derive(Serialize)]
+struct WireFunction<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    parameters: &'a Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    strict: Option<bool>,
 }
 
 #[derive(Serialize)]

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use llm_core::{ChatResponse, Error, FinishReason, Usage};
+use llm_core::{ChatResponse, Error, FinishReason, ToolCall, Usage};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -134,6 +134,44 @@ struct WireMessage<'a> {
     reasoning: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     refusal: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    tool_calls: Option<Vec<WireCall<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct WireCall<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    function: Option<WireCallFunction<'a>>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct WireCallFunction<'a> {
+    #[serde(borrow, default)]
+    pub(crate) name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub(crate) arguments: Option<Cow<'a, str>>,
+}
+
+/// The arguments of a finished call: its JSON text parsed (empty or white space means `{}`); text that is
+/// not JSON is an `invalid_response` error naming the call, never a silent string.
+pub(crate) fn parse_arguments(
+    provider: &str,
+    id: &str,
+    name: &str,
+    arguments: &str,
+) -> Result<Value, Error> {
+    if arguments.trim().is_empty() {
+        return Ok(Value::Object(serde_json::Map::new()));
+    }
+    serde_json::from_str(arguments).map_err(|e| {
+        invalid(
+            provider.to_owned(),
+            format!("tool call `{id}` ({name}) has arguments that are not valid json"),
+        )
+        .with_source(e)
+    })
 }
 
 /// Decodes a whole Chat Completions body. An error object in the body (HTTP 200 with `{"error":…}`, as
@@ -178,6 +216,25 @@ fn decode(body: &[u8], meta: &ResponseMeta) -> Result<ChatResponse, Error> {
     if finish_reason == Some(FinishReason::Error) {
         return Err(meta.attach(finish_reason_error(provider), body_id));
     }
+    let mut tool_calls = Vec::new();
+    let calls = choice
+        .message
+        .as_ref()
+        .and_then(|m| m.tool_calls.as_deref());
+    for (index, call) in calls.unwrap_or_default().iter().enumerate() {
+        let function = call.function.as_ref();
+        let name = function.and_then(|f| f.name.as_deref()).unwrap_or_default();
+        let id = call
+            .id
+            .as_deref()
+            .map_or_else(|| format!("call_{index}"), str::to_owned);
+        let arguments = function
+            .and_then(|f| f.arguments.as_deref())
+            .unwrap_or_default();
+        let arguments = parse_arguments(&provider, &id, name, arguments)
+            .map_err(|e| meta.attach(e, body_id))?;
+        tool_calls.push(ToolCall::new(id, name, arguments));
+    }
     let (content, reasoning) = match &choice.message {
         Some(m) => (
             m.content.as_deref().or(m.refusal.as_deref()),
@@ -191,6 +248,7 @@ fn decode(body: &[u8], meta: &ResponseMeta) -> Result<ChatResponse, Error> {
         content.unwrap_or_default(),
     );
     response.reasoning = reasoning.filter(|r| !r.is_empty()).map(str::to_owned);
+    response.tool_calls = tool_calls;
     response.finish_reason = finish_reason;
     response.usage = wire.usage.as_ref().map(WireUsage::to_usage);
     response.request_id = meta.request_id_or(body_id);

@@ -26,14 +26,14 @@
 use std::borrow::Cow;
 use std::collections::VecDeque;
 
-use llm_core::{Error, ErrorKind, FinishReason, StreamEvent, StreamStart};
+use llm_core::{Error, ErrorKind, FinishReason, StreamEvent, StreamStart, ToolCall};
 use llm_http::{Decoding, Frame, Framing, StreamDecoder};
 use llm_stream::Limits;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{error_in_json, finish_reason, finish_reason_error, invalid};
-use crate::response::{ResponseMeta, WireUsage};
+use crate::response::{ResponseMeta, WireCallFunction, WireUsage, parse_arguments};
 
 /// The longest piece of an undecodable payload quoted in an error message.
 const SNIPPET: usize = 120;
@@ -72,7 +72,32 @@ struct Delta<'a> {
     reasoning_content: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     reasoning: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    tool_calls: Option<Vec<DeltaCall<'a>>>,
 }
+
+#[derive(Deserialize)]
+struct DeltaCall<'a> {
+    #[serde(default)]
+    index: Option<u64>,
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    function: Option<WireCallFunction<'a>>,
+}
+
+/// A tool call being streamed: the wire's `index`, the call's id and name once known, its arguments so far.
+#[derive(Debug)]
+struct PendingCall {
+    wire_index: u64,
+    id: Option<String>,
+    name: Option<String>,
+    arguments: String,
+    started: bool,
+}
+
+/// The most bytes of tool-call arguments one stream may collect (16 MiB); more is `invalid_response`.
+const MAX_ARGUMENT_BYTES: usize = 16 << 20;
 
 /// Where a [`ChunkDecoder`] stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +135,8 @@ pub struct ChunkDecoder {
     state: State,
     started: bool,
     finish: Option<FinishReason>,
+    calls: Vec<PendingCall>,
+    argument_bytes: usize,
 }
 
 impl ChunkDecoder {
@@ -120,6 +147,8 @@ impl ChunkDecoder {
             state: State::Open,
             started: false,
             finish: None,
+            calls: Vec::new(),
+            argument_bytes: 0,
         }
     }
 
@@ -140,8 +169,7 @@ impl ChunkDecoder {
         }
         if data == "[DONE]" {
             self.start(None, None, out);
-            self.end_well(out);
-            return Ok(());
+            return self.end_well(out);
         }
         let chunk: Chunk<'_> = match serde_json::from_str(data) {
             Ok(c) => c,
@@ -180,6 +208,11 @@ impl ChunkDecoder {
                 if let Some(t) = delta.content.as_deref().filter(|t| !t.is_empty()) {
                     out.push_back(StreamEvent::TextDelta(t.to_owned()));
                 }
+                for call in delta.tool_calls.as_deref().unwrap_or_default() {
+                    if let Err(e) = self.call_delta(call, out) {
+                        return Err(self.fail(e, id));
+                    }
+                }
             }
             if let Some(reason) = choice.finish_reason.as_deref() {
                 let reason = finish_reason(reason);
@@ -188,6 +221,10 @@ impl ChunkDecoder {
                     return Err(self.fail(err, id));
                 }
                 self.finish = Some(reason);
+                // The calls are complete when their choice finishes: each is given with parsed arguments.
+                if let Err(e) = self.finish_calls(out) {
+                    return Err(self.fail(e, id));
+                }
             }
         }
         if let Some(usage) = &chunk.usage {
@@ -201,10 +238,7 @@ impl ChunkDecoder {
     pub fn finish(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<(), Error> {
         match self.state {
             State::Done | State::Failed => Ok(()),
-            State::Open if self.finish.is_some() => {
-                self.end_well(out);
-                Ok(())
-            }
+            State::Open if self.finish.is_some() => self.end_well(out),
             State::Open => {
                 let err = Error::new(ErrorKind::Network, "stream ended before [DONE]")
                     .with_provider(self.meta.provider.clone());
@@ -236,11 +270,113 @@ impl ChunkDecoder {
         out.push_back(StreamEvent::Start(start));
     }
 
-    fn end_well(&mut self, out: &mut VecDeque<StreamEvent>) {
+    fn end_well(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<(), Error> {
+        if let Err(e) = self.finish_calls(out) {
+            return Err(self.fail(e, None));
+        }
         self.state = State::Done;
         if let Some(reason) = self.finish.take() {
             out.push_back(StreamEvent::Finish(reason));
         }
+        Ok(())
+    }
+
+    /// One entry of a delta's `tool_calls`: the call at its wire `index` is created or continued; it starts
+    /// (`ToolCallStart`) once its name is known, and every piece of arguments after that is a
+    /// `ToolCallDelta` (pieces that came before the name are given with the start).
+    fn call_delta(
+        &mut self,
+        call: &DeltaCall<'_>,
+        out: &mut VecDeque<StreamEvent>,
+    ) -> Result<(), Error> {
+        let wire_index = call.index.unwrap_or(0);
+        let position = match self.calls.iter().position(|c| c.wire_index == wire_index) {
+            Some(p) => p,
+            None => {
+                self.calls.push(PendingCall {
+                    wire_index,
+                    id: None,
+                    name: None,
+                    arguments: String::new(),
+                    started: false,
+                });
+                self.calls.len() - 1
+            }
+        };
+        let pending = &mut self.calls[position];
+        if let Some(id) = call.id.as_deref().filter(|i| !i.is_empty()) {
+            pending.id.get_or_insert_with(|| id.to_owned());
+        }
+        let function = call.function.as_ref();
+        if let Some(name) = function
+            .and_then(|f| f.name.as_deref())
+            .filter(|n| !n.is_empty())
+        {
+            // Some servers repeat the name in later pieces: the first one stands.
+            pending.name.get_or_insert_with(|| name.to_owned());
+        }
+        let piece = function
+            .and_then(|f| f.arguments.as_deref())
+            .unwrap_or_default();
+        self.argument_bytes = self.argument_bytes.saturating_add(piece.len());
+        if self.argument_bytes > MAX_ARGUMENT_BYTES {
+            return Err(invalid(
+                self.meta.provider.clone(),
+                format!("tool call arguments larger than {MAX_ARGUMENT_BYTES} bytes"),
+            ));
+        }
+        pending.arguments.push_str(piece);
+        if !pending.started && pending.name.is_some() {
+            pending.started = true;
+            let id = pending
+                .id
+                .get_or_insert_with(|| format!("call_{position}"))
+                .clone();
+            out.push_back(StreamEvent::ToolCallStart {
+                index: position,
+                id,
+                name: pending.name.clone().unwrap_or_default(),
+            });
+            if !pending.arguments.is_empty() {
+                out.push_back(StreamEvent::ToolCallDelta {
+                    index: position,
+                    arguments: pending.arguments.clone(),
+                });
+            }
+        } else if pending.started && !piece.is_empty() {
+            out.push_back(StreamEvent::ToolCallDelta {
+                index: position,
+                arguments: piece.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Every pending call, complete: started if it was not, then given with its parsed arguments, in order.
+    fn finish_calls(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<(), Error> {
+        for (index, pending) in std::mem::take(&mut self.calls).into_iter().enumerate() {
+            let id = pending.id.unwrap_or_else(|| format!("call_{index}"));
+            let name = pending.name.unwrap_or_default();
+            if !pending.started {
+                out.push_back(StreamEvent::ToolCallStart {
+                    index,
+                    id: id.clone(),
+                    name: name.clone(),
+                });
+                if !pending.arguments.is_empty() {
+                    out.push_back(StreamEvent::ToolCallDelta {
+                        index,
+                        arguments: pending.arguments.clone(),
+                    });
+                }
+            }
+            let arguments = parse_arguments(&self.meta.provider, &id, &name, &pending.arguments)?;
+            out.push_back(StreamEvent::ToolCall {
+                index,
+                call: ToolCall::new(id, name, arguments),
+            });
+        }
+        Ok(())
     }
 }
 

@@ -146,3 +146,70 @@ async fn latency_beyond_a_short_client_limit_is_timeout() {
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err:?}");
     assert!(err.status().is_none(), "our own limit, not the server's");
 }
+
+fn weather() -> llm_core::Tool {
+    llm_core::Tool::new(
+        "get_weather",
+        "The current weather in a city",
+        serde_json::json!({
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"]
+        }),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_calls_whole_and_streamed_then_the_result_goes_back() {
+    let katan = Katan::start();
+    let openai = client(&katan, Timeouts::default());
+    let ask = ChatRequest::new(Katan::MODEL)
+        .user("What is the weather in Paris?")
+        .tool(weather())
+        .tool_choice(llm_core::ToolChoice::Required);
+    let answer = openai.chat(&ask).await.unwrap();
+    assert_eq!(
+        answer.finish_reason,
+        Some(llm_core::FinishReason::ToolCalls)
+    );
+    assert_eq!(answer.tool_calls.len(), 1, "{answer:?}");
+    let call = &answer.tool_calls[0];
+    assert_eq!(call.name, "get_weather");
+    assert!(!call.id.is_empty());
+    // katan derives the arguments from the schema: a string field becomes a test value.
+    assert!(call.arguments["city"].is_string(), "{:?}", call.arguments);
+
+    // katan answers a streaming request with tools as plain JSON (its quirk): the driver replays it.
+    let events: Vec<_> = openai.stream(&ask).await.unwrap().collect().await;
+    let events: Vec<StreamEvent> = events.into_iter().map(Result::unwrap).collect();
+    let streamed: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::ToolCall { call, .. } => Some(call.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(streamed.len(), 1);
+    assert_eq!(streamed[0].name, "get_weather");
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, StreamEvent::ToolCallStart { .. }))
+    );
+
+    // The conversation continues with the call and its result.
+    let follow_up = ChatRequest::new(Katan::MODEL)
+        .user("What is the weather in Paris?")
+        .tool(weather())
+        .message(llm_core::Message::tool_calls("", [call.clone()]))
+        .message(llm_core::Message::tool_result(
+            call.id.clone(),
+            "get_weather",
+            llm_core::ToolOutput::Text("18 C and sunny".into()),
+        ));
+    let done = openai.chat(&follow_up).await.unwrap();
+    assert!(
+        !done.text.is_empty() || !done.tool_calls.is_empty(),
+        "{done:?}"
+    );
+}

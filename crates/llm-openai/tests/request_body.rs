@@ -167,3 +167,87 @@ fn compatible_table_is_the_one_for_compatible_servers() {
         encoder.violations(&request)
     );
 }
+
+#[test]
+fn tools_choices_calls_and_results_are_written_as_chat_completions_expects() {
+    use llm_core::{ContentPart, Message, Role, Tool, ToolCall, ToolChoice, ToolOutput};
+    let weather = Tool::new(
+        "get_weather",
+        "Weather in a city",
+        json!({"type": "object", "properties": {"city": {"type": "string"}}}),
+    )
+    .strict(true);
+    let call = ToolCall::new("call_A", "get_weather", json!({"city": "Paris"}));
+    // A user turn carrying a result first and text after (as another provider's history has it).
+    let mut mixed = Message::user("and now?");
+    mixed.content.insert(
+        0,
+        ContentPart::ToolResult {
+            call_id: "call_B".into(),
+            name: String::new(),
+            content: ToolOutput::Json(json!({"temp": 18})),
+            is_error: false,
+        },
+    );
+    let request = ChatRequest::new("gpt-4o")
+        .user("Weather in Paris?")
+        .message(Message::tool_calls("", [call]))
+        .message(Message::tool_result(
+            "call_A",
+            "get_weather",
+            ToolOutput::Text("18 C".into()),
+        ))
+        .message(mixed)
+        .tool(weather)
+        .tool_choice(ToolChoice::Tool("get_weather".into()))
+        .parallel_tool_calls(false);
+    openai().validate(&request).expect("valid");
+    let got = body(&openai(), &request, false);
+    assert_eq!(
+        got["tools"],
+        json!([{"type": "function", "function": {
+            "name": "get_weather", "description": "Weather in a city",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            "strict": true
+        }}])
+    );
+    assert_eq!(
+        got["tool_choice"],
+        json!({"type": "function", "function": {"name": "get_weather"}})
+    );
+    assert_eq!(got["parallel_tool_calls"], json!(false));
+    assert_eq!(
+        got["messages"],
+        json!([
+            {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": null, "tool_calls": [
+                {"id": "call_A", "type": "function",
+                 "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}
+            ]},
+            {"role": "tool", "content": "18 C", "tool_call_id": "call_A"},
+            {"role": "tool", "content": "{\"temp\":18}", "tool_call_id": "call_B"},
+            {"role": "user", "content": "and now?"}
+        ])
+    );
+    for choice in ["auto", "none", "required"] {
+        let r = request.clone().tool_choice(ToolChoice::parse(choice));
+        assert_eq!(body(&openai(), &r, false)["tool_choice"], json!(choice));
+    }
+
+    // What cannot be sent is rejected, never dropped.
+    let mut wrong = Message::user("hi");
+    wrong
+        .content
+        .push(ContentPart::ToolCall(ToolCall::new("c", "t", json!({}))));
+    let bad = ChatRequest::new("gpt-4o")
+        .message(wrong)
+        .message(Message::new(Role::Tool, "text in a tool message"))
+        .tool(Tool::new("a", "b", json!({"type": "object"})))
+        .tool_choice(ToolChoice::Tool("missing".into()));
+    let err = openai().validate(&bad).unwrap_err();
+    let params: Vec<&str> = err.violations().iter().map(|v| v.param.as_str()).collect();
+    assert_eq!(
+        params,
+        ["messages[0].content", "messages[1].content", "tool_choice"]
+    );
+}

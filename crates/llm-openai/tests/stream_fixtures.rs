@@ -332,3 +332,110 @@ data: [DONE]
         ]
     );
 }
+
+#[test]
+fn parallel_tool_calls_with_interleaved_arguments_split_mid_key_and_mid_escape() {
+    let items = check(
+        "tool_calls_parallel.sse",
+        &[
+            "start openai model=gpt-4o-2024-08-06 req=req_1 resp=chatcmpl-t",
+            "text Let me check. ",
+            "call_start 0 call_A get_weather",
+            "call_delta 0 {\"ci",
+            "call_start 1 call_B get_time",
+            "call_delta 1 {\"zo",
+            "call_delta 0 ty\": \"Par",
+            "call_delta 1 ne\": \"Europe/Paris\"}",
+            "call_delta 0 is \\u00",
+            "call_delta 0 e9 \\\"centre\\\" é\"}",
+            "call 0 call_A get_weather {\"city\":\"Paris é \\\"centre\\\" é\"}",
+            "call 1 call_B get_time {\"zone\":\"Europe/Paris\"}",
+            "usage in=20 out=12 total=32 cached=-",
+            "finish tool_calls",
+        ],
+    );
+    let calls: Vec<_> = items
+        .iter()
+        .filter_map(|i| match i {
+            Ok(StreamEvent::ToolCall { call, .. }) => Some(call.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(calls[0].arguments["city"], "Paris é \"centre\" é");
+    assert_eq!(
+        calls[1].arguments,
+        serde_json::json!({"zone": "Europe/Paris"})
+    );
+}
+
+#[test]
+fn empty_tool_arguments_mean_an_empty_object() {
+    check(
+        "tool_call_empty_arguments.sse",
+        &[
+            "start openai model=gpt-4o-2024-08-06 req=req_1 resp=chatcmpl-t",
+            "call_start 0 call_E list_cities",
+            "call 0 call_E list_cities {}",
+            "finish tool_calls",
+        ],
+    );
+}
+
+#[test]
+fn a_call_cut_by_the_token_limit_is_invalid_response_naming_the_call() {
+    let items = check(
+        "tool_call_cut_by_length.sse",
+        &[
+            "start openai model=gpt-4o-2024-08-06 req=req_1 resp=chatcmpl-t",
+            "call_start 0 call_L get_weather",
+            "call_delta 0 {\"city\": \"Pa",
+            "error invalid_response",
+        ],
+    );
+    let err = items.last().unwrap().as_ref().unwrap_err();
+    assert!(err.to_string().contains("call_L"), "{err}");
+    assert!(err.to_string().contains("get_weather"), "{err}");
+}
+
+#[test]
+fn an_error_in_the_middle_of_a_call_ends_the_stream_with_it() {
+    let items = check(
+        "tool_call_midstream_error.sse",
+        &[
+            "start openai model=gpt-4o-2024-08-06 req=req_1 resp=chatcmpl-t",
+            "call_start 0 call_X get_weather",
+            "call_delta 0 {\"city\"",
+            "error server",
+        ],
+    );
+    assert!(items.last().unwrap().as_ref().unwrap_err().is_retryable());
+}
+
+#[test]
+fn a_whole_answer_lists_its_tool_calls_and_rejects_arguments_that_are_not_json() {
+    let body = serde_json::json!({
+        "id": "chatcmpl-w", "model": "gpt-4o",
+        "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": null,
+            "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "a", "arguments": "{\"x\":1}"}},
+                {"id": "call_2", "type": "function", "function": {"name": "b", "arguments": ""}}
+            ]}}]
+    });
+    let answer = llm_openai::decode_response(body.to_string().as_bytes(), &meta()).unwrap();
+    assert_eq!(
+        answer.finish_reason,
+        Some(llm_core::FinishReason::ToolCalls)
+    );
+    assert_eq!(answer.tool_calls.len(), 2);
+    assert_eq!(answer.tool_calls[0].arguments, serde_json::json!({"x": 1}));
+    assert_eq!(answer.tool_calls[1].arguments, serde_json::json!({}));
+    let events = answer.into_events();
+    assert!(
+        matches!(&events[1], StreamEvent::ToolCallStart { index: 0, id, .. } if id == "call_1")
+    );
+
+    let broken = body.to_string().replace(r#"{\"x\":1}"#, r#"{\"x\":"#);
+    let err = llm_openai::decode_response(broken.as_bytes(), &meta()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+    assert!(err.to_string().contains("call_1"), "{err}");
+}

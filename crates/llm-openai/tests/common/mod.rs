@@ -24,6 +24,15 @@ pub fn line(item: &Result<StreamEvent, Error>) -> String {
             show(u.cached_input_tokens)
         ),
         Ok(StreamEvent::Finish(f)) => format!("finish {f}"),
+        Ok(StreamEvent::ToolCallStart { index, id, name }) => {
+            format!("call_start {index} {id} {name}")
+        }
+        Ok(StreamEvent::ToolCallDelta { index, arguments }) => {
+            format!("call_delta {index} {arguments}")
+        }
+        Ok(StreamEvent::ToolCall { index, call }) => {
+            format!("call {index} {} {} {}", call.id, call.name, call.arguments)
+        }
         Ok(other) => format!("other {other:?}"),
         Err(e) => format!("error {}", e.kind()),
     }

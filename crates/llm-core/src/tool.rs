@@ -1,0 +1,150 @@
+//! Tool calling: the tools a request offers ([`Tool`]), how the model may use them ([`ToolChoice`]), the
+//! calls it makes ([`ToolCall`]) and what a tool answered ([`ToolOutput`]).
+//!
+//! Calls and results are message content ([`ContentPart::ToolCall`](crate::ContentPart::ToolCall),
+//! [`ContentPart::ToolResult`](crate::ContentPart::ToolResult)), so a conversation carries them in order and
+//! any provider can be given a history another provider started.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A tool the model may call: a name, what it does, and its parameters as a JSON Schema object.
+///
+/// ```
+/// use llm_core::Tool;
+/// use serde_json::json;
+/// let weather = Tool::new(
+///     "get_weather",
+///     "The current weather in a city",
+///     json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}),
+/// );
+/// assert_eq!(weather.name, "get_weather");
+/// ```
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tool {
+    /// The name the model calls it by.
+    pub name: String,
+    /// What it does, for the model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Its parameters: a JSON Schema object.
+    pub parameters: Value,
+    /// Whether the provider must hold the arguments to the schema exactly, where it can (OpenAI `strict`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strict: Option<bool>,
+}
+
+impl Tool {
+    /// A tool named `name` that does `description`, taking `parameters` (a JSON Schema object).
+    pub fn new(name: impl Into<String>, description: impl Into<String>, parameters: Value) -> Self {
+        Tool {
+            name: name.into(),
+            description: Some(description.into()),
+            parameters,
+            strict: None,
+        }
+    }
+
+    /// Asks the provider to hold the arguments to the schema exactly.
+    #[must_use]
+    pub fn strict(mut self, strict: bool) -> Self {
+        self.strict = Some(strict);
+        self
+    }
+}
+
+/// Whether and which tool the model must call.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolChoice {
+    /// The model decides (the providers' default when tools are given).
+    Auto,
+    /// The model must not call a tool.
+    None,
+    /// The model must call at least one tool.
+    Required,
+    /// The model must call this tool.
+    Tool(String),
+}
+
+impl ToolChoice {
+    /// `auto`, `none`, `required`, or any other text as the name of the one tool to call.
+    pub fn parse(text: &str) -> ToolChoice {
+        match text {
+            "auto" => ToolChoice::Auto,
+            "none" => ToolChoice::None,
+            "required" => ToolChoice::Required,
+            name => ToolChoice::Tool(name.to_owned()),
+        }
+    }
+}
+
+/// One call the model made: its id (a provider that gives calls none gets a stable one from llmux), the
+/// tool's name and the arguments as JSON.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolCall {
+    /// The call's id, which the tool's result refers to.
+    pub id: String,
+    /// The tool called.
+    pub name: String,
+    /// The arguments: a JSON value (an object for every provider today; `{}` when the model sent none).
+    pub arguments: Value,
+}
+
+impl ToolCall {
+    /// A call `id` of `name` with `arguments`.
+    pub fn new(id: impl Into<String>, name: impl Into<String>, arguments: Value) -> Self {
+        ToolCall {
+            id: id.into(),
+            name: name.into(),
+            arguments,
+        }
+    }
+}
+
+/// What a tool answered.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ToolOutput {
+    /// Text.
+    Text(String),
+    /// A JSON value (sent as its JSON text to providers that take text only).
+    Json(Value),
+}
+
+impl ToolOutput {
+    /// The output as text: the text itself, or the JSON value's compact JSON.
+    pub fn to_text(&self) -> String {
+        match self {
+            ToolOutput::Text(text) => text.clone(),
+            ToolOutput::Json(value) => value.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn choices_parse_and_outputs_become_text() {
+        assert_eq!(ToolChoice::parse("auto"), ToolChoice::Auto);
+        assert_eq!(ToolChoice::parse("none"), ToolChoice::None);
+        assert_eq!(ToolChoice::parse("required"), ToolChoice::Required);
+        assert_eq!(
+            ToolChoice::parse("get_weather"),
+            ToolChoice::Tool("get_weather".into())
+        );
+        assert_eq!(ToolOutput::Text("18 C".into()).to_text(), "18 C");
+        assert_eq!(
+            ToolOutput::Json(json!({"temp": 18})).to_text(),
+            r#"{"temp":18}"#
+        );
+    }
+}
