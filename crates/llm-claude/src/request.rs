@@ -16,14 +16,16 @@
 use std::borrow::Cow;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use llm_core::{ChatRequest, ContentPart, Error, Role, Violation};
+use llm_core::{ChatRequest, ContentPart, Error, Role, ToolChoice, Violation};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::config::ClaudeConfig;
 
 /// The top-level body fields this crate writes; [`ChatRequest::extra`] may not use them.
-pub const RESERVED_FIELDS: [&str; 9] = [
+pub const RESERVED_FIELDS: [&str; 11] = [
+    "tools",
+    "tool_choice",
     "model",
     "messages",
     "system",
@@ -61,6 +63,10 @@ struct Body<'a> {
     top_k: Option<i64>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     stop_sequences: &'a [String],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tools: Vec<WireTool<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<Value>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     stream: bool,
     #[serde(flatten)]
@@ -68,9 +74,87 @@ struct Body<'a> {
 }
 
 #[derive(Debug, Serialize)]
+struct WireTool<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    input_schema: &'a Value,
+}
+
+#[derive(Debug, Serialize)]
 struct WireMessage<'a> {
     role: &'static str,
-    content: Cow<'a, str>,
+    content: WireContent<'a>,
+}
+
+/// A turn's content: a string when it is text only (as every text-only request was always sent), blocks
+/// when it carries tool use or tool results.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum WireContent<'a> {
+    Text(Cow<'a, str>),
+    Blocks(Vec<WireBlock<'a>>),
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum WireBlock<'a> {
+    Text {
+        text: Cow<'a, str>,
+    },
+    ToolUse {
+        id: &'a str,
+        name: &'a str,
+        input: &'a Value,
+    },
+    ToolResult {
+        tool_use_id: &'a str,
+        content: String,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        is_error: bool,
+    },
+}
+
+impl<'a> WireContent<'a> {
+    fn into_blocks(self) -> Vec<WireBlock<'a>> {
+        match self {
+            WireContent::Text(text) if text.is_empty() => Vec::new(),
+            WireContent::Text(text) => vec![WireBlock::Text { text }],
+            WireContent::Blocks(blocks) => blocks,
+        }
+    }
+}
+
+/// The blocks of one message: tool results first (the API wants them before any text of a user turn), then
+/// text, then tool use, each in order.
+fn blocks_of(parts: &[ContentPart]) -> Vec<WireBlock<'_>> {
+    let mut results = Vec::new();
+    let mut rest = Vec::new();
+    for part in parts {
+        match part {
+            ContentPart::Text { text } => rest.push(WireBlock::Text {
+                text: Cow::Borrowed(text),
+            }),
+            ContentPart::ToolCall(call) => rest.push(WireBlock::ToolUse {
+                id: &call.id,
+                name: &call.name,
+                input: &call.arguments,
+            }),
+            ContentPart::ToolResult {
+                call_id,
+                content,
+                is_error,
+                ..
+            } => results.push(WireBlock::ToolResult {
+                tool_use_id: call_id,
+                content: content.to_text(),
+                is_error: *is_error,
+            }),
+            _ => {}
+        }
+    }
+    results.extend(rest);
+    results
 }
 
 /// Every problem with `request` for the Messages API: the [`PARAMS`](crate::PARAMS) table's, plus the
@@ -78,26 +162,57 @@ struct WireMessage<'a> {
 /// [`RESERVED_FIELDS`].
 pub fn violations(request: &ChatRequest) -> Vec<Violation> {
     let mut out = crate::PARAMS.violations(request);
-    out.extend(llm_core::validate::no_tools("claude", request));
     let mut first_turn = None;
     for (i, message) in request.messages.iter().enumerate() {
         if message.role != Role::System && first_turn.is_none() {
             first_turn = Some(message.role);
         }
-        if message
-            .content
-            .iter()
-            .any(|p| !matches!(p, ContentPart::Text { .. }))
-        {
+        let allowed = |p: &ContentPart| match p {
+            ContentPart::Text { .. } => message.role != Role::Tool,
+            ContentPart::ToolCall(_) => message.role == Role::Assistant,
+            ContentPart::ToolResult { .. } => matches!(message.role, Role::User | Role::Tool),
+            _ => false,
+        };
+        if !message.content.iter().all(allowed) {
             out.push(Violation::new(
                 format!("messages[{i}].content"),
-                "text parts only",
-                "a part claude cannot be sent by this crate",
+                "text, tool use (assistant messages) and tool results (tool or user messages)",
+                format!(
+                    "a part claude cannot take in a {} message",
+                    message.role.as_str()
+                ),
             ));
         }
     }
+    for (i, tool) in request.tools.iter().enumerate() {
+        if tool.strict == Some(true) {
+            out.push(Violation::new(
+                format!("tools[{i}].strict"),
+                "no strict flag (the Messages API takes none)",
+                "true",
+            ));
+        }
+    }
+    if let Some(ToolChoice::Tool(name)) = &request.tool_choice
+        && !request.tools.iter().any(|t| &t.name == name)
+    {
+        out.push(Violation::new(
+            "tool_choice",
+            "the name of a tool the request offers",
+            format!("`{name}`"),
+        ));
+    }
+    if (request.tool_choice.is_some() || request.parallel_tool_calls.is_some())
+        && request.tools.is_empty()
+    {
+        out.push(Violation::new(
+            "tool_choice",
+            "tools to choose from",
+            "no tools",
+        ));
+    }
     match first_turn {
-        Some(Role::User) => {}
+        Some(Role::User | Role::Tool) => {}
         Some(role) => out.push(Violation::new(
             "messages",
             "a user message before the first assistant message",
@@ -140,23 +255,70 @@ pub fn body(
     let mut system: Option<Cow<'_, str>> = None;
     let mut messages: Vec<WireMessage<'_>> = Vec::with_capacity(request.messages.len());
     for message in &request.messages {
-        let text = text_of(&message.content);
         if message.role == Role::System {
-            system = Some(join(system, text));
+            system = Some(join(system, text_of(&message.content)));
             continue;
         }
-        let role = message.role.as_str();
+        let text_only = message
+            .content
+            .iter()
+            .all(|p| matches!(p, ContentPart::Text { .. }));
+        let content = if text_only {
+            WireContent::Text(text_of(&message.content))
+        } else {
+            WireContent::Blocks(blocks_of(&message.content))
+        };
+        // Tool results travel in user turns.
+        let role = match message.role {
+            Role::Tool => "user",
+            other => other.as_str(),
+        };
         match messages.last_mut() {
             Some(last) if last.role == role => {
-                let merged = join(Some(std::mem::take(&mut last.content)), text);
-                last.content = merged;
+                let before =
+                    std::mem::replace(&mut last.content, WireContent::Text(Cow::Borrowed("")));
+                last.content = match (before, content) {
+                    (WireContent::Text(a), WireContent::Text(b)) => {
+                        WireContent::Text(join(Some(a), b))
+                    }
+                    (a, b) => {
+                        let mut blocks = a.into_blocks();
+                        blocks.extend(b.into_blocks());
+                        // Results first in a user turn, whichever message brought them.
+                        blocks.sort_by_key(|b| !matches!(b, WireBlock::ToolResult { .. }));
+                        WireContent::Blocks(blocks)
+                    }
+                };
             }
-            _ => messages.push(WireMessage {
-                role,
-                content: text,
-            }),
+            _ => messages.push(WireMessage { role, content }),
         }
     }
+    let tools = request
+        .tools
+        .iter()
+        .map(|t| WireTool {
+            name: &t.name,
+            description: t.description.as_deref(),
+            input_schema: &t.parameters,
+        })
+        .collect();
+    let no_parallel = request.parallel_tool_calls == Some(false);
+    let tool_choice = match (&request.tool_choice, no_parallel) {
+        (None, false) => None,
+        (None | Some(ToolChoice::Auto), _) => Some(serde_json::json!({"type": "auto"})),
+        (Some(ToolChoice::None), _) => Some(serde_json::json!({"type": "none"})),
+        (Some(ToolChoice::Required), _) => Some(serde_json::json!({"type": "any"})),
+        (Some(ToolChoice::Tool(name)), _) => {
+            Some(serde_json::json!({"type": "tool", "name": name}))
+        }
+        (Some(_), _) => Some(serde_json::json!({"type": "auto"})),
+    }
+    .map(|mut choice| {
+        if no_parallel && choice["type"] != "none" {
+            choice["disable_parallel_tool_use"] = Value::Bool(true);
+        }
+        choice
+    });
     let params = &request.params;
     let max_tokens = params
         .max_tokens
@@ -171,6 +333,8 @@ pub fn body(
         top_p: params.top_p,
         top_k: params.top_k,
         stop_sequences: &params.stop,
+        tools,
+        tool_choice,
         stream,
         extra: &request.extra,
     };

@@ -202,15 +202,72 @@ fn headers_reject_invalid_and_reserved_names_without_showing_the_key() {
 }
 
 #[test]
-fn tools_are_rejected_until_claude_takes_them_never_dropped() {
-    let req = ChatRequest::new("m")
-        .user("hi")
-        .tool(llm_core::Tool::new(
-            "t",
-            "d",
-            serde_json::json!({"type": "object"}),
+fn tools_calls_and_results_are_written_as_the_messages_api_expects() {
+    use llm_core::{ContentPart, Message, Tool, ToolCall, ToolChoice, ToolOutput};
+    use serde_json::json;
+    let weather = Tool::new("get_weather", "Weather", json!({"type": "object"}));
+    let call = ToolCall::new("toolu_1", "get_weather", json!({"city": "Paris"}));
+    // A user turn written OpenAI-style after the results: text first in the message, results first on the wire.
+    let mut follow = Message::user("Thanks. And Rome?");
+    follow.content.push(ContentPart::ToolResult {
+        call_id: "toolu_2".into(),
+        name: String::new(),
+        content: ToolOutput::Text("late".into()),
+        is_error: true,
+    });
+    let req = ChatRequest::new("claude-sonnet-4-5")
+        .user("Weather in Paris?")
+        .message(Message::tool_calls("Checking.", [call]))
+        .message(Message::tool_result(
+            "toolu_1",
+            "get_weather",
+            ToolOutput::Json(json!({"temp": 18})),
         ))
-        .tool_choice(llm_core::ToolChoice::Auto);
-    let params: Vec<String> = violations(&req).into_iter().map(|v| v.param).collect();
-    assert_eq!(params, ["tools", "tool_choice"]);
+        .message(follow)
+        .tool(weather)
+        .tool_choice(ToolChoice::Required)
+        .parallel_tool_calls(false);
+    assert!(violations(&req).is_empty(), "{:?}", violations(&req));
+    let wire: serde_json::Value =
+        serde_json::from_slice(&body("claude", &req, 1024, false).unwrap()).unwrap();
+    assert_eq!(
+        wire["tools"],
+        json!([{"name": "get_weather", "description": "Weather", "input_schema": {"type": "object"}}])
+    );
+    assert_eq!(
+        wire["tool_choice"],
+        json!({"type": "any", "disable_parallel_tool_use": true})
+    );
+    assert_eq!(
+        wire["messages"],
+        json!([
+            {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": [
+                {"type": "text", "text": "Checking."},
+                {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}
+            ]},
+            {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_1", "content": "{\"temp\":18}"},
+                {"type": "tool_result", "tool_use_id": "toolu_2", "content": "late", "is_error": true},
+                {"type": "text", "text": "Thanks. And Rome?"}
+            ]}
+        ])
+    );
+    let named = req
+        .clone()
+        .tool_choice(ToolChoice::Tool("get_weather".into()))
+        .parallel_tool_calls(true);
+    let wire: serde_json::Value =
+        serde_json::from_slice(&body("claude", &named, 1024, false).unwrap()).unwrap();
+    assert_eq!(
+        wire["tool_choice"],
+        json!({"type": "tool", "name": "get_weather"})
+    );
+    // What the Messages API cannot take is rejected, never dropped.
+    let strict = ChatRequest::new("m")
+        .user("hi")
+        .tool(Tool::new("t", "d", json!({"type": "object"})).strict(true))
+        .tool_choice(ToolChoice::Tool("other".into()));
+    let params: Vec<String> = violations(&strict).into_iter().map(|v| v.param).collect();
+    assert_eq!(params, ["tools[0].strict", "tool_choice"]);
 }

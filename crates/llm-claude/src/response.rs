@@ -99,6 +99,12 @@ struct Block<'a> {
     text: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     thinking: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+    #[serde(default)]
+    input: Option<serde_json::Value>,
 }
 
 /// Decodes a whole Messages response. `model` is the requested model (used when the body names none);
@@ -138,8 +144,17 @@ pub fn decode(
     };
     let mut text = String::new();
     let mut reasoning: Option<String> = None;
+    let mut tool_calls = Vec::new();
     for block in wire.content.iter().flatten() {
         match block.kind.as_ref() {
+            "tool_use" => tool_calls.push(llm_core::ToolCall::new(
+                block.id.as_deref().unwrap_or_default(),
+                block.name.as_deref().unwrap_or_default(),
+                block
+                    .input
+                    .clone()
+                    .unwrap_or_else(|| serde_json::Value::Object(serde_json::Map::new())),
+            )),
             "text" => text.push_str(block.text.as_deref().unwrap_or_default()),
             "thinking" => reasoning
                 .get_or_insert_with(String::new)
@@ -153,6 +168,7 @@ pub fn decode(
         text,
     );
     response.reasoning = reasoning;
+    response.tool_calls = tool_calls;
     response.finish_reason = wire.stop_reason.as_deref().map(crate::error::finish_reason);
     response.usage = wire.usage.filter(|u| !u.is_empty()).map(|u| u.to_usage());
     response.request_id = request_id;

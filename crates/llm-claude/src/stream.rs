@@ -8,9 +8,10 @@
 //! - `message_start` gives [`StreamEvent::Start`] (the model and message id from the event, the request id
 //!   from the `request-id` response header) and the first usage counters;
 //! - `content_block_start` / `content_block_delta` / `content_block_stop`, by `index`: `text_delta` gives
-//!   [`StreamEvent::TextDelta`], `thinking_delta` gives [`StreamEvent::ReasoningDelta`]; a `tool_use` block's
-//!   `input_json_delta`s are collected in the decoder ([`MessagesDecoder::tool_inputs`]) for tool calling, not
-//!   emitted; other deltas (`signature_delta`, `citations_delta`, …) are skipped;
+//!   [`StreamEvent::TextDelta`], `thinking_delta` gives [`StreamEvent::ReasoningDelta`]; a `tool_use` block
+//!   gives [`StreamEvent::ToolCallStart`], each `input_json_delta` a [`StreamEvent::ToolCallDelta`], and its
+//!   `content_block_stop` the [`StreamEvent::ToolCall`] with the parsed input (also kept in
+//!   [`MessagesDecoder::tool_inputs`]); other deltas (`signature_delta`, `citations_delta`, …) are skipped;
 //! - `message_delta` carries the stop reason and cumulative usage: every one gives a [`StreamEvent::Usage`]
 //!   with the latest counters (never a sum);
 //! - `message_stop` gives [`StreamEvent::Finish`] and ends the stream;
@@ -22,7 +23,7 @@
 use std::borrow::Cow;
 use std::collections::VecDeque;
 
-use llm_core::{Error, ErrorKind, FinishReason, StreamEvent, StreamStart};
+use llm_core::{Error, ErrorKind, FinishReason, StreamEvent, StreamStart, ToolCall};
 use llm_http::{Decoding, Frame, Framing};
 use serde::Deserialize;
 
@@ -44,6 +45,11 @@ pub struct ToolInput {
     pub name: String,
     /// The concatenated `partial_json` pieces (a JSON object once the block has stopped).
     pub input_json: String,
+    /// The call's position among this answer's tool calls (`StreamEvent::ToolCall*` index), for `tool_use`
+    /// blocks; `None` for server-side tools (`server_tool_use`), which the client does not run.
+    pub call: Option<usize>,
+    /// Whether the block has stopped (its `ToolCall` event was given).
+    pub done: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +73,7 @@ pub struct MessagesDecoder {
     usage_sent: bool,
     tools: Vec<ToolInput>,
     tool_bytes: usize,
+    calls: usize,
 }
 
 #[derive(Deserialize)]
@@ -110,6 +117,12 @@ struct Block<'a> {
     id: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     name: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct BlockStop {
+    #[serde(default)]
+    index: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -164,6 +177,7 @@ impl MessagesDecoder {
             usage_sent: false,
             tools: Vec::new(),
             tool_bytes: 0,
+            calls: 0,
         }
     }
 
@@ -231,7 +245,14 @@ impl MessagesDecoder {
             named => named,
         };
         match kind {
-            "ping" | "content_block_stop" => Ok(()),
+            "ping" => Ok(()),
+            "content_block_stop" => {
+                let stop: BlockStop = self.parse(kind, data)?;
+                match stop.index {
+                    Some(index) => self.finish_tool(index, out),
+                    None => Ok(()),
+                }
+            }
             "error" => Err(error::from_stream_data(&self.provider, data)),
             "message_start" => {
                 let start: MessageStart<'_> = self.parse(kind, data)?;
@@ -255,13 +276,23 @@ impl MessagesDecoder {
                 match block.kind.as_ref() {
                     "text" => push_text(out, block.text, StreamEvent::TextDelta),
                     "thinking" => push_text(out, block.thinking, StreamEvent::ReasoningDelta),
-                    "tool_use" | "server_tool_use" => {
+                    kind @ ("tool_use" | "server_tool_use") => {
                         let mut tool = ToolInput {
                             index: start.index,
                             ..ToolInput::default()
                         };
                         tool.id = block.id.map(Cow::into_owned).unwrap_or_default();
                         tool.name = block.name.map(Cow::into_owned).unwrap_or_default();
+                        if kind == "tool_use" {
+                            let call = self.calls;
+                            self.calls += 1;
+                            tool.call = Some(call);
+                            out.push_back(StreamEvent::ToolCallStart {
+                                index: call,
+                                id: tool.id.clone(),
+                                name: tool.name.clone(),
+                            });
+                        }
                         self.tools.push(tool);
                     }
                     _ => {}
@@ -285,7 +316,15 @@ impl MessagesDecoder {
                             ));
                         }
                         match self.tools.iter_mut().rev().find(|t| t.index == delta.index) {
-                            Some(tool) => tool.input_json.push_str(piece),
+                            Some(tool) => {
+                                tool.input_json.push_str(piece);
+                                if let Some(call) = tool.call.filter(|_| !piece.is_empty()) {
+                                    out.push_back(StreamEvent::ToolCallDelta {
+                                        index: call,
+                                        arguments: piece.to_owned(),
+                                    });
+                                }
+                            }
                             None => {
                                 // A delta for a block whose start was not seen: keep it anyway.
                                 let mut tool = ToolInput {
@@ -332,6 +371,42 @@ impl MessagesDecoder {
             }
             _ => Ok(()),
         }
+    }
+
+    /// A block stopped: a `tool_use` block's input is complete and its call is given, parsed (empty input
+    /// means `{}`); input that is not JSON is `invalid_response` naming the call.
+    fn finish_tool(&mut self, block: u64, out: &mut VecDeque<StreamEvent>) -> Result<(), Error> {
+        let Some(tool) = self
+            .tools
+            .iter_mut()
+            .rev()
+            .find(|t| t.index == block && !t.done)
+        else {
+            return Ok(());
+        };
+        tool.done = true;
+        let Some(call) = tool.call else {
+            return Ok(());
+        };
+        let arguments = if tool.input_json.trim().is_empty() {
+            serde_json::Value::Object(serde_json::Map::new())
+        } else {
+            serde_json::from_str(&tool.input_json).map_err(|e| {
+                error::invalid(
+                    &self.provider,
+                    format!(
+                        "tool call `{}` ({}) has input that is not valid json",
+                        tool.id, tool.name
+                    ),
+                )
+                .with_source(e)
+            })?
+        };
+        out.push_back(StreamEvent::ToolCall {
+            index: call,
+            call: ToolCall::new(tool.id.clone(), tool.name.clone(), arguments),
+        });
+        Ok(())
     }
 
     fn ensure_started(&mut self, out: &mut VecDeque<StreamEvent>) {

@@ -248,3 +248,73 @@ async fn health_lists_models() {
     .expect("config");
     c.health().await.expect("healthy");
 }
+
+fn weather() -> llm_core::Tool {
+    llm_core::Tool::new(
+        "get_weather",
+        "The current weather in a city",
+        serde_json::json!({
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"]
+        }),
+    )
+}
+
+#[tokio::test]
+async fn streamed_tool_use_arrives_as_tool_call_events_and_an_openai_history_continues_here() {
+    let katan = Katan::start();
+    let claude = claude(&katan);
+    let ask = request("What is the weather in Paris?")
+        .tool(weather())
+        .tool_choice(llm_core::ToolChoice::Required);
+    let events: Vec<_> = claude
+        .stream(&ask)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}\n{}", katan.log_tail(20)))
+        .collect()
+        .await;
+    let events: Vec<StreamEvent> = events.into_iter().map(Result::unwrap).collect();
+    let deltas = events
+        .iter()
+        .filter(|e| matches!(e, StreamEvent::ToolCallDelta { .. }))
+        .count();
+    assert!(deltas > 1, "katan streams the input in pieces: {events:?}");
+    let call = events
+        .iter()
+        .find_map(|e| match e {
+            StreamEvent::ToolCall { call, .. } => Some(call.clone()),
+            _ => None,
+        })
+        .expect("a finished call");
+    assert_eq!(call.name, "get_weather");
+    assert!(call.arguments["city"].is_string(), "{:?}", call.arguments);
+    assert_eq!(
+        events.last(),
+        Some(&StreamEvent::Finish(FinishReason::ToolCalls))
+    );
+
+    // A conversation whose call came from an OpenAI-style provider (its id format, a JSON result) goes on
+    // here unchanged.
+    let openai_call = llm_core::ToolCall::new(
+        "call_abc123",
+        "get_weather",
+        serde_json::json!({"city": "Paris"}),
+    );
+    let history = request("What is the weather in Paris?")
+        .tool(weather())
+        .message(llm_core::Message::tool_calls("", [openai_call]))
+        .message(llm_core::Message::tool_result(
+            "call_abc123",
+            "get_weather",
+            llm_core::ToolOutput::Json(serde_json::json!({"temp_c": 18})),
+        ));
+    let answer = claude
+        .chat(&history)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}\n{}", katan.log_tail(20)));
+    assert!(
+        !answer.text.is_empty() || !answer.tool_calls.is_empty(),
+        "{answer:?}"
+    );
+}

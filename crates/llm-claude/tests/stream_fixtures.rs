@@ -24,6 +24,15 @@ fn summary(items: &[Result<StreamEvent, Error>]) -> Vec<String> {
                 u.input_tokens, u.cached_input_tokens, u.output_tokens, u.total_tokens
             ),
             Ok(StreamEvent::Finish(r)) => format!("finish {r:?}"),
+            Ok(StreamEvent::ToolCallStart { index, id, name }) => {
+                format!("call_start {index} {id} {name}")
+            }
+            Ok(StreamEvent::ToolCallDelta { index, arguments }) => {
+                format!("call_delta {index} {arguments}")
+            }
+            Ok(StreamEvent::ToolCall { index, call }) => {
+                format!("call {index} {} {} {}", call.id, call.name, call.arguments)
+            }
             Ok(other) => format!("other {other:?}"),
             Err(e) => format!(
                 "error {} retryable={} delivered={:?} {}",
@@ -155,13 +164,17 @@ fn truncated_stream_is_a_network_error() {
 }
 
 #[test]
-fn tool_input_json_is_collected_not_emitted() {
+fn tool_use_streams_as_tool_call_events_and_its_input_is_kept() {
     let (events, tools) = check_every_split("tool_use.sse");
     assert_eq!(
         events,
         [
             "start claude claude-sonnet-4-5 msg_01Tool req_fixture",
             "text Checking the weather.",
+            "call_start 0 toolu_01T1x get_weather",
+            "call_delta 0 {\"location\": \"San Fra",
+            "call_delta 0 ncisco, CA\", \"unit\": \"celsius\"}",
+            "call 0 toolu_01T1x get_weather {\"location\":\"San Francisco, CA\",\"unit\":\"celsius\"}",
             "usage in=Some(472) cached=None out=Some(89) total=Some(561)",
             "finish ToolCalls",
         ]
