@@ -115,20 +115,7 @@ pub(crate) fn steps() -> Vec<Step> {
             name: "package",
             // Every publishable crate packaged and its package built, in dependency order (cargo resolves
             // the workspace's unpublished crates from the packages it just made).
-            run: |cx| {
-                cx.run_cargo(&[
-                    "package",
-                    "--workspace",
-                    "--exclude",
-                    "xtask",
-                    "--exclude",
-                    "llmux-e2e",
-                    "--exclude",
-                    "llmux-reliability",
-                    "--locked",
-                    "--allow-dirty",
-                ])
-            },
+            run: package,
         },
         Step {
             name: "fuzz",
@@ -304,6 +291,32 @@ fn version_parts(version: &str) -> Option<[u64; 3]> {
     let minor = parts.next()??;
     let patch = parts.next().unwrap_or(Some(0))?;
     Some([major, minor, patch])
+}
+
+/// `cargo package` of every publishable crate. Cargo keeps the packages it made (and the local registry it
+/// resolves unpublished workspace crates from) under the target dir, keyed by version only: one left by an
+/// earlier commit of the same version would stand in for the current code, so they are removed first.
+fn package(cx: &Context) -> Result<Outcome> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cx.root.join("target"));
+    let stale = target.join("package");
+    if stale.exists() {
+        fs::remove_dir_all(&stale)
+            .context(|| format!("cannot remove the old packages in {}", stale.display()))?;
+    }
+    cx.run_cargo(&[
+        "package",
+        "--workspace",
+        "--exclude",
+        "xtask",
+        "--exclude",
+        "llmux-e2e",
+        "--exclude",
+        "llmux-reliability",
+        "--locked",
+        "--allow-dirty",
+    ])
 }
 
 fn deny(cx: &Context) -> Result<Outcome> {

@@ -5,19 +5,23 @@
 //! is how `num_ctx`, `mirostat` and Ollama's other runner options are set). A key that collides with a field
 //! this crate writes is a `validation` error, never a silent overwrite.
 
-use llm_core::{ChatRequest, ContentPart, Error, ErrorKind, Violation};
+use std::borrow::Cow;
+
+use llm_core::{ChatRequest, ContentPart, Error, ErrorKind, Role, ToolChoice, Violation};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::config::{KeepAlive, OllamaConfig};
 
 /// Top-level fields this crate writes itself.
-const OWN_FIELDS: [&str; 4] = ["model", "messages", "stream", "keep_alive"];
+const OWN_FIELDS: [&str; 5] = ["model", "messages", "stream", "keep_alive", "tools"];
 
 #[derive(Serialize)]
 struct Body<'a> {
     model: &'a str,
     messages: Vec<WireMessage<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tools: Vec<WireTool<'a>>,
     stream: bool,
     #[serde(skip_serializing_if = "Options::is_empty")]
     options: Options<'a>,
@@ -30,7 +34,38 @@ struct Body<'a> {
 #[derive(Serialize)]
 struct WireMessage<'a> {
     role: &'static str,
-    content: &'a str,
+    content: Cow<'a, str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<WireCall<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_name: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct WireCall<'a> {
+    function: WireCallFunction<'a>,
+}
+
+#[derive(Serialize)]
+struct WireCallFunction<'a> {
+    name: &'a str,
+    /// An object, as Ollama takes and gives arguments.
+    arguments: &'a Value,
+}
+
+#[derive(Serialize)]
+struct WireTool<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: WireToolFunction<'a>,
+}
+
+#[derive(Serialize)]
+struct WireToolFunction<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    parameters: &'a Value,
 }
 
 #[derive(Serialize, Default)]
@@ -86,6 +121,37 @@ impl Options<'_> {
     }
 }
 
+/// What Ollama's tool calling cannot express: a tool choice other than `auto`, the parallel-calls
+/// setting, a strict flag. Rejected, never dropped.
+fn tool_violations(request: &ChatRequest) -> Vec<Violation> {
+    let mut out = Vec::new();
+    match &request.tool_choice {
+        None | Some(ToolChoice::Auto) => {}
+        Some(_) => out.push(Violation::new(
+            "tool_choice",
+            "auto (ollama takes no tool choice)",
+            "another choice",
+        )),
+    }
+    if request.parallel_tool_calls.is_some() {
+        out.push(Violation::new(
+            "parallel_tool_calls",
+            "not set (ollama has no such setting)",
+            "a setting",
+        ));
+    }
+    for (i, tool) in request.tools.iter().enumerate() {
+        if tool.strict == Some(true) {
+            out.push(Violation::new(
+                format!("tools[{i}].strict"),
+                "no strict flag",
+                "true",
+            ));
+        }
+    }
+    out
+}
+
 /// The JSON body of `POST /api/chat` for `request`, streamed or not.
 ///
 /// Does not check parameter ranges (that is [`PARAMS`](crate::PARAMS), run by the
@@ -96,25 +162,100 @@ pub fn chat_body(
     request: &ChatRequest,
     stream: bool,
 ) -> Result<Vec<u8>, Error> {
-    let mut violations = llm_core::validate::no_tools("ollama", request);
+    let mut violations = tool_violations(request);
     let mut messages = Vec::with_capacity(request.messages.len());
+    // Ollama keys a tool's answer by the tool's name: a result from another provider's history that
+    // carries only the call id gets the name of the call it answers.
+    let name_of = |call_id: &str| {
+        request
+            .messages
+            .iter()
+            .flat_map(|m| &m.content)
+            .find_map(|p| match p {
+                ContentPart::ToolCall(call) if call.id == call_id => Some(call.name.as_str()),
+                _ => None,
+            })
+    };
     for (i, message) in request.messages.iter().enumerate() {
-        match message.content.as_slice() {
-            [ContentPart::Text { text }] => messages.push(WireMessage {
-                role: message.role.as_str(),
-                content: text,
-            }),
-            [] => messages.push(WireMessage {
-                role: message.role.as_str(),
-                content: "",
-            }),
-            _ => violations.push(Violation::new(
+        let mut text: Option<&str> = None;
+        let mut texts = 0;
+        let mut calls = Vec::new();
+        let mut bad = None;
+        for part in &message.content {
+            match part {
+                ContentPart::Text { text: t } if message.role != Role::Tool => {
+                    texts += 1;
+                    text = Some(t);
+                }
+                ContentPart::ToolCall(call) if message.role == Role::Assistant => {
+                    calls.push(WireCall {
+                        function: WireCallFunction {
+                            name: &call.name,
+                            arguments: &call.arguments,
+                        },
+                    });
+                }
+                ContentPart::ToolResult {
+                    call_id,
+                    name,
+                    content,
+                    ..
+                } if matches!(message.role, Role::User | Role::Tool) => {
+                    let tool_name = if name.is_empty() {
+                        name_of(call_id)
+                    } else {
+                        Some(name.as_str())
+                    };
+                    messages.push(WireMessage {
+                        role: "tool",
+                        content: Cow::Owned(content.to_text()),
+                        tool_calls: Vec::new(),
+                        tool_name,
+                    });
+                }
+                _ => {
+                    bad = Some(format!(
+                        "a part ollama cannot take in a {} message",
+                        message.role.as_str()
+                    ))
+                }
+            }
+        }
+        if texts > 1 {
+            bad = Some(format!("{} parts", message.content.len()));
+        }
+        if let Some(given) = bad {
+            violations.push(Violation::new(
                 format!("messages[{i}].content"),
-                "one text part (ollama takes one string per message)",
-                format!("{} parts", message.content.len()),
-            )),
+                "one text part (ollama takes one string per message), tool calls (assistant) and tool results",
+                given,
+            ));
+            continue;
+        }
+        if message.role == Role::Tool {
+            continue;
+        }
+        if text.is_some() || !calls.is_empty() || message.content.is_empty() {
+            messages.push(WireMessage {
+                role: message.role.as_str(),
+                content: Cow::Borrowed(text.unwrap_or_default()),
+                tool_calls: calls,
+                tool_name: None,
+            });
         }
     }
+    let tools = request
+        .tools
+        .iter()
+        .map(|t| WireTool {
+            kind: "function",
+            function: WireToolFunction {
+                name: &t.name,
+                description: t.description.as_deref(),
+                parameters: &t.parameters,
+            },
+        })
+        .collect();
     let p = &request.params;
     let mut options = Options {
         temperature: p.temperature,
@@ -164,6 +305,7 @@ pub fn chat_body(
     let body = Body {
         model: &request.model,
         messages,
+        tools,
         stream,
         options,
         keep_alive: config.keep_alive,

@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use llm_core::{ChatResponse, Error, ErrorKind, FinishReason, Usage};
+use llm_core::{ChatResponse, Error, ErrorKind, FinishReason, ToolCall, Usage};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -39,6 +39,55 @@ pub(crate) struct WireMessage<'a> {
     pub(crate) content: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     pub(crate) thinking: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub(crate) tool_calls: Option<Vec<WireCall>>,
+}
+
+/// A call as Ollama sends it: whole (never in pieces), arguments an object, and no id.
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireCall {
+    #[serde(default)]
+    pub(crate) function: Option<WireFunction>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireFunction {
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+    #[serde(default)]
+    pub(crate) arguments: Option<Value>,
+}
+
+impl WireCall {
+    /// The call, with a stable id (Ollama gives calls none): `call_{n}_{hash}` from its position in the
+    /// answer and a hash of its name and arguments, so the same answer always gives the same ids and calls of
+    /// different turns do not collide. Arguments sent as JSON text (some proxies do) are parsed; missing
+    /// arguments are `{}`.
+    pub(crate) fn to_call(&self, n: usize) -> ToolCall {
+        let function = self.function.as_ref();
+        let name = function.and_then(|f| f.name.clone()).unwrap_or_default();
+        let arguments = match function.and_then(|f| f.arguments.clone()) {
+            Some(Value::String(text)) => serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            Some(value) => value,
+            None => Value::Object(serde_json::Map::new()),
+        };
+        let id = format!("call_{n}_{:08x}", fnv1a(&name, &arguments));
+        ToolCall::new(id, name, arguments)
+    }
+}
+
+/// 32-bit FNV-1a of a call's name and compact arguments: a stable, dependency-free id suffix.
+fn fnv1a(name: &str, arguments: &Value) -> u32 {
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in name
+        .bytes()
+        .chain([0])
+        .chain(arguments.to_string().into_bytes())
+    {
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    hash
 }
 
 /// One line of a stream: a [`WireChunk`] without `model`, which the stream does not use (its start event
@@ -119,6 +168,15 @@ pub fn decode_chat(
             "the chat response is not complete (done: false)".into(),
         ));
     }
+    let tool_calls = chunk
+        .message
+        .as_ref()
+        .and_then(|m| m.tool_calls.as_deref())
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .map(|(n, call)| call.to_call(n))
+        .collect();
     let (text, reasoning) = match &chunk.message {
         Some(m) => (
             m.content.as_deref().unwrap_or_default().to_owned(),
@@ -132,7 +190,12 @@ pub fn decode_chat(
     let model = chunk.model.as_deref().unwrap_or(requested_model);
     let mut response = ChatResponse::new(provider, model, text);
     response.reasoning = reasoning;
-    response.finish_reason = Some(chunk.finish_reason());
+    response.tool_calls = tool_calls;
+    response.finish_reason = Some(match chunk.finish_reason() {
+        // Ollama says `stop` when it answers with calls.
+        FinishReason::Stop if !response.tool_calls.is_empty() => FinishReason::ToolCalls,
+        other => other,
+    });
     response.usage = chunk.usage();
     response.request_id = request_id;
     Ok(response)

@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 use std::collections::VecDeque;
 
-use llm_core::{Error, ErrorKind, StreamEvent, StreamStart};
+use llm_core::{Error, ErrorKind, FinishReason, StreamEvent, StreamStart};
 use llm_http::{Decoding, Frame, Framing, StreamDecoder};
 use serde_json::error::Category;
 
@@ -51,6 +51,7 @@ pub struct ChatDecoder {
     request_id: Option<String>,
     start: Option<StreamStart>,
     state: State,
+    calls: usize,
 }
 
 impl ChatDecoder {
@@ -61,6 +62,7 @@ impl ChatDecoder {
             request_id: start.request_id.clone(),
             start: Some(start),
             state: State::Streaming,
+            calls: 0,
         }
     }
 
@@ -115,12 +117,32 @@ impl ChatDecoder {
             if let Some(content) = message.content.filter(|c| !c.is_empty()) {
                 out.push_back(StreamEvent::TextDelta(content.into_owned()));
             }
+            // Ollama sends each call whole: it starts, delivers its arguments and ends in one line.
+            for wire in message.tool_calls.iter().flatten() {
+                let index = self.calls;
+                self.calls += 1;
+                let call = wire.to_call(index);
+                out.push_back(StreamEvent::ToolCallStart {
+                    index,
+                    id: call.id.clone(),
+                    name: call.name.clone(),
+                });
+                out.push_back(StreamEvent::ToolCallDelta {
+                    index,
+                    arguments: call.arguments.to_string(),
+                });
+                out.push_back(StreamEvent::ToolCall { index, call });
+            }
         }
         if chunk.done {
             if let Some(usage) = chunk.usage() {
                 out.push_back(StreamEvent::Usage(usage));
             }
-            out.push_back(StreamEvent::Finish(chunk.finish_reason()));
+            let reason = match chunk.finish_reason() {
+                FinishReason::Stop if self.calls > 0 => FinishReason::ToolCalls,
+                other => other,
+            };
+            out.push_back(StreamEvent::Finish(reason));
             self.state = State::Done;
         }
         Ok(())

@@ -87,17 +87,48 @@ fn validate_uses_the_ollama_table() {
 }
 
 #[test]
-fn tools_are_rejected_until_ollama_takes_them_never_dropped() {
+fn tools_calls_and_results_are_written_as_ollama_expects() {
+    use llm_core::{ContentPart, Message, Tool, ToolCall, ToolChoice, ToolOutput};
+    let weather = Tool::new("get_weather", "Weather", json!({"type": "object"}));
+    // A history from an OpenAI-style provider: call ids, a result that names only the call.
+    let call = ToolCall::new("call_abc", "get_weather", json!({"city": "Paris"}));
+    let mut result = Message::tool_result("call_abc", "", ToolOutput::Json(json!({"temp": 18})));
+    if let ContentPart::ToolResult { name, .. } = &mut result.content[0] {
+        assert!(name.is_empty());
+    }
+    let req = ChatRequest::new("llama3.2")
+        .user("Weather in Paris?")
+        .message(Message::tool_calls("", [call]))
+        .message(result)
+        .tool(weather.clone())
+        .tool_choice(ToolChoice::Auto);
+    let body: Value =
+        serde_json::from_slice(&chat_body(&OllamaConfig::default(), &req, false).unwrap()).unwrap();
+    assert_eq!(
+        body["tools"],
+        json!([{"type": "function", "function": {"name": "get_weather", "description": "Weather",
+                 "parameters": {"type": "object"}}}])
+    );
+    assert_eq!(
+        body["messages"],
+        json!([
+            {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": "",
+             "tool_calls": [{"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]},
+            {"role": "tool", "content": "{\"temp\":18}", "tool_name": "get_weather"}
+        ])
+    );
+    // What Ollama cannot express is rejected, never dropped.
     let req = ChatRequest::new("llama3.2")
         .user("hi")
-        .tool(llm_core::Tool::new(
-            "t",
-            "d",
-            serde_json::json!({"type": "object"}),
-        ))
+        .tool(weather.strict(true))
+        .tool_choice(ToolChoice::Required)
         .parallel_tool_calls(false);
     let err = chat_body(&OllamaConfig::default(), &req, false).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Validation);
     let params: Vec<&str> = err.violations().iter().map(|v| v.param.as_str()).collect();
-    assert_eq!(params, ["tools", "parallel_tool_calls"]);
+    assert_eq!(
+        params,
+        ["tool_choice", "parallel_tool_calls", "tools[0].strict"]
+    );
 }

@@ -227,3 +227,34 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn whole_tool_calls_get_stable_ids_and_the_answer_finishes_with_tool_calls() {
+    let outs = decode_every_split("tool_calls.ndjson");
+    let calls: Vec<_> = outs
+        .iter()
+        .filter_map(|o| match o {
+            Out::Event(StreamEvent::ToolCall { index, call }) => Some((*index, call.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(calls.len(), 2, "{outs:?}");
+    assert_eq!(calls[0].0, 0);
+    assert_eq!(calls[0].1.name, "get_weather");
+    assert_eq!(calls[0].1.arguments, serde_json::json!({"city": "Paris"}));
+    assert_eq!(calls[1].1.name, "get_time");
+    assert!(calls[0].1.id.starts_with("call_0_") && calls[1].1.id.starts_with("call_1_"));
+    assert_ne!(calls[0].1.id, calls[1].1.id);
+    // Stable: the same answer gives the same ids.
+    let again = decode_every_split("tool_calls.ndjson");
+    assert_eq!(outs, again);
+    let starts = outs
+        .iter()
+        .filter(|o| matches!(o, Out::Event(StreamEvent::ToolCallStart { .. })))
+        .count();
+    assert_eq!(starts, 2);
+    assert_eq!(
+        outs.last(),
+        Some(&Out::Event(StreamEvent::Finish(FinishReason::ToolCalls)))
+    );
+}
