@@ -106,6 +106,17 @@ pub struct ChatArgs {
     /// (`--param stop=END`, `--param 'stop=["a","b"]'`, `--param temperature=0.2`). Repeatable.
     #[arg(long = "param", value_name = "KEY=VALUE")]
     pub params: Vec<String>,
+    /// Tools the model may call: a JSON array of `{"name", "description", "parameters"}` (parameters: a
+    /// JSON Schema).
+    #[arg(long, value_name = "FILE")]
+    pub tools: Option<PathBuf>,
+    /// Whether and which tool the model must call: auto, none, required, or a tool's name.
+    #[arg(long, value_name = "auto|none|required|NAME")]
+    pub tool_choice: Option<String>,
+    /// A whole conversation as JSON (`system`, `messages` with tool calls and results, `tools`,
+    /// `tool_choice`); a PROMPT given too is appended as a last user message, and stdin is not read.
+    #[arg(long, value_name = "FILE")]
+    pub request: Option<PathBuf>,
     /// Wait for the whole answer instead of streaming it.
     #[arg(long)]
     pub no_stream: bool,

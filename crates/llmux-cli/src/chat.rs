@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::args::ChatArgs;
 use crate::build::{self, Options};
+use crate::conversation;
 use crate::env::Env;
 use crate::exit;
 use crate::output::{Event, Output};
@@ -112,7 +113,15 @@ where
 {
     let (params, mut violations) = parse_params(&args.params)?;
     let spec = spec::resolve(&args.select, env)?;
-    let prompt = prompt(args.prompt.as_deref(), stdin)?;
+    // With a whole conversation from a file, a prompt is optional and stdin is not read.
+    let mut request = match &args.request {
+        Some(path) => conversation::load_request(path)?,
+        None => ChatRequest::for_chain(),
+    };
+    let prompt = match (&args.request, args.prompt.as_deref()) {
+        (Some(_), None) => None,
+        (_, arg) => Some(prompt(arg, stdin)?),
+    };
     let mut timeouts = llmux::Timeouts::default();
     if let Some(d) = args.connect_timeout {
         timeouts = timeouts.connect(d);
@@ -158,11 +167,26 @@ where
         lock(output).trying(first.backend.name(), &first.model.value);
     }
     let chain = build::chain(&spec, options, Some(observer))?;
-    let mut request = ChatRequest::for_chain();
     if let Some(system) = &args.system {
-        request = request.system(system.clone());
+        request
+            .messages
+            .insert(0, llmux::Message::system(system.clone()));
     }
-    let request = request.user(prompt).params(params);
+    if let Some(prompt) = prompt {
+        request = request.user(prompt);
+    }
+    if request.messages.is_empty() {
+        return Err(ConfigError(
+            "the request file holds no messages and no prompt was given".to_owned(),
+        ));
+    }
+    if let Some(path) = &args.tools {
+        request.tools.extend(conversation::load_tools(path)?);
+    }
+    if let Some(choice) = &args.tool_choice {
+        request.tool_choice = Some(llmux::ToolChoice::parse(choice));
+    }
+    let request = request.params(params);
     if !violations.is_empty() {
         // Report the range violations of the parameters that did parse, too: every problem at once.
         if let Err(e) = chain.validate(&request) {
@@ -209,6 +233,7 @@ async fn streamed<O: Write, E: Write>(
                 finish = Some(r.clone());
                 Ok(())
             }
+            Ok(StreamEvent::ToolCall { index, call }) => out.event(Event::ToolCall(*index, call)),
             Ok(_) => Ok(()),
             Err(e) => {
                 drop(out);
@@ -252,6 +277,9 @@ async fn whole<O: Write, E: Write>(
         written = written.and_then(|()| out.event(Event::Reasoning(r)));
     }
     written = written.and_then(|()| out.event(Event::Delta(&response.text)));
+    for (index, call) in response.tool_calls.iter().enumerate() {
+        written = written.and_then(|()| out.event(Event::ToolCall(index, call)));
+    }
     if let Some(u) = &response.usage {
         written = written.and_then(|()| out.event(Event::Usage(u)));
     }

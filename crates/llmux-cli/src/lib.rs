@@ -11,6 +11,7 @@ use std::io::{IsTerminal, Read, Write};
 pub mod args;
 pub mod build;
 pub mod chat;
+pub mod conversation;
 pub mod duration;
 pub mod env;
 pub mod exit;

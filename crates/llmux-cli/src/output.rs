@@ -6,7 +6,7 @@
 
 use std::io::{self, Write};
 
-use llmux::{Attempt, Error, FinishReason, StreamStart, Usage};
+use llmux::{Attempt, Error, FinishReason, StreamStart, ToolCall, Usage};
 use serde_json::{Value, json};
 
 use crate::spinner::Spinner;
@@ -24,6 +24,8 @@ pub enum Event<'a> {
     Reasoning(&'a str),
     /// Token counts.
     Usage(&'a Usage),
+    /// A finished tool call, with its position in the answer.
+    ToolCall(usize, &'a ToolCall),
     /// Why generation ended.
     Finish(&'a FinishReason),
     /// The command failed; always the last event.
@@ -54,6 +56,13 @@ pub fn event_json(event: Event<'_>) -> Value {
             "input_tokens": u.input_tokens,
             "output_tokens": u.output_tokens,
             "total_tokens": u.total(),
+        }),
+        Event::ToolCall(index, call) => json!({
+            "type": "tool_call",
+            "index": index,
+            "id": call.id,
+            "name": call.name,
+            "arguments": call.arguments,
         }),
         Event::Finish(reason) => json!({"type": "finish", "reason": reason.as_str()}),
         Event::Error(e) => json!({
@@ -166,6 +175,17 @@ impl<O: Write, E: Write> Output<O, E> {
                 self.out.flush()?;
                 self.printed_text = true;
                 self.at_line_start = text.ends_with('\n');
+                Ok(())
+            }
+            Event::ToolCall(_, call) => {
+                self.end_line()?;
+                writeln!(
+                    self.out,
+                    "tool call {} {}({})",
+                    call.id, call.name, call.arguments
+                )?;
+                self.out.flush()?;
+                self.printed_text = true;
                 Ok(())
             }
             Event::Finish(_) => self.end_line(),

@@ -103,3 +103,24 @@ fn text_mode_prints_only_the_answer_on_stdout_and_ends_its_line() {
         "llmux: openai (gpt) failed: openai: auth: bad key\n"
     );
 }
+
+#[test]
+fn a_tool_call_is_one_json_line_in_order_and_a_readable_line_in_text_mode() {
+    let call = ToolCall::new("call_A", "get_weather", json!({"city": "Paris"}));
+    let lines = json_lines(&[Event::ToolCall(0, &call)]);
+    assert_eq!(
+        lines,
+        [
+            json!({"type": "tool_call", "index": 0, "id": "call_A", "name": "get_weather",
+                "arguments": {"city": "Paris"}})
+        ]
+    );
+    let mut out = Output::new(Mode::Text, Vec::new(), Vec::new(), None);
+    out.event(Event::Delta("Checking.")).unwrap();
+    out.event(Event::ToolCall(0, &call)).unwrap();
+    let (stdout, _) = out.into_inner();
+    assert_eq!(
+        String::from_utf8(stdout).unwrap(),
+        "Checking.\ntool call call_A get_weather({\"city\":\"Paris\"})\n"
+    );
+}

@@ -114,3 +114,90 @@ fn a_rejected_key_exits_4_and_rate_limits_exit_5() {
     assert_eq!(second.code, 5, "{second:?}");
     assert_eq!(second.of_type("error")[0]["kind"], "rate_limited");
 }
+
+const WEATHER_TOOLS: &str = r#"[{"name": "get_weather", "description": "The current weather in a city",
+  "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]"#;
+
+#[test]
+fn tools_from_a_file_come_back_as_tool_call_lines_and_a_request_file_continues_the_conversation() {
+    let katan = Katan::start();
+    let dir = Scratch::new("katan-tools");
+    let tools = dir.file("tools.json", WEATHER_TOOLS);
+    let tools = tools.to_str().expect("utf-8 path");
+    let base = format!("{}/v1", katan.base_url());
+    let env = [("OPENAI_API_KEY", "sk-katan")];
+    for provider in ["openai", "claude"] {
+        let base = if provider == "openai" {
+            base.clone()
+        } else {
+            katan.base_url()
+        };
+        let env = [
+            ("OPENAI_API_KEY", "sk-katan"),
+            ("ANTHROPIC_API_KEY", "sk-ant-katan"),
+        ];
+        let run = llmux(
+            &[
+                "chat",
+                "--json",
+                "--provider",
+                provider,
+                "--model",
+                Katan::MODEL,
+                "--base-url",
+                &base,
+                "--tools",
+                tools,
+                "--tool-choice",
+                "required",
+                "What is the weather in Paris?",
+            ],
+            &env,
+            None,
+        );
+        assert_eq!(run.code, 0, "{provider}: {run:?}\n{}", katan.log_tail(20));
+        let calls = run.of_type("tool_call");
+        assert_eq!(calls.len(), 1, "{provider}: {run:?}");
+        assert_eq!(calls[0]["index"], 0);
+        assert_eq!(calls[0]["name"], "get_weather");
+        assert!(calls[0]["id"].as_str().is_some_and(|id| !id.is_empty()));
+        assert!(
+            calls[0]["arguments"]["city"].is_string(),
+            "{provider}: {:?}",
+            calls[0]
+        );
+        assert_eq!(run.of_type("finish")[0]["reason"], "tool_calls");
+    }
+
+    // The documented conversation format, sent as it is (no prompt, stdin not read).
+    let request = dir.file(
+        "request.json",
+        &format!(
+            r#"{{"system": "Be brief.", "messages": [
+                {{"role": "user", "content": "What is the weather in Paris?"}},
+                {{"role": "assistant", "content": "", "tool_calls":
+                    [{{"id": "call_A", "name": "get_weather", "arguments": {{"city": "Paris"}}}}]}},
+                {{"role": "tool", "tool_call_id": "call_A", "content": "18 C"}}],
+               "tools": {WEATHER_TOOLS}, "tool_choice": "auto"}}"#
+        ),
+    );
+    let run = llmux(
+        &[
+            "chat",
+            "--json",
+            "--provider",
+            "openai",
+            "--model",
+            Katan::MODEL,
+            "--base-url",
+            &base,
+            "--request",
+            request.to_str().expect("utf-8 path"),
+        ],
+        &env,
+        None,
+    );
+    assert_eq!(run.code, 0, "{run:?}\n{}", katan.log_tail(20));
+    assert_eq!(run.of_type("start").len(), 1, "{run:?}");
+    assert_eq!(run.of_type("error").len(), 0, "{run:?}");
+}
