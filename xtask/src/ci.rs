@@ -293,17 +293,37 @@ fn version_parts(version: &str) -> Option<[u64; 3]> {
     Some([major, minor, patch])
 }
 
-/// `cargo package` of every publishable crate. Cargo keeps the packages it made (and the local registry it
-/// resolves unpublished workspace crates from) under the target dir, keyed by version only: one left by an
-/// earlier commit of the same version would stand in for the current code, so they are removed first.
+/// `cargo package` of every publishable crate. Cargo keeps the packages it made under the target dir, and
+/// unpacks them from its temporary local registry into `$CARGO_HOME/registry/src/<hash of that registry>`,
+/// both keyed by version only: a package left by an earlier commit of the same version would stand in for
+/// the current code, so both are removed first. (Only that registry's folders are: crates.io's sources,
+/// under `index.*`, stay.)
 fn package(cx: &Context) -> Result<Outcome> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| cx.root.join("target"));
-    let stale = target.join("package");
-    if stale.exists() {
-        fs::remove_dir_all(&stale)
-            .context(|| format!("cannot remove the old packages in {}", stale.display()))?;
+    let mut stale = vec![target.join("package")];
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    if let Some(home) = cargo_home {
+        for kind in ["src", "cache"] {
+            let Ok(entries) = fs::read_dir(home.join("registry").join(kind)) else {
+                continue;
+            };
+            for entry in entries.filter_map(std::result::Result::ok) {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                // A path-based local registry's folder name has no host part: `-<hash>`.
+                if name.starts_with('-') {
+                    stale.push(entry.path());
+                }
+            }
+        }
+    }
+    for dir in stale.iter().filter(|d| d.exists()) {
+        fs::remove_dir_all(dir)
+            .context(|| format!("cannot remove the old packages in {}", dir.display()))?;
     }
     cx.run_cargo(&[
         "package",
