@@ -293,16 +293,32 @@ fn version_parts(version: &str) -> Option<[u64; 3]> {
     Some([major, minor, patch])
 }
 
-/// `cargo package` of every publishable crate. Cargo keeps the packages it made under the target dir, and
-/// unpacks them from its temporary local registry into `$CARGO_HOME/registry/src/<hash of that registry>`,
-/// both keyed by version only: a package left by an earlier commit of the same version would stand in for
-/// the current code, so both are removed first. (Only that registry's folders are: crates.io's sources,
-/// under `index.*`, stay.)
+/// `cargo package` of every publishable crate, each package built. Cargo treats what comes from a registry
+/// as immutable, keyed by name and version: the packages it made, its unpacked copies of them in
+/// `$CARGO_HOME/registry/src/-<hash>` and the artifacts it built from them would all stand in for the
+/// current code at the same version. So packaging builds in its own target dir, and every one of our
+/// crates' packages, copies and artifacts there is removed first; third-party artifacts stay warm.
 fn package(cx: &Context) -> Result<Outcome> {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| cx.root.join("target"));
-    let mut stale = vec![target.join("package")];
+    let verify = target.join("package-verify");
+    let ours = |name: &str| {
+        ["llm-", "llm_", "libllm_", "llmux", "libllmux"]
+            .iter()
+            .any(|p| name.starts_with(p))
+    };
+    let mut stale = vec![verify.join("package")];
+    for sub in ["debug/.fingerprint", "debug/deps", "debug/build"] {
+        if let Ok(entries) = fs::read_dir(verify.join(sub)) {
+            stale.extend(
+                entries
+                    .filter_map(std::result::Result::ok)
+                    .filter(|e| ours(&e.file_name().to_string_lossy()))
+                    .map(|e| e.path()),
+            );
+        }
+    }
     let cargo_home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
@@ -311,20 +327,29 @@ fn package(cx: &Context) -> Result<Outcome> {
             let Ok(entries) = fs::read_dir(home.join("registry").join(kind)) else {
                 continue;
             };
-            for entry in entries.filter_map(std::result::Result::ok) {
-                let name = entry.file_name();
-                let name = name.to_string_lossy();
-                // A path-based local registry's folder name has no host part: `-<hash>`.
-                if name.starts_with('-') {
-                    stale.push(entry.path());
-                }
-            }
+            // A path-based local registry's folder has no host in its name: `-<hash>`.
+            stale.extend(
+                entries
+                    .filter_map(std::result::Result::ok)
+                    .filter(|e| e.file_name().to_string_lossy().starts_with('-'))
+                    .map(|e| e.path()),
+            );
         }
     }
-    for dir in stale.iter().filter(|d| d.exists()) {
-        fs::remove_dir_all(dir)
-            .context(|| format!("cannot remove the old packages in {}", dir.display()))?;
+    for path in stale.iter().filter(|p| p.exists()) {
+        let removed = if path.is_dir() {
+            fs::remove_dir_all(path)
+        } else {
+            fs::remove_file(path)
+        };
+        removed.context(|| {
+            format!(
+                "cannot remove the stale package artifact {}",
+                path.display()
+            )
+        })?;
     }
+    let verify = verify.to_string_lossy().into_owned();
     cx.run_cargo(&[
         "package",
         "--workspace",
@@ -336,6 +361,8 @@ fn package(cx: &Context) -> Result<Outcome> {
         "llmux-reliability",
         "--locked",
         "--allow-dirty",
+        "--target-dir",
+        &verify,
     ])
 }
 
