@@ -1,0 +1,176 @@
+//! Stream decoding with tool calls: llmux's path (llm-http's `Decoding` around `ChunkDecoder`, as the
+//! driver runs it) against a hand-written assembler on the same parser (llm-stream's borrowed path, serde
+//! into borrowed structs, the arguments appended into one buffer per index, parsed at the end), side by
+//! side on the same bytes. The goal: llmux within 1.2x of the hand-written assembler.
+//!
+//! `cargo bench -p llm-openai --bench tool_calls`
+
+use std::borrow::Cow;
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use llm_core::StreamEvent;
+use llm_openai::{ResponseMeta, sse_decoding};
+use llm_stream::{Limits, SseParser};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Two parallel calls whose arguments (a JSON object of `fields` string fields) arrive a few characters per
+/// delta, interleaved, then the finish chunk and `[DONE]`; repeated `answers` times back to back as
+/// separate streams.
+fn corpus(fields: usize) -> Vec<u8> {
+    let mut args = String::from("{");
+    for i in 0..fields {
+        if i > 0 {
+            args.push(',');
+        }
+        args.push_str(&format!(
+            "\"field_{i}\": \"value number {i} with \\\"quotes\\\" and é\""
+        ));
+    }
+    args.push('}');
+    let chunk = |delta: Value| {
+        let c = json!({"id": "chatcmpl-b", "object": "chat.completion.chunk", "model": "gpt-4o",
+                       "choices": [{"index": 0, "delta": delta, "finish_reason": null}]});
+        format!("data: {c}\n\n")
+    };
+    let mut out = chunk(json!({"role": "assistant", "tool_calls": [
+        {"index": 0, "id": "call_0", "type": "function", "function": {"name": "first", "arguments": ""}},
+        {"index": 1, "id": "call_1", "type": "function", "function": {"name": "second", "arguments": ""}}
+    ]}));
+    let pieces: Vec<String> = {
+        let chars: Vec<char> = args.chars().collect();
+        chars.chunks(6).map(|c| c.iter().collect()).collect()
+    };
+    for piece in &pieces {
+        for index in 0..2 {
+            out.push_str(&chunk(
+                json!({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}),
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "data: {}\n\ndata: [DONE]\n\n",
+        json!({"id": "chatcmpl-b", "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})
+    ));
+    out.into_bytes()
+}
+
+fn llmux(bytes: &[u8], chunk: usize) -> usize {
+    let mut decoding = sse_decoding(ResponseMeta::new("openai", "gpt-4o"), Limits::default());
+    let mut calls = 0;
+    for piece in bytes.chunks(chunk) {
+        decoding.feed(piece);
+        while let Some(item) = decoding.next_item() {
+            if let Ok(StreamEvent::ToolCall { call, .. }) = item {
+                calls += call.arguments.as_object().map_or(0, serde_json::Map::len);
+            }
+        }
+    }
+    decoding.end();
+    while let Some(item) = decoding.next_item() {
+        if let Ok(StreamEvent::ToolCall { call, .. }) = item {
+            calls += call.arguments.as_object().map_or(0, serde_json::Map::len);
+        }
+    }
+    calls
+}
+
+#[derive(Deserialize)]
+struct Chunk<'a> {
+    #[serde(borrow, default)]
+    choices: Vec<Choice<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Choice<'a> {
+    #[serde(borrow, default)]
+    delta: Option<Delta<'a>>,
+    #[serde(borrow, default)]
+    finish_reason: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Delta<'a> {
+    #[serde(borrow, default)]
+    tool_calls: Option<Vec<Call<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct Call<'a> {
+    index: usize,
+    #[serde(borrow, default)]
+    function: Option<Function<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Function<'a> {
+    #[serde(borrow, default)]
+    arguments: Option<Cow<'a, str>>,
+}
+
+/// The hand-written assembler: what a careful engineer writes for this one format.
+fn hand(bytes: &[u8], chunk: usize) -> usize {
+    let mut parser = SseParser::new();
+    let mut buffers: Vec<String> = Vec::new();
+    let mut fields = 0;
+    let mut finish = |buffers: &mut Vec<String>| {
+        for buffer in buffers.drain(..) {
+            let value: Value = serde_json::from_str(&buffer).expect("json");
+            fields += value.as_object().map_or(0, serde_json::Map::len);
+        }
+    };
+    for piece in bytes.chunks(chunk) {
+        let mut events = parser.feed_ref(piece);
+        while let Some(event) = events.next_event_ref() {
+            let data = event.expect("event").data();
+            if data == "[DONE]" {
+                continue;
+            }
+            let parsed: Chunk<'_> = serde_json::from_str(data).expect("chunk");
+            for choice in &parsed.choices {
+                for call in choice
+                    .delta
+                    .iter()
+                    .flat_map(|d| d.tool_calls.iter().flatten())
+                {
+                    if buffers.len() <= call.index {
+                        buffers.resize(call.index + 1, String::new());
+                    }
+                    if let Some(args) = call.function.as_ref().and_then(|f| f.arguments.as_deref())
+                    {
+                        buffers[call.index].push_str(args);
+                    }
+                }
+                if choice.finish_reason.is_some() {
+                    finish(&mut buffers);
+                }
+            }
+        }
+    }
+    fields
+}
+
+fn bench(c: &mut Criterion) {
+    let bytes = corpus(40);
+    assert_eq!(
+        llmux(&bytes, 16 << 10),
+        hand(&bytes, 16 << 10),
+        "both see the same calls"
+    );
+    assert_eq!(llmux(&bytes, 16 << 10), 80);
+    let mut group = c.benchmark_group("tool_calls");
+    group.throughput(Throughput::Bytes(bytes.len() as u64));
+    for chunk in [256, 16 << 10] {
+        group.bench_function(format!("llmux/{chunk}B"), |b| {
+            b.iter(|| llmux(black_box(&bytes), chunk));
+        });
+        group.bench_function(format!("hand/{chunk}B"), |b| {
+            b.iter(|| hand(black_box(&bytes), chunk));
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
