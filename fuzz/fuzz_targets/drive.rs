@@ -6,15 +6,8 @@ use llm_http::{Decoding, StreamDecoder};
 
 /// Every item `decoding` yields for `chunks` followed by the end of the body.
 pub fn drive<D: StreamDecoder>(
-    mut decoding: Decoding<D>,
+    decoding: Decoding<D>,
     chunks: Vec<&[u8]>,
 ) -> Vec<Result<D::Event, Error>> {
-    let mut out = Vec::new();
-    for chunk in chunks {
-        decoding.feed(chunk);
-        out.extend(std::iter::from_fn(|| decoding.next_item()));
-    }
-    decoding.end();
-    out.extend(std::iter::from_fn(|| decoding.next_item()));
-    out
+    decoding.run(chunks).0
 }

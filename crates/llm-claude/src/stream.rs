@@ -466,15 +466,7 @@ pub fn decode_chunks<'a>(
     chunks: impl IntoIterator<Item = &'a [u8]>,
 ) -> (Vec<Result<StreamEvent, Error>>, MessagesDecoder) {
     let provider = decoder.provider.clone();
-    let mut decoding = Decoding::new(provider, Framing::Sse, decoder);
-    let mut out = Vec::new();
-    for chunk in chunks {
-        decoding.feed(chunk);
-        out.extend(std::iter::from_fn(|| decoding.next_item()));
-    }
-    decoding.end();
-    out.extend(std::iter::from_fn(|| decoding.next_item()));
-    (out, decoding.into_decoder())
+    Decoding::new(provider, Framing::Sse, decoder).run(chunks)
 }
 
 #[cfg(test)]

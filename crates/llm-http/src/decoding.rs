@@ -91,6 +91,22 @@ impl<D: StreamDecoder> Decoding<D> {
         &self.decoder
     }
 
+    /// Feeds every chunk and then the end of the body, as the driver does for a whole recorded body: every
+    /// item in order, and the decoder's final state. For tests, fixtures and fuzz targets.
+    pub fn run<'a>(
+        mut self,
+        chunks: impl IntoIterator<Item = &'a [u8]>,
+    ) -> (Vec<Result<D::Event, Error>>, D) {
+        let mut out = Vec::new();
+        for chunk in chunks {
+            self.feed(chunk);
+            out.extend(std::iter::from_fn(|| self.next_item()));
+        }
+        self.end();
+        out.extend(std::iter::from_fn(|| self.next_item()));
+        (out, self.decoder)
+    }
+
     /// The codec's decoder, taken back (e.g. to read what it collected once the stream ended).
     pub fn into_decoder(self) -> D {
         self.decoder

@@ -147,13 +147,5 @@ pub fn decode_chunks<'a>(
 ) -> Vec<Result<CompletionEvent, Error>> {
     let provider = provider.into();
     let decoder = CompletionDecoder::new(provider.clone());
-    let mut decoding = Decoding::new(provider, Framing::Sse, decoder);
-    let mut out = Vec::new();
-    for chunk in chunks {
-        decoding.feed(chunk);
-        out.extend(std::iter::from_fn(|| decoding.next_item()));
-    }
-    decoding.end();
-    out.extend(std::iter::from_fn(|| decoding.next_item()));
-    out
+    Decoding::new(provider, Framing::Sse, decoder).run(chunks).0
 }

@@ -430,13 +430,5 @@ pub fn decode_sse<'a>(
     meta: ResponseMeta,
     chunks: impl IntoIterator<Item = &'a [u8]>,
 ) -> Vec<Result<StreamEvent, Error>> {
-    let mut decoding = sse_decoding(meta, Limits::default());
-    let mut out = Vec::new();
-    for chunk in chunks {
-        decoding.feed(chunk);
-        out.extend(std::iter::from_fn(|| decoding.next_item()));
-    }
-    decoding.end();
-    out.extend(std::iter::from_fn(|| decoding.next_item()));
-    out
+    sse_decoding(meta, Limits::default()).run(chunks).0
 }
