@@ -239,3 +239,45 @@ fn an_oversized_event_is_invalid_response() {
     assert_eq!(err.kind(), ErrorKind::InvalidResponse);
     assert_eq!(items.len(), 1);
 }
+
+#[test]
+fn thinking_then_parallel_tool_use_blocks_stream_in_order() {
+    let (events, tools) = check_every_split("tool_use_parallel_thinking.sse");
+    assert_eq!(
+        events,
+        [
+            "start claude claude-sonnet-4-5 msg_par req_fixture",
+            "reasoning Two cities: call twice.",
+            "call_start 0 toolu_A get_weather",
+            "call_delta 0 {\"ci",
+            "call_delta 0 ty\": \"Par\\u00e9is\"}",
+            "call 0 toolu_A get_weather {\"city\":\"Paréis\"}",
+            "call_start 1 toolu_B get_weather",
+            "call 1 toolu_B get_weather {}",
+            "usage in=Some(50) cached=None out=Some(40) total=Some(90)",
+            "finish ToolCalls",
+        ]
+    );
+    assert_eq!(tools.len(), 2);
+}
+
+#[test]
+fn an_error_event_in_the_middle_of_a_call_ends_the_stream_with_it() {
+    let (events, _) = check_every_split("tool_use_error_mid_call.sse");
+    assert_eq!(events[1], "call_start 0 toolu_E get_weather");
+    assert_eq!(events[2], "call_delta 0 {\"city\"");
+    assert!(
+        events[3].starts_with("error overloaded retryable=true"),
+        "{events:?}"
+    );
+    assert_eq!(events.len(), 4);
+}
+
+#[test]
+fn a_call_cut_by_max_tokens_is_invalid_response_naming_the_call() {
+    let (events, _) = check_every_split("tool_use_cut_by_max_tokens.sse");
+    assert_eq!(events[1], "call_start 0 toolu_M get_weather");
+    let last = events.last().unwrap();
+    assert!(last.starts_with("error invalid_response"), "{events:?}");
+    assert!(last.contains("toolu_M"), "{last}");
+}
