@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use llm_core::{ChatResponse, Error, ErrorKind, Usage, classify};
 
 use crate::error::ERRORS;
+use llm_http::JsonStr;
 use serde::Deserialize;
 
 /// Anthropic's token counters, as they arrive in `message_start`, `message_delta` and whole responses.
@@ -78,15 +79,15 @@ impl UsageCounts {
 #[derive(Debug, Deserialize)]
 struct WireResponse<'a> {
     #[serde(rename = "type", borrow, default)]
-    kind: Option<Cow<'a, str>>,
+    kind: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
-    id: Option<Cow<'a, str>>,
+    id: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
-    model: Option<Cow<'a, str>>,
+    model: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
     content: Option<Vec<Block<'a>>>,
     #[serde(borrow, default)]
-    stop_reason: Option<Cow<'a, str>>,
+    stop_reason: Option<JsonStr<'a>>,
     #[serde(default)]
     usage: Option<UsageCounts>,
 }
@@ -96,13 +97,13 @@ struct Block<'a> {
     #[serde(rename = "type", borrow)]
     kind: Cow<'a, str>,
     #[serde(borrow, default)]
-    text: Option<Cow<'a, str>>,
+    text: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
-    thinking: Option<Cow<'a, str>>,
+    thinking: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
-    id: Option<Cow<'a, str>>,
+    id: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
-    name: Option<Cow<'a, str>>,
+    name: Option<JsonStr<'a>>,
     #[serde(default)]
     input: Option<serde_json::Value>,
 }
@@ -172,7 +173,7 @@ pub fn decode(
     response.finish_reason = wire.stop_reason.as_deref().map(crate::error::finish_reason);
     response.usage = wire.usage.filter(|u| !u.is_empty()).map(|u| u.to_usage());
     response.request_id = request_id;
-    response.response_id = wire.id.map(Cow::into_owned);
+    response.response_id = wire.id.map(JsonStr::into_owned);
     Ok(response)
 }
 

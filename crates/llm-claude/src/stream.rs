@@ -24,7 +24,7 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use llm_core::{Error, ErrorKind, FinishReason, StreamEvent, StreamStart, ToolCall};
-use llm_http::{Decoding, Frame, Framing};
+use llm_http::{Decoding, Frame, Framing, JsonStr};
 use serde::Deserialize;
 
 use crate::error;
@@ -91,9 +91,9 @@ struct MessageStart<'a> {
 #[derive(Deserialize)]
 struct StartMessage<'a> {
     #[serde(borrow, default)]
-    id: Option<Cow<'a, str>>,
+    id: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
-    model: Option<Cow<'a, str>>,
+    model: Option<JsonStr<'a>>,
     #[serde(default)]
     usage: Option<UsageCounts>,
 }
@@ -110,13 +110,13 @@ struct Block<'a> {
     #[serde(rename = "type", borrow)]
     kind: Cow<'a, str>,
     #[serde(borrow, default)]
-    text: Option<Cow<'a, str>>,
+    text: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
-    thinking: Option<Cow<'a, str>>,
+    thinking: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
-    id: Option<Cow<'a, str>>,
+    id: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
-    name: Option<Cow<'a, str>>,
+    name: Option<JsonStr<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -137,11 +137,11 @@ struct Delta<'a> {
     #[serde(rename = "type", borrow)]
     kind: Cow<'a, str>,
     #[serde(borrow, default)]
-    text: Option<Cow<'a, str>>,
+    text: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
-    thinking: Option<Cow<'a, str>>,
+    thinking: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
-    partial_json: Option<Cow<'a, str>>,
+    partial_json: Option<JsonStr<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -155,7 +155,7 @@ struct MessageDelta<'a> {
 #[derive(Deserialize)]
 struct MessageDeltaBody<'a> {
     #[serde(borrow, default)]
-    stop_reason: Option<Cow<'a, str>>,
+    stop_reason: Option<JsonStr<'a>>,
 }
 
 impl MessagesDecoder {
@@ -264,7 +264,7 @@ impl MessagesDecoder {
                     let model = start.message.model.as_deref().unwrap_or(&self.model);
                     let mut s = StreamStart::new(self.provider.clone(), model);
                     s.request_id = self.request_id.clone();
-                    s.response_id = start.message.id.map(Cow::into_owned);
+                    s.response_id = start.message.id.map(JsonStr::into_owned);
                     out.push_back(StreamEvent::Start(s));
                 }
                 Ok(())
@@ -281,8 +281,8 @@ impl MessagesDecoder {
                             index: start.index,
                             ..ToolInput::default()
                         };
-                        tool.id = block.id.map(Cow::into_owned).unwrap_or_default();
-                        tool.name = block.name.map(Cow::into_owned).unwrap_or_default();
+                        tool.id = block.id.map(JsonStr::into_owned).unwrap_or_default();
+                        tool.name = block.name.map(JsonStr::into_owned).unwrap_or_default();
                         if kind == "tool_use" {
                             let call = self.calls;
                             self.calls += 1;
@@ -427,7 +427,7 @@ impl MessagesDecoder {
 
 fn push_text(
     out: &mut VecDeque<StreamEvent>,
-    text: Option<Cow<'_, str>>,
+    text: Option<JsonStr<'_>>,
     event: fn(String) -> StreamEvent,
 ) {
     if let Some(text) = text.filter(|t| !t.is_empty()) {

@@ -28,6 +28,7 @@ mod config;
 mod decoding;
 mod provider;
 mod span;
+mod text;
 mod transport;
 
 pub use body::Body;
@@ -35,6 +36,7 @@ pub use codec::{Codec, Delivered, Frame, Framing, Method, StreamDecoder, WireReq
 pub use config::{Env, HasHttpConfig, HttpConfig, insert_header, secret_value};
 pub use decoding::Decoding;
 pub use provider::{DefaultConfig, EventStream, FromEnv, HttpProvider, IntoCodec};
+pub use text::JsonStr;
 pub use transport::{Classify, DEFAULT_MAX_BODY, Response, Transport};
 
 #[doc(hidden)]

@@ -1,8 +1,7 @@
 //! Pure: llama-server's native JSON (a `/completion` answer or stream chunk, `/props`) to typed values.
 
-use std::borrow::Cow;
-
 use llm_core::{Error, ErrorKind, FinishReason, Usage};
+use llm_http::JsonStr;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -113,11 +112,11 @@ impl Props {
 #[derive(Debug, Deserialize)]
 pub(crate) struct WireCompletion<'a> {
     #[serde(borrow, default)]
-    pub(crate) content: Option<Cow<'a, str>>,
+    pub(crate) content: Option<JsonStr<'a>>,
     #[serde(default)]
     pub(crate) stop: bool,
     #[serde(borrow, default)]
-    stop_type: Option<Cow<'a, str>>,
+    stop_type: Option<JsonStr<'a>>,
     #[serde(default)]
     stopped_eos: bool,
     #[serde(default)]
@@ -125,7 +124,7 @@ pub(crate) struct WireCompletion<'a> {
     #[serde(default)]
     stopped_limit: bool,
     #[serde(borrow, default)]
-    stopping_word: Option<Cow<'a, str>>,
+    stopping_word: Option<JsonStr<'a>>,
     #[serde(default)]
     tokens_predicted: Option<u64>,
     #[serde(default)]
@@ -135,7 +134,7 @@ pub(crate) struct WireCompletion<'a> {
     #[serde(default)]
     timings: Option<Timings>,
     #[serde(borrow, default)]
-    model: Option<Cow<'a, str>>,
+    model: Option<JsonStr<'a>>,
     #[serde(default)]
     pub(crate) error: Option<Value>,
 }

@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 
 use llm_core::{ChatResponse, Error, ErrorKind, FinishReason, ToolCall, Usage};
+use llm_http::JsonStr;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -17,13 +18,13 @@ use crate::error::{error_from_field, finish_reason};
 #[derive(Debug, Deserialize)]
 pub(crate) struct WireChunk<'a> {
     #[serde(borrow, default)]
-    pub(crate) model: Option<Cow<'a, str>>,
+    pub(crate) model: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
     pub(crate) message: Option<WireMessage<'a>>,
     #[serde(default)]
     pub(crate) done: bool,
     #[serde(borrow, default)]
-    pub(crate) done_reason: Option<Cow<'a, str>>,
+    pub(crate) done_reason: Option<JsonStr<'a>>,
     #[serde(default)]
     pub(crate) prompt_eval_count: Option<u64>,
     #[serde(default)]
@@ -36,9 +37,9 @@ pub(crate) struct WireChunk<'a> {
 #[derive(Debug, Deserialize)]
 pub(crate) struct WireMessage<'a> {
     #[serde(borrow, default)]
-    pub(crate) content: Option<Cow<'a, str>>,
+    pub(crate) content: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
-    pub(crate) thinking: Option<Cow<'a, str>>,
+    pub(crate) thinking: Option<JsonStr<'a>>,
     #[serde(default)]
     pub(crate) tool_calls: Option<Vec<WireCall>>,
 }
@@ -99,7 +100,7 @@ pub(crate) struct WireLine<'a> {
     #[serde(default)]
     pub(crate) done: bool,
     #[serde(borrow, default)]
-    pub(crate) done_reason: Option<Cow<'a, str>>,
+    pub(crate) done_reason: Option<JsonStr<'a>>,
     #[serde(default)]
     pub(crate) prompt_eval_count: Option<u64>,
     #[serde(default)]

@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 
 use llm_core::{ChatResponse, Error, FinishReason, ToolCall, Usage};
+use llm_http::JsonStr;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -101,11 +102,11 @@ impl WireUsage {
 #[derive(Deserialize)]
 struct WireResponse<'a> {
     #[serde(borrow, default)]
-    id: Option<Cow<'a, str>>,
+    id: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
-    model: Option<Cow<'a, str>>,
+    model: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
-    object: Option<Cow<'a, str>>,
+    object: Option<JsonStr<'a>>,
     #[serde(default)]
     error: Option<Value>,
     #[serde(borrow, default)]
@@ -121,19 +122,19 @@ struct WireChoice<'a> {
     #[serde(borrow, default)]
     message: Option<WireMessage<'a>>,
     #[serde(borrow, default)]
-    finish_reason: Option<Cow<'a, str>>,
+    finish_reason: Option<JsonStr<'a>>,
 }
 
 #[derive(Deserialize)]
 struct WireMessage<'a> {
     #[serde(borrow, default)]
-    content: Option<Cow<'a, str>>,
+    content: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
-    reasoning_content: Option<Cow<'a, str>>,
+    reasoning_content: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
-    reasoning: Option<Cow<'a, str>>,
+    reasoning: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
-    refusal: Option<Cow<'a, str>>,
+    refusal: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
     tool_calls: Option<Vec<WireCall<'a>>>,
 }
@@ -141,7 +142,7 @@ struct WireMessage<'a> {
 #[derive(Deserialize)]
 struct WireCall<'a> {
     #[serde(borrow, default)]
-    id: Option<Cow<'a, str>>,
+    id: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
     function: Option<WireCallFunction<'a>>,
 }
@@ -149,9 +150,9 @@ struct WireCall<'a> {
 #[derive(Deserialize)]
 pub(crate) struct WireCallFunction<'a> {
     #[serde(borrow, default)]
-    pub(crate) name: Option<Cow<'a, str>>,
+    pub(crate) name: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
-    pub(crate) arguments: Option<Cow<'a, str>>,
+    pub(crate) arguments: Option<JsonStr<'a>>,
 }
 
 /// The arguments of a finished call: its JSON text parsed (empty or white space means `{}`); text that is

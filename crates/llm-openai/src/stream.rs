@@ -23,14 +23,15 @@
 //! - An undecodable payload or an SSE size-limit error is `invalid_response`.
 //! - After an error, nothing more is decoded.
 
-use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::fmt;
+use std::marker::PhantomData;
 
 use llm_core::{Error, ErrorKind, FinishReason, StreamEvent, StreamStart, ToolCall};
-use llm_http::{Decoding, Frame, Framing, StreamDecoder};
+use llm_http::{Decoding, Frame, Framing, JsonStr, StreamDecoder};
 use llm_stream::Limits;
 use serde::Deserialize;
-use serde_json::Value;
+use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 
 use crate::error::{error_in_json, finish_reason, finish_reason_error, invalid};
 use crate::response::{ResponseMeta, WireCallFunction, WireUsage, parse_arguments};
@@ -41,17 +42,59 @@ const SNIPPET: usize = 120;
 #[derive(Deserialize)]
 struct Chunk<'a> {
     #[serde(borrow, default)]
-    id: Option<Cow<'a, str>>,
+    id: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
-    model: Option<Cow<'a, str>>,
+    model: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
-    object: Option<Cow<'a, str>>,
+    object: Option<JsonStr<'a>>,
+    /// Only its presence matters here: the error is read from the payload again by [`error_in_json`].
     #[serde(default)]
-    error: Option<Value>,
-    #[serde(borrow, default)]
-    choices: Option<Vec<Choice<'a>>>,
+    error: Option<IgnoredAny>,
+    /// Choice 0 only (the one llmux reads), kept as it is decoded: no list of choices is built.
+    #[serde(borrow, default, rename = "choices", deserialize_with = "choice_zero")]
+    choice: Option<Choice<'a>>,
+    /// Boxed: it comes once per stream, and a smaller chunk struct is cheaper to move on every chunk.
     #[serde(default)]
-    usage: Option<WireUsage>,
+    usage: Option<Box<WireUsage>>,
+}
+
+/// `choices` (an array, or `null`) to its choice with index 0; the others are read and dropped.
+fn choice_zero<'de: 'a, 'a, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Choice<'a>>, D::Error> {
+    struct Choices<'a>(PhantomData<Choice<'a>>);
+
+    impl<'de: 'a, 'a> Visitor<'de> for Choices<'a> {
+        type Value = Option<Choice<'a>>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an array of choices or null")
+        }
+
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_seq(self)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut zero = None;
+            while let Some(choice) = seq.next_element::<Choice<'a>>()? {
+                if zero.is_none() && choice.index.unwrap_or(0) == 0 {
+                    zero = Some(choice);
+                }
+            }
+            Ok(zero)
+        }
+    }
+
+    deserializer.deserialize_option(Choices(PhantomData))
 }
 
 #[derive(Deserialize)]
@@ -61,17 +104,17 @@ struct Choice<'a> {
     #[serde(borrow, default)]
     delta: Option<Delta<'a>>,
     #[serde(borrow, default)]
-    finish_reason: Option<Cow<'a, str>>,
+    finish_reason: Option<JsonStr<'a>>,
 }
 
 #[derive(Deserialize)]
 struct Delta<'a> {
     #[serde(borrow, default)]
-    content: Option<Cow<'a, str>>,
+    content: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
-    reasoning_content: Option<Cow<'a, str>>,
+    reasoning_content: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
-    reasoning: Option<Cow<'a, str>>,
+    reasoning: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
     tool_calls: Option<Vec<DeltaCall<'a>>>,
 }
@@ -81,7 +124,7 @@ struct DeltaCall<'a> {
     #[serde(default)]
     index: Option<u64>,
     #[serde(borrow, default)]
-    id: Option<Cow<'a, str>>,
+    id: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
     function: Option<WireCallFunction<'a>>,
 }
@@ -190,13 +233,7 @@ impl ChunkDecoder {
             return Err(self.fail(err, id));
         }
         self.start(chunk.model.as_deref(), id, out);
-        let choice = chunk
-            .choices
-            .as_deref()
-            .unwrap_or_default()
-            .iter()
-            .find(|c| c.index.unwrap_or(0) == 0);
-        if let Some(choice) = choice {
+        if let Some(choice) = &chunk.choice {
             if let Some(delta) = &choice.delta {
                 let reasoning = delta
                     .reasoning_content
