@@ -230,6 +230,7 @@ fn tools_calls_and_results_are_written_as_the_messages_api_expects() {
     assert!(violations(&req).is_empty(), "{:?}", violations(&req));
     let wire: serde_json::Value =
         serde_json::from_slice(&body("claude", &req, 1024, false).unwrap()).unwrap();
+    insta::assert_json_snapshot!("tools_whole_body", wire);
     assert_eq!(
         wire["tools"],
         json!([{"name": "get_weather", "description": "Weather", "input_schema": {"type": "object"}}])

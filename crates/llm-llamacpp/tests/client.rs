@@ -324,6 +324,45 @@ fn chat_body_for_llama_cpp() {
     );
 }
 
+#[test]
+fn chat_body_with_tools_for_llama_cpp() {
+    use llm_core::{Message, Provider as _, Tool, ToolCall, ToolChoice, ToolOutput};
+    let llama = client("http://127.0.0.1:8080");
+    let request = ChatRequest::new("smollm2")
+        .user("Weather in Paris?")
+        .message(Message::tool_calls(
+            "",
+            [ToolCall::new(
+                "call_0",
+                "get_weather",
+                serde_json::json!({"city": "Paris"}),
+            )],
+        ))
+        .message(Message::tool_result(
+            "call_0",
+            "get_weather",
+            ToolOutput::Text("18 C".into()),
+        ))
+        .tool(Tool::new(
+            "get_weather",
+            "Weather in a city",
+            serde_json::json!({"type": "object", "properties": {"city": {"type": "string"}}}),
+        ))
+        .tool_choice(ToolChoice::Required);
+    llama.validate(&request).unwrap();
+    let body: Value = serde_json::from_slice(
+        &llama
+            .openai()
+            .codec()
+            .encoder()
+            .encode(&request, true)
+            .unwrap(),
+    )
+    .unwrap();
+    insta::assert_json_snapshot!(body);
+    assert_eq!(body["tool_choice"], "required");
+}
+
 #[tokio::test]
 async fn stream_events_and_a_streaming_request_answered_with_json() {
     let server = MockServer::start().await;

@@ -104,6 +104,7 @@ fn tools_calls_and_results_are_written_as_ollama_expects() {
         .tool_choice(ToolChoice::Auto);
     let body: Value =
         serde_json::from_slice(&chat_body(&OllamaConfig::default(), &req, false).unwrap()).unwrap();
+    insta::assert_json_snapshot!("tools_whole_body", body);
     assert_eq!(
         body["tools"],
         json!([{"type": "function", "function": {"name": "get_weather", "description": "Weather",

@@ -203,6 +203,8 @@ fn tools_choices_calls_and_results_are_written_as_chat_completions_expects() {
         .parallel_tool_calls(false);
     openai().validate(&request).expect("valid");
     let got = body(&openai(), &request, false);
+    insta::assert_json_snapshot!("tools_whole_body", got);
+    insta::assert_json_snapshot!("tools_whole_body_streamed", body(&openai(), &request, true));
     assert_eq!(
         got["tools"],
         json!([{"type": "function", "function": {

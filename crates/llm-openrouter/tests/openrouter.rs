@@ -60,6 +60,36 @@ fn body_with_routing_options_and_model_fallbacks() {
 }
 
 #[test]
+fn body_with_tools_a_named_choice_and_a_tool_result() {
+    use llm_core::{Message, Tool, ToolCall, ToolChoice, ToolOutput};
+    let router = OpenRouter::new(OpenRouterConfig::new("k")).unwrap();
+    let encoder = router.client().codec().encoder();
+    let request = request()
+        .message(Message::tool_calls(
+            "",
+            [ToolCall::new("call_1", "lookup", json!({"q": "rust"}))],
+        ))
+        .message(Message::tool_result(
+            "call_1",
+            "lookup",
+            ToolOutput::Text("found".into()),
+        ))
+        .tool(Tool::new(
+            "lookup",
+            "Search",
+            json!({"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}),
+        ))
+        .tool_choice(ToolChoice::Tool("lookup".into()))
+        .parallel_tool_calls(true);
+    router.validate(&request).unwrap();
+    let body: serde_json::Value =
+        serde_json::from_slice(&encoder.encode(&request, true).unwrap()).unwrap();
+    insta::assert_json_snapshot!(body);
+    assert_eq!(body["tool_choice"]["function"]["name"], "lookup");
+    assert_eq!(body["messages"].as_array().map(Vec::len), Some(3));
+}
+
+#[test]
 fn a_request_extra_colliding_with_configured_routing_is_a_validation_error() {
     let router = OpenRouter::new(OpenRouterConfig::new("k").models(["a/b"])).unwrap();
     let err = router
