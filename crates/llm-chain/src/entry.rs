@@ -1,21 +1,28 @@
-//! One entry of a chain: a provider, the model to ask it for, and parameter overrides.
+//! One entry of a chain: a provider, the model to ask it for, parameter overrides, and options meant for
+//! this provider only.
 
 use std::fmt;
 use std::sync::Arc;
 
-use llm_core::{ChatRequest, Params, Provider};
+use llm_core::{ChatRequest, Params, Provider, Reasoning, ResponseFormat};
+use serde_json::{Map, Value};
 
-/// A provider plus its own model name and optional parameter overrides.
+/// A provider plus its own model name, optional parameter overrides and its own provider-specific options.
 ///
 /// For each entry the chain sends the caller's request with `model` replaced by the entry's model, the
 /// request's parameters layered over the entry's defaults, and the entry's overrides layered over both
-/// ([`Params::merged_with`]).
+/// ([`Params::merged_with`]). The entry's own extra fields are added to the request's `extra` (the entry's
+/// value wins for a key both set), and its reasoning setting and response format, when set, replace the
+/// request's: so a field meant for one provider is sent to that provider only.
 #[derive(Clone)]
 pub struct Entry {
     provider: Arc<dyn Provider>,
     model: String,
     defaults: Params,
     params: Params,
+    extra: Map<String, Value>,
+    reasoning: Option<Reasoning>,
+    response_format: Option<ResponseFormat>,
 }
 
 impl Entry {
@@ -26,7 +33,36 @@ impl Entry {
             model: model.into(),
             defaults: Params::default(),
             params: Params::default(),
+            extra: Map::new(),
+            reasoning: None,
+            response_format: None,
         }
+    }
+
+    /// Adds a provider-specific body field sent by this entry only (e.g. OpenRouter's `transforms`).
+    #[must_use]
+    pub fn extra(mut self, key: impl Into<String>, value: Value) -> Self {
+        self.extra.insert(key.into(), value);
+        self
+    }
+
+    /// Sets this entry's reasoning setting, replacing the request's.
+    #[must_use]
+    pub fn reasoning(mut self, reasoning: Reasoning) -> Self {
+        self.reasoning = Some(reasoning);
+        self
+    }
+
+    /// Sets this entry's response format, replacing the request's.
+    #[must_use]
+    pub fn response_format(mut self, format: impl Into<ResponseFormat>) -> Self {
+        self.response_format = Some(format.into());
+        self
+    }
+
+    /// This entry's own extra fields.
+    pub fn extras(&self) -> &Map<String, Value> {
+        &self.extra
     }
 
     /// Sets parameters this entry uses when the request sets none (e.g. a token bound and sampling suited
@@ -73,7 +109,7 @@ impl Entry {
     }
 
     /// The request as this entry sends it: the entry's model; its defaults, under the request's parameters,
-    /// under its overrides.
+    /// under its overrides; its extra fields over the request's; its reasoning and format over the request's.
     pub fn request_for(&self, request: &ChatRequest) -> ChatRequest {
         let mut out = request.clone();
         out.model.clone_from(&self.model);
@@ -81,6 +117,15 @@ impl Entry {
             .defaults
             .merged_with(&request.params)
             .merged_with(&self.params);
+        for (key, value) in &self.extra {
+            out.extra.insert(key.clone(), value.clone());
+        }
+        if let Some(reasoning) = self.reasoning {
+            out.reasoning = Some(reasoning);
+        }
+        if let Some(format) = &self.response_format {
+            out.response_format = Some(format.clone());
+        }
         out
     }
 }
@@ -92,6 +137,9 @@ impl fmt::Debug for Entry {
             .field("model", &self.model)
             .field("defaults", &self.defaults)
             .field("params", &self.params)
+            .field("extra", &self.extra.keys().collect::<Vec<_>>())
+            .field("reasoning", &self.reasoning)
+            .field("response_format", &self.response_format.is_some())
             .finish()
     }
 }
@@ -161,5 +209,41 @@ mod tests {
         assert_eq!(sent.params.seed, Some(7));
         let bare = entry.request_for(&ChatRequest::new("x").user("hi"));
         assert_eq!(bare.params.max_tokens, Some(256));
+    }
+
+    #[test]
+    fn entry_options_reach_only_their_entry_and_replace_the_requests() {
+        use llm_core::{Effort, ResponseFormat};
+        use serde_json::json;
+        let routed = Entry::new(Arc::new(Nothing), "a")
+            .extra("transforms", json!(["middle-out"]))
+            .extra("shared", json!("entry"))
+            .reasoning(Reasoning::Budget(2048))
+            .response_format(ResponseFormat::json_schema("s", json!({"type": "object"})));
+        let plain = Entry::new(Arc::new(Nothing), "b");
+        let request = ChatRequest::for_chain()
+            .user("hi")
+            .extra("shared", json!("request"))
+            .reasoning(Reasoning::Effort(Effort::Low));
+        let sent = routed.request_for(&request);
+        assert_eq!(sent.extra["transforms"], json!(["middle-out"]));
+        assert_eq!(
+            sent.extra["shared"],
+            json!("entry"),
+            "the entry's value wins"
+        );
+        assert_eq!(sent.reasoning, Some(Reasoning::Budget(2048)));
+        assert!(matches!(
+            sent.response_format,
+            Some(ResponseFormat::JsonSchema(_))
+        ));
+        let other = plain.request_for(&request);
+        assert!(
+            !other.extra.contains_key("transforms"),
+            "never sent to another entry"
+        );
+        assert_eq!(other.extra["shared"], json!("request"));
+        assert_eq!(other.reasoning, Some(Reasoning::Effort(Effort::Low)));
+        assert!(other.response_format.is_none());
     }
 }

@@ -11,19 +11,33 @@
 //! - `stop` becomes `stop_sequences`; temperature, top_p and top_k are sent as given (checked against
 //!   [`PARAMS`](crate::PARAMS) first); nothing else is written, so no field the Messages API does not define is sent;
 //! - [`ChatRequest::extra`] is merged at the top level; a key this crate writes itself is a `validation`
-//!   error, whether or not this request sets it.
+//!   error, whether or not this request sets it;
+//! - images become `image` blocks and PDFs `document` blocks (base64 or URL sources), checked against the
+//!   API's limits ([`MAX_IMAGE_BASE64`], [`MAX_REQUEST_MEDIA`]) before sending;
+//! - reasoning parts go back as `thinking` blocks with their signature and `redacted_thinking` blocks,
+//!   first in their assistant turn; reasoning without a signature (another provider's) is not sent, since
+//!   the API rejects thinking it did not sign;
+//! - a cache breakpoint puts `cache_control: {"type": "ephemeral"}` on the block before it (a system
+//!   message with one is sent as `system` blocks); a tool marked with one gets it too;
+//! - a JSON Schema format is `output_config.format`; a reasoning budget is `thinking: {"type": "enabled",
+//!   "budget_tokens"}` (at least 1024, below `max_tokens`), an effort `thinking: {"type": "adaptive"}` with
+//!   `output_config.effort`; with thinking on, `temperature` and `top_k` are refused as the API refuses them.
 
 use std::borrow::Cow;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use llm_core::{ChatRequest, ContentPart, Error, Role, ToolChoice, Violation};
+use llm_core::{
+    ChatRequest, ContentPart, Error, Reasoning, ResponseFormat, Role, Source, ToolChoice, Violation,
+};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::config::ClaudeConfig;
 
 /// The top-level body fields this crate writes; [`ChatRequest::extra`] may not use them.
-pub const RESERVED_FIELDS: [&str; 11] = [
+pub const RESERVED_FIELDS: [&str; 13] = [
+    "thinking",
+    "output_config",
     "tools",
     "tool_choice",
     "model",
@@ -48,11 +62,21 @@ const RESERVED_HEADERS: [&str; 4] = [
 /// The separator between merged texts (system messages, consecutive same-role messages).
 pub const JOIN: &str = "\n\n";
 
+/// The longest base64 text of one image the Messages API takes (5 MB).
+pub const MAX_IMAGE_BASE64: usize = 5 << 20;
+/// The most base64 text of images and documents one request may carry: the API's 32 MB request limit.
+pub const MAX_REQUEST_MEDIA: usize = 32 << 20;
+/// The smallest thinking budget the API takes.
+pub const MIN_THINKING_BUDGET: u32 = 1024;
+
+/// The image media types the Messages API takes.
+const IMAGE_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/gif", "image/webp"];
+
 #[derive(Debug, Serialize)]
 struct Body<'a> {
     model: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    system: Option<Cow<'a, str>>,
+    system: Option<WireContent<'a>>,
     messages: Vec<WireMessage<'a>>,
     max_tokens: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -67,6 +91,10 @@ struct Body<'a> {
     tools: Vec<WireTool<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tool_choice: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thinking: Option<Value>,
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    output_config: Map<String, Value>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     stream: bool,
     #[serde(flatten)]
@@ -79,7 +107,18 @@ struct WireTool<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<&'a str>,
     input_schema: &'a Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_control: Option<Ephemeral>,
 }
+
+/// `cache_control: {"type": "ephemeral"}`.
+#[derive(Debug, Clone, Copy, Serialize)]
+struct Ephemeral {
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+const EPHEMERAL: Ephemeral = Ephemeral { kind: "ephemeral" };
 
 #[derive(Debug, Serialize)]
 struct WireMessage<'a> {
@@ -93,7 +132,43 @@ struct WireMessage<'a> {
 #[serde(untagged)]
 enum WireContent<'a> {
     Text(Cow<'a, str>),
-    Blocks(Vec<WireBlock<'a>>),
+    Blocks(Vec<Block<'a>>),
+}
+
+/// A content block and its cache breakpoint.
+#[derive(Debug, Serialize)]
+struct Block<'a> {
+    #[serde(flatten)]
+    block: WireBlock<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_control: Option<Ephemeral>,
+}
+
+impl<'a> From<WireBlock<'a>> for Block<'a> {
+    fn from(block: WireBlock<'a>) -> Self {
+        Block {
+            block,
+            cache_control: None,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum WireSource<'a> {
+    Base64 { media_type: &'a str, data: &'a str },
+    Url { url: &'a str },
+}
+
+impl<'a> WireSource<'a> {
+    fn of(source: &'a Source) -> Self {
+        match source {
+            Source::Url { url } => WireSource::Url { url },
+            Source::Base64 { media_type, data } => WireSource::Base64 { media_type, data },
+            // `Source` is non-exhaustive; validation refuses kinds this crate does not know.
+            _ => WireSource::Url { url: "" },
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -101,6 +176,21 @@ enum WireContent<'a> {
 enum WireBlock<'a> {
     Text {
         text: Cow<'a, str>,
+    },
+    Image {
+        source: WireSource<'a>,
+    },
+    Document {
+        source: WireSource<'a>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        title: Option<&'a str>,
+    },
+    Thinking {
+        thinking: &'a str,
+        signature: &'a str,
+    },
+    RedactedThinking {
+        data: &'a str,
     },
     ToolUse {
         id: &'a str,
@@ -116,45 +206,88 @@ enum WireBlock<'a> {
 }
 
 impl<'a> WireContent<'a> {
-    fn into_blocks(self) -> Vec<WireBlock<'a>> {
+    fn into_blocks(self) -> Vec<Block<'a>> {
         match self {
             WireContent::Text(text) if text.is_empty() => Vec::new(),
-            WireContent::Text(text) => vec![WireBlock::Text { text }],
+            WireContent::Text(text) => vec![WireBlock::Text { text }.into()],
             WireContent::Blocks(blocks) => blocks,
         }
     }
 }
 
 /// The blocks of one message: tool results first (the API wants them before any text of a user turn), then
-/// text, then tool use, each in order.
-fn blocks_of(parts: &[ContentPart]) -> Vec<WireBlock<'_>> {
-    let mut results = Vec::new();
-    let mut rest = Vec::new();
+/// every other part in order (reasoning first in an assistant turn is the order answers come in). A cache
+/// breakpoint marks the block before it.
+fn blocks_of(parts: &[ContentPart]) -> Vec<Block<'_>> {
+    let mut results: Vec<Block<'_>> = Vec::new();
+    let mut rest: Vec<Block<'_>> = Vec::new();
+    let mut last_was_result = false;
     for part in parts {
-        match part {
-            ContentPart::Text { text } => rest.push(WireBlock::Text {
+        let block = match part {
+            ContentPart::Text { text } => WireBlock::Text {
                 text: Cow::Borrowed(text),
-            }),
-            ContentPart::ToolCall(call) => rest.push(WireBlock::ToolUse {
+            },
+            ContentPart::ToolCall(call) => WireBlock::ToolUse {
                 id: &call.id,
                 name: &call.name,
                 input: &call.arguments,
-            }),
+            },
             ContentPart::ToolResult {
                 call_id,
                 content,
                 is_error,
                 ..
-            } => results.push(WireBlock::ToolResult {
-                tool_use_id: call_id,
-                content: content.to_text(),
-                is_error: *is_error,
-            }),
-            _ => {}
-        }
+            } => {
+                results.push(
+                    WireBlock::ToolResult {
+                        tool_use_id: call_id,
+                        content: content.to_text(),
+                        is_error: *is_error,
+                    }
+                    .into(),
+                );
+                last_was_result = true;
+                continue;
+            }
+            ContentPart::Image { source } => WireBlock::Image {
+                source: WireSource::of(source),
+            },
+            ContentPart::Document { source, name } => WireBlock::Document {
+                source: WireSource::of(source),
+                title: name.as_deref(),
+            },
+            ContentPart::Reasoning {
+                text,
+                signature: Some(signature),
+            } => WireBlock::Thinking {
+                thinking: text,
+                signature,
+            },
+            ContentPart::RedactedReasoning { data } => WireBlock::RedactedThinking { data },
+            ContentPart::CacheBreakpoint => {
+                let before = if last_was_result {
+                    results.last_mut()
+                } else {
+                    rest.last_mut()
+                };
+                if let Some(block) = before {
+                    block.cache_control = Some(EPHEMERAL);
+                }
+                continue;
+            }
+            // Unsigned reasoning (another provider's) is not sent back; see the module docs.
+            _ => continue,
+        };
+        rest.push(block.into());
+        last_was_result = false;
     }
     results.extend(rest);
     results
+}
+
+/// Whether a message can go as a plain string: text parts only.
+fn text_only(parts: &[ContentPart]) -> bool {
+    parts.iter().all(|p| matches!(p, ContentPart::Text { .. }))
 }
 
 /// Every problem with `request` for the Messages API: the [`PARAMS`](crate::PARAMS) table's, plus the
@@ -163,27 +296,67 @@ fn blocks_of(parts: &[ContentPart]) -> Vec<WireBlock<'_>> {
 pub fn violations(request: &ChatRequest) -> Vec<Violation> {
     let mut out = crate::PARAMS.violations(request);
     let mut first_turn = None;
+    let mut media = 0usize;
     for (i, message) in request.messages.iter().enumerate() {
         if message.role != Role::System && first_turn.is_none() {
             first_turn = Some(message.role);
         }
+        let user = matches!(message.role, Role::User | Role::Tool);
         let allowed = |p: &ContentPart| match p {
             ContentPart::Text { .. } => message.role != Role::Tool,
             ContentPart::ToolCall(_) => message.role == Role::Assistant,
-            ContentPart::ToolResult { .. } => matches!(message.role, Role::User | Role::Tool),
+            ContentPart::ToolResult { .. } => user,
+            ContentPart::Image { .. } | ContentPart::Document { .. } => message.role == Role::User,
+            ContentPart::Reasoning { .. } | ContentPart::RedactedReasoning { .. } => {
+                message.role == Role::Assistant
+            }
+            ContentPart::CacheBreakpoint => true,
             _ => false,
         };
-        if !message.content.iter().all(allowed) {
-            out.push(Violation::new(
-                format!("messages[{i}].content"),
-                "text, tool use (assistant messages) and tool results (tool or user messages)",
-                format!(
-                    "a part claude cannot take in a {} message",
-                    message.role.as_str()
-                ),
-            ));
+        for (j, part) in message.content.iter().enumerate() {
+            let at = format!("messages[{i}].content[{j}]");
+            if !allowed(part) {
+                out.push(Violation::new(
+                    at,
+                    "user messages: text, images, PDF documents, tool results; assistant messages: \
+                     text, tool use, reasoning",
+                    format!(
+                        "a {} part in a {} message",
+                        part.kind(),
+                        message.role.as_str()
+                    ),
+                ));
+                continue;
+            }
+            media_violations(part, at, &mut media, &mut out);
+            if matches!(part, ContentPart::CacheBreakpoint)
+                && !message.content[..j].iter().any(|p| {
+                    !matches!(
+                        p,
+                        ContentPart::CacheBreakpoint
+                            | ContentPart::Reasoning {
+                                signature: None,
+                                ..
+                            }
+                    )
+                })
+            {
+                out.push(Violation::new(
+                    at_owned(i, j),
+                    "a cache breakpoint after a part it can mark",
+                    "a breakpoint with nothing before it in its message",
+                ));
+            }
         }
     }
+    if media > MAX_REQUEST_MEDIA {
+        out.push(Violation::new(
+            "messages",
+            format!("at most {MAX_REQUEST_MEDIA} bytes of base64 images and documents (the API's request limit)"),
+            format!("{media} bytes"),
+        ));
+    }
+    format_and_reasoning_violations(request, &mut out);
     for (i, tool) in request.tools.iter().enumerate() {
         if tool.strict == Some(true) {
             out.push(Violation::new(
@@ -237,6 +410,92 @@ pub fn violations(request: &ChatRequest) -> Vec<Violation> {
     out
 }
 
+fn at_owned(i: usize, j: usize) -> String {
+    format!("messages[{i}].content[{j}]")
+}
+
+/// The checks of one image or document: its media type, its source, its size (added to `media`).
+fn media_violations(part: &ContentPart, at: String, media: &mut usize, out: &mut Vec<Violation>) {
+    let (source, image) = match part {
+        ContentPart::Image { source } => (source, true),
+        ContentPart::Document { source, .. } => (source, false),
+        _ => return,
+    };
+    match source {
+        Source::Base64 { media_type, data } => {
+            *media += data.len();
+            if image && !IMAGE_TYPES.contains(&media_type.as_str()) {
+                out.push(Violation::new(
+                    at,
+                    "an image/jpeg, image/png, image/gif or image/webp image",
+                    format!("`{media_type}`"),
+                ));
+            } else if image && data.len() > MAX_IMAGE_BASE64 {
+                out.push(Violation::new(
+                    at,
+                    format!("an image of at most {MAX_IMAGE_BASE64} bytes of base64"),
+                    format!("{} bytes", data.len()),
+                ));
+            } else if !image && media_type != "application/pdf" {
+                out.push(Violation::new(
+                    at,
+                    "an application/pdf document",
+                    format!("`{media_type}`"),
+                ));
+            }
+        }
+        Source::Url { url } if url.is_empty() => {
+            out.push(Violation::new(at, "a URL", "an empty URL"));
+        }
+        Source::Url { .. } => {}
+        _ => out.push(Violation::new(at, "bytes or a URL", "another source")),
+    }
+}
+
+/// The checks of the response format and the reasoning setting.
+fn format_and_reasoning_violations(request: &ChatRequest, out: &mut Vec<Violation>) {
+    if let Some(ResponseFormat::JsonObject) = request.response_format {
+        out.push(Violation::new(
+            "response_format",
+            "a JSON Schema (the Messages API has no schema-less JSON mode)",
+            "json_object",
+        ));
+    }
+    let Some(reasoning) = request.reasoning else {
+        return;
+    };
+    if let Reasoning::Budget(budget) = reasoning {
+        if budget < MIN_THINKING_BUDGET {
+            out.push(Violation::new(
+                "reasoning",
+                format!("a thinking budget of at least {MIN_THINKING_BUDGET} tokens"),
+                format!("{budget}"),
+            ));
+        }
+        if let Some(max) = request.params.max_tokens
+            && i64::from(budget) >= max
+        {
+            out.push(Violation::new(
+                "reasoning",
+                format!("a thinking budget below max_tokens ({max})"),
+                format!("{budget}"),
+            ));
+        }
+    }
+    for (set, name) in [
+        (request.params.temperature.is_some(), "temperature"),
+        (request.params.top_k.is_some(), "top_k"),
+    ] {
+        if set {
+            out.push(Violation::new(
+                name,
+                "not set while thinking is on (the Messages API refuses it)",
+                "a value",
+            ));
+        }
+    }
+}
+
 /// Checks `request` and writes its JSON body. `stream` adds `"stream": true`; `default_max_tokens` is used
 /// when the request sets no `max_tokens`.
 ///
@@ -253,17 +512,34 @@ pub fn body(
         return Err(Error::validation(provider.to_owned(), violations));
     }
     let mut system: Option<Cow<'_, str>> = None;
+    // With a cache breakpoint in any system message, `system` goes as blocks: one per system message.
+    let system_blocks = request
+        .messages
+        .iter()
+        .any(|m| m.role == Role::System && !text_only(&m.content));
+    let mut system_list: Vec<Block<'_>> = Vec::new();
     let mut messages: Vec<WireMessage<'_>> = Vec::with_capacity(request.messages.len());
     for message in &request.messages {
         if message.role == Role::System {
-            system = Some(join(system, text_of(&message.content)));
+            if system_blocks {
+                let text = text_of(&message.content);
+                if !text.is_empty() {
+                    system_list.push(WireBlock::Text { text }.into());
+                }
+                if message
+                    .content
+                    .iter()
+                    .any(|p| matches!(p, ContentPart::CacheBreakpoint))
+                    && let Some(last) = system_list.last_mut()
+                {
+                    last.cache_control = Some(EPHEMERAL);
+                }
+            } else {
+                system = Some(join(system, text_of(&message.content)));
+            }
             continue;
         }
-        let text_only = message
-            .content
-            .iter()
-            .all(|p| matches!(p, ContentPart::Text { .. }));
-        let content = if text_only {
+        let content = if text_only(&message.content) {
             WireContent::Text(text_of(&message.content))
         } else {
             WireContent::Blocks(blocks_of(&message.content))
@@ -285,7 +561,7 @@ pub fn body(
                         let mut blocks = a.into_blocks();
                         blocks.extend(b.into_blocks());
                         // Results first in a user turn, whichever message brought them.
-                        blocks.sort_by_key(|b| !matches!(b, WireBlock::ToolResult { .. }));
+                        blocks.sort_by_key(|b| !matches!(b.block, WireBlock::ToolResult { .. }));
                         WireContent::Blocks(blocks)
                     }
                 };
@@ -300,6 +576,7 @@ pub fn body(
             name: &t.name,
             description: t.description.as_deref(),
             input_schema: &t.parameters,
+            cache_control: t.cache_breakpoint.then_some(EPHEMERAL),
         })
         .collect();
     let no_parallel = request.parallel_tool_calls == Some(false);
@@ -324,6 +601,40 @@ pub fn body(
         .max_tokens
         .and_then(|m| u64::try_from(m).ok())
         .unwrap_or(u64::from(default_max_tokens));
+    if let Some(Reasoning::Budget(budget)) = request.reasoning
+        && u64::from(budget) >= max_tokens
+    {
+        return Err(Error::validation(
+            provider.to_owned(),
+            vec![Violation::new(
+                "reasoning",
+                format!("a thinking budget below max_tokens ({max_tokens}, the default here)"),
+                format!("{budget}"),
+            )],
+        ));
+    }
+    let mut output_config = Map::new();
+    if let Some(ResponseFormat::JsonSchema(schema)) = &request.response_format {
+        output_config.insert(
+            "format".into(),
+            serde_json::json!({"type": "json_schema", "schema": schema.schema}),
+        );
+    }
+    let thinking = match request.reasoning {
+        Some(Reasoning::Budget(budget)) => {
+            Some(serde_json::json!({"type": "enabled", "budget_tokens": budget}))
+        }
+        Some(Reasoning::Effort(effort)) => {
+            output_config.insert("effort".into(), Value::from(effort.as_str()));
+            Some(serde_json::json!({"type": "adaptive"}))
+        }
+        _ => None,
+    };
+    let system = if system_blocks {
+        (!system_list.is_empty()).then_some(WireContent::Blocks(system_list))
+    } else {
+        system.map(WireContent::Text)
+    };
     let body = Body {
         model: &request.model,
         system,
@@ -335,6 +646,8 @@ pub fn body(
         stop_sequences: &params.stop,
         tools,
         tool_choice,
+        thinking,
+        output_config,
         stream,
         extra: &request.extra,
     };

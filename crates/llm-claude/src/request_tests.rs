@@ -158,7 +158,7 @@ fn extra_may_not_collide_with_written_fields() {
     }
     let ok = ChatRequest::new("m")
         .user("x")
-        .extra("thinking", json!({"type": "enabled"}));
+        .extra("metadata", json!({"user_id": "u1"}));
     assert!(violations(&ok).is_empty());
 }
 

@@ -1,12 +1,14 @@
 //! Pure response decoding: the bytes of a Messages API answer become a [`ChatResponse`].
 //!
 //! Text blocks are concatenated in order without separator (the API splits one answer into several text
-//! blocks, e.g. around citations); `thinking` blocks likewise become [`ChatResponse::reasoning`]; other blocks
-//! (`tool_use`, `redacted_thinking`, …) are skipped. Usage is normalised by [`UsageCounts::to_usage`].
+//! blocks, e.g. around citations); `thinking` blocks likewise become [`ChatResponse::reasoning`], and each
+//! `thinking` (with its `signature`) and `redacted_thinking` block is kept in
+//! [`ChatResponse::reasoning_parts`] to go back in the next turn; `tool_use` blocks are the tool calls. Usage
+//! is normalised by [`UsageCounts::to_usage`].
 
 use std::borrow::Cow;
 
-use llm_core::{ChatResponse, Error, ErrorKind, Usage, classify};
+use llm_core::{ChatResponse, ContentPart, Error, ErrorKind, Usage, classify};
 
 use crate::error::ERRORS;
 use llm_http::JsonStr;
@@ -72,6 +74,7 @@ impl UsageCounts {
             .zip(self.output_tokens)
             .map(|(i, o)| i.saturating_add(o));
         usage.cached_input_tokens = self.cache_read_input_tokens;
+        usage.cache_write_input_tokens = self.cache_creation_input_tokens;
         usage
     }
 }
@@ -100,6 +103,10 @@ struct Block<'a> {
     text: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
     thinking: Option<JsonStr<'a>>,
+    #[serde(borrow, default)]
+    signature: Option<JsonStr<'a>>,
+    #[serde(borrow, default)]
+    data: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
     id: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
@@ -146,6 +153,7 @@ pub fn decode(
     let mut text = String::new();
     let mut reasoning: Option<String> = None;
     let mut tool_calls = Vec::new();
+    let mut reasoning_parts = Vec::new();
     for block in wire.content.iter().flatten() {
         match block.kind.as_ref() {
             "tool_use" => tool_calls.push(llm_core::ToolCall::new(
@@ -157,9 +165,17 @@ pub fn decode(
                     .unwrap_or_else(|| serde_json::Value::Object(serde_json::Map::new())),
             )),
             "text" => text.push_str(block.text.as_deref().unwrap_or_default()),
-            "thinking" => reasoning
-                .get_or_insert_with(String::new)
-                .push_str(block.thinking.as_deref().unwrap_or_default()),
+            "thinking" => {
+                let thinking = block.thinking.as_deref().unwrap_or_default();
+                reasoning.get_or_insert_with(String::new).push_str(thinking);
+                reasoning_parts.push(ContentPart::Reasoning {
+                    text: thinking.to_owned(),
+                    signature: block.signature.as_deref().map(str::to_owned),
+                });
+            }
+            "redacted_thinking" => reasoning_parts.push(ContentPart::RedactedReasoning {
+                data: block.data.as_deref().unwrap_or_default().to_owned(),
+            }),
             _ => {}
         }
     }
@@ -169,6 +185,7 @@ pub fn decode(
         text,
     );
     response.reasoning = reasoning;
+    response.reasoning_parts = reasoning_parts;
     response.tool_calls = tool_calls;
     response.finish_reason = wire.stop_reason.as_deref().map(crate::error::finish_reason);
     response.usage = wire.usage.filter(|u| !u.is_empty()).map(|u| u.to_usage());

@@ -11,7 +11,9 @@
 //!   [`StreamEvent::TextDelta`], `thinking_delta` gives [`StreamEvent::ReasoningDelta`]; a `tool_use` block
 //!   gives [`StreamEvent::ToolCallStart`], each `input_json_delta` a [`StreamEvent::ToolCallDelta`], and its
 //!   `content_block_stop` the [`StreamEvent::ToolCall`] with the parsed input (also kept in
-//!   [`MessagesDecoder::tool_inputs`]); other deltas (`signature_delta`, `citations_delta`, …) are skipped;
+//!   [`MessagesDecoder::tool_inputs`]); a thinking block's `signature_delta`s are assembled and given as one
+//!   [`StreamEvent::ReasoningSignature`] at its `content_block_stop`; a `redacted_thinking` block gives
+//!   [`StreamEvent::RedactedReasoning`]; other deltas (`citations_delta`, …) are skipped;
 //! - `message_delta` carries the stop reason and cumulative usage: every one gives a [`StreamEvent::Usage`]
 //!   with the latest counters (never a sum);
 //! - `message_stop` gives [`StreamEvent::Finish`] and ends the stream;
@@ -74,6 +76,8 @@ pub struct MessagesDecoder {
     tools: Vec<ToolInput>,
     tool_bytes: usize,
     calls: usize,
+    /// Thinking blocks being streamed: their index and their signature so far.
+    signatures: Vec<(u64, String)>,
 }
 
 #[derive(Deserialize)]
@@ -114,6 +118,10 @@ struct Block<'a> {
     #[serde(borrow, default)]
     thinking: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
+    signature: Option<JsonStr<'a>>,
+    #[serde(borrow, default)]
+    data: Option<JsonStr<'a>>,
+    #[serde(borrow, default)]
     id: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
     name: Option<JsonStr<'a>>,
@@ -140,6 +148,8 @@ struct Delta<'a> {
     text: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
     thinking: Option<JsonStr<'a>>,
+    #[serde(borrow, default)]
+    signature: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
     partial_json: Option<JsonStr<'a>>,
 }
@@ -178,6 +188,7 @@ impl MessagesDecoder {
             tools: Vec::new(),
             tool_bytes: 0,
             calls: 0,
+            signatures: Vec::new(),
         }
     }
 
@@ -249,7 +260,15 @@ impl MessagesDecoder {
             "content_block_stop" => {
                 let stop: BlockStop = self.parse(kind, data)?;
                 match stop.index {
-                    Some(index) => self.finish_tool(index, out),
+                    Some(index) => {
+                        if let Some(at) = self.signatures.iter().position(|(i, _)| *i == index) {
+                            let (_, signature) = self.signatures.swap_remove(at);
+                            if !signature.is_empty() {
+                                out.push_back(StreamEvent::ReasoningSignature(signature));
+                            }
+                        }
+                        self.finish_tool(index, out)
+                    }
                     None => Ok(()),
                 }
             }
@@ -275,7 +294,15 @@ impl MessagesDecoder {
                 let block = start.content_block;
                 match block.kind.as_ref() {
                     "text" => push_text(out, block.text, StreamEvent::TextDelta),
-                    "thinking" => push_text(out, block.thinking, StreamEvent::ReasoningDelta),
+                    "thinking" => {
+                        push_text(out, block.thinking, StreamEvent::ReasoningDelta);
+                        let signature =
+                            block.signature.map(JsonStr::into_owned).unwrap_or_default();
+                        self.signatures.push((start.index, signature));
+                    }
+                    "redacted_thinking" => out.push_back(StreamEvent::RedactedReasoning(
+                        block.data.map(JsonStr::into_owned).unwrap_or_default(),
+                    )),
                     kind @ ("tool_use" | "server_tool_use") => {
                         let mut tool = ToolInput {
                             index: start.index,
@@ -306,6 +333,22 @@ impl MessagesDecoder {
                 match d.kind.as_ref() {
                     "text_delta" => push_text(out, d.text, StreamEvent::TextDelta),
                     "thinking_delta" => push_text(out, d.thinking, StreamEvent::ReasoningDelta),
+                    "signature_delta" => {
+                        let piece = d.signature.as_deref().unwrap_or_default();
+                        self.tool_bytes = self.tool_bytes.saturating_add(piece.len());
+                        if self.tool_bytes > MAX_TOOL_INPUT_BYTES {
+                            return Err(error::invalid(
+                                &self.provider,
+                                format!(
+                                    "thinking signatures larger than {MAX_TOOL_INPUT_BYTES} bytes"
+                                ),
+                            ));
+                        }
+                        match self.signatures.iter_mut().find(|(i, _)| *i == delta.index) {
+                            Some((_, signature)) => signature.push_str(piece),
+                            None => self.signatures.push((delta.index, piece.to_owned())),
+                        }
+                    }
                     "input_json_delta" => {
                         let piece = d.partial_json.as_deref().unwrap_or_default();
                         self.tool_bytes = self.tool_bytes.saturating_add(piece.len());

@@ -127,11 +127,11 @@ fn unknown_events_and_deltas_are_ignored() {
         ("future_event", "{}"),
         (
             "content_block_start",
-            r#"{"type":"content_block_start","index":0,"content_block":{"type":"redacted_thinking","data":"x"}}"#,
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"future_block","data":"x"}}"#,
         ),
         (
             "content_block_delta",
-            r#"{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"s"}}"#,
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"citations_delta","citation":{}}}"#,
         ),
         ("message_stop", "{}"),
     ]);

@@ -19,6 +19,8 @@ fn summary(items: &[Result<StreamEvent, Error>]) -> Vec<String> {
             ),
             Ok(StreamEvent::TextDelta(t)) => format!("text {t}"),
             Ok(StreamEvent::ReasoningDelta(t)) => format!("reasoning {t}"),
+            Ok(StreamEvent::ReasoningSignature(s)) => format!("signature {s}"),
+            Ok(StreamEvent::RedactedReasoning(d)) => format!("redacted {d}"),
             Ok(StreamEvent::Usage(u)) => format!(
                 "usage in={:?} cached={:?} out={:?} total={:?}",
                 u.input_tokens, u.cached_input_tokens, u.output_tokens, u.total_tokens
@@ -107,6 +109,7 @@ fn thinking_stream() {
             "start claude claude-sonnet-4-5 msg_01Think req_fixture",
             "reasoning Let me add 2 and 2.",
             "reasoning  It is 4.",
+            "signature EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds",
             "text 4",
             "usage in=Some(112) cached=Some(100) out=Some(30) total=Some(142)",
             "finish Length",
@@ -248,6 +251,7 @@ fn thinking_then_parallel_tool_use_blocks_stream_in_order() {
         [
             "start claude claude-sonnet-4-5 msg_par req_fixture",
             "reasoning Two cities: call twice.",
+            "signature EqQBCgIYAhIM",
             "call_start 0 toolu_A get_weather",
             "call_delta 0 {\"ci",
             "call_delta 0 ty\": \"Par\\u00e9is\"}",
@@ -280,4 +284,59 @@ fn a_call_cut_by_max_tokens_is_invalid_response_naming_the_call() {
     let last = events.last().unwrap();
     assert!(last.starts_with("error invalid_response"), "{events:?}");
     assert!(last.contains("toolu_M"), "{last}");
+}
+
+#[test]
+fn signed_and_redacted_thinking_stream_and_go_back_unchanged_in_the_next_request() {
+    use llm_core::{Collector, Message, ToolOutput};
+    let (events, _) = check_every_split("thinking_redacted_tool_use.sse");
+    assert_eq!(
+        events,
+        [
+            "start claude claude-sonnet-4-5 msg_rt req_fixture",
+            "reasoning The user wants the weather.",
+            "signature ErUBCkYIBhgCIkA+/9zQ==",
+            "redacted EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8cr3qpP",
+            "call_start 0 toolu_T get_weather",
+            "call_delta 0 {\"city\": \"Oslo\"}",
+            "call 0 toolu_T get_weather {\"city\":\"Oslo\"}",
+            "usage in=Some(1520) cached=Some(0) out=Some(60) total=Some(1580)",
+            "finish ToolCalls",
+        ]
+    );
+    // The caller collects the stream and sends the turn back with the tool's answer.
+    let (items, _) = decode(vec![fixture("thinking_redacted_tool_use.sse")]);
+    let mut collector = Collector::default();
+    for item in items {
+        collector.push(item.expect("a good stream"));
+    }
+    let answer = collector.finish();
+    assert_eq!(answer.usage.unwrap().cache_write_input_tokens, Some(1500));
+    let next = llm_core::ChatRequest::new("claude-sonnet-4-5")
+        .user("Weather in Oslo?")
+        .message(answer.to_message())
+        .message(Message::tool_result(
+            "toolu_T",
+            "get_weather",
+            ToolOutput::Text("-3 C".into()),
+        ))
+        .reasoning(llm_core::Reasoning::Budget(2048))
+        .max_tokens(4096);
+    let body: serde_json::Value = serde_json::from_slice(
+        &llm_claude::request::body("claude", &next, 1024, false).expect("valid"),
+    )
+    .unwrap();
+    assert_eq!(
+        body["messages"][1]["content"],
+        serde_json::json!([
+            {"type": "thinking", "thinking": "The user wants the weather.", "signature": "ErUBCkYIBhgCIkA+/9zQ=="},
+            {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8cr3qpP"},
+            {"type": "tool_use", "id": "toolu_T", "name": "get_weather", "input": {"city": "Oslo"}}
+        ])
+    );
+    assert_eq!(
+        body["thinking"],
+        serde_json::json!({"type": "enabled", "budget_tokens": 2048})
+    );
+    insta::assert_json_snapshot!(body);
 }

@@ -24,6 +24,8 @@
 mod attempt;
 pub mod classify;
 mod error;
+mod format;
+mod media;
 mod provider;
 mod request;
 mod response;
@@ -34,9 +36,13 @@ pub mod validate;
 
 pub use attempt::Attempt;
 pub use error::{Error, ErrorKind, ProviderDetail, UnknownKind};
+#[cfg(feature = "schema")]
+pub use format::chat_json;
+pub use format::{Effort, JsonSchema, Reasoning, ResponseFormat, parse_json};
+pub use media::{Source, media_type_of};
 pub use provider::{ChatStream, Provider};
 pub use request::{ChatRequest, ContentPart, Message, Params, Role};
-pub use response::{ChatResponse, FinishReason, StreamEvent, StreamStart, Usage};
+pub use response::{ChatResponse, Collector, FinishReason, StreamEvent, StreamStart, Usage};
 pub use secret::{ApiKey, REDACTED};
 pub use timeouts::Timeouts;
 pub use tool::{Tool, ToolCall, ToolChoice, ToolOutput};

@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::format::{Reasoning, ResponseFormat};
+use crate::media::Source;
 use crate::tool::{Tool, ToolCall, ToolChoice, ToolOutput};
 
 /// Who wrote a message.
@@ -32,9 +34,13 @@ impl Role {
     }
 }
 
-/// One piece of a message's content: text, a tool call the model made (in an assistant message), or what a
-/// tool answered (in a [`Role::Tool`] message). The enum is `#[non_exhaustive]` (images and documents come
-/// next): a provider meets a part it cannot send with a `validation` error, never by dropping it.
+/// One piece of a message's content: text, an image or a document, a tool call the model made (in an
+/// assistant message), what a tool answered (in a [`Role::Tool`] message), the model's own reasoning (kept
+/// so it can go back unchanged), or a cache breakpoint. A provider meets a part it cannot send with a
+/// `validation` error, never by dropping it, with two documented exceptions that carry no user content:
+/// reasoning parts go back only to a provider that takes them (another provider's reasoning is its own
+/// scratch, and Claude rejects thinking it did not sign), and a cache breakpoint is a hint that providers
+/// which cache prefixes on their own (OpenAI, llama.cpp, Ollama) have no field for.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -59,6 +65,79 @@ pub enum ContentPart {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         is_error: bool,
     },
+    /// An image (user messages).
+    Image {
+        /// Its bytes or URL.
+        source: Source,
+    },
+    /// A document, e.g. a PDF (user messages).
+    Document {
+        /// Its bytes or URL.
+        source: Source,
+        /// A file name, for providers that show or want one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
+    /// The model's reasoning, as it gave it (assistant messages). Claude signs its thinking: the
+    /// signature must go back unchanged with the text.
+    Reasoning {
+        /// The reasoning text.
+        text: String,
+        /// The provider's signature of it (Claude's `signature`), when it gave one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
+    },
+    /// Reasoning the provider gave only encrypted (Claude's `redacted_thinking`), to send back unchanged.
+    RedactedReasoning {
+        /// The opaque data.
+        data: String,
+    },
+    /// Marks everything before it (in this message and earlier) as a prefix to cache, where a provider takes
+    /// explicit breakpoints (Claude's `cache_control` on the part before it).
+    CacheBreakpoint,
+}
+
+impl ContentPart {
+    /// A text part.
+    pub fn text(text: impl Into<String>) -> Self {
+        ContentPart::Text { text: text.into() }
+    }
+
+    /// An image from its bytes (base64-encoded here) and media type, e.g. `image/png`.
+    pub fn image_bytes(media_type: impl Into<String>, bytes: &[u8]) -> Self {
+        ContentPart::Image {
+            source: Source::bytes(media_type, bytes),
+        }
+    }
+
+    /// An image the provider fetches from `url`.
+    pub fn image_url(url: impl Into<String>) -> Self {
+        ContentPart::Image {
+            source: Source::url(url),
+        }
+    }
+
+    /// A PDF document from its bytes.
+    pub fn pdf(bytes: &[u8], name: Option<String>) -> Self {
+        ContentPart::Document {
+            source: Source::bytes("application/pdf", bytes),
+            name,
+        }
+    }
+
+    /// The part's type as llmux names it in messages (`text`, `image`, `tool_call`, …).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ContentPart::Text { .. } => "text",
+            ContentPart::ToolCall(_) => "tool_call",
+            ContentPart::ToolResult { .. } => "tool_result",
+            ContentPart::Image { .. } => "image",
+            ContentPart::Document { .. } => "document",
+            ContentPart::Reasoning { .. } => "reasoning",
+            ContentPart::RedactedReasoning { .. } => "redacted_reasoning",
+            ContentPart::CacheBreakpoint => "cache_breakpoint",
+        }
+    }
 }
 
 /// One message of the conversation.
@@ -147,7 +226,7 @@ impl Message {
             match part {
                 ContentPart::Text { text: t } => text.push_str(t),
                 ContentPart::ToolCall(call) => calls.push(call),
-                ContentPart::ToolResult { .. } => {}
+                _ => {}
             }
         }
         (text, calls)
@@ -241,6 +320,12 @@ pub struct ChatRequest {
     /// Whether the model may make several calls in one turn (`None`: the provider's default, yes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parallel_tool_calls: Option<bool>,
+    /// The shape the answer must take (`None`: free text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_format: Option<ResponseFormat>,
+    /// How much the model reasons first (`None`: the provider's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<Reasoning>,
     /// Provider-specific fields sent as given, merged into the provider's request body at the top level
     /// (e.g. OpenRouter's `transforms`). A key that collides with a field the provider crate writes itself is a
     /// validation error, never a silent overwrite.
@@ -381,6 +466,20 @@ impl ChatRequest {
     #[must_use]
     pub fn parallel_tool_calls(mut self, on: bool) -> Self {
         self.parallel_tool_calls = Some(on);
+        self
+    }
+
+    /// Sets the shape the answer must take.
+    #[must_use]
+    pub fn response_format(mut self, format: impl Into<ResponseFormat>) -> Self {
+        self.response_format = Some(format.into());
+        self
+    }
+
+    /// Sets how much the model reasons first.
+    #[must_use]
+    pub fn reasoning(mut self, reasoning: Reasoning) -> Self {
+        self.reasoning = Some(reasoning);
         self
     }
 

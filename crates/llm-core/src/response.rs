@@ -5,6 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::attempt::Attempt;
+use crate::request::{ContentPart, Message, Role};
 use crate::tool::ToolCall;
 
 /// Why generation ended.
@@ -55,8 +56,11 @@ pub struct Usage {
     pub output_tokens: Option<u64>,
     /// Total tokens as reported; see [`Usage::total`] for a computed fallback.
     pub total_tokens: Option<u64>,
-    /// Prompt tokens served from the provider's cache.
+    /// Prompt tokens read from the provider's cache (OpenAI `cached_tokens`, Claude
+    /// `cache_read_input_tokens`).
     pub cached_input_tokens: Option<u64>,
+    /// Prompt tokens written to the provider's cache (Claude `cache_creation_input_tokens`).
+    pub cache_write_input_tokens: Option<u64>,
     /// Tokens spent on hidden reasoning.
     pub reasoning_tokens: Option<u64>,
 }
@@ -87,8 +91,12 @@ pub struct ChatResponse {
     pub text: String,
     /// The tools the model called, in order (their finish reason is [`FinishReason::ToolCalls`]).
     pub tool_calls: Vec<ToolCall>,
-    /// Hidden reasoning text, when the provider returns it.
+    /// Hidden reasoning text, when the provider returns it (all of it, joined).
     pub reasoning: Option<String>,
+    /// The reasoning as the provider gave it, block by block, with signatures
+    /// ([`ContentPart::Reasoning`], [`ContentPart::RedactedReasoning`]): what must go back in the next turn
+    /// ([`ChatResponse::to_message`]).
+    pub reasoning_parts: Vec<ContentPart>,
     /// The model as the provider reported it.
     pub model: String,
     /// Why generation ended.
@@ -121,17 +129,60 @@ impl ChatResponse {
         }
     }
 
+    /// This answer as the assistant turn of the next request: its reasoning parts (signatures kept), its
+    /// text, its tool calls, in that order.
+    ///
+    /// ```
+    /// use llm_core::{ChatResponse, ContentPart, Role};
+    /// let mut answer = ChatResponse::new("claude", "m", "Done.");
+    /// answer.reasoning_parts.push(ContentPart::Reasoning { text: "hm".into(), signature: Some("sig".into()) });
+    /// let turn = answer.to_message();
+    /// assert_eq!(turn.role, Role::Assistant);
+    /// assert_eq!(turn.content[0].kind(), "reasoning");
+    /// assert_eq!(turn.content[1], ContentPart::text("Done."));
+    /// ```
+    pub fn to_message(&self) -> Message {
+        let mut content = self.reasoning_parts.clone();
+        if !self.text.is_empty() {
+            content.push(ContentPart::text(self.text.clone()));
+        }
+        content.extend(self.tool_calls.iter().cloned().map(ContentPart::ToolCall));
+        Message {
+            role: Role::Assistant,
+            content,
+        }
+    }
+
     /// The events a stream would have produced for this answer, for a streaming request answered with a
-    /// whole body: `Start` (with the request and response ids and the attempts), then reasoning and text
-    /// when not empty, usage and the finish reason when known.
+    /// whole body: `Start` (with the request and response ids and the attempts), then reasoning (block by
+    /// block with signatures when the parts are known) and text when not empty, tool calls, usage and the
+    /// finish reason when known.
     pub fn into_events(self) -> Vec<StreamEvent> {
         let mut start = StreamStart::new(self.provider, self.model);
         start.request_id = self.request_id;
         start.response_id = self.response_id;
         start.attempts = self.attempts;
         let mut events = vec![StreamEvent::Start(start)];
-        if let Some(reasoning) = self.reasoning.filter(|r| !r.is_empty()) {
+        if self.reasoning_parts.is_empty()
+            && let Some(reasoning) = self.reasoning.filter(|r| !r.is_empty())
+        {
             events.push(StreamEvent::ReasoningDelta(reasoning));
+        }
+        for part in self.reasoning_parts {
+            match part {
+                ContentPart::Reasoning { text, signature } => {
+                    if !text.is_empty() {
+                        events.push(StreamEvent::ReasoningDelta(text));
+                    }
+                    if let Some(signature) = signature {
+                        events.push(StreamEvent::ReasoningSignature(signature));
+                    }
+                }
+                ContentPart::RedactedReasoning { data } => {
+                    events.push(StreamEvent::RedactedReasoning(data));
+                }
+                _ => {}
+            }
         }
         if !self.text.is_empty() {
             events.push(StreamEvent::TextDelta(self.text));
@@ -192,6 +243,11 @@ pub enum StreamEvent {
     TextDelta(String),
     /// A piece of hidden reasoning text.
     ReasoningDelta(String),
+    /// The signature of the reasoning streamed since the previous signature (Claude's `signature_delta`s,
+    /// assembled): it goes back with that text in the next turn.
+    ReasoningSignature(String),
+    /// A block of reasoning the provider gave only encrypted (Claude's `redacted_thinking`).
+    RedactedReasoning(String),
     /// The model started the call `index` (0, 1, … in the order the calls are made) of tool `name`.
     ToolCallStart {
         /// The call's position in this answer.
@@ -227,9 +283,95 @@ impl StreamEvent {
     pub fn is_content(&self) -> bool {
         match self {
             StreamEvent::TextDelta(t) | StreamEvent::ReasoningDelta(t) => !t.is_empty(),
+            StreamEvent::RedactedReasoning(_) => true,
             StreamEvent::ToolCallStart { .. } | StreamEvent::ToolCall { .. } => true,
             _ => false,
         }
+    }
+}
+
+/// Builds a [`ChatResponse`] from stream events, as they come: text and reasoning joined, reasoning blocks
+/// kept with their signatures, finished tool calls in order, the latest usage, the finish reason.
+///
+/// ```
+/// use llm_core::{Collector, FinishReason, StreamEvent, StreamStart};
+/// let mut collector = Collector::default();
+/// for event in [
+///     StreamEvent::Start(StreamStart::new("claude", "m")),
+///     StreamEvent::ReasoningDelta("Let me ".into()),
+///     StreamEvent::ReasoningDelta("see.".into()),
+///     StreamEvent::ReasoningSignature("sig".into()),
+///     StreamEvent::TextDelta("42".into()),
+///     StreamEvent::Finish(FinishReason::Stop),
+/// ] {
+///     collector.push(event);
+/// }
+/// let answer = collector.finish();
+/// assert_eq!(answer.text, "42");
+/// assert_eq!(answer.reasoning.as_deref(), Some("Let me see."));
+/// assert_eq!(answer.to_message().content.len(), 2);
+/// ```
+#[derive(Debug, Default)]
+pub struct Collector {
+    response: ChatResponse,
+    /// Reasoning text since the last signature or redacted block.
+    open_reasoning: String,
+}
+
+impl Collector {
+    /// Takes one event.
+    pub fn push(&mut self, event: StreamEvent) {
+        let r = &mut self.response;
+        match event {
+            StreamEvent::Start(start) => {
+                r.provider = start.provider;
+                r.model = start.model;
+                r.request_id = start.request_id;
+                r.response_id = start.response_id;
+                r.attempts = start.attempts;
+            }
+            StreamEvent::TextDelta(text) => r.text.push_str(&text),
+            StreamEvent::ReasoningDelta(text) => {
+                r.reasoning.get_or_insert_with(String::new).push_str(&text);
+                self.open_reasoning.push_str(&text);
+            }
+            StreamEvent::ReasoningSignature(signature) => {
+                r.reasoning_parts.push(ContentPart::Reasoning {
+                    text: std::mem::take(&mut self.open_reasoning),
+                    signature: Some(signature),
+                });
+            }
+            StreamEvent::RedactedReasoning(data) => {
+                self.close_reasoning();
+                self.response
+                    .reasoning_parts
+                    .push(ContentPart::RedactedReasoning { data });
+            }
+            StreamEvent::ToolCall { call, .. } => r.tool_calls.push(call),
+            StreamEvent::Usage(usage) => r.usage = Some(usage),
+            StreamEvent::Finish(reason) => r.finish_reason = Some(reason),
+            StreamEvent::ToolCallStart { .. } | StreamEvent::ToolCallDelta { .. } => {}
+        }
+    }
+
+    /// Reasoning text without a signature so far becomes a part of its own (providers that do not sign).
+    fn close_reasoning(&mut self) {
+        if !self.open_reasoning.is_empty() {
+            self.response.reasoning_parts.push(ContentPart::Reasoning {
+                text: std::mem::take(&mut self.open_reasoning),
+                signature: None,
+            });
+        }
+    }
+
+    /// The answer so far.
+    pub fn finish(mut self) -> ChatResponse {
+        // Unsigned reasoning is kept as text only when nothing was signed: a provider that signs nothing
+        // needs no parts back, and `reasoning` already holds the text.
+        if !self.response.reasoning_parts.is_empty() {
+            self.close_reasoning();
+        }
+        self.response
     }
 }
 

@@ -33,6 +33,10 @@ pub struct Tool {
     /// Whether the provider must hold the arguments to the schema exactly, where it can (OpenAI `strict`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strict: Option<bool>,
+    /// Caches the tool list up to and including this tool, where a provider takes explicit breakpoints
+    /// (Claude's `cache_control`); see [`ContentPart::CacheBreakpoint`](crate::ContentPart::CacheBreakpoint).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cache_breakpoint: bool,
 }
 
 impl Tool {
@@ -43,7 +47,15 @@ impl Tool {
             description: Some(description.into()),
             parameters,
             strict: None,
+            cache_breakpoint: false,
         }
+    }
+
+    /// Marks the tool list up to this tool as a prefix to cache.
+    #[must_use]
+    pub fn cache_breakpoint(mut self) -> Self {
+        self.cache_breakpoint = true;
+        self
     }
 
     /// Asks the provider to hold the arguments to the schema exactly.

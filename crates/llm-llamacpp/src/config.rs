@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use llm_core::{Error, ErrorKind, ParamTable};
 use llm_http::{Env, FromEnv, HttpConfig, IntoCodec};
-use llm_openai::{ChatCompletions, TokenLimit, WireConfig, compatible_params};
+use llm_openai::{ChatCompletions, Features, TokenLimit, WireConfig, compatible_params};
 
 /// The base URL used when nothing else is configured (llama-server's default host and port).
 pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8080";
@@ -145,6 +145,13 @@ impl WireConfig for LlamaCppConfig {
 
     fn param_table(&self) -> ParamTable {
         PARAMS
+    }
+
+    /// llama-server constrains output to a JSON Schema or JSON by grammar and takes `image_url` parts
+    /// (answered only when it was started with a multimodal projector); it has no file parts and no
+    /// `reasoning_effort`.
+    fn features(&self) -> Features {
+        Features::OPENAI.documents(false).reasoning_effort(false)
     }
 }
 

@@ -4,17 +4,33 @@
 //! merged at the top level, except an `extra["options"]` object, whose keys are merged into `options` (that
 //! is how `num_ctx`, `mirostat` and Ollama's other runner options are set). A key that collides with a field
 //! this crate writes is a `validation` error, never a silent overwrite.
+//!
+//! Images go in a message's `images` (base64 only: Ollama fetches no URLs); a JSON Schema format is `format`
+//! (the schema object), JSON mode `format: "json"`; a reasoning effort is `think` (`"low"`, `"medium"`,
+//! `"high"`); reasoning parts of an assistant turn go back as its `thinking`. Documents, image URLs and
+//! thinking budgets have no Ollama field: `validation` errors.
 
 use std::borrow::Cow;
 
-use llm_core::{ChatRequest, ContentPart, Error, ErrorKind, Role, ToolChoice, Violation};
+use llm_core::{
+    ChatRequest, ContentPart, Error, ErrorKind, Reasoning, ResponseFormat, Role, Source,
+    ToolChoice, Violation,
+};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::config::{KeepAlive, OllamaConfig};
 
 /// Top-level fields this crate writes itself.
-const OWN_FIELDS: [&str; 5] = ["model", "messages", "stream", "keep_alive", "tools"];
+const OWN_FIELDS: [&str; 7] = [
+    "model",
+    "messages",
+    "stream",
+    "keep_alive",
+    "tools",
+    "format",
+    "think",
+];
 
 #[derive(Serialize)]
 struct Body<'a> {
@@ -22,6 +38,10 @@ struct Body<'a> {
     messages: Vec<WireMessage<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tools: Vec<WireTool<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    format: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    think: Option<&'static str>,
     stream: bool,
     #[serde(skip_serializing_if = "Options::is_empty")]
     options: Options<'a>,
@@ -35,6 +55,10 @@ struct Body<'a> {
 struct WireMessage<'a> {
     role: &'static str,
     content: Cow<'a, str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thinking: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    images: Vec<&'a str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tool_calls: Vec<WireCall<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -180,9 +204,23 @@ pub fn chat_body(
         let mut text: Option<&str> = None;
         let mut texts = 0;
         let mut calls = Vec::new();
+        let mut images = Vec::new();
+        let mut thinking: Option<Cow<'_, str>> = None;
         let mut bad = None;
         for part in &message.content {
             match part {
+                ContentPart::Image {
+                    source: Source::Base64 { data, .. },
+                } if message.role == Role::User => images.push(data.as_str()),
+                ContentPart::Reasoning { text: t, .. } if message.role == Role::Assistant => {
+                    match &mut thinking {
+                        None => thinking = Some(Cow::Borrowed(t)),
+                        Some(joined) => joined.to_mut().push_str(t),
+                    }
+                }
+                // Claude's encrypted reasoning has no meaning here, and Ollama caches prefixes itself.
+                ContentPart::RedactedReasoning { .. } if message.role == Role::Assistant => {}
+                ContentPart::CacheBreakpoint => {}
                 ContentPart::Text { text: t } if message.role != Role::Tool => {
                     texts += 1;
                     text = Some(t);
@@ -209,14 +247,22 @@ pub fn chat_body(
                     messages.push(WireMessage {
                         role: "tool",
                         content: Cow::Owned(content.to_text()),
+                        thinking: None,
+                        images: Vec::new(),
                         tool_calls: Vec::new(),
                         tool_name,
                     });
                 }
-                _ => {
+                other => {
                     bad = Some(format!(
-                        "a part ollama cannot take in a {} message",
-                        message.role.as_str()
+                        "a {} part ollama cannot take in a {} message{}",
+                        other.kind(),
+                        message.role.as_str(),
+                        if matches!(other, ContentPart::Image { .. }) {
+                            " (images must be bytes: ollama fetches no URLs)"
+                        } else {
+                            ""
+                        }
                     ))
                 }
             }
@@ -227,7 +273,8 @@ pub fn chat_body(
         if let Some(given) = bad {
             violations.push(Violation::new(
                 format!("messages[{i}].content"),
-                "one text part (ollama takes one string per message), tool calls (assistant) and tool results",
+                "one text part (ollama takes one string per message), images as bytes (user), \
+                 tool calls and reasoning (assistant), tool results",
                 given,
             ));
             continue;
@@ -235,10 +282,17 @@ pub fn chat_body(
         if message.role == Role::Tool {
             continue;
         }
-        if text.is_some() || !calls.is_empty() || message.content.is_empty() {
+        if text.is_some()
+            || !calls.is_empty()
+            || !images.is_empty()
+            || thinking.is_some()
+            || message.content.is_empty()
+        {
             messages.push(WireMessage {
                 role: message.role.as_str(),
                 content: Cow::Borrowed(text.unwrap_or_default()),
+                thinking,
+                images,
                 tool_calls: calls,
                 tool_name: None,
             });
@@ -299,6 +353,24 @@ pub fn chat_body(
             ));
         }
     }
+    let format = match &request.response_format {
+        None | Some(ResponseFormat::Text) => None,
+        Some(ResponseFormat::JsonObject) => Some(Value::from("json")),
+        Some(ResponseFormat::JsonSchema(schema)) => Some(schema.schema.clone()),
+        Some(_) => None,
+    };
+    let think = match request.reasoning {
+        None => None,
+        Some(Reasoning::Effort(effort)) => Some(effort.as_str()),
+        Some(_) => {
+            violations.push(Violation::new(
+                "reasoning",
+                "an effort (ollama's `think` takes no token budget)",
+                "a budget",
+            ));
+            None
+        }
+    };
     if !violations.is_empty() {
         return Err(Error::validation(config.http.name.clone(), violations));
     }
@@ -306,6 +378,8 @@ pub fn chat_body(
         model: &request.model,
         messages,
         tools,
+        format,
+        think,
         stream,
         options,
         keep_alive: config.keep_alive,

@@ -118,6 +118,12 @@ pub trait WireConfig: Send + Sync {
     /// Which parameters the server accepts, and in which range.
     fn param_table(&self) -> ParamTable;
 
+    /// What the server takes beyond text, tools and the parameter table (default: everything OpenAI
+    /// documents). A request using something the server does not take is a `validation` error.
+    fn features(&self) -> Features {
+        Features::OPENAI
+    }
+
     /// Fields merged into every request body at the top level (e.g. OpenRouter's `provider` and `models`).
     /// A [`ChatRequest::extra`](llm_core::ChatRequest::extra) key that collides with one of these, or with a
     /// field this crate writes, is a `validation` error.
@@ -134,6 +140,71 @@ pub trait WireConfig: Send + Sync {
     /// generation id).
     fn request_id_from_body(&self) -> bool {
         false
+    }
+}
+
+/// What an OpenAI-compatible server takes besides text, tools and its parameter table.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Features {
+    /// `image_url` content parts.
+    pub images: bool,
+    /// `file` content parts (PDFs as `file_data`).
+    pub documents: bool,
+    /// `response_format` with `json_schema`.
+    pub json_schema: bool,
+    /// `response_format` `json_object`.
+    pub json_object: bool,
+    /// `reasoning_effort`.
+    pub reasoning_effort: bool,
+}
+
+impl Features {
+    /// Everything OpenAI's Chat Completions API documents.
+    pub const OPENAI: Features = Features {
+        images: true,
+        documents: true,
+        json_schema: true,
+        json_object: true,
+        reasoning_effort: true,
+    };
+
+    /// Text only: no parts, formats or reasoning settings.
+    pub const TEXT: Features = Features {
+        images: false,
+        documents: false,
+        json_schema: false,
+        json_object: false,
+        reasoning_effort: false,
+    };
+
+    /// Sets `images`.
+    #[must_use]
+    pub const fn images(mut self, on: bool) -> Self {
+        self.images = on;
+        self
+    }
+
+    /// Sets `documents`.
+    #[must_use]
+    pub const fn documents(mut self, on: bool) -> Self {
+        self.documents = on;
+        self
+    }
+
+    /// Sets both structured-output forms.
+    #[must_use]
+    pub const fn structured_output(mut self, on: bool) -> Self {
+        self.json_schema = on;
+        self.json_object = on;
+        self
+    }
+
+    /// Sets `reasoning_effort`.
+    #[must_use]
+    pub const fn reasoning_effort(mut self, on: bool) -> Self {
+        self.reasoning_effort = on;
+        self
     }
 }
 
@@ -159,6 +230,7 @@ pub struct OpenAiConfig {
     project: Option<String>,
     token_limit: TokenLimit,
     params: ParamTable,
+    features: Features,
     stream_usage: bool,
 }
 
@@ -172,6 +244,7 @@ impl Default for OpenAiConfig {
             project: None,
             token_limit: TokenLimit::MaxCompletionTokens,
             params: PARAMS,
+            features: Features::OPENAI,
             stream_usage: true,
         }
     }
@@ -277,6 +350,14 @@ impl OpenAiConfig {
         self
     }
 
+    /// Sets what the server takes beyond text and tools (default [`Features::OPENAI`]): a compatible server
+    /// that cannot take images, say, then rejects them in validation, so a chain skips it.
+    #[must_use]
+    pub fn features(mut self, features: Features) -> Self {
+        self.features = features;
+        self
+    }
+
     /// Whether streaming requests send `stream_options.include_usage` (default true; turn it off for a
     /// server that rejects the field).
     #[must_use]
@@ -331,6 +412,10 @@ impl WireConfig for OpenAiConfig {
 
     fn param_table(&self) -> ParamTable {
         self.params
+    }
+
+    fn features(&self) -> Features {
+        self.features
     }
 
     fn stream_usage(&self) -> bool {

@@ -39,10 +39,10 @@ mod stream;
 
 pub use codec::{ChatCompletions, OpenAi};
 pub use config::{
-    API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, OpenAiConfig, PARAMS, PROVIDER, TokenLimit,
-    WireConfig, compatible_params,
+    API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, Features, OpenAiConfig, PARAMS, PROVIDER,
+    TokenLimit, WireConfig, compatible_params,
 };
 pub use error::ERRORS;
-pub use request::Encoder;
+pub use request::{Encoder, MAX_FILE_BYTES, MAX_IMAGE_BYTES};
 pub use response::{ResponseMeta, decode_response};
 pub use stream::{ChunkDecoder, decode_sse, sse_decoding};

@@ -4,17 +4,26 @@
 use std::borrow::Cow;
 
 use llm_core::{
-    ChatRequest, ContentPart, Error, ErrorKind, Message, ParamTable, Role, ToolChoice, Violation,
+    ChatRequest, ContentPart, Error, ErrorKind, Message, ParamTable, Reasoning, ResponseFormat,
+    Role, Source, ToolChoice, Violation,
 };
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
-use crate::config::{TokenLimit, WireConfig};
+use crate::config::{Features, TokenLimit, WireConfig};
+
+/// OpenAI's documented limit on the inline images of one request: 50 MB of payload in all (counted here
+/// as decoded bytes, so a request this passes may still be refused by the encoded size; never the reverse).
+pub const MAX_IMAGE_BYTES: usize = 50 << 20;
+/// OpenAI's documented limit on the PDF files of one request: 32 MB in all.
+pub const MAX_FILE_BYTES: usize = 32 << 20;
 
 /// Every top-level body field this crate writes itself. A [`ChatRequest::extra`] key among these is a
 /// `validation` error: typed parameters go through the parameter table, never around it.
-pub(crate) const WRITTEN_FIELDS: [&str; 17] = [
+pub(crate) const WRITTEN_FIELDS: [&str; 19] = [
+    "response_format",
+    "reasoning_effort",
     "tools",
     "tool_choice",
     "parallel_tool_calls",
@@ -42,6 +51,7 @@ pub struct Encoder {
     table: ParamTable,
     token_limit: TokenLimit,
     stream_usage: bool,
+    features: Features,
     extras: Map<String, Value>,
 }
 
@@ -53,6 +63,7 @@ impl Encoder {
             table: config.param_table(),
             token_limit: config.token_limit(),
             stream_usage: config.stream_usage(),
+            features: config.features(),
             extras: config.body_extras(),
         }
     }
@@ -66,23 +77,92 @@ impl Encoder {
     /// format cannot carry, and `extra` keys colliding with a field the encoder writes or the configuration's extras.
     pub fn violations(&self, request: &ChatRequest) -> Vec<Violation> {
         let mut out = self.table.violations(request);
+        let f = self.features;
+        let (mut image_bytes, mut file_bytes) = (0usize, 0usize);
         for (i, message) in request.messages.iter().enumerate() {
-            for part in &message.content {
+            for (j, part) in message.content.iter().enumerate() {
+                let user = message.role == Role::User;
                 let allowed = match part {
                     ContentPart::Text { .. } => message.role != Role::Tool,
                     ContentPart::ToolCall(_) => message.role == Role::Assistant,
                     ContentPart::ToolResult { .. } => message.role != Role::Assistant,
+                    ContentPart::Image { source } => {
+                        image_bytes += source.decoded_len().unwrap_or(0);
+                        user && f.images
+                    }
+                    ContentPart::Document { source, .. } => {
+                        if f.documents
+                            && user
+                            && !matches!(source, Source::Base64 { .. } if source.is_pdf())
+                        {
+                            out.push(Violation::new(
+                                format!("messages[{i}].content[{j}]"),
+                                "a PDF given as bytes (this API takes no document URLs)",
+                                "another document",
+                            ));
+                        }
+                        file_bytes += source.decoded_len().unwrap_or(0);
+                        user && f.documents
+                    }
+                    // Other providers' reasoning, and breakpoints for prefix caching OpenAI does by itself,
+                    // have no field here (see `ContentPart`).
+                    ContentPart::Reasoning { .. }
+                    | ContentPart::RedactedReasoning { .. }
+                    | ContentPart::CacheBreakpoint => message.role != Role::Tool,
                     _ => false,
                 };
                 if !allowed {
                     out.push(Violation::new(
-                        format!("messages[{i}].content"),
-                        "text, tool calls (assistant messages) and tool results (tool or user messages)",
-                        format!("a part this provider cannot send in a {} message", message.role.as_str()),
+                        format!("messages[{i}].content[{j}]"),
+                        self.part_rule(),
+                        format!(
+                            "a {} part in a {} message",
+                            part.kind(),
+                            message.role.as_str()
+                        ),
                     ));
-                    break;
                 }
             }
+        }
+        if image_bytes > MAX_IMAGE_BYTES {
+            out.push(Violation::new(
+                "messages",
+                format!("at most {MAX_IMAGE_BYTES} bytes of inline images"),
+                format!("{image_bytes} bytes"),
+            ));
+        }
+        if file_bytes > MAX_FILE_BYTES {
+            out.push(Violation::new(
+                "messages",
+                format!("at most {MAX_FILE_BYTES} bytes of PDF files"),
+                format!("{file_bytes} bytes"),
+            ));
+        }
+        match &request.response_format {
+            Some(ResponseFormat::JsonSchema(_)) if !f.json_schema => out.push(Violation::new(
+                "response_format",
+                format!("no JSON Schema ({} cannot enforce one)", self.provider),
+                "a JSON Schema",
+            )),
+            Some(ResponseFormat::JsonObject) if !f.json_object => out.push(Violation::new(
+                "response_format",
+                format!("no JSON mode ({} has none)", self.provider),
+                "json_object",
+            )),
+            _ => {}
+        }
+        match request.reasoning {
+            Some(Reasoning::Budget(n)) => out.push(Violation::new(
+                "reasoning",
+                "an effort (low, medium, high): this API takes no thinking budget",
+                format!("a budget of {n} tokens"),
+            )),
+            Some(_) if !f.reasoning_effort => out.push(Violation::new(
+                "reasoning",
+                format!("no reasoning setting ({} takes none)", self.provider),
+                "an effort",
+            )),
+            _ => {}
         }
         if let Some(ToolChoice::Tool(name)) = &request.tool_choice
             && !request.tools.iter().any(|t| &t.name == name)
@@ -116,6 +196,21 @@ impl Encoder {
             }
         }
         out
+    }
+
+    /// What content parts this server takes, for violation messages.
+    fn part_rule(&self) -> String {
+        let mut user = vec!["text", "tool results"];
+        if self.features.images {
+            user.push("images");
+        }
+        if self.features.documents {
+            user.push("PDF documents");
+        }
+        format!(
+            "user messages: {}; assistant messages: text and tool calls; tool messages: tool results",
+            user.join(", ")
+        )
     }
 
     /// `Ok` when [`Encoder::violations`] finds nothing, else one `validation` error listing them all.
@@ -162,6 +257,22 @@ impl Encoder {
             }
             _ => serde_json::json!("auto"),
         });
+        let response_format = request.response_format.as_ref().and_then(|f| match f {
+            ResponseFormat::Text => None,
+            ResponseFormat::JsonObject => Some(serde_json::json!({"type": "json_object"})),
+            ResponseFormat::JsonSchema(s) => {
+                let mut schema = serde_json::json!({"name": s.name, "schema": s.schema});
+                if let Some(strict) = s.strict {
+                    schema["strict"] = Value::Bool(strict);
+                }
+                Some(serde_json::json!({"type": "json_schema", "json_schema": schema}))
+            }
+            _ => None,
+        });
+        let reasoning_effort = match request.reasoning {
+            Some(Reasoning::Effort(e)) => Some(e.as_str()),
+            _ => None,
+        };
         let body = Body {
             model: &request.model,
             messages,
@@ -178,6 +289,8 @@ impl Encoder {
             tools,
             tool_choice,
             parallel_tool_calls: request.parallel_tool_calls,
+            response_format,
+            reasoning_effort,
             stream,
             stream_options: (stream && self.stream_usage).then_some(StreamOptions {
                 include_usage: true,
@@ -203,6 +316,50 @@ fn wire_messages<'a>(message: &'a Message, out: &mut Vec<WireMessage<'a>>) {
         ));
         return;
     }
+    if message
+        .content
+        .iter()
+        .any(|p| matches!(p, ContentPart::Image { .. } | ContentPart::Document { .. }))
+    {
+        // A user turn with media: a list of parts, in order (results first, as for any user turn).
+        let mut parts = Vec::new();
+        for part in &message.content {
+            match part {
+                ContentPart::Text { text } => {
+                    parts.push(serde_json::json!({"type": "text", "text": text}));
+                }
+                ContentPart::Image { source } => {
+                    let url = match source {
+                        Source::Url { url } => url.clone(),
+                        other => other.data_url().unwrap_or_default(),
+                    };
+                    parts.push(serde_json::json!({"type": "image_url", "image_url": {"url": url}}));
+                }
+                ContentPart::Document { source, name } => {
+                    parts.push(serde_json::json!({"type": "file", "file": {
+                        "filename": name.as_deref().unwrap_or("document.pdf"),
+                        "file_data": source.data_url().unwrap_or_default(),
+                    }}));
+                }
+                ContentPart::ToolResult {
+                    call_id, content, ..
+                } => out.push(WireMessage {
+                    role: "tool",
+                    content: Some(WireContent::Text(Cow::Owned(content.to_text()))),
+                    tool_calls: Vec::new(),
+                    tool_call_id: Some(call_id),
+                }),
+                _ => {}
+            }
+        }
+        out.push(WireMessage {
+            role: message.role.as_str(),
+            content: Some(WireContent::Parts(parts)),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        });
+        return;
+    }
     let mut text: Option<Cow<'a, str>> = None;
     let mut calls = Vec::new();
     for part in &message.content {
@@ -223,19 +380,28 @@ fn wire_messages<'a>(message: &'a Message, out: &mut Vec<WireMessage<'a>>) {
                 call_id, content, ..
             } => out.push(WireMessage {
                 role: "tool",
-                content: Some(Cow::Owned(content.to_text())),
+                content: Some(WireContent::Text(Cow::Owned(content.to_text()))),
                 tool_calls: Vec::new(),
                 tool_call_id: Some(call_id),
             }),
             _ => {}
         }
     }
-    if text.is_some() || !calls.is_empty() || message.content.is_empty() {
+    let only_hints = !message.content.is_empty()
+        && message.content.iter().all(|p| {
+            matches!(
+                p,
+                ContentPart::Reasoning { .. }
+                    | ContentPart::RedactedReasoning { .. }
+                    | ContentPart::CacheBreakpoint
+            )
+        });
+    if (text.is_some() || !calls.is_empty() || message.content.is_empty()) || only_hints {
         out.push(WireMessage {
             role: message.role.as_str(),
             content: match (&text, calls.is_empty()) {
                 (None, false) => None,
-                _ => Some(text.unwrap_or_default()),
+                _ => Some(WireContent::Text(text.unwrap_or_default())),
             },
             tool_calls: calls,
             tool_call_id: None,
@@ -273,6 +439,10 @@ struct Body<'a> {
     tool_choice: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     parallel_tool_calls: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_format: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_effort: Option<&'static str>,
     stream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     stream_options: Option<StreamOptions>,
@@ -284,18 +454,26 @@ struct Body<'a> {
 struct WireMessage<'a> {
     role: &'static str,
     /// `null` for an assistant turn that only calls tools.
-    content: Option<Cow<'a, str>>,
+    content: Option<WireContent<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tool_calls: Vec<WireCall<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tool_call_id: Option<&'a str>,
 }
 
+/// A message's content: a string, or a list of typed parts (user turns with images or files).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum WireContent<'a> {
+    Text(Cow<'a, str>),
+    Parts(Vec<Value>),
+}
+
 impl<'a> WireMessage<'a> {
     fn text(role: &'static str, content: Cow<'a, str>) -> Self {
         WireMessage {
             role,
-            content: Some(content),
+            content: Some(WireContent::Text(content)),
             tool_calls: Vec::new(),
             tool_call_id: None,
         }
