@@ -40,7 +40,7 @@ fn keep_alive_and_extras() {
     let request = ChatRequest::new("llama3.2")
         .user("Hi")
         .temperature(0.0)
-        .extra("format", json!("json"))
+        .response_format(llm_core::ResponseFormat::JsonObject)
         .extra("options", json!({"num_ctx": 8192, "mirostat": 0}));
     insta::assert_json_snapshot!(body(&config, &request, true));
     let forever = OllamaConfig::default().keep_alive(KeepAlive::Forever);
