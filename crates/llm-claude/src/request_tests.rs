@@ -272,3 +272,87 @@ fn tools_calls_and_results_are_written_as_the_messages_api_expects() {
     let params: Vec<String> = violations(&strict).into_iter().map(|v| v.param).collect();
     assert_eq!(params, ["tools[0].strict", "tool_choice"]);
 }
+
+#[test]
+fn images_documents_schema_effort_and_cache_breakpoints_are_written_as_the_messages_api_expects() {
+    use llm_core::{ContentPart, Effort, Reasoning, ResponseFormat, Tool};
+    let mut system = Message::system("You read papers.");
+    system.content.push(ContentPart::CacheBreakpoint);
+    let mut turn = Message::user("Summarise both.");
+    turn.content
+        .push(ContentPart::image_bytes("image/png", &[1, 2, 3]));
+    turn.content
+        .push(ContentPart::image_url("https://example.com/fig.png"));
+    turn.content
+        .push(ContentPart::pdf(b"%PDF-1.7", Some("paper.pdf".into())));
+    turn.content.push(ContentPart::CacheBreakpoint);
+    let req = ChatRequest::new("claude-sonnet-4-5")
+        .message(system)
+        .message(turn)
+        .tool(Tool::new("lookup", "Search", json!({"type": "object"})).cache_breakpoint())
+        .response_format(ResponseFormat::json_schema(
+            "summary",
+            json!({"type": "object", "properties": {"summary": {"type": "string"}}}),
+        ))
+        .reasoning(Reasoning::Effort(Effort::Medium));
+    assert!(violations(&req).is_empty(), "{:?}", violations(&req));
+    let wire = body_json(&req, false);
+    insta::assert_json_snapshot!(wire);
+    assert_eq!(
+        wire["system"],
+        json!([{"type": "text", "text": "You read papers.", "cache_control": {"type": "ephemeral"}}])
+    );
+    assert_eq!(
+        wire["messages"][0]["content"][3],
+        json!({"type": "document", "title": "paper.pdf", "cache_control": {"type": "ephemeral"},
+               "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0xLjc="}})
+    );
+    assert_eq!(
+        wire["tools"][0]["cache_control"],
+        json!({"type": "ephemeral"})
+    );
+    assert_eq!(wire["thinking"], json!({"type": "adaptive"}));
+    assert_eq!(wire["output_config"]["effort"], "medium");
+    assert_eq!(wire["output_config"]["format"]["type"], "json_schema");
+}
+
+#[test]
+fn what_the_messages_api_refuses_is_rejected_before_sending() {
+    use llm_core::{ContentPart, Reasoning, ResponseFormat, Source};
+    let mut gif = Message::user("look");
+    gif.content.push(ContentPart::Image {
+        source: Source::base64("image/tiff", "AAAA"),
+    });
+    gif.content.push(ContentPart::Image {
+        source: Source::base64("image/png", "A".repeat(MAX_IMAGE_BASE64 + 4)),
+    });
+    let mut lonely = Message::user("x");
+    lonely.content.insert(0, ContentPart::CacheBreakpoint);
+    let req = ChatRequest::new("m")
+        .message(gif)
+        .message(Message::assistant("ok"))
+        .message(lonely)
+        .response_format(ResponseFormat::JsonObject)
+        .reasoning(Reasoning::Budget(512))
+        .temperature(0.5)
+        .max_tokens(256);
+    assert_eq!(
+        violation_params(&req),
+        [
+            "messages[0].content[1]",
+            "messages[0].content[2]",
+            "messages[2].content[0]",
+            "response_format",
+            "reasoning",
+            "reasoning",
+            "temperature"
+        ]
+    );
+    // A budget at or above the default max_tokens is refused when the body is written.
+    let big = ChatRequest::new("m")
+        .user("x")
+        .reasoning(Reasoning::Budget(2048));
+    let err = body("claude", &big, 1024, false).unwrap_err();
+    assert_eq!(err.violations()[0].param, "reasoning");
+    assert!(body("claude", &big, 4096, false).is_ok());
+}

@@ -133,3 +133,59 @@ fn tools_calls_and_results_are_written_as_ollama_expects() {
         ["tool_choice", "parallel_tool_calls", "tools[0].strict"]
     );
 }
+
+#[test]
+fn images_a_schema_an_effort_and_reasoning_go_where_ollama_takes_them() {
+    use llm_core::{ContentPart, Effort, Message, Reasoning, ResponseFormat};
+    let mut turn = Message::user("What is this?");
+    turn.content
+        .push(ContentPart::image_bytes("image/png", &[1, 2, 3]));
+    let mut earlier = Message::assistant("A cat.");
+    earlier.content.insert(
+        0,
+        ContentPart::Reasoning {
+            text: "Whiskers.".into(),
+            signature: None,
+        },
+    );
+    let request = ChatRequest::new("llava")
+        .message(turn)
+        .message(earlier)
+        .user("Sure?")
+        .response_format(ResponseFormat::json_schema(
+            "answer",
+            json!({"type": "object", "properties": {"sure": {"type": "boolean"}}}),
+        ))
+        .reasoning(Reasoning::Effort(Effort::High));
+    let got = body(&OllamaConfig::default(), &request, false);
+    insta::assert_json_snapshot!(got);
+    assert_eq!(got["messages"][0]["images"], json!(["AQID"]));
+    assert_eq!(got["messages"][1]["thinking"], "Whiskers.");
+    assert_eq!(got["format"]["properties"]["sure"]["type"], "boolean");
+    assert_eq!(got["think"], "high");
+}
+
+#[test]
+fn image_urls_documents_and_budgets_are_refused() {
+    use llm_core::{ContentPart, Message, Reasoning};
+    let mut turn = Message::user("Look");
+    turn.content
+        .push(ContentPart::image_url("https://example.com/a.png"));
+    let mut paper = Message::user("Read");
+    paper.content.push(ContentPart::pdf(b"%PDF", None));
+    let request = ChatRequest::new("llava")
+        .message(turn)
+        .message(Message::assistant("ok"))
+        .message(paper)
+        .reasoning(Reasoning::Budget(1000));
+    let err = chat_body(&OllamaConfig::default(), &request, false).unwrap_err();
+    let params: Vec<&str> = err.violations().iter().map(|v| v.param.as_str()).collect();
+    assert_eq!(
+        params,
+        ["messages[0].content", "messages[2].content", "reasoning"]
+    );
+    assert!(
+        err.violations()[0].given.contains("fetches no URLs"),
+        "{err}"
+    );
+}
