@@ -119,6 +119,19 @@ pub struct ChatArgs {
     /// `tool_choice`); a PROMPT given too is appended as a last user message, and stdin is not read.
     #[arg(long, value_name = "FILE")]
     pub request: Option<PathBuf>,
+    /// The answer must be JSON matching this JSON Schema (sent natively to each provider); plain mode prints
+    /// the JSON answer, and an answer that does not match exits 1 with `invalid_response`.
+    #[arg(long, value_name = "FILE")]
+    pub schema: Option<PathBuf>,
+    /// An image for the prompt: a file (png, jpeg, gif, webp) or an http(s) URL. Repeatable.
+    #[arg(long, value_name = "PATH|URL")]
+    pub image: Vec<String>,
+    /// A PDF document for the prompt. Repeatable.
+    #[arg(long, value_name = "PATH")]
+    pub file: Vec<PathBuf>,
+    /// How much the model reasons first: low, medium, high, or a budget of thinking tokens.
+    #[arg(long, value_name = "low|medium|high|TOKENS")]
+    pub reasoning: Option<String>,
     /// Wait for the whole answer instead of streaming it.
     #[arg(long)]
     pub no_stream: bool,

@@ -48,11 +48,16 @@ pub fn chain(
     }
     for entry in &spec.entries {
         let provider = provider(entry, options.timeouts)?;
-        builder = builder.entry(
-            Entry::new(provider, entry.model.value.clone())
-                .defaults(entry.defaults.clone())
-                .params(entry.params.clone()),
-        );
+        let mut built = Entry::new(provider, entry.model.value.clone())
+            .defaults(entry.defaults.clone())
+            .params(entry.params.clone());
+        for (key, value) in &entry.extra {
+            built = built.extra(key.clone(), value.clone());
+        }
+        if let Some(reasoning) = entry.reasoning {
+            built = built.reasoning(reasoning);
+        }
+        builder = builder.entry(built);
     }
     builder
         .build()

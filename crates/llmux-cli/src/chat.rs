@@ -84,11 +84,19 @@ where
             return exit::CONFIG;
         }
         Ok(Prepared::Invalid(error)) => report_error(&output, &error),
-        Ok(Prepared::Ready(chain, request)) => {
-            if args.no_stream {
+        Ok(Prepared::Ready(chain, request, schema)) => {
+            let answer = if args.no_stream {
                 whole(&chain, &request, &output).await
             } else {
                 streamed(&chain, &request, &output).await
+            };
+            match (answer, schema) {
+                (Err(code), _) => code,
+                (Ok(_), None) => exit::OK,
+                (Ok(text), Some(schema)) => match schema.check(&text) {
+                    Ok(()) => exit::OK,
+                    Err(e) => report_error(&output, &e),
+                },
             }
         }
     };
@@ -97,8 +105,68 @@ where
 }
 
 enum Prepared {
-    Ready(llmux::chain::Chain, Box<ChatRequest>),
+    Ready(llmux::chain::Chain, Box<ChatRequest>, Option<Schema>),
     Invalid(Error),
+}
+
+/// `--schema`: the schema sent to the provider, and its validator for the answer.
+struct Schema {
+    validator: jsonschema::Validator,
+}
+
+impl Schema {
+    /// Reads `path`: a JSON Schema named after the file.
+    fn load(path: &std::path::Path) -> Result<(Schema, llmux::ResponseFormat), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError(format!(
+                "cannot read the schema file {}: {e}",
+                path.display()
+            ))
+        })?;
+        let schema: Value = serde_json::from_str(&text)
+            .map_err(|e| ConfigError(format!("invalid schema file {}: {e}", path.display())))?;
+        let validator = jsonschema::validator_for(&schema)
+            .map_err(|e| ConfigError(format!("invalid schema file {}: {e}", path.display())))?;
+        let name: String = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let name = if name.is_empty() {
+            "answer".to_owned()
+        } else {
+            name
+        };
+        Ok((
+            Schema { validator },
+            llmux::ResponseFormat::json_schema(name, schema).into(),
+        ))
+    }
+
+    /// The answer's text as JSON matching the schema, else an `invalid_response` error carrying the text.
+    fn check(&self, text: &str) -> Result<(), Error> {
+        let invalid = |why: String| {
+            Error::new(
+                ErrorKind::InvalidResponse,
+                format!("the answer does not match the schema: {why}"),
+            )
+            .with_detail(llmux::ProviderDetail::message(text))
+        };
+        let value: Value =
+            serde_json::from_str(text.trim()).map_err(|e| invalid(format!("not JSON ({e})")))?;
+        match self.validator.iter_errors(&value).next() {
+            None => Ok(()),
+            Some(e) => Err(invalid(format!("{e} at `{}`", e.instance_path()))),
+        }
+    }
 }
 
 fn prepare<O, E>(
@@ -186,6 +254,44 @@ where
     if let Some(choice) = &args.tool_choice {
         request.tool_choice = Some(llmux::ToolChoice::parse(choice));
     }
+    let schema = match &args.schema {
+        Some(path) => {
+            let (schema, format) = Schema::load(path)?;
+            request.response_format = Some(format);
+            Some(schema)
+        }
+        None => None,
+    };
+    if let Some(reasoning) = &args.reasoning {
+        request.reasoning = Some(llmux::Reasoning::parse(reasoning).ok_or_else(|| {
+            ConfigError(format!(
+                "--reasoning `{reasoning}`: expected low, medium, high or a number of tokens"
+            ))
+        })?);
+    }
+    if !args.image.is_empty() || !args.file.is_empty() {
+        let mut parts = Vec::new();
+        for image in &args.image {
+            parts.push(crate::media::image(image, None)?);
+        }
+        for file in &args.file {
+            parts.push(crate::media::document(&file.to_string_lossy(), None)?);
+        }
+        // Media go with the last user message: the prompt, or the request file's last user turn.
+        match request
+            .messages
+            .iter_mut()
+            .rev()
+            .find(|m| m.role == llmux::Role::User)
+        {
+            Some(turn) => turn.content.extend(parts),
+            None => {
+                return Err(ConfigError(
+                    "--image and --file need a user message (a prompt) to go with".to_owned(),
+                ));
+            }
+        }
+    }
     let request = request.params(params);
     if !violations.is_empty() {
         // Report the range violations of the parameters that did parse, too: every problem at once.
@@ -200,7 +306,7 @@ where
             Error::new(ErrorKind::Validation, message).with_violations(violations),
         ));
     }
-    Ok(Prepared::Ready(chain, Box::new(request)))
+    Ok(Prepared::Ready(chain, Box::new(request), schema))
 }
 
 fn report_error<O: Write, E: Write>(output: &Mutex<Output<O, E>>, error: &Error) -> u8 {
@@ -208,22 +314,27 @@ fn report_error<O: Write, E: Write>(output: &Mutex<Output<O, E>>, error: &Error)
     exit::for_kind(error.kind())
 }
 
+/// Streams the answer to the output; `Ok` holds its text, `Err` the exit code of a failure.
 async fn streamed<O: Write, E: Write>(
     chain: &llmux::chain::Chain,
     request: &ChatRequest,
     output: &Mutex<Output<O, E>>,
-) -> u8 {
+) -> Result<String, u8> {
     let mut stream = match chain.stream(request).await {
         Ok(s) => s,
-        Err(e) => return report_error(output, &e),
+        Err(e) => return Err(report_error(output, &e)),
     };
+    let mut text = String::new();
     let mut usage: Option<Usage> = None;
     let mut finish: Option<FinishReason> = None;
     while let Some(item) = stream.next().await {
         let mut out = lock(output);
         let written = match &item {
             Ok(StreamEvent::Start(s)) => out.event(Event::Start(s)),
-            Ok(StreamEvent::TextDelta(t)) => out.event(Event::Delta(t)),
+            Ok(StreamEvent::TextDelta(t)) => {
+                text.push_str(t);
+                out.event(Event::Delta(t))
+            }
             Ok(StreamEvent::ReasoningDelta(t)) => out.event(Event::Reasoning(t)),
             Ok(StreamEvent::Usage(u)) => {
                 usage = Some(*u);
@@ -237,12 +348,12 @@ async fn streamed<O: Write, E: Write>(
             Ok(_) => Ok(()),
             Err(e) => {
                 drop(out);
-                return report_error(output, e);
+                return Err(report_error(output, e));
             }
         };
         if written.is_err() {
             // stdout is gone (e.g. a closed pipe): stop asking for tokens nobody reads.
-            return exit::OTHER;
+            return Err(exit::OTHER);
         }
     }
     let mut out = lock(output);
@@ -254,20 +365,21 @@ async fn streamed<O: Write, E: Write>(
             None => out.end_line(),
         });
     if ended.is_err() {
-        exit::OTHER
+        Err(exit::OTHER)
     } else {
-        exit::OK
+        Ok(text)
     }
 }
 
+/// Waits for the whole answer and prints it; `Ok` holds its text, `Err` the exit code of a failure.
 async fn whole<O: Write, E: Write>(
     chain: &llmux::chain::Chain,
     request: &ChatRequest,
     output: &Mutex<Output<O, E>>,
-) -> u8 {
+) -> Result<String, u8> {
     let response = match chain.chat(request).await {
         Ok(r) => r,
-        Err(e) => return report_error(output, &e),
+        Err(e) => return Err(report_error(output, &e)),
     };
     let mut start = StreamStart::new(response.provider.as_str(), response.model.as_str());
     start.request_id.clone_from(&response.request_id);
@@ -288,8 +400,8 @@ async fn whole<O: Write, E: Write>(
         None => out.end_line(),
     });
     if written.is_err() {
-        exit::OTHER
+        Err(exit::OTHER)
     } else {
-        exit::OK
+        Ok(response.text)
     }
 }

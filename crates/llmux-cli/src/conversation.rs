@@ -12,6 +12,10 @@
 //!  "tools": [{"name": "get_weather", "description": "...", "parameters": {"type": "object"}}],
 //!  "tool_choice": "auto"}
 //! ```
+//!
+//! A user message's `content` may also be a list of parts: `{"type": "text", "text"}`, `{"type": "image",
+//! "path"}` or `{"type": "image", "url"}`, and `{"type": "document", "path"}` (a PDF); paths are relative to
+//! the request file.
 
 use std::fs;
 use std::path::Path;
@@ -102,8 +106,59 @@ fn parse_tools(text: &str) -> Result<Vec<Tool>, String> {
 
 /// The conversation of a `--request` file.
 pub fn load_request(path: &Path) -> Result<ChatRequest, ConfigError> {
-    parse_request(&read(path, "request")?)
+    parse_request_in(&read(path, "request")?, path.parent())
         .map_err(|e| ConfigError(format!("invalid request file {}: {e}", path.display())))
+}
+
+/// One part of a user message's `content` list.
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+enum FilePart {
+    Text {
+        text: String,
+    },
+    Image {
+        path: Option<String>,
+        url: Option<String>,
+    },
+    Document {
+        path: String,
+    },
+}
+
+/// A user or system message's content: a string, or (user messages) a list of parts.
+fn parts_of(
+    content: Option<Value>,
+    at: &str,
+    base: Option<&Path>,
+) -> Result<Vec<llmux::ContentPart>, String> {
+    let Some(Value::Array(items)) = content else {
+        return Ok(vec![llmux::ContentPart::text(text_of(content, at)?)]);
+    };
+    let mut parts = Vec::with_capacity(items.len());
+    for (j, item) in items.into_iter().enumerate() {
+        let part: FilePart =
+            serde_json::from_value(item).map_err(|e| format!("{at}.content[{j}]: {e}"))?;
+        let media = |r: Result<llmux::ContentPart, ConfigError>| {
+            r.map_err(|e| format!("{at}.content[{j}]: {}", e.0))
+        };
+        parts.push(match part {
+            FilePart::Text { text } => llmux::ContentPart::text(text),
+            FilePart::Image {
+                path: Some(p),
+                url: None,
+            } => media(crate::media::image(&p, base))?,
+            FilePart::Image {
+                path: None,
+                url: Some(u),
+            } => media(crate::media::image(&u, None))?,
+            FilePart::Image { .. } => {
+                return Err(format!("{at}.content[{j}]: an image needs `path` or `url`"));
+            }
+            FilePart::Document { path } => media(crate::media::document(&path, base))?,
+        });
+    }
+    Ok(parts)
 }
 
 fn text_of(content: Option<Value>, at: &str) -> Result<String, String> {
@@ -114,7 +169,12 @@ fn text_of(content: Option<Value>, at: &str) -> Result<String, String> {
     }
 }
 
+#[cfg(test)]
 fn parse_request(text: &str) -> Result<ChatRequest, String> {
+    parse_request_in(text, None)
+}
+
+fn parse_request_in(text: &str, base: Option<&Path>) -> Result<ChatRequest, String> {
     let file: FileRequest = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let mut request = ChatRequest::for_chain();
     if let Some(system) = file.system {
@@ -129,12 +189,13 @@ fn parse_request(text: &str) -> Result<ChatRequest, String> {
                         "{at}: tool calls and results belong to assistant and tool messages"
                     ));
                 }
-                let role = if m.role == "system" {
-                    Role::System
+                if m.role == "system" {
+                    Message::new(Role::System, text_of(m.content, &at)?)
                 } else {
-                    Role::User
-                };
-                Message::new(role, text_of(m.content, &at)?)
+                    let mut message = Message::user("");
+                    message.content = parts_of(m.content, &at, base)?;
+                    message
+                }
             }
             "assistant" => {
                 let calls = m

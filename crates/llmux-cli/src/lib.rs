@@ -17,6 +17,7 @@ pub mod env;
 pub mod exit;
 pub mod inspect;
 pub mod local;
+pub mod media;
 pub mod output;
 pub mod spec;
 pub mod spinner;

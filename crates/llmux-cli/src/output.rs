@@ -56,6 +56,9 @@ pub fn event_json(event: Event<'_>) -> Value {
             "input_tokens": u.input_tokens,
             "output_tokens": u.output_tokens,
             "total_tokens": u.total(),
+            "cache_read_input_tokens": u.cached_input_tokens,
+            "cache_write_input_tokens": u.cache_write_input_tokens,
+            "reasoning_tokens": u.reasoning_tokens,
         }),
         Event::ToolCall(index, call) => json!({
             "type": "tool_call",

@@ -35,6 +35,7 @@ fn every_event_has_its_json_shape_with_nulls_for_absent_values() {
     let mut usage = Usage::default();
     usage.input_tokens = Some(3);
     usage.output_tokens = Some(4);
+    usage.cached_input_tokens = Some(2);
     let lines = json_lines(&[
         Event::Attempt(&failed),
         Event::Attempt(&ok),
@@ -53,7 +54,8 @@ fn every_event_has_its_json_shape_with_nulls_for_absent_values() {
             json!({"type":"start","provider":"llamacpp","model":"smol","request_id":"r-2"}),
             json!({"type":"reasoning","text":"hmm"}),
             json!({"type":"delta","text":"Hi"}),
-            json!({"type":"usage","input_tokens":3,"output_tokens":4,"total_tokens":7}),
+            json!({"type":"usage","input_tokens":3,"output_tokens":4,"total_tokens":7,
+                   "cache_read_input_tokens":2,"cache_write_input_tokens":null,"reasoning_tokens":null}),
             json!({"type":"finish","reason":"length"}),
             json!({"type":"error","kind":"rate_limited","retryable":true,"retry_after_ms":1500,
                    "provider":"openai","status":429,"request_id":"req-1","message":"slow down","violations":[]}),

@@ -130,6 +130,10 @@ pub struct EntrySpec {
     pub params: Params,
     /// Parameters this entry uses when the request sets none (the local default's bounds).
     pub defaults: Params,
+    /// Provider-specific body fields sent by this entry only (`[entry.extra]`).
+    pub extra: serde_json::Map<String, serde_json::Value>,
+    /// This entry's reasoning setting, replacing the request's (`[entry.reasoning]`).
+    pub reasoning: Option<llmux::Reasoning>,
 }
 
 /// The chain to build, in order.
@@ -256,6 +260,8 @@ fn single(
         key,
         params: Params::default(),
         defaults: Params::default(),
+        extra: serde_json::Map::new(),
+        reasoning: None,
     })
 }
 
@@ -317,6 +323,8 @@ pub fn default_chain(env: &Env) -> Result<ChainSpec, ConfigError> {
             key,
             params: Params::default(),
             defaults: Params::default(),
+            extra: serde_json::Map::new(),
+            reasoning: None,
         });
     }
     let local = managed_local(env);
@@ -374,6 +382,8 @@ impl LocalDefault {
             key: Key::NotNeeded,
             params: Params::default(),
             defaults: local_defaults(),
+            extra: serde_json::Map::new(),
+            reasoning: None,
         }
     }
 }
@@ -442,6 +452,33 @@ struct FileEntry {
     api_key_env: Option<String>,
     #[serde(default)]
     params: toml::Table,
+    /// Body fields for this entry's provider only.
+    #[serde(default)]
+    extra: toml::Table,
+    reasoning: Option<FileReasoning>,
+}
+
+/// `[entry.reasoning]`: `effort = "low" | "medium" | "high"` or `budget = TOKENS`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileReasoning {
+    effort: Option<String>,
+    budget: Option<u32>,
+}
+
+impl FileReasoning {
+    fn to_reasoning(&self) -> Result<llmux::Reasoning, String> {
+        match (&self.effort, self.budget) {
+            (Some(effort), None) => match llmux::Reasoning::parse(effort) {
+                Some(r @ llmux::Reasoning::Effort(_)) => Ok(r),
+                _ => Err(format!(
+                    "reasoning.effort `{effort}`: expected low, medium or high"
+                )),
+            },
+            (None, Some(budget)) => Ok(llmux::Reasoning::Budget(budget)),
+            _ => Err("reasoning: expected either `effort` or `budget`".to_owned()),
+        }
+    }
 }
 
 /// Parses a chain file's text; `path` is used in messages and as the settings' origin.
@@ -496,6 +533,22 @@ pub fn parse_chain_file(text: &str, path: &Path, env: &Env) -> Result<ChainSpec,
                 problems.push(format!("entry {i}: params.{v}"));
             }
         }
+        let extra = e
+            .extra
+            .iter()
+            .map(|(k, v)| {
+                let json = serde_json::to_value(v).unwrap_or(serde_json::Value::Null);
+                (k.clone(), json)
+            })
+            .collect();
+        let reasoning = match e.reasoning.as_ref().map(FileReasoning::to_reasoning) {
+            None => None,
+            Some(Ok(r)) => Some(r),
+            Some(Err(problem)) => {
+                problems.push(format!("entry {i}: {problem}"));
+                None
+            }
+        };
         entries.push(EntrySpec {
             backend: Backend::Remote(provider),
             model: Setting::new(e.model, origin.clone()),
@@ -503,6 +556,8 @@ pub fn parse_chain_file(text: &str, path: &Path, env: &Env) -> Result<ChainSpec,
             key,
             params,
             defaults: Params::default(),
+            extra,
+            reasoning,
         });
     }
     if problems.is_empty() {

@@ -228,3 +228,46 @@ fn the_sdk_base_url_variables_move_openai_and_claude() {
     let spec = default_chain(&env).expect("a chain");
     assert_eq!(spec.entries[0].base_url.value, None);
 }
+
+#[test]
+fn entry_extra_and_reasoning_tables_belong_to_their_entry() {
+    let env = Env::from_pairs([("OPENROUTER_API_KEY", "k"), ("ANTHROPIC_API_KEY", "k")]);
+    let text = r#"
+[[entry]]
+provider = "openrouter"
+model = "a/b"
+[entry.extra]
+transforms = ["middle-out"]
+[entry.reasoning]
+effort = "high"
+
+[[entry]]
+provider = "claude"
+model = "claude-sonnet-4-5"
+[entry.reasoning]
+budget = 2048
+"#;
+    let spec = parse_chain_file(text, Path::new("c.toml"), &env).unwrap();
+    assert_eq!(
+        spec.entries[0].extra["transforms"],
+        serde_json::json!(["middle-out"])
+    );
+    assert_eq!(
+        spec.entries[0].reasoning,
+        Some(llmux::Reasoning::Effort(llmux::Effort::High))
+    );
+    assert!(spec.entries[1].extra.is_empty());
+    assert_eq!(
+        spec.entries[1].reasoning,
+        Some(llmux::Reasoning::Budget(2048))
+    );
+    for (bad, says) in [
+        ("[entry.reasoning]\neffort = \"max\"", "reasoning.effort"),
+        ("[entry.reasoning]\neffort = \"low\"\nbudget = 5", "either"),
+        ("[entry.reasoning]\nlevel = 1", "unknown field"),
+    ] {
+        let text = format!("[[entry]]\nprovider = \"claude\"\nmodel = \"m\"\n{bad}\n");
+        let err = parse_chain_file(&text, Path::new("c.toml"), &env).unwrap_err();
+        assert!(err.0.contains(says), "{bad}: {}", err.0);
+    }
+}
