@@ -60,10 +60,9 @@ async fn main() -> Result<(), llmux::Error> {
                 .as_ref()
                 .unwrap_or(&FinishReason::ToolCalls)
         );
-        request = request.message(Message::tool_calls(
-            answer.text.clone(),
-            answer.tool_calls.clone(),
-        ));
+        // The whole assistant turn goes back: text, calls, and any reasoning with its signature (Claude
+        // requires its signed thinking back when thinking and tools meet).
+        request = request.message(answer.to_message());
         for call in &answer.tool_calls {
             let output = run_tool(call);
             eprintln!(

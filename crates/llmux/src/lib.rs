@@ -37,6 +37,7 @@
 //! | `ollama`     | [`ollama`]: Ollama's native `/api/chat` with NDJSON streaming             | `llm-ollama`     |
 //! | `llamacpp`   | [`llamacpp`]: llama.cpp's `llama-server`, incl. a managed child server   | `llm-llamacpp`   |
 //! | `testing`    | [`testing`]: a scripted provider for tests (implies `chain`)             | `llm-chain`      |
+//! | `schema`     | `ResponseFormat::of::<T>()` and `chat_json`: structured output typed by `schemars` | `llm-core` |
 //! | `full`       | every feature above                                                      |                  |
 //!
 //! The core types (always present) come from `llm-core`.
