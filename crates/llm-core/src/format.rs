@@ -181,7 +181,7 @@ impl Effort {
 ///
 /// ```
 /// use llm_core::{ChatResponse, ErrorKind, parse_json};
-/// #[derive(serde::Deserialize)]
+/// #[derive(Debug, serde::Deserialize)]
 /// struct Pick { n: i64 }
 /// let good = ChatResponse::new("p", "m", r#"{"n": 7}"#);
 /// assert_eq!(parse_json::<Pick>(&good).unwrap().n, 7);
