@@ -10,7 +10,9 @@ use llm_http::{
     Codec, DefaultConfig, Framing, HttpConfig, HttpProvider, WireRequest, secret_value,
 };
 
-use crate::config::{OpenAiConfig, WireConfig};
+use std::sync::Arc;
+
+use crate::config::{KeyHeader, OpenAiConfig, TokenSource, WireConfig};
 use crate::error::ERRORS;
 use crate::request::Encoder;
 use crate::response::{ResponseMeta, decode_response};
@@ -37,10 +39,25 @@ pub type OpenAi = HttpProvider<ChatCompletions>;
 pub struct ChatCompletions {
     http: HttpConfig,
     chat_url: String,
+    deployment_url: Option<(String, String)>,
     health_url: String,
     headers: HeaderMap,
+    tokens: Option<Arc<dyn TokenSource>>,
     encoder: Encoder,
     request_id_from_body: bool,
+}
+
+/// `text` as one URL path segment: unreserved characters kept, every other byte percent-encoded.
+fn path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 impl ChatCompletions {
@@ -50,25 +67,57 @@ impl ChatCompletions {
         let http = config.http().clone();
         let mut headers = config.headers()?;
         if let Some(key) = &http.api_key {
-            headers.insert(
-                AUTHORIZATION,
-                secret_value(&http.name, &format!("Bearer {}", key.expose()))?,
-            );
+            match config.key_header() {
+                KeyHeader::Named(name) => {
+                    let name = http::HeaderName::from_static(name);
+                    headers.insert(name, secret_value(&http.name, key.expose())?);
+                }
+                _ => {
+                    headers.insert(
+                        AUTHORIZATION,
+                        secret_value(&http.name, &format!("Bearer {}", key.expose()))?,
+                    );
+                }
+            }
         }
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         Ok(ChatCompletions {
             chat_url: config.chat_url(),
+            deployment_url: config.deployment_url(),
             health_url: config.health_url(),
             headers,
+            tokens: config.token_source(),
             encoder: Encoder::new(config),
             request_id_from_body: config.request_id_from_body(),
             http,
         })
     }
 
-    /// The URL chat requests go to.
+    /// The URL chat requests go to (for a server with the model in the URL, the URL without a model:
+    /// see [`ChatCompletions::chat_url_for`]).
     pub fn chat_url(&self) -> &str {
         &self.chat_url
+    }
+
+    /// The URL a request for `model` goes to.
+    pub fn chat_url_for(&self, model: &str) -> String {
+        match &self.deployment_url {
+            Some((before, after)) => format!("{before}{}{after}", path_segment(model)),
+            None => self.chat_url.clone(),
+        }
+    }
+
+    /// The headers of one request: the fixed ones, and a fresh bearer token when a source gives them.
+    fn request_headers(&self) -> Result<HeaderMap, Error> {
+        let mut headers = self.headers.clone();
+        if let Some(tokens) = &self.tokens {
+            let token = tokens.token()?;
+            headers.insert(
+                AUTHORIZATION,
+                secret_value(&self.http.name, &format!("Bearer {}", token.expose()))?,
+            );
+        }
+        Ok(headers)
     }
 
     /// The request encoder (for inspecting bodies without sending them).
@@ -102,8 +151,8 @@ impl Codec for ChatCompletions {
     fn encode(&self, request: &ChatRequest, stream: bool) -> Result<WireRequest, Error> {
         let body = self.encoder.encode(request, stream)?;
         Ok(WireRequest::post(
-            &self.chat_url,
-            self.headers.clone(),
+            &self.chat_url_for(&request.model),
+            self.request_headers()?,
             body,
         ))
     }
@@ -130,7 +179,10 @@ impl Codec for ChatCompletions {
     }
 
     fn health(&self) -> WireRequest {
-        let mut headers = self.headers.clone();
+        // A token source that fails now leaves the fixed headers: the health check then reports `auth`.
+        let mut headers = self
+            .request_headers()
+            .unwrap_or_else(|_| self.headers.clone());
         headers.remove(CONTENT_TYPE);
         WireRequest::get(&self.health_url, headers)
     }

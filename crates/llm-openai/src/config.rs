@@ -98,6 +98,22 @@ pub trait WireConfig: Send + Sync {
         self.http().url("chat/completions")
     }
 
+    /// For servers that put the model in the URL (Azure's deployments): the URL before and after the
+    /// model's path segment; `None` (the default) posts every request to [`WireConfig::chat_url`].
+    fn deployment_url(&self) -> Option<(String, String)> {
+        None
+    }
+
+    /// How the key is sent (default `Authorization: Bearer KEY`).
+    fn key_header(&self) -> KeyHeader {
+        KeyHeader::Bearer
+    }
+
+    /// A source of bearer tokens asked on every request (Azure's Entra ID), in place of a fixed key.
+    fn token_source(&self) -> Option<std::sync::Arc<dyn TokenSource>> {
+        None
+    }
+
     /// The URL `health()` GETs; any 2xx answer means healthy (default `{base}/models`).
     fn health_url(&self) -> String {
         self.http().url("models")
@@ -141,6 +157,24 @@ pub trait WireConfig: Send + Sync {
     fn request_id_from_body(&self) -> bool {
         false
     }
+}
+
+/// How a server takes the API key.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyHeader {
+    /// `Authorization: Bearer KEY` (OpenAI and most compatible servers).
+    Bearer,
+    /// The key alone in a header of this name (Azure's `api-key`).
+    Named(&'static str),
+}
+
+/// Gives a bearer token for each request (e.g. an Entra ID token the caller refreshes in the background).
+/// Called on every request, so it should answer from a cache; an `Err` fails that request (make it `auth`).
+/// The token is sent as a secret header and never printed.
+pub trait TokenSource: Send + Sync + std::fmt::Debug {
+    /// The current token.
+    fn token(&self) -> Result<llm_core::ApiKey, Error>;
 }
 
 /// What an OpenAI-compatible server takes besides text, tools and its parameter table.

@@ -46,6 +46,11 @@ pub const ERRORS: ErrorTable = ErrorTable {
         ("timeout_error", ErrorKind::Timeout),
         ("timeout", ErrorKind::Timeout),
         ("context_length_exceeded", ErrorKind::ContextLength),
+        // Azure OpenAI's codes.
+        ("content_filter", ErrorKind::BadRequest),
+        ("DeploymentNotFound", ErrorKind::NotFound),
+        ("OperationNotSupported", ErrorKind::BadRequest),
+        ("InvalidAuthenticationToken", ErrorKind::Auth),
         ("exceed_context_size_error", ErrorKind::ContextLength),
     ],
     context_phrases: &[

@@ -5,7 +5,8 @@
 //! (`llm-llamacpp`) and any other compatible server through the [`WireConfig`] trait, which says what
 //! differs: URLs, extra headers, the token limit field, the parameter table, body extras and where the
 //! request id comes from. [`OpenAiConfig::compatible`] configures a plain compatible server without writing
-//! a trait impl.
+//! a trait impl. Azure OpenAI is [`AzureConfig`] on the same codec: `OpenAi::new(AzureConfig::from_env()?)`
+//! (deployment URLs with `api-version`, or the v1 form; the `api-key` header or Entra ID tokens).
 //!
 //! The pure parts have no IO and are public for reuse and fuzzing: [`Encoder`] (request → JSON body),
 //! [`decode_response`] (body → [`ChatResponse`](llm_core::ChatResponse)), [`ChunkDecoder`] (SSE events →
@@ -30,6 +31,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod azure;
 mod codec;
 mod config;
 mod error;
@@ -37,10 +39,14 @@ mod request;
 mod response;
 mod stream;
 
+pub use azure::{
+    AZURE_API_KEY_ENV, AZURE_API_VERSION_ENV, AZURE_ENDPOINT_ENV, AZURE_PROVIDER, AzureApi,
+    AzureConfig, DEFAULT_API_VERSION,
+};
 pub use codec::{ChatCompletions, OpenAi};
 pub use config::{
-    API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, Features, OpenAiConfig, PARAMS, PROVIDER,
-    TokenLimit, WireConfig, compatible_params,
+    API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, Features, KeyHeader, OpenAiConfig, PARAMS,
+    PROVIDER, TokenLimit, TokenSource, WireConfig, compatible_params,
 };
 pub use error::ERRORS;
 pub use request::{Encoder, MAX_FILE_BYTES, MAX_IMAGE_BYTES};

@@ -89,7 +89,7 @@ fn extra_fields_are_merged_at_the_top_level() {
         .user("Hi")
         .extra("user", json!("user-42"))
         .extra("logit_bias", json!({"50256": -100}))
-        .extra("response_format", json!({"type": "json_object"}));
+        .extra("service_tier", json!("default"));
     insta::assert_json_snapshot!(body(&openai(), &request, false));
 }
 
@@ -250,6 +250,10 @@ fn tools_choices_calls_and_results_are_written_as_chat_completions_expects() {
     let params: Vec<&str> = err.violations().iter().map(|v| v.param.as_str()).collect();
     assert_eq!(
         params,
-        ["messages[0].content", "messages[1].content", "tool_choice"]
+        [
+            "messages[0].content[1]",
+            "messages[1].content[0]",
+            "tool_choice"
+        ]
     );
 }

@@ -55,7 +55,7 @@ async fn streams_json_lines_in_order() {
             json!({"type":"start","provider":"openai","model":"gpt-test","request_id":"req-123"}),
             json!({"type":"delta","text":"Hel"}),
             json!({"type":"delta","text":"lo"}),
-            json!({"type":"usage","input_tokens":5,"output_tokens":2,"total_tokens":7}),
+            json!({"type":"usage","input_tokens":5,"output_tokens":2,"total_tokens":7,"cache_read_input_tokens":null,"cache_write_input_tokens":null,"reasoning_tokens":null}),
             json!({"type":"finish","reason":"stop"}),
         ]
     );
@@ -90,7 +90,7 @@ async fn no_stream_prints_one_delta_with_the_whole_text() {
         [
             json!({"type":"start","provider":"openai","model":"gpt-test","request_id":"req-456"}),
             json!({"type":"delta","text":"All at once."}),
-            json!({"type":"usage","input_tokens":5,"output_tokens":3,"total_tokens":8}),
+            json!({"type":"usage","input_tokens":5,"output_tokens":3,"total_tokens":8,"cache_read_input_tokens":null,"cache_write_input_tokens":null,"reasoning_tokens":null}),
             json!({"type":"finish","reason":"stop"}),
         ]
     );
@@ -371,7 +371,9 @@ async fn ollama_and_llamacpp_take_their_base_url_from_the_flag() {
     );
     assert_eq!(
         ollama.of_type("usage"),
-        [json!({"type":"usage","input_tokens":3,"output_tokens":1,"total_tokens":4})]
+        [
+            json!({"type":"usage","input_tokens":3,"output_tokens":1,"total_tokens":4,"cache_read_input_tokens":null,"cache_write_input_tokens":null,"reasoning_tokens":null})
+        ]
     );
     let llamacpp = llmux_async(
         strings(&["chat", "--json", "--provider", "llamacpp", "hi"]),
