@@ -151,7 +151,7 @@ impl Codec for ChatCompletions {
     fn encode(&self, request: &ChatRequest, stream: bool) -> Result<WireRequest, Error> {
         let body = self.encoder.encode(request, stream)?;
         Ok(WireRequest::post(
-            &self.chat_url_for(&request.model),
+            self.chat_url_for(&request.model),
             self.request_headers()?,
             body,
         ))

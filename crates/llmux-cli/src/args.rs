@@ -46,16 +46,20 @@ pub enum ProviderName {
     Ollama,
     /// llama.cpp's llama-server (LLAMA_SERVER_URL).
     Llamacpp,
+    /// Azure OpenAI (AZURE_OPENAI_API_KEY; the endpoint from --base-url or AZURE_OPENAI_ENDPOINT; --model is
+    /// the deployment).
+    Azure,
 }
 
 impl ProviderName {
     /// Every provider, in the order the default chain tries them.
-    pub const ALL: [ProviderName; 5] = [
+    pub const ALL: [ProviderName; 6] = [
         ProviderName::Openai,
         ProviderName::Claude,
         ProviderName::Openrouter,
         ProviderName::Ollama,
         ProviderName::Llamacpp,
+        ProviderName::Azure,
     ];
 
     /// The name as written on the command line and in chain files.
@@ -66,6 +70,7 @@ impl ProviderName {
             ProviderName::Openrouter => "openrouter",
             ProviderName::Ollama => "ollama",
             ProviderName::Llamacpp => "llamacpp",
+            ProviderName::Azure => "azure",
         }
     }
 

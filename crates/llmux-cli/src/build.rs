@@ -10,7 +10,7 @@ use llmux::claude::{Claude, ClaudeConfig};
 use llmux::http::HasHttpConfig;
 use llmux::llamacpp::{LlamaCpp, LlamaCppConfig};
 use llmux::ollama::{Ollama, OllamaConfig};
-use llmux::openai::{OpenAi, OpenAiConfig};
+use llmux::openai::{AzureConfig, OpenAi, OpenAiConfig};
 use llmux::openrouter::{OpenRouter, OpenRouterConfig};
 use llmux::{ApiKey, ChatRequest, ChatResponse, ChatStream, Error, ErrorKind, Provider, Timeouts};
 
@@ -127,6 +127,19 @@ fn remote(
         ProviderName::Llamacpp => Arc::new(LlamaCpp::new(configured::<LlamaCppConfig>(
             url, key, timeouts,
         ))?),
+        ProviderName::Azure => {
+            if url.is_none() {
+                return Err(Error::new(
+                    ErrorKind::Validation,
+                    format!(
+                        "no endpoint: pass --base-url https://NAME.openai.azure.com or set {}",
+                        llmux::openai::AZURE_ENDPOINT_ENV
+                    ),
+                )
+                .with_provider("azure"));
+            }
+            Arc::new(OpenAi::new(configured::<AzureConfig>(url, key, timeouts))?)
+        }
     })
 }
 

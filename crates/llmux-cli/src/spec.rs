@@ -204,6 +204,15 @@ pub fn info(provider: ProviderName) -> ProviderInfo {
             default_model: "default",
             default_base_url: llmux::llamacpp::DEFAULT_BASE_URL,
         },
+        ProviderName::Azure => ProviderInfo {
+            key_var: Some(llmux::openai::AZURE_API_KEY_ENV),
+            optional_key_var: None,
+            host_var: None,
+            base_url_var: Some(llmux::openai::AZURE_ENDPOINT_ENV),
+            // The deployment's name is the caller's: this is only what `--model` defaults to.
+            default_model: "gpt-4o-mini",
+            default_base_url: "",
+        },
     }
 }
 
@@ -301,6 +310,10 @@ fn host_from_env(info: ProviderInfo, env: &Env) -> Result<Setting<Option<String>
 pub fn default_chain(env: &Env) -> Result<ChainSpec, ConfigError> {
     let mut entries = Vec::new();
     for provider in ProviderName::ALL {
+        // An Azure deployment is named by its owner: the default chain cannot guess one.
+        if provider == ProviderName::Azure {
+            continue;
+        }
         let info = info(provider);
         let key = match info.key_var {
             Some(var) => match env.get(var) {

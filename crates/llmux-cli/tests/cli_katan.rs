@@ -201,3 +201,48 @@ fn tools_from_a_file_come_back_as_tool_call_lines_and_a_request_file_continues_t
     assert_eq!(run.of_type("start").len(), 1, "{run:?}");
     assert_eq!(run.of_type("error").len(), 0, "{run:?}");
 }
+
+#[test]
+fn azure_takes_the_endpoint_and_the_deployment_and_needs_an_endpoint() {
+    let katan = Katan::builder()
+        .args(["--providers", "openai,anthropic,azure_openai"])
+        .start();
+    let env = [("AZURE_OPENAI_API_KEY", "az-katan")];
+    let endpoint = katan.base_url();
+    let run = llmux(
+        &[
+            "chat",
+            "--json",
+            "--provider",
+            "azure",
+            "--base-url",
+            &endpoint,
+            "--model",
+            Katan::MODEL,
+            "hello azure",
+        ],
+        &env,
+        None,
+    );
+    assert_eq!(run.code, 0, "{run:?}\n{}", katan.log_tail(20));
+    assert_eq!(run.of_type("start")[0]["provider"], "azure");
+    let text: String = run
+        .of_type("delta")
+        .iter()
+        .map(|d| d["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(text.contains("hello azure"), "{text}");
+    let endpoint_env = [
+        ("AZURE_OPENAI_API_KEY", "az-katan"),
+        ("AZURE_OPENAI_ENDPOINT", endpoint.as_str()),
+    ];
+    let from_env = llmux(
+        &["chat", "--provider", "azure", "--model", Katan::MODEL, "hi"],
+        &endpoint_env,
+        None,
+    );
+    assert_eq!(from_env.code, 0, "{from_env:?}");
+    let none = llmux(&["chat", "--provider", "azure", "hi"], &env, None);
+    assert_eq!(none.code, 2, "{none:?}");
+    assert!(none.stderr.contains("AZURE_OPENAI_ENDPOINT"), "{none:?}");
+}
