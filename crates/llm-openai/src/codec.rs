@@ -5,12 +5,15 @@ use std::time::SystemTime;
 
 use http::HeaderMap;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
-use llm_core::{ChatRequest, ChatResponse, Error, classify};
+use llm_core::{
+    ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, EmbedTable, Error, classify,
+};
 use llm_http::{
-    Codec, DefaultConfig, Framing, HttpConfig, HttpProvider, WireRequest, secret_value,
+    Codec, DefaultConfig, EmbedCodec, Framing, HttpConfig, HttpProvider, WireRequest, secret_value,
 };
 
 use crate::config::{OpenAiConfig, WireConfig};
+use crate::embed::{EmbedEncoding, decode_embeddings, embeddings_body};
 use crate::error::ERRORS;
 use crate::request::Encoder;
 use crate::response::{ResponseMeta, decode_response};
@@ -41,6 +44,9 @@ pub struct ChatCompletions {
     headers: HeaderMap,
     encoder: Encoder,
     request_id_from_body: bool,
+    embeddings_url: String,
+    embed_table: EmbedTable,
+    embed_encoding: EmbedEncoding,
 }
 
 impl ChatCompletions {
@@ -62,6 +68,9 @@ impl ChatCompletions {
             headers,
             encoder: Encoder::new(config),
             request_id_from_body: config.request_id_from_body(),
+            embeddings_url: config.embeddings_url(),
+            embed_table: config.embed_table(),
+            embed_encoding: config.embed_encoding(),
             http,
         })
     }
@@ -69,6 +78,11 @@ impl ChatCompletions {
     /// The URL chat requests go to.
     pub fn chat_url(&self) -> &str {
         &self.chat_url
+    }
+
+    /// The URL embeddings requests go to.
+    pub fn embeddings_url(&self) -> &str {
+        &self.embeddings_url
     }
 
     /// The request encoder (for inspecting bodies without sending them).
@@ -133,6 +147,37 @@ impl Codec for ChatCompletions {
         let mut headers = self.headers.clone();
         headers.remove(CONTENT_TYPE);
         WireRequest::get(&self.health_url, headers)
+    }
+}
+
+impl EmbedCodec for ChatCompletions {
+    fn embed_table(&self) -> EmbedTable {
+        self.embed_table
+    }
+
+    fn encode_embed(
+        &self,
+        request: &EmbedRequest,
+        inputs: &[String],
+    ) -> Result<WireRequest, Error> {
+        let body = embeddings_body(request, inputs, self.embed_encoding)?;
+        Ok(WireRequest::post(
+            &self.embeddings_url,
+            self.headers.clone(),
+            body,
+        ))
+    }
+
+    fn decode_embed(
+        &self,
+        request: &EmbedRequest,
+        inputs: usize,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<EmbedResponse, Error> {
+        let meta = ResponseMeta::new(self.http.name.clone(), request.model.clone())
+            .request_id(classify::request_id(headers));
+        decode_embeddings(body, &meta, inputs)
     }
 }
 
