@@ -272,14 +272,17 @@ impl EmbedTable {
 
 /// A provider that turns texts into vectors. Object safe, like [`Provider`](crate::Provider): a chain
 /// holds its entries' embedders as `Arc<dyn Embedder>`.
+///
+/// Most embedders are providers too, so no method shares a name with one of [`Provider`](crate::Provider)'s:
+/// with both traits in scope, `client.name()` and `client.validate(…)` stay unambiguous.
 #[async_trait]
 pub trait Embedder: Send + Sync + fmt::Debug {
     /// The provider's name, as [`Provider::name`](crate::Provider::name).
-    fn name(&self) -> &str;
+    fn embedder_name(&self) -> &str;
 
     /// Checks `request` against this provider's [`EmbedTable`] without sending anything; every violation at
     /// once as one `validation` error.
-    fn validate(&self, request: &EmbedRequest) -> Result<(), Error>;
+    fn validate_embed(&self, request: &EmbedRequest) -> Result<(), Error>;
 
     /// Sends `request` (in several requests when it has more inputs than one may carry) and returns one
     /// vector per input, in order. One failed request fails the call.
@@ -287,27 +290,27 @@ pub trait Embedder: Send + Sync + fmt::Debug {
 
     /// This embedder configured not to wait out a server that is not ready yet, as
     /// [`Provider::without_waiting`](crate::Provider::without_waiting).
-    fn without_waiting(&self) -> Option<Arc<dyn Embedder>> {
+    fn embed_without_waiting(&self) -> Option<Arc<dyn Embedder>> {
         None
     }
 }
 
 #[async_trait]
 impl<E: Embedder + ?Sized> Embedder for Arc<E> {
-    fn name(&self) -> &str {
-        (**self).name()
+    fn embedder_name(&self) -> &str {
+        (**self).embedder_name()
     }
 
-    fn validate(&self, request: &EmbedRequest) -> Result<(), Error> {
-        (**self).validate(request)
+    fn validate_embed(&self, request: &EmbedRequest) -> Result<(), Error> {
+        (**self).validate_embed(request)
     }
 
     async fn embed(&self, request: &EmbedRequest) -> Result<EmbedResponse, Error> {
         (**self).embed(request).await
     }
 
-    fn without_waiting(&self) -> Option<Arc<dyn Embedder>> {
-        (**self).without_waiting()
+    fn embed_without_waiting(&self) -> Option<Arc<dyn Embedder>> {
+        (**self).embed_without_waiting()
     }
 }
 

@@ -127,16 +127,16 @@ impl<C: EmbedCodec> HttpProvider<C> {
 
 #[async_trait]
 impl<C: EmbedCodec> Embedder for HttpProvider<C> {
-    fn name(&self) -> &str {
+    fn embedder_name(&self) -> &str {
         self.codec().name()
     }
 
-    fn validate(&self, request: &EmbedRequest) -> Result<(), Error> {
+    fn validate_embed(&self, request: &EmbedRequest) -> Result<(), Error> {
         self.codec().validate_embed(request)
     }
 
     async fn embed(&self, request: &EmbedRequest) -> Result<EmbedResponse, Error> {
-        let span = crate::span::request("embeddings", Embedder::name(self), &request.model);
+        let span = crate::span::request("embeddings", self.codec().name(), &request.model);
         let result = self.embed_all(request).instrument(span.clone()).await;
         crate::span::record_embeddings(&span, &result);
         result
