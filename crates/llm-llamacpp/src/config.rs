@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
-use llm_core::{Error, ErrorKind, ParamTable};
+use llm_core::{EmbedTable, Error, ErrorKind, ParamTable};
 use llm_http::{Env, FromEnv, HttpConfig, IntoCodec};
-use llm_openai::{ChatCompletions, TokenLimit, WireConfig, compatible_params};
+use llm_openai::{
+    ChatCompletions, TokenLimit, WireConfig, compatible_embed_table, compatible_params,
+};
 
 /// The base URL used when nothing else is configured (llama-server's default host and port).
 pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8080";
@@ -22,6 +24,13 @@ pub const DEFAULT_NAME: &str = "llamacpp";
 
 /// The parameter table of llama-server (the OpenAI-compatible set plus `top_k` and `repeat_penalty`).
 pub const PARAMS: ParamTable = compatible_params(DEFAULT_NAME);
+
+/// What llama-server's `/v1/embeddings` takes: no `dimensions` (the model's width is the width), no input
+/// kind, 64 inputs per request (each must fit the server's batch; a longer one is the server's error).
+pub const EMBED_TABLE: EmbedTable = EmbedTable {
+    max_batch: 64,
+    ..compatible_embed_table(DEFAULT_NAME)
+};
 
 /// Configuration of a [`LlamaCpp`](crate::LlamaCpp) client.
 ///
@@ -145,6 +154,14 @@ impl WireConfig for LlamaCppConfig {
 
     fn param_table(&self) -> ParamTable {
         PARAMS
+    }
+
+    fn embeddings_url(&self) -> String {
+        self.url("v1/embeddings")
+    }
+
+    fn embed_table(&self) -> EmbedTable {
+        EMBED_TABLE
     }
 }
 
