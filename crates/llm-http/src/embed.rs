@@ -27,12 +27,15 @@ pub trait EmbedCodec: Codec {
     /// What the endpoint takes: batch size, input bounds, optional settings.
     fn embed_table(&self) -> EmbedTable;
 
-    /// Every reason `request` cannot be sent (default: [`EmbedTable::validate`] of [`EmbedCodec::embed_table`]).
+    /// Every reason `request` cannot be sent (default: [`EmbedTable::validate`] of [`EmbedCodec::embed_table`],
+    /// the error naming the configured provider).
     ///
     /// # Errors
     /// `validation`, listing every violation.
     fn validate_embed(&self, request: &EmbedRequest) -> Result<(), Error> {
-        self.embed_table().validate(request)
+        self.embed_table()
+            .validate(request)
+            .map_err(|e| e.with_provider(self.http().name.clone()))
     }
 
     /// The request for `inputs`, one batch of `request` (at most [`EmbedTable::max_batch`] of its inputs).
