@@ -57,6 +57,9 @@ pub struct LlamaCppConfig {
     /// How long a request that meets "503 Loading model" waits for the server to become ready before it
     /// is sent once more (`Duration::ZERO`: return the `overloaded` error at once).
     pub load_wait: Duration,
+    /// The most inputs one `/v1/embeddings` request carries (default [`EMBED_TABLE`]'s 64); a call with more
+    /// is sent in several, joined in order.
+    pub embed_batch: usize,
 }
 
 impl Default for LlamaCppConfig {
@@ -64,6 +67,7 @@ impl Default for LlamaCppConfig {
         LlamaCppConfig {
             http: HttpConfig::new(DEFAULT_NAME, DEFAULT_BASE_URL),
             load_wait: LlamaCppConfig::DEFAULT_LOAD_WAIT,
+            embed_batch: EMBED_TABLE.max_batch,
         }
     }
 }
@@ -129,6 +133,13 @@ impl LlamaCppConfig {
         self
     }
 
+    /// Sets how many inputs one embeddings request carries (at least 1).
+    #[must_use]
+    pub fn embed_batch(mut self, n: usize) -> Self {
+        self.embed_batch = n.max(1);
+        self
+    }
+
     /// `{base_url}/{path}`.
     pub fn url(&self, path: &str) -> String {
         self.http.url(path)
@@ -161,7 +172,10 @@ impl WireConfig for LlamaCppConfig {
     }
 
     fn embed_table(&self) -> EmbedTable {
-        EMBED_TABLE
+        EmbedTable {
+            max_batch: self.embed_batch.max(1),
+            ..EMBED_TABLE
+        }
     }
 }
 

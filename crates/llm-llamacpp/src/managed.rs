@@ -116,10 +116,16 @@ impl ManagedConfig {
     }
 
     /// Starts the server with embeddings on, pooling token vectors with `pooling` (SmolLM2 and other chat
-    /// models give sentence vectors only with [`Pooling::Mean`]).
+    /// models give sentence vectors only with [`Pooling::Mean`]), and with one slot.
+    ///
+    /// One slot, because with several the llama-server this project tests against (the llama.cpp of
+    /// `llama-cpp-python` 0.3.36) answers a text pooled in any slot but the first with a vector that is not
+    /// that text's: the same text gives another vector in slot 1 than in slot 0 (and than alone). Call
+    /// [`ManagedConfig::slots`] afterwards to choose otherwise for a server known to be right.
     #[must_use]
     pub fn embeddings(mut self, pooling: Pooling) -> Self {
         self.embeddings = Some(pooling);
+        self.slots = 1;
         self
     }
 
