@@ -130,6 +130,12 @@ pub struct EntrySpec {
     pub params: Params,
     /// Parameters this entry uses when the request sets none (the local default's bounds).
     pub defaults: Params,
+    /// The embedding model `llmux embed` asks this entry for, when set apart from `model` (a chain file's
+    /// `embed_model`).
+    pub embed_model: Option<Setting<String>>,
+    /// The vector space of this entry's embeddings, when declared (a chain file's `space`); by default its
+    /// embedding model's name.
+    pub space: Option<String>,
 }
 
 /// The chain to build, in order.
@@ -153,6 +159,9 @@ pub struct ProviderInfo {
     pub base_url_var: Option<&'static str>,
     /// The model asked for when none is given.
     pub default_model: &'static str,
+    /// The embedding model `llmux embed` asks for when none is given; `None` when the provider does not
+    /// embed through llmux.
+    pub default_embed_model: Option<&'static str>,
     /// The base URL its crate uses by default (shown by `llmux providers`).
     pub default_base_url: &'static str,
 }
@@ -166,6 +175,7 @@ pub fn info(provider: ProviderName) -> ProviderInfo {
             host_var: None,
             base_url_var: Some(llmux::openai::BASE_URL_ENV),
             default_model: "gpt-4o-mini",
+            default_embed_model: Some("text-embedding-3-small"),
             default_base_url: llmux::openai::DEFAULT_BASE_URL,
         },
         ProviderName::Claude => ProviderInfo {
@@ -174,6 +184,7 @@ pub fn info(provider: ProviderName) -> ProviderInfo {
             host_var: None,
             base_url_var: Some(llmux::claude::config::BASE_URL_ENV),
             default_model: "claude-haiku-4-5",
+            default_embed_model: None,
             default_base_url: llmux::claude::config::DEFAULT_BASE_URL,
         },
         ProviderName::Openrouter => ProviderInfo {
@@ -182,6 +193,7 @@ pub fn info(provider: ProviderName) -> ProviderInfo {
             host_var: None,
             base_url_var: None,
             default_model: "openrouter/auto",
+            default_embed_model: None,
             default_base_url: llmux::openrouter::DEFAULT_BASE_URL,
         },
         ProviderName::Ollama => ProviderInfo {
@@ -190,6 +202,7 @@ pub fn info(provider: ProviderName) -> ProviderInfo {
             host_var: Some("OLLAMA_HOST"),
             base_url_var: None,
             default_model: "llama3.2",
+            default_embed_model: Some("nomic-embed-text"),
             default_base_url: llmux::ollama::DEFAULT_BASE_URL,
         },
         ProviderName::Llamacpp => ProviderInfo {
@@ -198,6 +211,7 @@ pub fn info(provider: ProviderName) -> ProviderInfo {
             host_var: Some(llmux::llamacpp::URL_VAR),
             base_url_var: None,
             default_model: "default",
+            default_embed_model: Some("default"),
             default_base_url: llmux::llamacpp::DEFAULT_BASE_URL,
         },
     }
@@ -218,6 +232,31 @@ pub fn resolve(select: &SelectArgs, env: &Env) -> Result<ChainSpec, ConfigError>
         return parse_chain_file(&text, path, env);
     }
     default_chain(env)
+}
+
+/// The chain `llmux embed` runs: as [`resolve`] with `--provider` or `--chain`; by default the first
+/// provider configured in the environment that embeds (OpenAI, Ollama, llama.cpp), else the managed local
+/// llama-server. Only one: different providers' default models give vectors of different spaces, so the
+/// default chain never falls back between them.
+pub fn resolve_embed(select: &SelectArgs, env: &Env) -> Result<ChainSpec, ConfigError> {
+    if select.provider.is_some() || select.chain.is_some() {
+        return resolve(select, env);
+    }
+    let spec = default_chain(env)?;
+    let embeds = |e: &EntrySpec| match &e.backend {
+        Backend::Managed { .. } => true,
+        Backend::Remote(p) => info(*p).default_embed_model.is_some(),
+    };
+    match spec.entries.into_iter().find(embeds) {
+        Some(entry) => Ok(ChainSpec {
+            entries: vec![entry],
+        }),
+        None => Err(ConfigError(format!(
+            "no configured provider embeds (Claude and OpenRouter do not through llmux): set OPENAI_API_KEY, \
+             OLLAMA_HOST or LLAMA_SERVER_URL, or run `cargo xtask peers` to install llama-server and SmolLM2, \
+             or point {LLAMA_SERVER_BIN_VAR} and {LOCAL_MODEL_VAR} at them"
+        ))),
+    }
 }
 
 fn single(
@@ -256,6 +295,8 @@ fn single(
         key,
         params: Params::default(),
         defaults: Params::default(),
+        embed_model: None,
+        space: None,
     })
 }
 
@@ -317,6 +358,8 @@ pub fn default_chain(env: &Env) -> Result<ChainSpec, ConfigError> {
             key,
             params: Params::default(),
             defaults: Params::default(),
+            embed_model: None,
+            space: None,
         });
     }
     let local = managed_local(env);
@@ -374,6 +417,8 @@ impl LocalDefault {
             key: Key::NotNeeded,
             params: Params::default(),
             defaults: local_defaults(),
+            embed_model: None,
+            space: None,
         }
     }
 }
@@ -442,6 +487,8 @@ struct FileEntry {
     api_key_env: Option<String>,
     #[serde(default)]
     params: toml::Table,
+    embed_model: Option<String>,
+    space: Option<String>,
 }
 
 /// Parses a chain file's text; `path` is used in messages and as the settings' origin.
@@ -503,6 +550,8 @@ pub fn parse_chain_file(text: &str, path: &Path, env: &Env) -> Result<ChainSpec,
             key,
             params,
             defaults: Params::default(),
+            embed_model: e.embed_model.map(|m| Setting::new(m, origin.clone())),
+            space: e.space,
         });
     }
     if problems.is_empty() {
