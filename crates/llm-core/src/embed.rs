@@ -148,16 +148,18 @@ impl EmbedResponse {
             return Ok(());
         };
         for (i, v) in self.vectors.iter().enumerate() {
-            if v.len() != expected || v.is_empty() {
-                return Err(Error::new(
-                    ErrorKind::InvalidResponse,
-                    format!(
-                        "embedding {i} is {} wide where {expected} was expected",
-                        v.len()
-                    ),
+            let problem = if v.is_empty() {
+                format!("embedding {i} is empty")
+            } else if v.len() != expected {
+                format!(
+                    "embedding {i} is {} wide where {expected} was expected",
+                    v.len()
                 )
+            } else {
+                continue;
+            };
+            return Err(Error::new(ErrorKind::InvalidResponse, problem)
                 .with_provider(self.provider.clone()));
-            }
         }
         Ok(())
     }
@@ -374,5 +376,8 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::InvalidResponse);
         let ragged = EmbedResponse::new("p", "m", vec![vec![1.0], vec![1.0, 2.0]]);
         assert!(ragged.check_width(None).is_err());
+        let empty = EmbedResponse::new("p", "m", vec![vec![]]);
+        let err = empty.check_width(None).unwrap_err();
+        assert_eq!(err.message(), "embedding 0 is empty");
     }
 }

@@ -9,7 +9,8 @@ use std::borrow::Cow;
 use std::fmt;
 
 use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use base64::alphabet;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use llm_core::{EmbedRequest, EmbedResponse, EmbedTable, Error, MAX_INPUTS};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -147,12 +148,18 @@ impl<'de> Visitor<'de> for VectorVisitor {
     }
 }
 
-/// The little-endian `f32`s a base64 string encodes.
+/// Standard base64, with or without its `=` padding (servers differ; the bytes are the same).
+const BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// The little-endian `f32`s a base64 string encodes (padded or not).
 ///
 /// # Errors
 /// A message when the text is not base64 or not a whole number of `f32`s.
 pub fn decode_base64(text: &str) -> Result<Vec<f32>, String> {
-    let bytes = STANDARD
+    let bytes = BASE64
         .decode(text)
         .map_err(|e| format!("embedding is not base64: {e}"))?;
     if bytes.len() % 4 != 0 {
@@ -240,8 +247,44 @@ mod tests {
     }
 
     fn b64(values: &[f32]) -> String {
+        use base64::engine::general_purpose::STANDARD;
         let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         STANDARD.encode(bytes)
+    }
+
+    #[test]
+    fn base64_decodes_with_or_without_padding() {
+        let padded = b64(&[1.0, 2.0]);
+        assert!(padded.ends_with('='), "{padded}");
+        let bare = padded.trim_end_matches('=');
+        assert_eq!(decode_base64(&padded).unwrap(), [1.0, 2.0]);
+        assert_eq!(decode_base64(bare).unwrap(), [1.0, 2.0]);
+    }
+
+    #[test]
+    fn every_truncation_and_corruption_of_an_answer_is_an_error_never_a_panic() {
+        let body = format!(
+            r#"{{"data":[{{"index":0,"embedding":[0.25,-1e-3]}},{{"index":1,"embedding":"{}"}}],"model":"m","usage":{{"prompt_tokens":2}}}}"#,
+            b64(&[3.0, 4.0])
+        );
+        let bytes = body.as_bytes();
+        assert!(decode_embeddings(bytes, &meta(), 2).is_ok());
+        for end in 0..bytes.len() {
+            assert!(
+                decode_embeddings(&bytes[..end], &meta(), 2).is_err(),
+                "cut at {end}"
+            );
+        }
+        for at in 0..bytes.len() {
+            for byte in [b'"', b'}', b'9', 0xff, b'-'] {
+                let mut corrupt = bytes.to_vec();
+                corrupt[at] = byte;
+                // Ok or Err, but never a panic; an Ok keeps one vector per input.
+                if let Ok(answer) = decode_embeddings(&corrupt, &meta(), 2) {
+                    assert_eq!(answer.vectors.len(), 2);
+                }
+            }
+        }
     }
 
     #[test]
