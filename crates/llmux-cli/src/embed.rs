@@ -3,10 +3,13 @@
 //!
 //! `--json` prints exactly one line per input, `{"type":"embedding","index":0,"dims":576,"vector":[…]}`, in
 //! input order (keys in that order: other programs read these lines); a failure is one `error` line, as
-//! `chat` prints it. Text mode prints each input's index, width and first values on stdout; errors go to
-//! stderr.
+//! `chat` prints it. Text mode prints each input's index, width and first values on stdout; failed attempts
+//! (a fallback's reasons) and errors go to stderr.
 
 use std::io::{self, BufRead, Write};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use llmux::chain::AttemptObserver;
 
 use llmux::{EmbedRequest, Embedder, Error, InputKind};
 
@@ -73,23 +76,34 @@ pub async fn run<O, E>(
     args: &EmbedArgs,
     env: &Env,
     stdin: &mut dyn BufRead,
-    mut output: Output<O, E>,
+    output: Output<O, E>,
 ) -> u8
 where
     O: Write + Send + 'static,
     E: Write + Send + 'static,
 {
-    let (chain, request) = match prepare(args, env, stdin) {
+    let mode = output.mode();
+    let output = Arc::new(Mutex::new(output));
+    // Text mode notes a failed attempt on stderr, as `chat` does; `--json` prints nothing but the vectors
+    // (or the error), one line per input.
+    let observer: Option<AttemptObserver> = (mode == Mode::Text).then(|| {
+        let output = Arc::clone(&output);
+        Arc::new(move |attempt: &llmux::Attempt| {
+            let _ = lock(&output).event(Event::Attempt(attempt));
+        }) as AttemptObserver
+    });
+    let (chain, request) = match prepare(args, env, stdin, observer) {
         Ok(ready) => ready,
         Err(e) => {
-            let _ = output.finish();
+            let _ = lock(&output).finish();
             eprintln!("llmux: {e}");
             return exit::CONFIG;
         }
     };
-    let code = match chain.embed(&request).await {
+    let result = chain.embed(&request).await;
+    let mut output = lock(&output);
+    let code = match result {
         Ok(answer) => {
-            let mode = output.mode();
             let written = output.with_stdout(|out| {
                 for (index, vector) in answer.vectors.iter().enumerate() {
                     match mode {
@@ -111,6 +125,11 @@ where
     code
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Output only appends to writers: a panic while holding it leaves nothing half-updated worth refusing.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn report<O: Write, E: Write>(output: &mut Output<O, E>, error: &Error) -> u8 {
     let _ = output.event(Event::Error(error));
     exit::for_kind(error.kind())
@@ -120,6 +139,7 @@ fn prepare(
     args: &EmbedArgs,
     env: &Env,
     stdin: &mut dyn BufRead,
+    observer: Option<AttemptObserver>,
 ) -> Result<(llmux::chain::Chain, EmbedRequest), ConfigError> {
     let spec = spec::resolve_embed(&args.select, env)?;
     let inputs = texts(&args.texts, stdin)?;
@@ -135,7 +155,7 @@ fn prepare(
         max_retries: args.max_retries,
         deadline: args.timeout,
     };
-    let chain = build::embed_chain(&spec, options, None)?;
+    let chain = build::embed_chain(&spec, options, observer)?;
     // The chain sends each entry its own model; this one names the request in errors and spans.
     let model = chain
         .entries()

@@ -172,12 +172,36 @@ async fn a_chain_file_falls_back_within_its_declared_space_and_refuses_two_space
     )
     .await;
     assert_eq!(run.code, 0, "{run:?}");
-    assert_eq!(run.json_lines().len(), 1);
+    assert_eq!(
+        run.json_lines().len(),
+        1,
+        "no attempt lines: one line per input"
+    );
     let sent: Value =
         serde_json::from_slice(&up.received_requests().await.unwrap()[0].body).unwrap();
     assert_eq!(
         sent["model"], "smol-copy",
         "the entry's embed_model is asked for"
+    );
+
+    let text = llmux_async(
+        strings(&[
+            "embed",
+            "--chain",
+            chain.to_str().unwrap(),
+            "--max-retries",
+            "0",
+            "x",
+        ]),
+        pairs(&[]),
+        None,
+    )
+    .await;
+    assert_eq!(text.code, 0, "{text:?}");
+    assert!(text.stdout.starts_with("0: 3 dims"), "{text:?}");
+    assert!(
+        text.stderr.contains("llamacpp (smol) failed"),
+        "text mode notes the fallback: {text:?}"
     );
 
     let two = scratch.file(
