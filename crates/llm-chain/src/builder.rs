@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 
 use llm_core::{Error, Violation};
 
@@ -64,7 +65,8 @@ impl ChainBuilder {
         self
     }
 
-    /// Builds the chain; a `validation` error when it has no entry.
+    /// Builds the chain; a `validation` error when it has no entry, or when its entries that embed declare
+    /// more than one vector space (embeddings fall back only within one space).
     pub fn build(self) -> Result<Chain, Error> {
         if self.entries.is_empty() {
             return Err(Error::validation(
@@ -72,6 +74,7 @@ impl ChainBuilder {
                 vec![Violation::new("entries", "at least one entry", "none")],
             ));
         }
+        let space = one_space(&self.name, &self.entries)?;
         let origin = self.clock.now();
         let last = self.entries.len() - 1;
         let entries = self
@@ -97,8 +100,41 @@ impl ChainBuilder {
                 policy: self.policy,
                 clock: self.clock,
                 observer: self.observer,
+                space,
+                embed_width: AtomicUsize::new(0),
             }),
         })
+    }
+}
+
+/// The one vector space of the entries that embed: vectors of two spaces cannot stand in for each other, so
+/// a chain holding both would have to drop entries silently; it is refused instead, naming each entry that
+/// differs from the first.
+fn one_space(name: &str, entries: &[Entry]) -> Result<Option<String>, Error> {
+    let mut spaces = entries
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| e.vector_space().map(|s| (i, e, s)));
+    let Some((first_index, first, space)) = spaces.next() else {
+        return Ok(None);
+    };
+    let violations: Vec<Violation> = spaces
+        .filter(|(_, _, s)| s != &space)
+        .map(|(i, e, s)| {
+            Violation::new(
+                format!("{}[{i}].space", e.provider().name()),
+                format!(
+                    "the space of {}[{first_index}]: `{space}`",
+                    first.provider().name()
+                ),
+                format!("`{s}`"),
+            )
+        })
+        .collect();
+    if violations.is_empty() {
+        Ok(Some(space.to_owned()))
+    } else {
+        Err(Error::validation(name.to_owned(), violations))
     }
 }
 

@@ -1,10 +1,11 @@
 //! The chain itself: the shared state of every call (`Inner`: entries with their health, the policy, the
 //! clock, the observer, the retry budget) and the accessors users read it through. Building is in
-//! `builder`, the loop that walks the entries in `run` (with `hedge` for streams), the decision after a
+//! `builder`, the loop that walks the entries in `run`, embeddings in `embed` (with `hedge` for streams), the decision after a
 //! failure in `decision`, and the [`Provider`](llm_core::Provider) implementation in `provider`.
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 
 use llm_core::Attempt;
 
@@ -55,6 +56,10 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) observer: Option<AttemptObserver>,
     pub(crate) budget: Budget,
+    /// The vector space of the entries that embed (one per chain), `None` when none does.
+    pub(crate) space: Option<String>,
+    /// The width of the space's vectors once it has answered (0 before).
+    pub(crate) embed_width: AtomicUsize,
 }
 
 impl fmt::Debug for Inner {
@@ -65,6 +70,7 @@ impl fmt::Debug for Inner {
             .field("policy", &self.policy)
             .field("clock", &self.clock)
             .field("observer", &self.observer.as_ref().map(|_| "set"))
+            .field("space", &self.space)
             .finish_non_exhaustive()
     }
 }
@@ -79,6 +85,11 @@ impl Chain {
     /// The entries, in order.
     pub fn entries(&self) -> impl ExactSizeIterator<Item = &Entry> {
         self.inner.entries.iter().map(|s| &s.entry)
+    }
+
+    /// The vector space of the entries that embed, `None` when no entry does.
+    pub fn space(&self) -> Option<&str> {
+        self.inner.space.as_deref()
     }
 
     /// The policy.

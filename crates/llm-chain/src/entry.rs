@@ -1,10 +1,10 @@
-//! One entry of a chain: a provider, the model to ask it for, parameter overrides, and options meant for
-//! this provider only.
+//! One entry of a chain: a provider, the model to ask it for, parameter overrides, options meant for
+//! this provider only; and, when it embeds, its embedder, embedding model and vector space.
 
 use std::fmt;
 use std::sync::Arc;
 
-use llm_core::{ChatRequest, Params, Provider, Reasoning, ResponseFormat};
+use llm_core::{ChatRequest, Embedder, Params, Provider, Reasoning, ResponseFormat};
 use serde_json::{Map, Value};
 
 /// A provider plus its own model name, optional parameter overrides and its own provider-specific options.
@@ -14,6 +14,13 @@ use serde_json::{Map, Value};
 /// ([`Params::merged_with`]). The entry's own extra fields are added to the request's `extra` (the entry's
 /// value wins for a key both set), and its reasoning setting and response format, when set, replace the
 /// request's: so a field meant for one provider is sent to that provider only.
+///
+///
+/// An entry can also answer embeddings ([`Entry::embeddings`], or [`Entry::embedding`] for an entry that only
+/// embeds): its embedder, the embedding model, and the vector space those vectors live in (by default the
+/// embedding model's name; [`Entry::space`] names it when the same model is served under other names
+/// elsewhere). A chain's embeddings fall back only among entries of one space. Chat and embeddings of one
+/// entry share its health and breaker: they reach the same server.
 #[derive(Clone)]
 pub struct Entry {
     provider: Arc<dyn Provider>,
@@ -23,6 +30,15 @@ pub struct Entry {
     extra: Map<String, Value>,
     reasoning: Option<Reasoning>,
     response_format: Option<ResponseFormat>,
+    embedding: Option<Embedding>,
+    space: Option<String>,
+}
+
+/// What an entry embeds with.
+#[derive(Clone)]
+struct Embedding {
+    embedder: Arc<dyn Embedder>,
+    model: String,
 }
 
 impl Entry {
@@ -36,6 +52,8 @@ impl Entry {
             extra: Map::new(),
             reasoning: None,
             response_format: None,
+            embedding: None,
+            space: None,
         }
     }
 
@@ -63,6 +81,54 @@ impl Entry {
     /// This entry's own extra fields.
     pub fn extras(&self) -> &Map<String, Value> {
         &self.extra
+    }
+
+    /// An entry that embeds with `client` (also its provider, for health) asking for `model`: the shape of
+    /// an embeddings-only chain's entries.
+    pub fn embedding<E>(client: Arc<E>, model: impl Into<String>) -> Self
+    where
+        E: Provider + Embedder + 'static,
+    {
+        let model = model.into();
+        let embedder: Arc<dyn Embedder> = client.clone();
+        Entry::new(client, model.clone()).embeddings(embedder, model)
+    }
+
+    /// Lets this entry answer embeddings: `embedder` (usually the same client as its provider) asked for
+    /// `model`.
+    #[must_use]
+    pub fn embeddings(mut self, embedder: Arc<dyn Embedder>, model: impl Into<String>) -> Self {
+        self.embedding = Some(Embedding {
+            embedder,
+            model: model.into(),
+        });
+        self
+    }
+
+    /// Names the vector space of this entry's embeddings (default: the embedding model's name). Entries of
+    /// one space must give interchangeable vectors: the same model, served elsewhere.
+    #[must_use]
+    pub fn space(mut self, space: impl Into<String>) -> Self {
+        self.space = Some(space.into());
+        self
+    }
+
+    /// The embedder, when this entry embeds.
+    pub fn embedder(&self) -> Option<&Arc<dyn Embedder>> {
+        self.embedding.as_ref().map(|e| &e.embedder)
+    }
+
+    /// The embedding model, when this entry embeds.
+    pub fn embed_model(&self) -> Option<&str> {
+        self.embedding.as_ref().map(|e| e.model.as_str())
+    }
+
+    /// The vector space of this entry's embeddings (its declared space, else its embedding model), when it
+    /// embeds.
+    pub fn vector_space(&self) -> Option<&str> {
+        self.embedding
+            .as_ref()
+            .map(|e| self.space.as_deref().unwrap_or(&e.model))
     }
 
     /// Sets parameters this entry uses when the request sets none (e.g. a token bound and sampling suited
@@ -105,6 +171,11 @@ impl Entry {
         if let Some(provider) = self.provider.without_waiting() {
             self.provider = provider;
         }
+        if let Some(embedding) = &mut self.embedding
+            && let Some(embedder) = embedding.embedder.embed_without_waiting()
+        {
+            embedding.embedder = embedder;
+        }
         self
     }
 
@@ -140,6 +211,8 @@ impl fmt::Debug for Entry {
             .field("extra", &self.extra.keys().collect::<Vec<_>>())
             .field("reasoning", &self.reasoning)
             .field("response_format", &self.response_format.is_some())
+            .field("embed_model", &self.embed_model())
+            .field("space", &self.vector_space())
             .finish()
     }
 }

@@ -62,6 +62,7 @@ mod call;
 mod chain;
 pub mod clock;
 mod decision;
+mod embed;
 mod entry;
 mod health;
 mod hedge;

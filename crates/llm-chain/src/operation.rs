@@ -2,13 +2,16 @@
 //! entries, retries and hedges the same way whatever is asked, and each operation only says how to build its
 //! request for an entry, how to validate and send it, and what its answer tells the entry's health.
 //!
-//! Two operations exist: [`Chat`] (a whole answer) and [`Stream`] (a stream read up to its first content). A
-//! third (embeddings, say) is one more implementation here, with no new arm anywhere in the loop.
+//! Three operations exist: [`Chat`] (a whole answer), [`Stream`] (a stream read up to its first content)
+//! and [`Embed`] (embeddings, from the entries of the chain's vector space, of the width the space has
+//! shown).
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use llm_core::{ChatRequest, ChatResponse, Error, Provider};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use llm_core::{ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, Error, ErrorKind};
 
 use tracing::Span;
 
@@ -38,16 +41,28 @@ pub(crate) trait Operation: Sync {
     /// Whether [`Policy::hedge_after`](crate::Policy::hedge_after) applies.
     fn hedges(&self) -> bool;
 
+    /// Whether `entry` takes part in this operation at all (default: every entry does). An entry that does
+    /// not is passed over without an attempt.
+    fn takes(&self, entry: &Entry) -> bool {
+        let _ = entry;
+        true
+    }
+
+    /// The model `entry` is asked for (in spans and attempts).
+    fn model<'e>(&self, entry: &'e Entry) -> &'e str {
+        entry.model()
+    }
+
     /// The caller's request as `entry` sends it.
     fn request_for(&self, entry: &Entry) -> Self::Request;
 
-    /// Checks the request against the provider's parameter table.
-    fn validate(&self, provider: &dyn Provider, request: &Self::Request) -> Result<(), Error>;
+    /// Checks the request against the entry's parameter table.
+    fn validate(&self, entry: &Entry, request: &Self::Request) -> Result<(), Error>;
 
-    /// Sends one request, started at `start`.
+    /// Sends one request to `entry`, started at `start`.
     fn send<'a>(
         &'a self,
-        provider: &'a dyn Provider,
+        entry: &'a Entry,
         request: &'a Self::Request,
         start: Instant,
     ) -> impl Future<Output = Result<Self::Output, Error>> + Send + 'a;
@@ -79,17 +94,17 @@ impl Operation for Chat<'_> {
         entry.request_for(self.0)
     }
 
-    fn validate(&self, provider: &dyn Provider, request: &ChatRequest) -> Result<(), Error> {
-        provider.validate(request)
+    fn validate(&self, entry: &Entry, request: &ChatRequest) -> Result<(), Error> {
+        entry.provider().validate(request)
     }
 
     fn send<'a>(
         &'a self,
-        provider: &'a dyn Provider,
+        entry: &'a Entry,
         request: &'a ChatRequest,
         _start: Instant,
     ) -> impl Future<Output = Result<ChatResponse, Error>> + Send + 'a {
-        provider.chat(request)
+        entry.provider().chat(request)
     }
 
     fn timing(&self, _output: &ChatResponse, latency: Duration) -> Timing {
@@ -124,17 +139,17 @@ impl Operation for Stream<'_> {
         entry.request_for(self.0)
     }
 
-    fn validate(&self, provider: &dyn Provider, request: &ChatRequest) -> Result<(), Error> {
-        provider.validate(request)
+    fn validate(&self, entry: &Entry, request: &ChatRequest) -> Result<(), Error> {
+        entry.provider().validate(request)
     }
 
     async fn send(
         &self,
-        provider: &dyn Provider,
+        entry: &Entry,
         request: &ChatRequest,
         start: Instant,
     ) -> Result<Opened, Error> {
-        open(provider.stream(request).await?, start).await
+        open(entry.provider().stream(request).await?, start).await
     }
 
     fn timing(&self, output: &Opened, latency: Duration) -> Timing {
@@ -147,4 +162,120 @@ impl Operation for Stream<'_> {
     /// Nothing yet: the chain's stream records each event on this span as it delivers it, buffered ones
     /// included, so a response is described once.
     fn record(&self, _output: &Opened, _span: &Span) {}
+}
+
+/// Embeddings from the entries of the chain's vector space: [`Embedder::embed`](llm_core::Embedder::embed).
+///
+/// The width of the first vector the space answered without asked-for dimensions fixes the width of every
+/// later answer (with dimensions, the asked-for width is the width): an answer of another width is an
+/// `invalid_response` attempt, never returned, so a fallback entry that is not really the same model
+/// cannot mix its vectors into an index built from another's.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Embed<'r> {
+    pub(crate) request: &'r EmbedRequest,
+    /// The chain's vector space.
+    pub(crate) space: &'r str,
+    /// The width the space has shown (0 until it has answered).
+    pub(crate) width: &'r AtomicUsize,
+}
+
+impl Operation for Embed<'_> {
+    type Request = EmbedRequest;
+    type Output = EmbedResponse;
+
+    fn name(&self) -> &'static str {
+        "embeddings"
+    }
+
+    fn hedges(&self) -> bool {
+        false
+    }
+
+    fn takes(&self, entry: &Entry) -> bool {
+        entry.vector_space() == Some(self.space)
+    }
+
+    fn model<'e>(&self, entry: &'e Entry) -> &'e str {
+        entry.embed_model().unwrap_or_default()
+    }
+
+    fn request_for(&self, entry: &Entry) -> EmbedRequest {
+        self.request
+            .with_model(entry.embed_model().unwrap_or(&self.request.model))
+    }
+
+    fn validate(&self, entry: &Entry, request: &EmbedRequest) -> Result<(), Error> {
+        match entry.embedder() {
+            Some(embedder) => embedder.validate_embed(request),
+            None => Err(not_an_embedder(entry)),
+        }
+    }
+
+    async fn send(
+        &self,
+        entry: &Entry,
+        request: &EmbedRequest,
+        _start: Instant,
+    ) -> Result<EmbedResponse, Error> {
+        let embedder = entry.embedder().ok_or_else(|| not_an_embedder(entry))?;
+        let answer = embedder.embed(request).await?;
+        let expected = match request.dimensions {
+            Some(d) => Some(d as usize),
+            None => match self.width.load(Ordering::Acquire) {
+                0 => None,
+                known => Some(known),
+            },
+        };
+        answer.check_width(expected).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidResponse,
+                format!(
+                    "{} answered vectors of another width than space `{}`",
+                    entry.provider().name(),
+                    self.space
+                ),
+            )
+            .with_provider(entry.provider().name().to_owned())
+            .with_request_id_opt(answer.request_id.clone())
+            .with_source(e)
+        })?;
+        if request.dimensions.is_none()
+            && let Some(width) = answer.dims()
+        {
+            // The first answer fixes the width; a concurrent call of another width loses here and is an
+            // error on its next answer, never silently accepted.
+            let _ = self
+                .width
+                .compare_exchange(0, width, Ordering::AcqRel, Ordering::Acquire);
+            let fixed = self.width.load(Ordering::Acquire);
+            if fixed != width {
+                return Err(Error::new(
+                    ErrorKind::InvalidResponse,
+                    format!(
+                        "{} answered {width}-wide vectors where space `{}` is {fixed} wide",
+                        entry.provider().name(),
+                        self.space
+                    ),
+                )
+                .with_provider(entry.provider().name().to_owned()));
+            }
+        }
+        Ok(answer)
+    }
+
+    fn timing(&self, _output: &EmbedResponse, latency: Duration) -> Timing {
+        Timing {
+            whole: Some(latency),
+            first_content: None,
+        }
+    }
+
+    fn record(&self, output: &EmbedResponse, span: &Span) {
+        telemetry::embeddings(span, output);
+    }
+}
+
+fn not_an_embedder(entry: &Entry) -> Error {
+    Error::new(ErrorKind::Validation, "this entry does not embed")
+        .with_provider(entry.provider().name().to_owned())
 }

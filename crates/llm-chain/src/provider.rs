@@ -18,7 +18,7 @@ use crate::telemetry;
 
 impl Chain {
     /// When a call starting now must end, if the policy sets a deadline.
-    fn deadline(&self) -> Option<Instant> {
+    pub(crate) fn deadline(&self) -> Option<Instant> {
         self.inner
             .policy
             .deadline
@@ -26,7 +26,7 @@ impl Chain {
     }
 
     /// Runs one call of `op` inside `span`, and records how it ended there.
-    async fn call<O: Operation>(
+    pub(crate) async fn call<O: Operation>(
         &self,
         op: &O,
         span: &Span,
@@ -41,7 +41,7 @@ impl Chain {
                 telemetry::call_answered(
                     span,
                     entry.provider().name(),
-                    entry.model(),
+                    op.model(entry),
                     attempts.len(),
                 );
             }

@@ -109,8 +109,11 @@ pub(crate) async fn run_entry<O: Operation>(
     let clock = &chain.clock;
     let policy = &chain.policy;
     let slot = &chain.entries[index];
+    if !op.takes(&slot.entry) {
+        return LaneEnd::Next;
+    }
     let provider = slot.entry.provider();
-    let model = slot.entry.model();
+    let model = op.model(&slot.entry);
     let mut permit = match slot.health.admit(clock.now()) {
         Ok(p) => Some(p),
         Err(skip) => {
@@ -120,7 +123,7 @@ pub(crate) async fn run_entry<O: Operation>(
         }
     };
     let request = op.request_for(&slot.entry);
-    if let Err(e) = op.validate(provider.as_ref(), &request) {
+    if let Err(e) = op.validate(&slot.entry, &request) {
         drop(permit);
         tracing::debug!(entry = index, provider = provider.name(), model, error = %e, "entry rejected the request");
         call.rejected(index, &e);
@@ -148,7 +151,7 @@ pub(crate) async fn run_entry<O: Operation>(
             telemetry::attempt_span(index, provider.name(), model, retry, call.next_number());
         call.begin(lane, index, retry, start, &span);
         let result = op
-            .send(provider.as_ref(), &request, start)
+            .send(&slot.entry, &request, start)
             .instrument(span.clone())
             .await;
         let end = clock.now();

@@ -140,6 +140,17 @@ pub(crate) fn response(span: &Span, response: &ChatResponse) {
     }
 }
 
+/// What an embeddings answer says about the response (model, input tokens).
+pub(crate) fn embeddings(span: &Span, response: &llm_core::EmbedResponse) {
+    if span.is_disabled() {
+        return;
+    }
+    span.record("gen_ai.response.model", response.model.as_str());
+    if let Some(usage) = &response.usage {
+        tokens(span, usage);
+    }
+}
+
 /// What one stream event says about the response (the model on `Start`, token counts, the finish reason).
 pub(crate) fn event(span: &Span, event: &StreamEvent) {
     match event {

@@ -1,5 +1,6 @@
 //! Core types of llmux: the vocabulary every provider and the chain speak. The request and response model,
-//! stream events, the [`Provider`] trait, the one [`Error`] type with its [`ErrorKind`]s, the
+//! stream events, the [`Provider`] trait, embeddings ([`EmbedRequest`], [`EmbedResponse`], the [`Embedder`]
+//! trait and the [`EmbedTable`] its inputs are checked against), the one [`Error`] type with its [`ErrorKind`]s, the
 //! [`classify`]ication algorithm (fed by each provider's [`ErrorTable`](classify::ErrorTable)), the
 //! validation engine (fed by each provider's [`ParamTable`]), and secrets.
 //!
@@ -23,6 +24,7 @@
 
 mod attempt;
 pub mod classify;
+mod embed;
 mod error;
 mod format;
 mod media;
@@ -35,6 +37,7 @@ mod tool;
 pub mod validate;
 
 pub use attempt::Attempt;
+pub use embed::{EmbedRequest, EmbedResponse, EmbedTable, Embedder, InputKind, MAX_INPUTS};
 pub use error::{Error, ErrorKind, ProviderDetail, UnknownKind};
 #[cfg(feature = "schema")]
 pub use format::chat_json;

@@ -28,7 +28,13 @@ pub struct HttpConfig {
     pub headers: Vec<(String, String)>,
     /// A caller-supplied client used instead of a new pooled one (its own connect limit then applies).
     pub http_client: Option<reqwest::Client>,
+    /// The most embeddings batches of one call in flight at once (default
+    /// [`DEFAULT_EMBED_CONCURRENCY`]).
+    pub embed_concurrency: usize,
 }
+
+/// How many embeddings batches of one call are in flight at once by default.
+pub const DEFAULT_EMBED_CONCURRENCY: usize = 4;
 
 impl fmt::Debug for HttpConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -40,6 +46,7 @@ impl fmt::Debug for HttpConfig {
             .field("timeouts", &self.timeouts)
             .field("headers", &header_names)
             .field("custom_http_client", &self.http_client.is_some())
+            .field("embed_concurrency", &self.embed_concurrency)
             .finish()
     }
 }
@@ -54,6 +61,7 @@ impl HttpConfig {
             timeouts: Timeouts::default(),
             headers: Vec::new(),
             http_client: None,
+            embed_concurrency: DEFAULT_EMBED_CONCURRENCY,
         }
     }
 
@@ -254,6 +262,13 @@ macro_rules! http_config_builders {
         #[must_use]
         pub fn http_client(mut self, client: $crate::__private::Client) -> Self {
             self.http.http_client = Some(client);
+            self
+        }
+
+        /// Sets how many embeddings batches of one call are in flight at once (at least 1).
+        #[must_use]
+        pub fn embed_concurrency(mut self, n: usize) -> Self {
+            self.http.embed_concurrency = n.max(1);
             self
         }
 

@@ -6,7 +6,9 @@
 //! A provider crate writes a codec (encode a request, decode a body, a [`StreamDecoder`] for framed
 //! payloads, its error and parameter tables) and a config that embeds [`HttpConfig`]; everything that does
 //! IO (sending, timers, the body loop on llm-stream's borrowed path, replaying a whole answer as events,
-//! spans) is written here once.
+//! spans) is written here once. A codec that also speaks its provider's embeddings endpoint implements
+//! [`EmbedCodec`]; the same driver then implements [`Embedder`](llm_core::Embedder), splitting a call into
+//! batches sent with bounded concurrency and joined in order.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), llm_core::Error> {
@@ -26,6 +28,7 @@ mod body;
 mod codec;
 mod config;
 mod decoding;
+mod embed;
 mod provider;
 mod span;
 mod text;
@@ -33,8 +36,11 @@ mod transport;
 
 pub use body::Body;
 pub use codec::{Codec, Delivered, Frame, Framing, Method, StreamDecoder, WireRequest};
-pub use config::{Env, HasHttpConfig, HttpConfig, insert_header, secret_value};
+pub use config::{
+    DEFAULT_EMBED_CONCURRENCY, Env, HasHttpConfig, HttpConfig, insert_header, secret_value,
+};
 pub use decoding::Decoding;
+pub use embed::EmbedCodec;
 pub use provider::{DefaultConfig, EventStream, FromEnv, HttpProvider, IntoCodec};
 pub use text::JsonStr;
 pub use transport::{Classify, DEFAULT_MAX_BODY, Response, Transport};

@@ -128,3 +128,19 @@ impl<S: Stream<Item = Result<StreamEvent, Error>> + Unpin> Stream for Traced<S> 
         self.inner.size_hint()
     }
 }
+
+/// Records an embeddings answer or its error.
+pub(crate) fn record_embeddings(span: &Span, result: &Result<llm_core::EmbedResponse, Error>) {
+    if span.is_disabled() {
+        return;
+    }
+    match result {
+        Ok(response) => {
+            span.record("gen_ai.response.model", response.model.as_str());
+            if let Some(usage) = &response.usage {
+                record_usage(span, usage);
+            }
+        }
+        Err(e) => record_error(span, e),
+    }
+}

@@ -10,7 +10,10 @@ use std::sync::Arc;
 
 use http::HeaderMap;
 use http::header::{CONNECTION, CONTENT_TYPE, HeaderValue};
-use llm_core::{ChatRequest, ChatResponse, ChatStream, Error, ErrorKind, Provider};
+use llm_core::{
+    ChatRequest, ChatResponse, ChatStream, EmbedRequest, EmbedResponse, Embedder, Error, ErrorKind,
+    Provider,
+};
 use llm_http::{
     DEFAULT_MAX_BODY, Decoding, EventStream, Framing, HttpProvider, Response, Transport,
     WireRequest,
@@ -300,5 +303,28 @@ impl Provider for LlamaCpp {
 
     async fn health(&self) -> Result<(), Error> {
         self.ready().await
+    }
+}
+
+/// `POST /v1/embeddings` of a server started with `--embeddings` (see
+/// [`ManagedConfig::embeddings`](crate::ManagedConfig::embeddings)), through llm-openai's codec on the shared
+/// driver (batches split and joined there), waiting out a model that is still loading as chat does.
+#[async_trait]
+impl Embedder for LlamaCpp {
+    fn embedder_name(&self) -> &str {
+        self.chat.embedder_name()
+    }
+
+    fn validate_embed(&self, request: &EmbedRequest) -> Result<(), Error> {
+        self.chat.validate_embed(request)
+    }
+
+    async fn embed(&self, request: &EmbedRequest) -> Result<EmbedResponse, Error> {
+        self.waiting_out_a_load(|| with_fresh_connection(|| self.chat.embed(request)))
+            .await
+    }
+
+    fn embed_without_waiting(&self) -> Option<Arc<dyn Embedder>> {
+        Some(Arc::new(self.without_load_wait()))
     }
 }

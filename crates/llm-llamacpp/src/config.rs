@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
-use llm_core::{Error, ErrorKind, ParamTable};
+use llm_core::{EmbedTable, Error, ErrorKind, ParamTable};
 use llm_http::{Env, FromEnv, HttpConfig, IntoCodec};
-use llm_openai::{ChatCompletions, Features, TokenLimit, WireConfig, compatible_params};
+use llm_openai::{
+    ChatCompletions, Features, TokenLimit, WireConfig, compatible_embed_table, compatible_params,
+};
 
 /// The base URL used when nothing else is configured (llama-server's default host and port).
 pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8080";
@@ -22,6 +24,13 @@ pub const DEFAULT_NAME: &str = "llamacpp";
 
 /// The parameter table of llama-server (the OpenAI-compatible set plus `top_k` and `repeat_penalty`).
 pub const PARAMS: ParamTable = compatible_params(DEFAULT_NAME);
+
+/// What llama-server's `/v1/embeddings` takes: no `dimensions` (the model's width is the width), no input
+/// kind, 64 inputs per request (each must fit the server's batch; a longer one is the server's error).
+pub const EMBED_TABLE: EmbedTable = EmbedTable {
+    max_batch: 64,
+    ..compatible_embed_table(DEFAULT_NAME)
+};
 
 /// Configuration of a [`LlamaCpp`](crate::LlamaCpp) client.
 ///
@@ -48,6 +57,9 @@ pub struct LlamaCppConfig {
     /// How long a request that meets "503 Loading model" waits for the server to become ready before it
     /// is sent once more (`Duration::ZERO`: return the `overloaded` error at once).
     pub load_wait: Duration,
+    /// The most inputs one `/v1/embeddings` request carries (default [`EMBED_TABLE`]'s 64); a call with more
+    /// is sent in several, joined in order.
+    pub embed_batch: usize,
 }
 
 impl Default for LlamaCppConfig {
@@ -55,6 +67,7 @@ impl Default for LlamaCppConfig {
         LlamaCppConfig {
             http: HttpConfig::new(DEFAULT_NAME, DEFAULT_BASE_URL),
             load_wait: LlamaCppConfig::DEFAULT_LOAD_WAIT,
+            embed_batch: EMBED_TABLE.max_batch,
         }
     }
 }
@@ -120,6 +133,13 @@ impl LlamaCppConfig {
         self
     }
 
+    /// Sets how many inputs one embeddings request carries (at least 1).
+    #[must_use]
+    pub fn embed_batch(mut self, n: usize) -> Self {
+        self.embed_batch = n.max(1);
+        self
+    }
+
     /// `{base_url}/{path}`.
     pub fn url(&self, path: &str) -> String {
         self.http.url(path)
@@ -152,6 +172,17 @@ impl WireConfig for LlamaCppConfig {
     /// `reasoning_effort`.
     fn features(&self) -> Features {
         Features::OPENAI.documents(false).reasoning_effort(false)
+    }
+
+    fn embeddings_url(&self) -> String {
+        self.url("v1/embeddings")
+    }
+
+    fn embed_table(&self) -> EmbedTable {
+        EmbedTable {
+            max_batch: self.embed_batch.max(1),
+            ..EMBED_TABLE
+        }
     }
 }
 

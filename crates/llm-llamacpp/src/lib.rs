@@ -41,8 +41,10 @@ mod stream;
 mod supervisor;
 
 pub use client::{CompletionEvents, LlamaCpp};
-pub use config::{API_KEY_VAR, DEFAULT_BASE_URL, DEFAULT_NAME, LlamaCppConfig, PARAMS, URL_VAR};
-pub use managed::{ManagedConfig, ManagedServer};
+pub use config::{
+    API_KEY_VAR, DEFAULT_BASE_URL, DEFAULT_NAME, EMBED_TABLE, LlamaCppConfig, PARAMS, URL_VAR,
+};
+pub use managed::{ManagedConfig, ManagedServer, Pooling};
 pub use request::{COMPLETION_FIELDS, CompletionRequest, completion_body};
 pub use response::{
     Completion, CompletionEnd, CompletionEvent, Props, Timings, decode_completion, decode_props,

@@ -24,7 +24,10 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use llm_core::{ChatRequest, ChatResponse, ChatStream, Error, ErrorKind, Provider};
+use llm_core::{
+    ChatRequest, ChatResponse, ChatStream, EmbedRequest, EmbedResponse, Embedder, Error, ErrorKind,
+    Provider,
+};
 use tokio::time::Instant;
 
 use crate::client::LlamaCpp;
@@ -56,6 +59,9 @@ pub struct ManagedConfig {
     pub ctx_size: u32,
     /// Parallel slots (`-np`), default 2.
     pub slots: u32,
+    /// Serve embeddings (`--embeddings --pooling …`) instead of completions; `None` (the default) serves
+    /// completions. A server started so answers `/v1/embeddings` and refuses chat.
+    pub embeddings: Option<Pooling>,
     /// Further arguments, appended after llmux's own.
     pub extra_args: Vec<OsString>,
     /// How long a (re)started child may take to answer `/health` with 200; default 60 s.
@@ -83,6 +89,7 @@ impl ManagedConfig {
             model: model.into(),
             ctx_size: 2048,
             slots: 2,
+            embeddings: None,
             extra_args: Vec::new(),
             ready_timeout: Duration::from_secs(60),
             max_restarts: 5,
@@ -105,6 +112,20 @@ impl ManagedConfig {
     #[must_use]
     pub fn slots(mut self, n: u32) -> Self {
         self.slots = n;
+        self
+    }
+
+    /// Starts the server with embeddings on, pooling token vectors with `pooling` (SmolLM2 and other chat
+    /// models give sentence vectors only with [`Pooling::Mean`]), and with one slot.
+    ///
+    /// One slot, because with several the llama-server this project tests against (the llama.cpp of
+    /// `llama-cpp-python` 0.3.36) answers a text pooled in any slot but the first with a vector that is not
+    /// that text's: the same text gives another vector in slot 1 than in slot 0 (and than alone). Call
+    /// [`ManagedConfig::slots`] afterwards to choose otherwise for a server known to be right.
+    #[must_use]
+    pub fn embeddings(mut self, pooling: Pooling) -> Self {
+        self.embeddings = Some(pooling);
+        self.slots = 1;
         self
     }
 
@@ -149,6 +170,29 @@ impl ManagedConfig {
     pub fn client(mut self, client: LlamaCppConfig) -> Self {
         self.client = client;
         self
+    }
+}
+
+/// How llama-server pools a text's token vectors into one embedding (`--pooling`).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Pooling {
+    /// The mean of the token vectors.
+    Mean,
+    /// The vector of the first (CLS) token.
+    Cls,
+    /// The vector of the last token.
+    Last,
+}
+
+impl Pooling {
+    /// The `--pooling` value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Pooling::Mean => "mean",
+            Pooling::Cls => "cls",
+            Pooling::Last => "last",
+        }
     }
 }
 
@@ -242,6 +286,13 @@ impl ManagedServer {
         ] {
             args.push(flag.into());
             args.push(value.into());
+        }
+        if let Some(pooling) = config.embeddings {
+            args.extend([
+                "--embeddings".into(),
+                "--pooling".into(),
+                pooling.as_str().into(),
+            ]);
         }
         args.extend(config.extra_args.iter().cloned());
         if config.setpriv.is_none() {
@@ -452,5 +503,22 @@ impl Provider for ManagedServer {
             )),
             _ => self.ensure_ready().await,
         }
+    }
+}
+
+#[async_trait]
+impl Embedder for ManagedServer {
+    fn embedder_name(&self) -> &str {
+        self.client.embedder_name()
+    }
+
+    fn validate_embed(&self, request: &EmbedRequest) -> Result<(), Error> {
+        self.client.validate_embed(request)
+    }
+
+    async fn embed(&self, request: &EmbedRequest) -> Result<EmbedResponse, Error> {
+        self.client.validate_embed(request)?;
+        self.ensure_ready().await?;
+        self.client.embed(request).await
     }
 }

@@ -6,11 +6,13 @@ use std::time::SystemTime;
 use http::HeaderMap;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use llm_core::{
-    ChatRequest, ChatResponse, Error, ErrorKind, Param, ParamTable, Range, StreamStart, classify,
+    ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, EmbedTable, Error, ErrorKind, Param,
+    ParamTable, Range, StreamStart, classify,
 };
-use llm_http::{Codec, DefaultConfig, Framing, HttpConfig, HttpProvider, WireRequest};
+use llm_http::{Codec, DefaultConfig, EmbedCodec, Framing, HttpConfig, HttpProvider, WireRequest};
 
 use crate::config::OllamaConfig;
+use crate::embed::{EMBED_TABLE, decode_embed, embed_body};
 use crate::error::ERRORS;
 use crate::request::chat_body;
 use crate::response::decode_chat;
@@ -51,6 +53,7 @@ pub type Ollama = HttpProvider<OllamaCodec>;
 pub struct OllamaCodec {
     config: OllamaConfig,
     chat_url: String,
+    embed_url: String,
     tags_url: String,
     headers: HeaderMap,
 }
@@ -65,6 +68,7 @@ impl OllamaCodec {
         config.http.bearer(&mut headers)?;
         Ok(OllamaCodec {
             chat_url: config.chat_url(),
+            embed_url: config.http.url("api/embed"),
             tags_url: config.tags_url(),
             headers,
             config,
@@ -161,4 +165,36 @@ impl Codec for OllamaCodec {
 
 impl DefaultConfig for OllamaCodec {
     type Config = OllamaConfig;
+}
+
+impl EmbedCodec for OllamaCodec {
+    fn embed_table(&self) -> EmbedTable {
+        EMBED_TABLE
+    }
+
+    fn encode_embed(
+        &self,
+        request: &EmbedRequest,
+        inputs: &[String],
+    ) -> Result<WireRequest, Error> {
+        let body = embed_body(&self.config, request, inputs)?;
+        let mut headers = self.headers.clone();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        Ok(WireRequest::post(&self.embed_url, headers, body))
+    }
+
+    fn decode_embed(
+        &self,
+        _request: &EmbedRequest,
+        inputs: usize,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<EmbedResponse, Error> {
+        decode_embed(
+            self.config.http.name.clone(),
+            body,
+            inputs,
+            classify::request_id(headers),
+        )
+    }
 }

@@ -9,6 +9,8 @@
 //! - Errors: `{"error":"…"}` bodies are classified by status (404 "model not found" is `not_found`);
 //!   mid-stream error lines (HTTP 200) are `server` (see [`error`] for why); a refused connection is
 //!   `network` at once; a stream that ends without `done: true` is `network`.
+//! - Embeddings: `POST /api/embed` in batches ([`embed_body`], [`decode_embed`], [`EMBED_TABLE`]), with
+//!   `truncate: false` so a too-long input is an error, not a vector of a shortened text.
 //! - Health: `GET /api/tags`.
 //!
 //! ```no_run
@@ -30,6 +32,7 @@
 
 mod codec;
 mod config;
+mod embed;
 pub mod error;
 mod request;
 mod response;
@@ -39,6 +42,7 @@ pub use codec::{Ollama, OllamaCodec, PARAMS};
 pub use config::{
     DEFAULT_BASE_URL, DEFAULT_NAME, DEFAULT_PORT, HOST_VAR, KeepAlive, OllamaConfig, parse_host,
 };
+pub use embed::{EMBED_TABLE, decode_embed, embed_body};
 pub use error::ERRORS;
 pub use request::chat_body;
 pub use response::decode_chat;

@@ -142,6 +142,10 @@ impl WireConfig for AzureConfig {
         }
     }
 
+    fn embeddings_url(&self) -> String {
+        format!("{}/openai/v1/embeddings", self.endpoint())
+    }
+
     fn health_url(&self) -> String {
         match &self.api {
             AzureApi::V1 => format!("{}/openai/v1/models", self.endpoint()),

@@ -5,14 +5,17 @@ use std::time::SystemTime;
 
 use http::HeaderMap;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
-use llm_core::{ChatRequest, ChatResponse, Error, classify};
+use llm_core::{
+    ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, EmbedTable, Error, classify,
+};
 use llm_http::{
-    Codec, DefaultConfig, Framing, HttpConfig, HttpProvider, WireRequest, secret_value,
+    Codec, DefaultConfig, EmbedCodec, Framing, HttpConfig, HttpProvider, WireRequest, secret_value,
 };
 
 use std::sync::Arc;
 
 use crate::config::{KeyHeader, OpenAiConfig, TokenSource, WireConfig};
+use crate::embed::{EmbedEncoding, decode_embeddings, embeddings_body};
 use crate::error::ERRORS;
 use crate::request::Encoder;
 use crate::response::{ResponseMeta, decode_response};
@@ -45,6 +48,9 @@ pub struct ChatCompletions {
     tokens: Option<Arc<dyn TokenSource>>,
     encoder: Encoder,
     request_id_from_body: bool,
+    embeddings_url: String,
+    embed_table: EmbedTable,
+    embed_encoding: EmbedEncoding,
 }
 
 /// `text` as one URL path segment: unreserved characters kept, every other byte percent-encoded.
@@ -89,6 +95,9 @@ impl ChatCompletions {
             tokens: config.token_source(),
             encoder: Encoder::new(config),
             request_id_from_body: config.request_id_from_body(),
+            embeddings_url: config.embeddings_url(),
+            embed_table: config.embed_table(),
+            embed_encoding: config.embed_encoding(),
             http,
         })
     }
@@ -118,6 +127,11 @@ impl ChatCompletions {
             );
         }
         Ok(headers)
+    }
+
+    /// The URL embeddings requests go to.
+    pub fn embeddings_url(&self) -> &str {
+        &self.embeddings_url
     }
 
     /// The request encoder (for inspecting bodies without sending them).
@@ -185,6 +199,42 @@ impl Codec for ChatCompletions {
             .unwrap_or_else(|_| self.headers.clone());
         headers.remove(CONTENT_TYPE);
         WireRequest::get(&self.health_url, headers)
+    }
+}
+
+impl EmbedCodec for ChatCompletions {
+    fn embed_table(&self) -> EmbedTable {
+        self.embed_table
+    }
+
+    fn encode_embed(
+        &self,
+        request: &EmbedRequest,
+        inputs: &[String],
+    ) -> Result<WireRequest, Error> {
+        let body = embeddings_body(request, inputs, self.embed_encoding)?;
+        // A server with the model in the URL (Azure's deployments) embeds at the deployment's URL too.
+        let url = match &self.deployment_url {
+            Some((before, after)) => format!(
+                "{before}{}{}",
+                path_segment(&request.model),
+                after.replacen("/chat/completions", "/embeddings", 1)
+            ),
+            None => self.embeddings_url.clone(),
+        };
+        Ok(WireRequest::post(url, self.request_headers()?, body))
+    }
+
+    fn decode_embed(
+        &self,
+        request: &EmbedRequest,
+        inputs: usize,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<EmbedResponse, Error> {
+        let meta = ResponseMeta::new(self.http.name.clone(), request.model.clone())
+            .request_id(classify::request_id(headers));
+        decode_embeddings(body, &meta, inputs)
     }
 }
 

@@ -6,11 +6,12 @@
 //! URLs, headers and body extras are computed then, not per request.
 
 use http::header::HeaderMap;
-use llm_core::{Error, Param, ParamTable, Range};
+use llm_core::{EmbedTable, Error, Param, ParamTable, Range};
 use llm_http::{Env, FromEnv, HttpConfig, IntoCodec, insert_header};
 use serde_json::{Map, Value};
 
 use crate::codec::ChatCompletions;
+use crate::embed::{EMBED_TABLE, EmbedEncoding, compatible_embed_table};
 
 /// OpenAI's API base: `/chat/completions` is appended to it.
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
@@ -157,6 +158,21 @@ pub trait WireConfig: Send + Sync {
     fn request_id_from_body(&self) -> bool {
         false
     }
+
+    /// The full URL embeddings requests are POSTed to (default `{base}/embeddings`).
+    fn embeddings_url(&self) -> String {
+        self.http().url("embeddings")
+    }
+
+    /// What the embeddings endpoint takes (default [`compatible_embed_table`] of a compatible server).
+    fn embed_table(&self) -> EmbedTable {
+        compatible_embed_table("this openai-compatible server")
+    }
+
+    /// How vectors are asked to travel (default [`EmbedEncoding::Float`], which every server speaks).
+    fn embed_encoding(&self) -> EmbedEncoding {
+        EmbedEncoding::Float
+    }
 }
 
 /// How a server takes the API key.
@@ -266,6 +282,8 @@ pub struct OpenAiConfig {
     params: ParamTable,
     features: Features,
     stream_usage: bool,
+    embed_table: EmbedTable,
+    embed_encoding: EmbedEncoding,
 }
 
 impl Default for OpenAiConfig {
@@ -280,6 +298,8 @@ impl Default for OpenAiConfig {
             params: PARAMS,
             features: Features::OPENAI,
             stream_usage: true,
+            embed_table: EMBED_TABLE,
+            embed_encoding: EmbedEncoding::Base64,
         }
     }
 }
@@ -337,8 +357,25 @@ impl OpenAiConfig {
             http: HttpConfig::new(provider, base_url),
             token_limit: TokenLimit::MaxTokens,
             params: compatible_params(provider),
+            embed_table: compatible_embed_table(provider),
+            embed_encoding: EmbedEncoding::Float,
             ..OpenAiConfig::default()
         }
+    }
+
+    /// Sets what the embeddings endpoint takes (default [`EMBED_TABLE`] for OpenAI,
+    /// [`compatible_embed_table`] for [`OpenAiConfig::compatible`]).
+    #[must_use]
+    pub fn embed_table(mut self, table: EmbedTable) -> Self {
+        self.embed_table = table;
+        self
+    }
+
+    /// Sets how vectors are asked to travel (default base64 for OpenAI, float for a compatible server).
+    #[must_use]
+    pub fn embed_encoding(mut self, encoding: EmbedEncoding) -> Self {
+        self.embed_encoding = encoding;
+        self
     }
 
     /// Sets the path below the base URL that `health()` GETs (default `models`).
@@ -454,5 +491,13 @@ impl WireConfig for OpenAiConfig {
 
     fn stream_usage(&self) -> bool {
         self.stream_usage
+    }
+
+    fn embed_table(&self) -> EmbedTable {
+        self.embed_table
+    }
+
+    fn embed_encoding(&self) -> EmbedEncoding {
+        self.embed_encoding
     }
 }

@@ -11,7 +11,9 @@
 //! The pure parts have no IO and are public for reuse and fuzzing: [`Encoder`] (request → JSON body),
 //! [`decode_response`] (body → [`ChatResponse`](llm_core::ChatResponse)), [`ChunkDecoder`] (SSE events →
 //! [`StreamEvent`](llm_core::StreamEvent)s), [`decode_sse`] (recorded bytes → events, as the driver
-//! yields them), and the error table [`ERRORS`].
+//! yields them), and the error table [`ERRORS`]. The same codec speaks `/embeddings` ([`embeddings_body`],
+//! [`decode_embeddings`], float or base64 by [`EmbedEncoding`]), so [`OpenAi`] is also an
+//! [`Embedder`](llm_core::Embedder).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), llm_core::Error> {
@@ -34,6 +36,7 @@
 mod azure;
 mod codec;
 mod config;
+mod embed;
 mod error;
 mod request;
 mod response;
@@ -47,6 +50,10 @@ pub use codec::{ChatCompletions, OpenAi};
 pub use config::{
     API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, Features, KeyHeader, OpenAiConfig, PARAMS,
     PROVIDER, TokenLimit, TokenSource, WireConfig, compatible_params,
+};
+pub use embed::{
+    EMBED_TABLE, EmbedEncoding, compatible_embed_table, decode_base64, decode_embeddings,
+    embeddings_body,
 };
 pub use error::ERRORS;
 pub use request::{Encoder, MAX_FILE_BYTES, MAX_IMAGE_BYTES};

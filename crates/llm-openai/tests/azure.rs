@@ -185,3 +185,26 @@ async fn llm_katan_azure_openai_answers_whole_and_streamed_and_refuses_a_wrong_k
     assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
     assert!(!format!("{err} {err:?}").contains("az-bad"));
 }
+
+#[tokio::test]
+async fn embeddings_go_to_the_deployment_with_the_api_version() {
+    use llm_core::{EmbedRequest, Embedder};
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/openai/deployments/emb-small/embeddings"))
+        .and(query_param("api-version", "2024-10-21"))
+        .and(header("api-key", "k"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "object": "list", "model": "text-embedding-3-small",
+            "data": [{"object": "embedding", "index": 0, "embedding": [0.5, -0.25]}],
+            "usage": {"prompt_tokens": 2, "total_tokens": 2}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let azure = OpenAi::new(AzureConfig::new(server.uri(), "k")).unwrap();
+    let answer = azure
+        .embed(&EmbedRequest::new("emb-small", ["hello"]))
+        .await
+        .unwrap();
+    assert_eq!(answer.vectors, vec![vec![0.5, -0.25]]);
+}

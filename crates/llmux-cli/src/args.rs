@@ -27,6 +27,8 @@ pub struct Cli {
 pub enum Command {
     /// Ask for an answer and print it as it arrives.
     Chat(ChatArgs),
+    /// Turn texts into embedding vectors (the texts as arguments, or one per line of stdin).
+    Embed(EmbedArgs),
     /// Check that each configured provider is reachable, without spending tokens.
     Health(SelectArgs),
     /// List the configured providers and where each setting came from (never a key).
@@ -157,6 +159,50 @@ pub struct ChatArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub idle_timeout: Option<Duration>,
     /// Limit for the whole command: every attempt, retry and fallback (also each request's total limit).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+}
+
+/// What the inputs of `llmux embed` are for, where the provider distinguishes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KindArg {
+    /// Search queries.
+    Query,
+    /// Documents (passages to be searched).
+    Document,
+}
+
+/// `llmux embed`.
+///
+/// With neither --provider nor --chain, the first provider configured in the environment that embeds
+/// (OpenAI, Ollama, llama.cpp) is used, else a local llama-server started with `--embeddings --pooling
+/// mean`: different providers' models give vectors of different spaces, so the default never falls back
+/// between them.
+#[derive(Debug, Clone, Default, Args)]
+pub struct EmbedArgs {
+    /// The texts, one vector each; read from stdin (one text per line) when absent.
+    pub texts: Vec<String>,
+    /// Which providers (a chain file's entries fall back only within one vector space).
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// The width of the vectors asked for, where the provider can shorten them (OpenAI's
+    /// `text-embedding-3` models); a provider that cannot is a validation error.
+    #[arg(long, value_name = "N")]
+    pub dimensions: Option<u32>,
+    /// What the texts are for, where the provider distinguishes queries from documents; a provider that
+    /// does not is a validation error.
+    #[arg(long, value_enum)]
+    pub kind: Option<KindArg>,
+    /// Print one JSON line per input: `{"type":"embedding","index":0,"dims":576,"vector":[…]}`.
+    #[arg(long)]
+    pub json: bool,
+    /// Retries per chain entry for retryable failures.
+    #[arg(long, value_name = "N")]
+    pub max_retries: Option<u32>,
+    /// Limit for establishing a connection (e.g. 500ms, 5s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub connect_timeout: Option<Duration>,
+    /// Limit for the whole command: every batch, attempt, retry and fallback.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
 }

@@ -1,5 +1,5 @@
-//! From a [`ChainSpec`] to a running [`Chain`]: one provider per entry, the CLI's timeouts and retry
-//! settings, and the attempt observer.
+//! From a [`ChainSpec`] to a running [`Chain`]: one provider per entry (and its embedder, for `llmux
+//! embed`), the CLI's timeouts and retry settings, and the attempt observer.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,11 +12,14 @@ use llmux::llamacpp::{LlamaCpp, LlamaCppConfig};
 use llmux::ollama::{Ollama, OllamaConfig};
 use llmux::openai::{AzureConfig, OpenAi, OpenAiConfig};
 use llmux::openrouter::{OpenRouter, OpenRouterConfig};
-use llmux::{ApiKey, ChatRequest, ChatResponse, ChatStream, Error, ErrorKind, Provider, Timeouts};
+use llmux::{
+    ApiKey, ChatRequest, ChatResponse, ChatStream, EmbedRequest, EmbedResponse, Embedder, Error,
+    ErrorKind, Provider, Timeouts,
+};
 
 use crate::args::ProviderName;
 use crate::local::LazyLocal;
-use crate::spec::{Backend, ChainSpec, ConfigError, EntrySpec, Key};
+use crate::spec::{self, Backend, ChainSpec, ConfigError, EntrySpec, Key, Origin};
 
 /// How the CLI's flags shape every entry.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -35,14 +38,7 @@ pub fn chain(
     options: Options,
     observer: Option<AttemptObserver>,
 ) -> Result<Chain, ConfigError> {
-    let mut policy = Policy::default();
-    if let Some(n) = options.max_retries {
-        policy = policy.retry(RetryPolicy::default().max_attempts(n.saturating_add(1)));
-    }
-    if let Some(d) = options.deadline {
-        policy = policy.deadline(d);
-    }
-    let mut builder = Chain::builder().name("llmux").policy(policy);
+    let mut builder = Chain::builder().name("llmux").policy(policy(options));
     if let Some(o) = observer {
         builder = builder.on_attempt(o);
     }
@@ -62,6 +58,18 @@ pub fn chain(
     builder
         .build()
         .map_err(|e| ConfigError(format!("cannot build the chain: {e}")))
+}
+
+/// The chain policy the CLI's flags ask for.
+fn policy(options: Options) -> Policy {
+    let mut policy = Policy::default();
+    if let Some(n) = options.max_retries {
+        policy = policy.retry(RetryPolicy::default().max_attempts(n.saturating_add(1)));
+    }
+    if let Some(d) = options.deadline {
+        policy = policy.deadline(d);
+    }
+    policy
 }
 
 /// The provider serving `entry`.
@@ -87,29 +95,31 @@ pub fn provider(entry: &EntrySpec, timeouts: Timeouts) -> Result<Arc<dyn Provide
     built.map_err(|e| ConfigError(format!("cannot set up {}: {e}", entry.backend.name())))
 }
 
+/// A provider config with the entry's base URL, key and the CLI's limits: one path for every provider,
+/// since each config embeds the same `HttpConfig`.
+fn configured<C: HasHttpConfig + Default>(
+    base_url: Option<String>,
+    key: Option<ApiKey>,
+    timeouts: Timeouts,
+) -> C {
+    let mut config = C::default();
+    let http = config.http_mut();
+    http.timeouts = timeouts;
+    if let Some(key) = key {
+        http.api_key = Some(key);
+    }
+    if let Some(url) = base_url {
+        http.base_url = url.trim_end_matches('/').to_owned();
+    }
+    config
+}
+
 fn remote(
     provider: ProviderName,
     base_url: Option<String>,
     key: Option<ApiKey>,
     timeouts: Timeouts,
 ) -> Result<Arc<dyn Provider>, Error> {
-    // One path for every provider: each config embeds the same HttpConfig.
-    fn configured<C: HasHttpConfig + Default>(
-        base_url: Option<String>,
-        key: Option<ApiKey>,
-        timeouts: Timeouts,
-    ) -> C {
-        let mut config = C::default();
-        let http = config.http_mut();
-        http.timeouts = timeouts;
-        if let Some(key) = key {
-            http.api_key = Some(key);
-        }
-        if let Some(url) = base_url {
-            http.base_url = url.trim_end_matches('/').to_owned();
-        }
-        config
-    }
     let (url, key) = (base_url, key);
     Ok(match provider {
         ProviderName::Openai => {
@@ -141,6 +151,119 @@ fn remote(
             Arc::new(OpenAi::new(configured::<AzureConfig>(url, key, timeouts))?)
         }
     })
+}
+
+/// A client as both a provider (for the chain's health) and an embedder.
+type Both = (Arc<dyn Provider>, Arc<dyn Embedder>);
+
+fn both<T: Provider + Embedder + 'static>(client: T) -> Both {
+    let client = Arc::new(client);
+    (client.clone(), client)
+}
+
+/// The embedding model `llmux embed` asks `entry` for: its `embed_model`; else, for a provider whose model
+/// was not chosen, the provider's default embedding model; else its model. `None` when the provider does
+/// not embed through llmux (Claude has no embeddings API; OpenRouter's is not wired).
+pub fn embed_model(entry: &EntrySpec) -> Option<String> {
+    if let Some(model) = &entry.embed_model {
+        return Some(model.value.clone());
+    }
+    match &entry.backend {
+        Backend::Managed { .. } => Some(entry.model.value.clone()),
+        Backend::Remote(p) => {
+            let default = spec::info(*p).default_embed_model?;
+            Some(if entry.model.origin == Origin::Default {
+                default.to_owned()
+            } else {
+                entry.model.value.clone()
+            })
+        }
+    }
+}
+
+/// The client embedding for `entry` (a provider that embeds).
+fn embedder(entry: &EntrySpec, timeouts: Timeouts) -> Result<Both, ConfigError> {
+    if let Key::Missing { var } = &entry.key {
+        return Ok(both(MissingKey {
+            name: entry.backend.name(),
+            var: var.clone(),
+        }));
+    }
+    let key = match &entry.key {
+        Key::Set { key, .. } => Some(key.clone()),
+        _ => None,
+    };
+    let url = entry.base_url.value.clone();
+    let built: Result<Both, Error> = match &entry.backend {
+        Backend::Remote(ProviderName::Openai) => {
+            OpenAi::new(configured::<OpenAiConfig>(url, key, timeouts)).map(both)
+        }
+        Backend::Remote(ProviderName::Ollama) => {
+            Ollama::new(configured::<OllamaConfig>(url, key, timeouts)).map(both)
+        }
+        Backend::Remote(ProviderName::Llamacpp) => {
+            LlamaCpp::new(configured::<LlamaCppConfig>(url, key, timeouts)).map(both)
+        }
+        Backend::Remote(ProviderName::Azure) => {
+            if url.is_none() {
+                return Err(ConfigError(format!(
+                    "azure needs its endpoint: pass --base-url or set {}",
+                    llmux::openai::AZURE_ENDPOINT_ENV
+                )));
+            }
+            OpenAi::new(configured::<AzureConfig>(url, key, timeouts)).map(both)
+        }
+        Backend::Remote(p @ (ProviderName::Claude | ProviderName::Openrouter)) => {
+            return Err(no_embeddings(*p));
+        }
+        Backend::Managed { binary, model_file } => {
+            LazyLocal::embeddings(binary.value.clone(), model_file.value.clone(), timeouts)
+                .map(both)
+        }
+    };
+    built.map_err(|e| ConfigError(format!("cannot set up {}: {e}", entry.backend.name())))
+}
+
+fn no_embeddings(provider: ProviderName) -> ConfigError {
+    ConfigError(format!(
+        "{} has no embeddings through llmux: use openai, ollama or llamacpp",
+        provider.as_str()
+    ))
+}
+
+/// The embeddings chain for `spec`: each entry that embeds with its embedding model and space; an entry
+/// whose provider does not embed is kept for chat only, so the chain passes over it (with one entry, that
+/// is a configuration error). Entries that embed must share one vector space.
+pub fn embed_chain(
+    spec: &ChainSpec,
+    options: Options,
+    observer: Option<AttemptObserver>,
+) -> Result<Chain, ConfigError> {
+    let mut builder = Chain::builder().name("llmux").policy(policy(options));
+    if let Some(o) = observer {
+        builder = builder.on_attempt(o);
+    }
+    for entry in &spec.entries {
+        let Some(model) = embed_model(entry) else {
+            if let (Backend::Remote(p), 1) = (&entry.backend, spec.entries.len()) {
+                return Err(no_embeddings(*p));
+            }
+            builder = builder.entry(Entry::new(
+                provider(entry, options.timeouts)?,
+                entry.model.value.clone(),
+            ));
+            continue;
+        };
+        let (provider, embedder) = embedder(entry, options.timeouts)?;
+        let mut built = Entry::new(provider, model.clone()).embeddings(embedder, model);
+        if let Some(space) = &entry.space {
+            built = built.space(space.clone());
+        }
+        builder = builder.entry(built);
+    }
+    builder
+        .build()
+        .map_err(|e| ConfigError(format!("cannot build the embeddings chain: {e}")))
 }
 
 /// An entry whose key variable is unset: every call fails with `auth` naming the variable, so the chain
@@ -183,6 +306,21 @@ impl Provider for MissingKey {
     }
 
     async fn health(&self) -> Result<(), Error> {
+        Err(self.error())
+    }
+}
+
+#[async_trait]
+impl Embedder for MissingKey {
+    fn embedder_name(&self) -> &str {
+        self.name
+    }
+
+    fn validate_embed(&self, _request: &EmbedRequest) -> Result<(), Error> {
+        Ok(())
+    }
+
+    async fn embed(&self, _request: &EmbedRequest) -> Result<EmbedResponse, Error> {
         Err(self.error())
     }
 }

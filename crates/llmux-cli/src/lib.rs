@@ -1,6 +1,6 @@
 //! The `llmux` command line, as a library so its parts can be tested without a process: argument parsing
 //! ([`args`]), configuration and chain files ([`spec`]), building the chain ([`build`]), the output formats
-//! ([`output`]) and the commands ([`chat`], [`inspect`]). `src/main.rs` only wires them to the real stdin,
+//! ([`output`]) and the commands ([`chat`], [`embed`], [`inspect`]). `src/main.rs` only wires them to the real stdin,
 //! stdout, stderr and environment.
 //!
 //! See the crate README for the command reference, the chain file format and the exit codes.
@@ -13,6 +13,7 @@ pub mod build;
 pub mod chat;
 pub mod conversation;
 pub mod duration;
+pub mod embed;
 pub mod env;
 pub mod exit;
 pub mod inspect;
@@ -61,6 +62,14 @@ where
                 (stderr_is_terminal && mode == Mode::Text).then(|| Spinner::start("starting"));
             let output = Output::new(mode, stdout, stderr, spinner);
             runtime.block_on(chat::run(args, env, stdin, output))
+        }
+        Command::Embed(args) => {
+            let mode = if args.json { Mode::Json } else { Mode::Text };
+            let spinner =
+                (stderr_is_terminal && mode == Mode::Text).then(|| Spinner::start("embedding"));
+            let output = Output::new(mode, stdout, stderr, spinner);
+            let mut stdin = std::io::BufReader::new(stdin);
+            runtime.block_on(embed::run(args, env, &mut stdin, output))
         }
         Command::Health(select) => runtime.block_on(inspect::health(select, env, &mut stdout)),
         Command::Providers(select) => inspect::providers(select, env, &mut stdout),

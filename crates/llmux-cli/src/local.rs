@@ -1,11 +1,15 @@
 //! The local default: a managed llama-server (llama.cpp's managed mode) started on first use, so a chain
-//! whose earlier entries answer never pays for starting it, and stopped when the CLI exits.
+//! whose earlier entries answer never pays for starting it, and stopped when the CLI exits. For `llmux
+//! embed` it is started with embeddings on.
 
 use std::path::PathBuf;
 
 use async_trait::async_trait;
-use llmux::llamacpp::{LlamaCppConfig, ManagedConfig, ManagedServer};
-use llmux::{ChatRequest, ChatResponse, ChatStream, Error, Provider, Timeouts};
+use llmux::llamacpp::{LlamaCppConfig, ManagedConfig, ManagedServer, Pooling};
+use llmux::{
+    ChatRequest, ChatResponse, ChatStream, EmbedRequest, EmbedResponse, Embedder, Error, Provider,
+    Timeouts,
+};
 use tokio::sync::OnceCell;
 
 /// A [`ManagedServer`] that is started by the first request (or health check) and then reused.
@@ -27,6 +31,18 @@ impl LazyLocal {
             validator,
             server: OnceCell::new(),
         })
+    }
+
+    /// As [`LazyLocal::new`], the server started with embeddings on (`--embeddings --pooling mean`, one
+    /// slot: see [`ManagedConfig::embeddings`]); it then serves embeddings, not chat.
+    pub fn embeddings(
+        binary: PathBuf,
+        model: PathBuf,
+        timeouts: Timeouts,
+    ) -> Result<LazyLocal, Error> {
+        let mut local = LazyLocal::new(binary, model, timeouts)?;
+        local.config = local.config.embeddings(Pooling::Mean);
+        Ok(local)
     }
 
     async fn server(&self) -> Result<&ManagedServer, Error> {
@@ -56,5 +72,21 @@ impl Provider for LazyLocal {
 
     async fn health(&self) -> Result<(), Error> {
         self.server().await?.health().await
+    }
+}
+
+#[async_trait]
+impl Embedder for LazyLocal {
+    fn embedder_name(&self) -> &str {
+        self.validator.embedder_name()
+    }
+
+    fn validate_embed(&self, request: &EmbedRequest) -> Result<(), Error> {
+        self.validator.validate_embed(request)
+    }
+
+    async fn embed(&self, request: &EmbedRequest) -> Result<EmbedResponse, Error> {
+        self.validator.validate_embed(request)?;
+        self.server().await?.embed(request).await
     }
 }

@@ -210,6 +210,16 @@ impl<O: Write, E: Write> Output<O, E> {
         }
     }
 
+    /// Stops the spinner and lends stdout to `write` (for output that is not an [`Event`], such as
+    /// `llmux embed`'s vectors).
+    pub fn with_stdout<T>(
+        &mut self,
+        write: impl FnOnce(&mut dyn Write) -> io::Result<T>,
+    ) -> io::Result<T> {
+        self.stop_spinner();
+        write(&mut self.out)
+    }
+
     /// Ends the answer's last line in text mode.
     pub fn end_line(&mut self) -> io::Result<()> {
         if self.mode == Mode::Text && !self.at_line_start {

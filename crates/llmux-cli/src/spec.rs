@@ -134,6 +134,12 @@ pub struct EntrySpec {
     pub extra: serde_json::Map<String, serde_json::Value>,
     /// This entry's reasoning setting, replacing the request's (`[entry.reasoning]`).
     pub reasoning: Option<llmux::Reasoning>,
+    /// The embedding model `llmux embed` asks this entry for, when set apart from `model` (a chain file's
+    /// `embed_model`).
+    pub embed_model: Option<Setting<String>>,
+    /// The vector space of this entry's embeddings, when declared (a chain file's `space`); by default its
+    /// embedding model's name.
+    pub space: Option<String>,
 }
 
 /// The chain to build, in order.
@@ -157,6 +163,9 @@ pub struct ProviderInfo {
     pub base_url_var: Option<&'static str>,
     /// The model asked for when none is given.
     pub default_model: &'static str,
+    /// The embedding model `llmux embed` asks for when none is given; `None` when the provider does not
+    /// embed through llmux.
+    pub default_embed_model: Option<&'static str>,
     /// The base URL its crate uses by default (shown by `llmux providers`).
     pub default_base_url: &'static str,
 }
@@ -170,6 +179,7 @@ pub fn info(provider: ProviderName) -> ProviderInfo {
             host_var: None,
             base_url_var: Some(llmux::openai::BASE_URL_ENV),
             default_model: "gpt-4o-mini",
+            default_embed_model: Some("text-embedding-3-small"),
             default_base_url: llmux::openai::DEFAULT_BASE_URL,
         },
         ProviderName::Claude => ProviderInfo {
@@ -178,6 +188,7 @@ pub fn info(provider: ProviderName) -> ProviderInfo {
             host_var: None,
             base_url_var: Some(llmux::claude::config::BASE_URL_ENV),
             default_model: "claude-haiku-4-5",
+            default_embed_model: None,
             default_base_url: llmux::claude::config::DEFAULT_BASE_URL,
         },
         ProviderName::Openrouter => ProviderInfo {
@@ -186,6 +197,7 @@ pub fn info(provider: ProviderName) -> ProviderInfo {
             host_var: None,
             base_url_var: None,
             default_model: "openrouter/auto",
+            default_embed_model: None,
             default_base_url: llmux::openrouter::DEFAULT_BASE_URL,
         },
         ProviderName::Ollama => ProviderInfo {
@@ -194,6 +206,7 @@ pub fn info(provider: ProviderName) -> ProviderInfo {
             host_var: Some("OLLAMA_HOST"),
             base_url_var: None,
             default_model: "llama3.2",
+            default_embed_model: Some("nomic-embed-text"),
             default_base_url: llmux::ollama::DEFAULT_BASE_URL,
         },
         ProviderName::Llamacpp => ProviderInfo {
@@ -202,6 +215,7 @@ pub fn info(provider: ProviderName) -> ProviderInfo {
             host_var: Some(llmux::llamacpp::URL_VAR),
             base_url_var: None,
             default_model: "default",
+            default_embed_model: Some("default"),
             default_base_url: llmux::llamacpp::DEFAULT_BASE_URL,
         },
         ProviderName::Azure => ProviderInfo {
@@ -212,6 +226,7 @@ pub fn info(provider: ProviderName) -> ProviderInfo {
             // The deployment's name is the caller's: this is only what `--model` defaults to.
             default_model: "gpt-4o-mini",
             default_base_url: "",
+            default_embed_model: None,
         },
     }
 }
@@ -231,6 +246,31 @@ pub fn resolve(select: &SelectArgs, env: &Env) -> Result<ChainSpec, ConfigError>
         return parse_chain_file(&text, path, env);
     }
     default_chain(env)
+}
+
+/// The chain `llmux embed` runs: as [`resolve`] with `--provider` or `--chain`; by default the first
+/// provider configured in the environment that embeds (OpenAI, Ollama, llama.cpp), else the managed local
+/// llama-server. Only one: different providers' default models give vectors of different spaces, so the
+/// default chain never falls back between them.
+pub fn resolve_embed(select: &SelectArgs, env: &Env) -> Result<ChainSpec, ConfigError> {
+    if select.provider.is_some() || select.chain.is_some() {
+        return resolve(select, env);
+    }
+    let spec = default_chain(env)?;
+    let embeds = |e: &EntrySpec| match &e.backend {
+        Backend::Managed { .. } => true,
+        Backend::Remote(p) => info(*p).default_embed_model.is_some(),
+    };
+    match spec.entries.into_iter().find(embeds) {
+        Some(entry) => Ok(ChainSpec {
+            entries: vec![entry],
+        }),
+        None => Err(ConfigError(format!(
+            "no configured provider embeds (Claude and OpenRouter do not through llmux): set OPENAI_API_KEY, \
+             OLLAMA_HOST or LLAMA_SERVER_URL, or run `cargo xtask peers` to install llama-server and SmolLM2, \
+             or point {LLAMA_SERVER_BIN_VAR} and {LOCAL_MODEL_VAR} at them"
+        ))),
+    }
 }
 
 fn single(
@@ -271,6 +311,8 @@ fn single(
         defaults: Params::default(),
         extra: serde_json::Map::new(),
         reasoning: None,
+        embed_model: None,
+        space: None,
     })
 }
 
@@ -338,6 +380,8 @@ pub fn default_chain(env: &Env) -> Result<ChainSpec, ConfigError> {
             defaults: Params::default(),
             extra: serde_json::Map::new(),
             reasoning: None,
+            embed_model: None,
+            space: None,
         });
     }
     let local = managed_local(env);
@@ -397,6 +441,8 @@ impl LocalDefault {
             defaults: local_defaults(),
             extra: serde_json::Map::new(),
             reasoning: None,
+            embed_model: None,
+            space: None,
         }
     }
 }
@@ -465,6 +511,8 @@ struct FileEntry {
     api_key_env: Option<String>,
     #[serde(default)]
     params: toml::Table,
+    embed_model: Option<String>,
+    space: Option<String>,
     /// Body fields for this entry's provider only.
     #[serde(default)]
     extra: toml::Table,
@@ -571,6 +619,8 @@ pub fn parse_chain_file(text: &str, path: &Path, env: &Env) -> Result<ChainSpec,
             defaults: Params::default(),
             extra,
             reasoning,
+            embed_model: e.embed_model.map(|m| Setting::new(m, origin.clone())),
+            space: e.space,
         });
     }
     if problems.is_empty() {

@@ -1,8 +1,8 @@
 //! llmux: one client for many large-language-model providers, and a fallback chain over them.
 //!
 //! This crate is the facade: it re-exports the core types of [`llm_core`] at its root (requests,
-//! responses, stream events, the [`Provider`] trait, the one [`Error`] type with its [`ErrorKind`]s) and, behind
-//! Cargo features, each provider crate and the chain as a module.
+//! responses, stream events, the [`Provider`] trait, embeddings with the [`Embedder`] trait, the one [`Error`]
+//! type with its [`ErrorKind`]s) and, behind Cargo features, each provider crate and the chain as a module.
 //!
 //! ```no_run
 //! # #[cfg(all(feature = "chain", feature = "openai", feature = "llamacpp"))]
@@ -19,6 +19,25 @@
 //!     .build()?;
 //! let answer = chain.chat(&ChatRequest::for_chain().user("Why is the sky blue?")).await?;
 //! println!("{} (answered by {})", answer.text, answer.provider);
+//! # Ok(()) }
+//! ```
+//!
+//! Embeddings go through the same features: the OpenAI, Ollama and llama.cpp providers implement
+//! [`Embedder`] beside [`Provider`], and so does the chain, falling back only within one vector space.
+//!
+//! ```no_run
+//! # #[cfg(all(feature = "chain", feature = "openai", feature = "llamacpp"))]
+//! # async fn demo() -> Result<(), llmux::Error> {
+//! use std::sync::Arc;
+//! use llmux::chain::{Chain, Entry};
+//! use llmux::{EmbedRequest, Embedder};
+//!
+//! let openai = Arc::new(llmux::openai::OpenAi::from_env()?);
+//! let chain = Chain::builder()
+//!     .entry(Entry::embedding(openai, "text-embedding-3-small").space("te3-small"))
+//!     .build()?;
+//! let answer = chain.embed(&EmbedRequest::new("text-embedding-3-small", ["a cat", "a dog"])).await?;
+//! println!("{} vectors of {:?} dims", answer.vectors.len(), answer.dims());
 //! # Ok(()) }
 //! ```
 //!
