@@ -57,6 +57,12 @@ pub(crate) trait Operation: Sync {
 
     /// Records what the answer says about the response (model, usage, finish reason) on `span`.
     fn record(&self, output: &Self::Output, span: &Span);
+
+    /// The tokens the answer used, input and output, counted against a `tpm` budget (`None`: not known
+    /// when the attempt ends, as for a stream whose usage comes at its end).
+    fn tokens(&self, _output: &Self::Output) -> Option<u64> {
+        None
+    }
 }
 
 /// A whole answer: [`Provider::chat`].
@@ -101,6 +107,10 @@ impl Operation for Chat<'_> {
 
     fn record(&self, output: &ChatResponse, span: &Span) {
         telemetry::response(span, output);
+    }
+
+    fn tokens(&self, output: &ChatResponse) -> Option<u64> {
+        output.usage.as_ref().and_then(|u| u.total())
     }
 }
 
