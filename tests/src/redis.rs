@@ -90,13 +90,19 @@ impl RedisServer {
             if let Some(child) = self.child.as_mut()
                 && let Ok(Some(status)) = child.try_wait()
             {
-                panic!("redis-server exited ({status}) before answering PING on port {}", self.port);
+                panic!(
+                    "redis-server exited ({status}) before answering PING on port {}",
+                    self.port
+                );
             }
             if self.ping() {
                 return;
             }
             if Instant::now() >= deadline {
-                panic!("redis-server did not answer PING within {READY_TIMEOUT:?} on port {}", self.port);
+                panic!(
+                    "redis-server did not answer PING within {READY_TIMEOUT:?} on port {}",
+                    self.port
+                );
             }
             // Polling a starting server at a short interval, bounded by the deadline above.
             thread::sleep(POLL_INTERVAL);
@@ -105,7 +111,8 @@ impl RedisServer {
 
     /// Whether the server answers `PING` with `PONG` now.
     pub fn ping(&self) -> bool {
-        self.command(&["PING"]).is_some_and(|r| r.starts_with("+PONG"))
+        self.command(&["PING"])
+            .is_some_and(|r| r.starts_with("+PONG"))
     }
 
     /// Sends one command (RESP array of bulk strings) and returns the raw first reply, for assertions.

@@ -153,16 +153,21 @@ impl Chain {
             .iter()
             .zip(&self.inner.deployed)
             .map(|(t, d)| {
-                let mut h = t.health.snapshot(
-                    now,
-                    t.entry,
-                    d.entry.provider().name(),
-                    d.entry.model(),
-                );
+                let mut h =
+                    t.health
+                        .snapshot(now, t.entry, d.entry.provider().name(), d.entry.model());
                 h.deployment = t.deployment;
                 h
             })
             .collect()
+    }
+
+    /// Completes once the outcomes reported so far reached the shared store (within its bounded wait); at
+    /// once without a store. A short-lived process calls it before it exits.
+    pub async fn flush_state(&self) {
+        if let Some(store) = &self.inner.store {
+            store.flush().await;
+        }
     }
 
     /// The in-process view of every target's breaker and budget (what a shared store keeps current).

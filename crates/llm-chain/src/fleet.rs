@@ -111,6 +111,12 @@ pub trait StateStore: Send + Sync + fmt::Debug {
 
     /// What happened to a request to `target`; never waits.
     fn report(&self, target: usize, report: Report);
+
+    /// Completes once the reports made so far reached the fleet, or the store gave up within its bounded
+    /// wait; for a short-lived process (a CLI call) before it exits. Default: at once.
+    fn flush(&self) -> StoreFuture<'_, ()> {
+        Box::pin(std::future::ready(()))
+    }
 }
 
 /// The in-process behaviour as a store: nothing is shared, every answer is [`Answer::Local`]. A chain

@@ -212,7 +212,11 @@ async fn rate_budget(chain: &Inner, t: usize) -> Result<(), Skip> {
         };
         match target.limits.wait {
             Some(max) if waited + wait <= max => {
-                tracing::debug!(target = target.id(), wait_ms = wait.as_millis() as u64, "waiting for rate budget");
+                tracing::debug!(
+                    target = target.id(),
+                    wait_ms = wait.as_millis() as u64,
+                    "waiting for rate budget"
+                );
                 chain.clock.sleep(wait).await;
                 waited += wait;
             }

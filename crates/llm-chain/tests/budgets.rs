@@ -29,7 +29,9 @@ fn build(clock: &FakeClock, entries: Vec<Entry>, policy: Policy) -> (Chain, Skip
     let mut b = Chain::builder()
         .clock(Arc::new(clock.clone()))
         .policy(policy)
-        .on_skip(Arc::new(move |s: &Skipped| seen.lock().unwrap().push(s.clone())));
+        .on_skip(Arc::new(move |s: &Skipped| {
+            seen.lock().unwrap().push(s.clone())
+        }));
     for e in entries {
         b = b.entry(e);
     }
@@ -157,7 +159,10 @@ fn in_order_deployments_fail_over_within_the_group_each_with_its_own_breaker() {
     let health = chain.health_snapshot();
     assert_eq!(health.len(), 3, "one row per deployment");
     assert_eq!(
-        health.iter().map(|h| (h.entry, h.deployment)).collect::<Vec<_>>(),
+        health
+            .iter()
+            .map(|h| (h.entry, h.deployment))
+            .collect::<Vec<_>>(),
         [(0, Some(0)), (0, Some(1)), (1, None)]
     );
 }

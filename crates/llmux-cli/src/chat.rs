@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures_util::StreamExt;
-use llmux::chain::AttemptObserver;
+use llmux::chain::{AttemptObserver, SkipObserver};
 use llmux::{
     ChatRequest, Error, ErrorKind, FinishReason, Params, Provider, StreamEvent, StreamStart, Usage,
     Violation,
@@ -85,11 +85,14 @@ where
         }
         Ok(Prepared::Invalid(error)) => report_error(&output, &error),
         Ok(Prepared::Ready(chain, request)) => {
-            if args.no_stream {
+            let code = if args.no_stream {
                 whole(&chain, &request, &output).await
             } else {
                 streamed(&chain, &request, &output).await
-            }
+            };
+            // A short-lived process hands its outcomes to the shared state before it exits.
+            chain.flush_state().await;
+            code
         }
     };
     let _ = lock(&output).finish();
@@ -166,7 +169,13 @@ where
     if let Some(first) = spec.entries.first() {
         lock(output).trying(first.backend.name(), &first.model.value);
     }
-    let chain = build::chain(&spec, options, Some(observer))?;
+    let skip_observer: SkipObserver = {
+        let output = Arc::clone(output);
+        Arc::new(move |skipped| {
+            let _ = lock(&output).event(Event::Skip(skipped));
+        })
+    };
+    let chain = build::chain(&spec, options, Some(observer), Some(skip_observer))?;
     if let Some(system) = &args.system {
         request
             .messages

@@ -26,7 +26,13 @@ struct Worker {
 }
 
 impl Worker {
-    fn start(redis: &RedisServer, chain: &str, first: &Katan, second: &Katan, extra: &[&str]) -> Worker {
+    fn start(
+        redis: &RedisServer,
+        chain: &str,
+        first: &Katan,
+        second: &Katan,
+        extra: &[&str],
+    ) -> Worker {
         let mut child = Command::new(env!("CARGO_BIN_EXE_fleet_worker"))
             .args(["--redis", &redis.url(), "--chain", chain])
             .args(["--first", &first.base_url(), "--second", &second.base_url()])
@@ -125,7 +131,10 @@ fn parse_burst(line: &str) -> (usize, usize, usize) {
 fn eventually(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + HANG;
     while !done() {
-        assert!(std::time::Instant::now() < deadline, "{what} within {HANG:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} within {HANG:?}"
+        );
         thread::yield_now();
     }
 }
@@ -192,10 +201,14 @@ fn failures_are_counted_fleet_wide_and_the_half_open_probe_is_one_per_fleet() {
     for w in &mut workers {
         w.send("call");
     }
-    let answers: Vec<(i64, usize, String)> = workers.iter().map(|w| parse_call(&w.answer())).collect();
+    let answers: Vec<(i64, usize, String)> =
+        workers.iter().map(|w| parse_call(&w.answer())).collect();
     let probes: usize = answers.iter().map(|a| a.1).sum();
     assert_eq!(probes, 1, "one probe for the fleet: {answers:?}");
-    assert!(answers.iter().all(|a| a.0 == 1), "every call answered: {answers:?}");
+    assert!(
+        answers.iter().all(|a| a.0 == 1),
+        "every call answered: {answers:?}"
+    );
     assert!(
         answers
             .iter()
@@ -217,11 +230,17 @@ fn an_rpm_budget_holds_across_four_concurrent_processes() {
     for w in &mut workers {
         w.send("burst 30");
     }
-    let bursts: Vec<(usize, usize, usize)> = workers.iter().map(|w| parse_burst(&w.answer())).collect();
+    let bursts: Vec<(usize, usize, usize)> =
+        workers.iter().map(|w| parse_burst(&w.answer())).collect();
     let sent_first: usize = bursts.iter().map(|b| b.2).sum();
     let answered: usize = bursts.iter().map(|b| b.0).sum();
-    println!("fleet: rpm {rpm} across 4 processes: {sent_first} of 120 calls went to entry 0 {bursts:?}");
-    assert_eq!(answered, 120, "every call answered (entry 1 takes the rest)");
+    println!(
+        "fleet: rpm {rpm} across 4 processes: {sent_first} of 120 calls went to entry 0 {bursts:?}"
+    );
+    assert_eq!(
+        answered, 120,
+        "every call answered (entry 1 takes the rest)"
+    );
     assert_eq!(sent_first, rpm, "the budget holds fleet-wide");
 }
 
@@ -240,11 +259,19 @@ fn redis_killed_mid_run_fails_no_call_and_the_fleet_resyncs_when_it_returns() {
     redis.kill();
     for w in &workers {
         let (ok, failed, first) = parse_burst(&w.answer());
-        assert_eq!((ok, failed), (200, 0), "no call fails because Redis is gone");
+        assert_eq!(
+            (ok, failed),
+            (200, 0),
+            "no call fails because Redis is gone"
+        );
         assert_eq!(first, 200, "entry 0 answered throughout");
     }
     for w in &mut workers {
-        assert_eq!(w.ask("burst 10"), "burst 10 0 10", "calls while Redis is down");
+        assert_eq!(
+            w.ask("burst 10"),
+            "burst 10 0 10",
+            "calls while Redis is down"
+        );
     }
     redis.restart();
     for w in &mut workers {
@@ -262,10 +289,15 @@ fn redis_killed_mid_run_fails_no_call_and_the_fleet_resyncs_when_it_returns() {
     let written = redis.command(&["HSET", &breaker, "f", "2", "u", &until.to_string()]);
     assert!(written.is_some_and(|r| r.starts_with(':')), "HSET answered");
     let published = redis.command(&["PUBLISH", "test:down", &format!("o 60000 {id}")]);
-    assert_eq!(published.as_deref(), Some(":3\r\n"), "three subscribers again");
-    eventually("the breaker reaches every process after the restart", || {
-        workers.iter().all(|w| w.first_opened().is_some())
-    });
+    assert_eq!(
+        published.as_deref(),
+        Some(":3\r\n"),
+        "three subscribers again"
+    );
+    eventually(
+        "the breaker reaches every process after the restart",
+        || workers.iter().all(|w| w.first_opened().is_some()),
+    );
     for w in &mut workers {
         let (_, attempts, skip) = w.call();
         assert_eq!((attempts, skip.as_str()), (0, "breaker_open"));

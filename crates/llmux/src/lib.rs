@@ -37,6 +37,7 @@
 //! | `ollama`     | [`ollama`]: Ollama's native `/api/chat` with NDJSON streaming             | `llm-ollama`     |
 //! | `llamacpp`   | [`llamacpp`]: llama.cpp's `llama-server`, incl. a managed child server   | `llm-llamacpp`   |
 //! | `testing`    | [`testing`]: a scripted provider for tests (implies `chain`)             | `llm-chain`      |
+//! | `redis`      | `chain::redis`: breakers and rate budgets shared across processes through Redis (implies `chain`) | `llm-chain` |
 //! | `full`       | every feature above                                                      |                  |
 //!
 //! The core types (always present) come from `llm-core`.

@@ -40,7 +40,7 @@
 mod tasks;
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -201,6 +201,9 @@ pub(crate) struct Shared {
     bound: OnceLock<Bound>,
     /// `true` once the first read of the fleet's state is done (or given up).
     synced: watch::Sender<bool>,
+    /// Reports queued for the background task, and reports it has finished with.
+    queued: AtomicU64,
+    handled: watch::Sender<u64>,
     runtime: tokio::runtime::Handle,
 }
 
@@ -239,6 +242,7 @@ impl RedisState {
                 .map_err(|_| StateError::InvalidUrl)?
         };
         let (synced, _) = watch::channel(false);
+        let (handled, _) = watch::channel(0);
         Ok(RedisState {
             shared: Arc::new(Shared {
                 client,
@@ -249,6 +253,8 @@ impl RedisState {
                 status: AtomicU8::new(UNKNOWN),
                 bound: OnceLock::new(),
                 synced,
+                queued: AtomicU64::new(0),
+                handled,
                 runtime,
             }),
         })
@@ -380,7 +386,9 @@ impl StateStore for RedisState {
             reports: tx,
         };
         if shared.bound.set(bound).is_err() {
-            tracing::warn!("fleet state: a RedisState serves one chain; a second chain shares nothing");
+            tracing::warn!(
+                "fleet state: a RedisState serves one chain; a second chain shares nothing"
+            );
             return;
         }
         tasks::spawn(Arc::clone(shared), rx);
@@ -464,8 +472,23 @@ impl StateStore for RedisState {
         if !self.shared.is_up() {
             return;
         }
+        // Counted before it is sent, so a flush never misses it.
+        self.shared.queued.fetch_add(1, Ordering::SeqCst);
         if bound.reports.try_send((target, report)).is_err() {
-            tracing::debug!(target, "fleet state: report queue full; this report stays in process");
+            self.shared.handled.send_modify(|n| *n += 1);
+            tracing::debug!(
+                target,
+                "fleet state: report queue full; this report stays in process"
+            );
         }
+    }
+
+    fn flush(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let goal = self.shared.queued.load(Ordering::SeqCst);
+            let mut rx = self.shared.handled.subscribe();
+            let bound = self.shared.options.startup_wait;
+            let _ = tokio::time::timeout(bound, rx.wait_for(|n| *n >= goal)).await;
+        })
     }
 }

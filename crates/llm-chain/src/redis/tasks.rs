@@ -52,7 +52,8 @@ async fn subscriber(shared: Weak<Shared>) {
         };
         let Some(bound) = s.bound() else { return };
         // Subscribe first, then read: no change between the two is lost.
-        let subscribed = tokio::time::timeout(BACKGROUND_WAIT, pubsub.subscribe(&bound.channel)).await;
+        let subscribed =
+            tokio::time::timeout(BACKGROUND_WAIT, pubsub.subscribe(&bound.channel)).await;
         if !matches!(subscribed, Ok(Ok(()))) || !sync(&s, bound).await {
             s.mark_down("subscribe failed");
             s.synced.send_replace(true);
@@ -133,12 +134,20 @@ fn apply(bound: &Bound, text: &str) {
 async fn reporter(shared: Weak<Shared>, mut reports: mpsc::Receiver<(usize, Report)>) {
     while let Some((t, report)) = reports.recv().await {
         let Some(s) = shared.upgrade() else { return };
-        if !s.is_up() {
-            continue;
-        }
+        handle(&s, t, report).await;
+        s.handled.send_modify(|n| *n += 1);
+    }
+}
+
+/// Runs one report's script.
+async fn handle(s: &Shared, t: usize, report: Report) {
+    if !s.is_up() {
+        return;
+    }
+    {
         let Some(bound) = s.bound() else { return };
         let Some(keys) = bound.keys.get(t) else {
-            continue;
+            return;
         };
         let policy = bound.view.policy();
         let flag = |b: bool| if b { "1" } else { "0" }.to_owned();
@@ -179,7 +188,7 @@ async fn reporter(shared: Weak<Shared>, mut reports: mpsc::Receiver<(usize, Repo
             }
             Report::Success { probe } => {
                 if !probe && !keys.dirty.swap(false, Ordering::Relaxed) {
-                    continue;
+                    return;
                 }
                 let args = [bound.channel.clone(), keys.id.clone(), flag(probe)];
                 let _: Option<i64> = s

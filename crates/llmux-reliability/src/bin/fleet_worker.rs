@@ -59,7 +59,9 @@ fn parse() -> Result<Args, String> {
             "--first" => args.first = value.clone(),
             "--second" => args.second = value.clone(),
             "--rpm" => args.rpm = Some(number()?),
-            "--threshold" => args.threshold = u32::try_from(number()?).map_err(|e| e.to_string())?,
+            "--threshold" => {
+                args.threshold = u32::try_from(number()?).map_err(|e| e.to_string())?
+            }
             "--cooldown-ms" => args.cooldown = Duration::from_millis(number()?),
             "--wait-ms" => args.wait = Duration::from_millis(number()?),
             other => return Err(format!("unknown flag {other}")),
@@ -118,7 +120,9 @@ async fn main() -> Result<(), String> {
         )
         .state(Arc::new(state.clone()))
         .on_skip(Arc::new(move |s: &Skipped| {
-            seen.lock().unwrap_or_else(|e| e.into_inner()).push(s.clone())
+            seen.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(s.clone())
         }))
         .build()
         .map_err(|e| e.to_string())?;
