@@ -297,7 +297,11 @@ id = "second-key"
     assert_eq!(group.model.value, "gpt-4o");
     assert_eq!(group.fleet.strategy, Strategy::LeastInFlight);
     assert_eq!(group.fleet.id.as_deref(), Some("claude-group"));
-    assert_eq!(group.fleet.rpm, Some(30), "the entry's rpm is each deployment's default");
+    assert_eq!(
+        group.fleet.rpm,
+        Some(30),
+        "the entry's rpm is each deployment's default"
+    );
     assert_eq!(group.fleet.weight, Some(2));
     assert_eq!(group.fleet.deployments.len(), 1);
     let second = &group.fleet.deployments[0];

@@ -8,7 +8,13 @@ use llmux_e2e::{Katan, RedisServer};
 use serde_json::json;
 use support::{Scratch, llmux};
 
-fn chain_file(dir: &Scratch, redis: &RedisServer, first: &Katan, second: &Katan, extra: &str) -> String {
+fn chain_file(
+    dir: &Scratch,
+    redis: &RedisServer,
+    first: &Katan,
+    second: &Katan,
+    extra: &str,
+) -> String {
     let file = dir.file(
         "chain.toml",
         &format!(
@@ -26,7 +32,16 @@ fn chain_file(dir: &Scratch, redis: &RedisServer, first: &Katan, second: &Katan,
 
 fn chat(chain: &str) -> support::Run {
     llmux(
-        &["chat", "--json", "--no-stream", "--max-retries", "0", "--chain", chain, "hi"],
+        &[
+            "chat",
+            "--json",
+            "--no-stream",
+            "--max-retries",
+            "0",
+            "--chain",
+            chain,
+            "hi",
+        ],
         &[("OPENAI_API_KEY", "sk-katan")],
         None,
     )
@@ -89,5 +104,9 @@ fn a_redis_that_is_down_changes_nothing_but_a_log_line() {
     let run = chat(&chain);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(run.of_type("attempt")[0]["entry"], 0);
-    assert!(!run.stderr.contains("redis://"), "the URL is never printed: {}", run.stderr);
+    assert!(
+        !run.stderr.contains("redis://"),
+        "the URL is never printed: {}",
+        run.stderr
+    );
 }

@@ -464,10 +464,15 @@ impl StateStore for RedisState {
         let Some(bound) = self.shared.bound() else {
             return;
         };
-        if let Report::Failure { counts: true, .. } = report
-            && let Some(k) = bound.keys.get(target)
-        {
-            k.dirty.store(true, Ordering::Relaxed);
+        let Some(keys) = bound.keys.get(target) else {
+            return;
+        };
+        match report {
+            Report::Failure { counts: true, .. } => keys.dirty.store(true, Ordering::Relaxed),
+            // The common path: a success where the fleet counts no failure has nothing to tell Redis, so it
+            // costs no queueing at all.
+            Report::Success { probe: false } if !keys.dirty.load(Ordering::Relaxed) => return,
+            _ => {}
         }
         if !self.shared.is_up() {
             return;

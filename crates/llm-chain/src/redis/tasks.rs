@@ -17,6 +17,8 @@ const BACKGROUND_WAIT: Duration = Duration::from_millis(500);
 /// How soon the subscriber tries again after Redis went away (doubling up to [`MAX_RETRY`]).
 const FIRST_RETRY: Duration = Duration::from_millis(50);
 const MAX_RETRY: Duration = Duration::from_secs(1);
+/// How often a live subscriber checks whether Redis, marked down by a slow command, answers again.
+const RECHECK: Duration = Duration::from_millis(250);
 
 pub(super) fn spawn(shared: Arc<Shared>, reports: mpsc::Receiver<(usize, Report)>) {
     let runtime = shared.runtime.clone();
@@ -67,11 +69,26 @@ async fn subscriber(shared: Weak<Shared>) {
         s.synced.send_replace(true);
         drop(s);
         let mut messages = pubsub.into_on_message();
-        while let Some(msg) = messages.next().await {
-            let Some(s) = shared.upgrade() else { return };
-            let Some(bound) = s.bound() else { return };
-            if let Ok(text) = msg.get_payload::<String>() {
-                apply(bound, &text);
+        let mut recheck = tokio::time::interval(RECHECK);
+        loop {
+            tokio::select! {
+                msg = messages.next() => {
+                    let Some(msg) = msg else { break };
+                    let Some(s) = shared.upgrade() else { return };
+                    let Some(bound) = s.bound() else { return };
+                    if let Ok(text) = msg.get_payload::<String>() {
+                        apply(bound, &text);
+                    }
+                }
+                _ = recheck.tick() => {
+                    // A command that was too slow marked Redis down while this subscription lived on:
+                    // read the state anew and decide with Redis again once it answers.
+                    let Some(s) = shared.upgrade() else { return };
+                    let Some(bound) = s.bound() else { return };
+                    if !s.is_up() && sync(&s, bound).await {
+                        s.mark_up();
+                    }
+                }
             }
         }
         let Some(s) = shared.upgrade() else { return };
