@@ -303,7 +303,9 @@ async fn run_target<O: Operation>(
                         store.report(t, Report::Tokens(n));
                     }
                 }
-                lease.map(Lease::ended);
+                if let Some(lease) = lease {
+                    lease.ended();
+                }
                 call.push_attempt(Attempt::succeeded(
                     index,
                     provider.name(),
@@ -342,7 +344,9 @@ async fn run_target<O: Operation>(
                 store.report(t, Report::Exhausted(wait));
             }
         }
-        lease.map(Lease::ended);
+        if let Some(lease) = lease {
+            lease.ended();
+        }
         call.push_attempt(Attempt::failed(
             index,
             provider.name(),
