@@ -23,6 +23,7 @@ use http::HeaderMap;
 use serde_json::Value;
 
 use crate::error::{Error, ErrorKind, ProviderDetail};
+use crate::response::RateLimit;
 
 /// Retry hints longer than this are treated as out of range and ignored.
 pub const MAX_RETRY_HINT: Duration = Duration::from_secs(24 * 60 * 60);
@@ -168,6 +169,33 @@ pub fn detail_from_body(body: &[u8]) -> Option<ProviderDetail> {
         .and_then(detail_from_value)
 }
 
+/// What a response's rate-limit headers say is left: OpenAI's (and compatible servers')
+/// `x-ratelimit-remaining-requests` / `x-ratelimit-remaining-tokens`, Anthropic's
+/// `anthropic-ratelimit-requests-remaining` / `anthropic-ratelimit-tokens-remaining` (else its
+/// `-input-tokens-remaining`). `None` when none is present or parses.
+pub fn rate_limit(headers: &HeaderMap) -> Option<RateLimit> {
+    let number = |names: &[&str]| {
+        names.iter().find_map(|name| {
+            headers
+                .get(*name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        })
+    };
+    let limit = RateLimit {
+        remaining_requests: number(&[
+            "x-ratelimit-remaining-requests",
+            "anthropic-ratelimit-requests-remaining",
+        ]),
+        remaining_tokens: number(&[
+            "x-ratelimit-remaining-tokens",
+            "anthropic-ratelimit-tokens-remaining",
+            "anthropic-ratelimit-input-tokens-remaining",
+        ]),
+    };
+    (limit != RateLimit::default()).then_some(limit)
+}
+
 /// The wait a response asks for: `retry-after-ms` (milliseconds), then `retry-after` as seconds or as an HTTP
 /// date (relative to `now`). Non-positive, malformed or out-of-range values (over [`MAX_RETRY_HINT`]) are
 /// ignored.
@@ -251,6 +279,7 @@ pub fn error_from_response(
         .with_provider(provider)
         .with_status(status)
         .with_retry_after(hint)
+        .with_rate_limit(rate_limit(headers))
         .with_should_retry(should_retry(headers))
         .with_request_id_opt(request_id(headers))
         .with_detail(detail)

@@ -442,3 +442,32 @@ fn should_retry_and_request_id_headers() {
     );
     assert_eq!(e.request_id(), Some("req_9"));
 }
+
+#[test]
+fn rate_limit_headers_of_openai_and_anthropic_are_read() {
+    let openai = headers(&[
+        ("x-ratelimit-remaining-requests", "59"),
+        ("x-ratelimit-remaining-tokens", " 149984 "),
+    ]);
+    let got = rate_limit(&openai).expect("present");
+    assert_eq!(
+        (got.remaining_requests, got.remaining_tokens),
+        (Some(59), Some(149984))
+    );
+    let anthropic = headers(&[
+        ("anthropic-ratelimit-requests-remaining", "3"),
+        ("anthropic-ratelimit-input-tokens-remaining", "1000"),
+    ]);
+    let got = rate_limit(&anthropic).expect("present");
+    assert_eq!(
+        (got.remaining_requests, got.remaining_tokens),
+        (Some(3), Some(1000))
+    );
+    assert_eq!(
+        rate_limit(&headers(&[("x-ratelimit-remaining-requests", "lots")])),
+        None
+    );
+    assert_eq!(rate_limit(&headers(&[])), None);
+    let e = error_from_response("p", 429, &openai, b"{}", now(), &ErrorTable::EMPTY);
+    assert_eq!(e.rate_limit().and_then(|r| r.remaining_requests), Some(59));
+}

@@ -36,7 +36,7 @@ pub use attempt::Attempt;
 pub use error::{Error, ErrorKind, ProviderDetail, UnknownKind};
 pub use provider::{ChatStream, Provider};
 pub use request::{ChatRequest, ContentPart, Message, Params, Role};
-pub use response::{ChatResponse, FinishReason, StreamEvent, StreamStart, Usage};
+pub use response::{ChatResponse, FinishReason, RateLimit, StreamEvent, StreamStart, Usage};
 pub use secret::{ApiKey, REDACTED};
 pub use timeouts::Timeouts;
 pub use tool::{Tool, ToolCall, ToolChoice, ToolOutput};
