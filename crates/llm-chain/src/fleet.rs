@@ -84,6 +84,14 @@ pub enum Report {
     ProbeReleased,
     /// The answer used this many tokens (input and output), counted against the target's `tpm`.
     Tokens(u64),
+    /// The provider's rate-limit headers said this much is left (`x-ratelimit-remaining-*`,
+    /// `anthropic-ratelimit-*`): the shared budget is lowered to match for every process.
+    Remaining {
+        /// Requests left.
+        requests: Option<u64>,
+        /// Tokens left.
+        tokens: Option<u64>,
+    },
     /// The provider said it is out of budget for this long (`retry-after` on a rate-limited answer): every
     /// process skips the target's rate budget until then.
     Exhausted(Duration),

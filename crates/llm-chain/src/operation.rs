@@ -8,7 +8,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use llm_core::{ChatRequest, ChatResponse, Error, Provider};
+use llm_core::{ChatRequest, ChatResponse, Error, Provider, RateLimit};
 
 use tracing::Span;
 
@@ -63,6 +63,11 @@ pub(crate) trait Operation: Sync {
     fn tokens(&self, _output: &Self::Output) -> Option<u64> {
         None
     }
+
+    /// What the provider's rate-limit headers said was left (`None`: not known, as for a stream).
+    fn rate_limit(&self, _output: &Self::Output) -> Option<RateLimit> {
+        None
+    }
 }
 
 /// A whole answer: [`Provider::chat`].
@@ -111,6 +116,10 @@ impl Operation for Chat<'_> {
 
     fn tokens(&self, output: &ChatResponse) -> Option<u64> {
         output.usage.as_ref().and_then(|u| u.total())
+    }
+
+    fn rate_limit(&self, output: &ChatResponse) -> Option<RateLimit> {
+        output.rate_limit
     }
 }
 

@@ -96,6 +96,30 @@ impl LocalRate {
         }
     }
 
+    /// The provider said only `requests` / `tokens` are left: counts the difference as used, so this
+    /// window never allows more than the provider will take.
+    pub(crate) fn remaining(
+        &self,
+        now: Instant,
+        limits: &Limits,
+        requests: Option<u64>,
+        tokens: Option<u64>,
+    ) {
+        let mut state = self.lock();
+        let [used_requests, used_tokens] = state.window.sums(now);
+        for (which, limit, used, left) in [
+            (REQUESTS, limits.rpm, used_requests, requests),
+            (TOKENS, limits.tpm, used_tokens, tokens),
+        ] {
+            if let (Some(limit), Some(left)) = (limit, left) {
+                let ours = limit.saturating_sub(used);
+                if left < ours {
+                    state.window.add_n(now, which, ours - left);
+                }
+            }
+        }
+    }
+
     /// Requests and tokens left in the window at `now` under `limits` (`u64::MAX` for an unset limit), for
     /// the `most budget left` strategy.
     pub(crate) fn left(&self, now: Instant, limits: &Limits) -> (u64, u64) {
@@ -129,6 +153,27 @@ mod tests {
         r.tokens(later, 100);
         assert!(matches!(r.acquire(later, &limits, true), Rate::Denied(_)));
         assert_eq!(r.left(later, &limits), (2, 0));
+    }
+
+    #[test]
+    fn the_providers_remaining_count_lowers_the_budget() {
+        let t0 = Instant::now();
+        let r = LocalRate::new(t0);
+        let limits = Limits {
+            rpm: Some(100),
+            tpm: Some(1000),
+            wait: None,
+        };
+        assert_eq!(r.acquire(t0, &limits, true), Rate::Admitted);
+        r.remaining(t0, &limits, Some(2), Some(5000));
+        assert_eq!(
+            r.left(t0, &limits),
+            (2, 1000),
+            "a higher remaining changes nothing"
+        );
+        assert_eq!(r.acquire(t0, &limits, true), Rate::Admitted);
+        assert_eq!(r.acquire(t0, &limits, true), Rate::Admitted);
+        assert!(matches!(r.acquire(t0, &limits, true), Rate::Denied(_)));
     }
 
     #[test]

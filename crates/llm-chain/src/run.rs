@@ -297,10 +297,24 @@ async fn run_target<O: Operation>(
                 if let Some(n) = tokens {
                     target.rate.tokens(end, n);
                 }
+                let left = op.rate_limit(&won).filter(|_| target.limits.any());
+                if let Some(l) = left {
+                    let (requests, tokens) = (l.remaining_requests, l.remaining_tokens);
+                    target.rate.remaining(end, &target.limits, requests, tokens);
+                }
                 if let Some(store) = &chain.store {
                     store.report(t, Report::Success { probe });
                     if let Some(n) = tokens {
                         store.report(t, Report::Tokens(n));
+                    }
+                    if let Some(l) = left {
+                        store.report(
+                            t,
+                            Report::Remaining {
+                                requests: l.remaining_requests,
+                                tokens: l.remaining_tokens,
+                            },
+                        );
                     }
                 }
                 if let Some(lease) = lease {
@@ -331,6 +345,11 @@ async fn run_target<O: Operation>(
         if let Some(wait) = exhausted {
             target.rate.exhausted(end, wait);
         }
+        let left = error.rate_limit().filter(|_| target.limits.any());
+        if let Some(l) = left {
+            let (requests, tokens) = (l.remaining_requests, l.remaining_tokens);
+            target.rate.remaining(end, &target.limits, requests, tokens);
+        }
         if let Some(store) = &chain.store {
             store.report(
                 t,
@@ -342,6 +361,15 @@ async fn run_target<O: Operation>(
             );
             if let Some(wait) = exhausted {
                 store.report(t, Report::Exhausted(wait));
+            }
+            if let Some(l) = left {
+                store.report(
+                    t,
+                    Report::Remaining {
+                        requests: l.remaining_requests,
+                        tokens: l.remaining_tokens,
+                    },
+                );
             }
         }
         if let Some(lease) = lease {

@@ -6,7 +6,9 @@ mod support;
 
 use llmux_e2e::{Katan, RedisServer};
 use serde_json::json;
-use support::{Scratch, llmux};
+use support::{Scratch, llmux, llmux_async, openai_whole, pairs, strings};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer};
 
 fn chain_file(
     dir: &Scratch,
@@ -109,4 +111,47 @@ fn a_redis_that_is_down_changes_nothing_but_a_log_line() {
         "the URL is never printed: {}",
         run.stderr
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_providers_remaining_requests_header_lowers_the_shared_budget() {
+    let redis = RedisServer::start();
+    let provider = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(openai_whole("hi").insert_header("x-ratelimit-remaining-requests", "0"))
+        .mount(&provider)
+        .await;
+    let healthy = Katan::start();
+    let dir = Scratch::new("fleet-remaining");
+    let file = dir.file(
+        "chain.toml",
+        &format!(
+            "[state]\nredis = \"{}\"\nkey = \"cli-test\"\n\n\
+             [[entry]]\nprovider = \"openai\"\nmodel = \"m\"\nbase_url = \"{}/v1\"\nrpm = 100\n\n\
+             [[entry]]\nprovider = \"openai\"\nmodel = \"{m}\"\nbase_url = \"{}/v1\"\n",
+            redis.url(),
+            provider.uri(),
+            healthy.base_url(),
+            m = Katan::MODEL,
+        ),
+    );
+    let chain = file.to_str().expect("utf-8 path").to_owned();
+    let run = || {
+        llmux_async(
+            strings(&["chat", "--json", "--no-stream", "--chain", &chain, "hi"]),
+            pairs(&[("OPENAI_API_KEY", "sk-test")]),
+            None,
+        )
+    };
+    let first = run().await;
+    assert_eq!(first.code, 0, "{first:?}");
+    assert_eq!(first.of_type("attempt")[0]["entry"], 0);
+    // The provider said no request is left: a separate process skips entry 0 without asking it.
+    let second = run().await;
+    assert_eq!(second.code, 0, "{second:?}");
+    assert_eq!(
+        second.of_type("skip"),
+        [json!({"type": "skip", "entry": 0, "provider": "openai", "reason": "rate_budget"})]
+    );
+    assert_eq!(provider.received_requests().await.map(|r| r.len()), Some(1));
 }

@@ -36,6 +36,8 @@
 //! second, `:h` the provider's own hold (`retry-after` on a rate-limited answer). Every time is the Redis
 //! server's (`TIME`), so the hosts' clocks need not agree. The failure ratio of
 //! [`BreakerPolicy`](crate::BreakerPolicy) stays per process; the consecutive count is the fleet's.
+//! The provider's `x-ratelimit-remaining-*` and `anthropic-ratelimit-*-remaining` headers (whole answers and
+//! errors) lower the shared budget to match for every process.
 
 mod tasks;
 
@@ -166,6 +168,7 @@ struct Scripts {
     rate: Script,
     tokens: Script,
     exhausted: Script,
+    remaining: Script,
     sync: Script,
 }
 
@@ -185,6 +188,7 @@ impl Scripts {
             rate: script!("rate.lua"),
             tokens: script!("tokens.lua"),
             exhausted: script!("exhausted.lua"),
+            remaining: script!("remaining.lua"),
             sync: script!("sync.lua"),
         }
     }

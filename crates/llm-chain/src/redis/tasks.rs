@@ -237,6 +237,26 @@ async fn handle(s: &Shared, t: usize, report: Report) {
                     )
                     .await;
             }
+            Report::Remaining { requests, tokens } => {
+                let Some(target) = bound.view.targets().get(t) else {
+                    return;
+                };
+                let said = |n: Option<u64>| n.map_or("-1".to_owned(), |n| n.to_string());
+                let args = [
+                    target.rpm().unwrap_or(0).to_string(),
+                    target.tpm().unwrap_or(0).to_string(),
+                    said(requests),
+                    said(tokens),
+                ];
+                let _: Option<i64> = s
+                    .ask(
+                        &s.scripts.remaining,
+                        &[&keys.requests, &keys.tokens],
+                        &args,
+                        BACKGROUND_WAIT,
+                    )
+                    .await;
+            }
             Report::Exhausted(wait) => {
                 let _: Option<i64> = s
                     .ask(
