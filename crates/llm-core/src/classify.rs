@@ -43,6 +43,27 @@ pub struct ErrorTable {
     pub names: &'static [(&'static str, ErrorKind)],
     /// Lowercase phrases of a message that say the context window was exceeded.
     pub context_phrases: &'static [&'static str],
+    /// The headers that say how much of the provider's rate budget is left.
+    pub rate_limits: RateLimitHeaders,
+}
+
+/// The names of the headers that say how much of a provider's rate budget is left, each list tried in
+/// order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitHeaders {
+    /// Requests left.
+    pub requests: &'static [&'static str],
+    /// Tokens left.
+    pub tokens: &'static [&'static str],
+}
+
+impl RateLimitHeaders {
+    /// The de facto standard of OpenAI-compatible servers: `x-ratelimit-remaining-requests` and
+    /// `x-ratelimit-remaining-tokens`.
+    pub const STANDARD: RateLimitHeaders = RateLimitHeaders {
+        requests: &["x-ratelimit-remaining-requests"],
+        tokens: &["x-ratelimit-remaining-tokens"],
+    };
 }
 
 impl ErrorTable {
@@ -50,6 +71,7 @@ impl ErrorTable {
     pub const EMPTY: ErrorTable = ErrorTable {
         names: &[],
         context_phrases: &[],
+        rate_limits: RateLimitHeaders::STANDARD,
     };
 
     /// The kind `name` means in this table, if it is listed.
@@ -169,11 +191,9 @@ pub fn detail_from_body(body: &[u8]) -> Option<ProviderDetail> {
         .and_then(detail_from_value)
 }
 
-/// What a response's rate-limit headers say is left: OpenAI's (and compatible servers')
-/// `x-ratelimit-remaining-requests` / `x-ratelimit-remaining-tokens`, Anthropic's
-/// `anthropic-ratelimit-requests-remaining` / `anthropic-ratelimit-tokens-remaining` (else its
-/// `-input-tokens-remaining`). `None` when none is present or parses.
-pub fn rate_limit(headers: &HeaderMap) -> Option<RateLimit> {
+/// What a response's rate-limit headers (named by `names`, e.g. [`RateLimitHeaders::STANDARD`]) say is
+/// left. `None` when none is present or parses.
+pub fn rate_limit(headers: &HeaderMap, names: &RateLimitHeaders) -> Option<RateLimit> {
     let number = |names: &[&str]| {
         names.iter().find_map(|name| {
             headers
@@ -183,15 +203,8 @@ pub fn rate_limit(headers: &HeaderMap) -> Option<RateLimit> {
         })
     };
     let limit = RateLimit {
-        remaining_requests: number(&[
-            "x-ratelimit-remaining-requests",
-            "anthropic-ratelimit-requests-remaining",
-        ]),
-        remaining_tokens: number(&[
-            "x-ratelimit-remaining-tokens",
-            "anthropic-ratelimit-tokens-remaining",
-            "anthropic-ratelimit-input-tokens-remaining",
-        ]),
+        remaining_requests: number(names.requests),
+        remaining_tokens: number(names.tokens),
     };
     (limit != RateLimit::default()).then_some(limit)
 }
@@ -279,7 +292,7 @@ pub fn error_from_response(
         .with_provider(provider)
         .with_status(status)
         .with_retry_after(hint)
-        .with_rate_limit(rate_limit(headers))
+        .with_rate_limit(rate_limit(headers, &table.rate_limits))
         .with_should_retry(should_retry(headers))
         .with_request_id_opt(request_id(headers))
         .with_detail(detail)

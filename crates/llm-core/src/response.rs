@@ -79,8 +79,8 @@ impl Usage {
     }
 }
 
-/// What a provider's rate-limit headers said was left of its budget (`x-ratelimit-remaining-*`,
-/// `anthropic-ratelimit-*-remaining`), read by [`classify::rate_limit`](crate::classify::rate_limit).
+/// What a provider's rate-limit headers said was left of its budget (e.g. `x-ratelimit-remaining-*`), read
+/// by [`classify::rate_limit`](crate::classify::rate_limit) with the provider's header names.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RateLimit {

@@ -171,7 +171,7 @@ impl<C: Codec> HttpProvider<C> {
             .codec
             .decode(request, &headers, &body)
             .map_err(|e| self.inner.transport.finish(e))?;
-        answer.rate_limit = llm_core::classify::rate_limit(&headers);
+        answer.rate_limit = self.inner.codec.rate_limit(&headers);
         Ok(answer)
     }
 
