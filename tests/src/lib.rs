@@ -29,9 +29,11 @@ pub mod http;
 pub mod layout;
 pub mod net;
 mod process;
+mod redis;
 
 use layout::Artifact;
 use process::Process;
+pub use redis::RedisServer;
 
 /// An llm-katan server (echo backend, OpenAI and Anthropic wire formats) on a free loopback port.
 ///

@@ -189,6 +189,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result {
 fn provision_peers() -> Result<Outcome> {
     let layout = PeerLayout::from_env().map_err(Failure)?;
     peers::provision(&layout, &Artifact::ALL)?;
+    peers::ensure_redis()?;
     Ok(Outcome::Passed)
 }
 

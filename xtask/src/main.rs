@@ -32,7 +32,8 @@ usage: cargo xtask <command>
 commands:
   bench [--quick]                 whole-client benchmarks vs other crates (writes bench/target/bench-*.md)
   ci [STEP...]                    run every CI step in order (or only the named ones); `ci --list` names them
-  peers [ARTIFACT...]             install, build and cache the test peers: llm-katan, model, llama-server
+  peers [ARTIFACT...]             install, build and cache the test peers: llm-katan, model, llama-server;
+                                  install Debian's redis-server when missing
   fuzz [--time S] [--build-only]  build the fuzz targets and replay their corpora, or fuzz each for S seconds
   stream-table [DIR]              print llm-stream's throughput tables from criterion's results (after cargo bench)
   demo [PROMPT...]                install the local default (llama-server + SmolLM2) if needed, then `llmux chat`
@@ -64,7 +65,8 @@ fn run(args: &[String]) -> Result {
         "peers" => {
             let layout = PeerLayout::from_env().map_err(Failure)?;
             let selected = parse_artifacts(rest)?;
-            peers::provision(&layout, &selected)
+            peers::provision(&layout, &selected)?;
+            peers::ensure_redis()
         }
         "fuzz" => fuzz::run(&repo_root(), &fuzz::Options::parse(rest)?),
         "demo" => demo::run(&repo_root(), rest),

@@ -78,6 +78,24 @@ pub(crate) fn provision(layout: &PeerLayout, artifacts: &[Artifact]) -> Result {
     Ok(())
 }
 
+/// Debian's `redis-server` for the fleet-state tests (`shared/peers.md`, section 4), installed with apt-get
+/// when it is not on `PATH`. A system package, not cached in the peers folder: tests start one per test on a
+/// free loopback port.
+pub(crate) fn ensure_redis() -> Result {
+    let present = || cmd::succeeds("redis-server", &["--version"]);
+    if present() {
+        eprintln!("peers: redis-server: installed");
+        return Ok(());
+    }
+    eprintln!("peers: redis-server: provisioning");
+    apt_install(&["redis-server"])?;
+    if !present() {
+        bail!("peers: redis-server is still not on PATH after apt-get install redis-server");
+    }
+    eprintln!("peers: redis-server: ready");
+    Ok(())
+}
+
 fn label(artifact: Artifact) -> String {
     match artifact {
         Artifact::Katan => format!("llm-katan {KATAN_VERSION}"),

@@ -7,12 +7,16 @@ use std::sync::atomic::AtomicUsize;
 
 use llm_core::{Error, Violation};
 
+use std::sync::atomic::{AtomicBool, AtomicU32};
+
 use crate::budget::Budget;
-use crate::chain::{AttemptObserver, Chain, Inner, Slot};
+use crate::chain::{AttemptObserver, Chain, Deployed, Inner, SkipObserver, Slot};
 use crate::clock::{Clock, SystemClock};
 use crate::entry::Entry;
+use crate::fleet::{FleetView, StateStore, Target};
 use crate::health::Health;
 use crate::policy::Policy;
+use crate::rate::LocalRate;
 
 /// Builds a [`Chain`].
 #[must_use]
@@ -22,6 +26,9 @@ pub struct ChainBuilder {
     policy: Policy,
     clock: Arc<dyn Clock>,
     observer: Option<AttemptObserver>,
+    skip_observer: Option<SkipObserver>,
+    id: Option<String>,
+    store: Option<Arc<dyn StateStore>>,
 }
 
 impl fmt::Debug for ChainBuilder {
@@ -59,6 +66,27 @@ impl ChainBuilder {
         self
     }
 
+    /// Sets the observer called whenever an entry (or a deployment) is passed over without a request:
+    /// breaker open, probe in flight, rate budget spent.
+    pub fn on_skip(mut self, observer: SkipObserver) -> Self {
+        self.skip_observer = Some(observer);
+        self
+    }
+
+    /// Shares breakers, cooldowns, half-open probes and rate budgets through `store` (e.g.
+    /// `llm_chain::redis::RedisState`, feature `redis`) with every process whose chain has the same id.
+    /// Default: none, every process on its own.
+    pub fn state(mut self, store: Arc<dyn StateStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Sets the id the shared store keys this chain's state by (default: the chain's name).
+    pub fn id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+
     /// Sets the name the chain reports as a provider (default `chain`).
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
@@ -77,31 +105,73 @@ impl ChainBuilder {
         let space = one_space(&self.name, &self.entries)?;
         let origin = self.clock.now();
         let last = self.entries.len() - 1;
-        let entries = self
-            .entries
-            .into_iter()
-            .enumerate()
-            .map(|(i, entry)| Slot {
-                // Every entry but the last has somewhere else to go: it does not wait out a server that is
-                // not ready yet (a model still loading), it reports it and the chain moves on at once.
-                entry: if i < last {
-                    entry.without_waiting()
-                } else {
-                    entry
-                },
-                health: Health::new(self.policy.breaker, origin),
-            })
-            .collect();
+        let mut slots = Vec::new();
+        let mut targets = Vec::new();
+        let mut deployed = Vec::new();
+        for (i, entry) in self.entries.into_iter().enumerate() {
+            let whole = entry.clone();
+            let (first, rest, strategy) = entry.split();
+            let group = !rest.is_empty();
+            let entry_id = first.explicit_id().map_or_else(
+                || format!("{i}:{}:{}", first.provider().name(), first.model()),
+                str::to_owned,
+            );
+            let start = targets.len();
+            for (d, e) in std::iter::once(first).chain(rest).enumerate() {
+                let id = match (group, d) {
+                    (false, _) => entry_id.clone(),
+                    (true, 0) => format!("{entry_id}/0"),
+                    (true, _) => format!(
+                        "{entry_id}/{}",
+                        e.explicit_id().map_or_else(|| d.to_string(), str::to_owned)
+                    ),
+                };
+                targets.push(Target {
+                    id,
+                    entry: i,
+                    deployment: group.then_some(d),
+                    health: Health::new(self.policy.breaker, origin),
+                    limits: e.limits,
+                    rate: LocalRate::new(origin),
+                });
+                deployed.push(Deployed {
+                    weight: e.weight_value(),
+                    // Every entry but the last has somewhere else to go: it does not wait out a server that
+                    // is not ready yet (a model still loading), it reports it and the chain moves on at once.
+                    entry: if i < last { e.without_waiting() } else { e },
+                    inflight: AtomicU32::new(0),
+                });
+            }
+            slots.push(Slot {
+                entry: whole,
+                targets: start..targets.len(),
+                strategy,
+            });
+        }
+        let view = Arc::new(FleetView {
+            chain: self.id.unwrap_or_else(|| self.name.clone()),
+            policy: self.policy.breaker,
+            clock: Arc::clone(&self.clock),
+            targets,
+        });
+        if let Some(store) = &self.store {
+            store.attach(Arc::clone(&view));
+        }
         Ok(Chain {
             inner: Arc::new(Inner {
                 name: self.name,
-                entries,
+                entries: slots,
+                deployed,
+                view,
+                synced: AtomicBool::new(self.store.is_none()),
+                store: self.store,
                 budget: Budget::new(self.policy.budget, origin),
                 policy: self.policy,
                 clock: self.clock,
                 observer: self.observer,
                 space,
                 embed_width: AtomicUsize::new(0),
+                skip_observer: self.skip_observer,
             }),
         })
     }
@@ -147,6 +217,9 @@ impl Chain {
             policy: Policy::default(),
             clock: Arc::new(SystemClock),
             observer: None,
+            skip_observer: None,
+            id: None,
+            store: None,
         }
     }
 }

@@ -9,7 +9,7 @@ use llm_core::{Attempt, Error, ErrorKind, Violation};
 use tracing::Span;
 
 use crate::chain::Inner;
-use crate::health::Skip;
+use crate::health::{Skip, Skipped};
 use crate::telemetry;
 
 /// Lanes a call can run at once: one, or two while hedging.
@@ -19,6 +19,7 @@ pub(crate) const LANES: usize = 2;
 #[derive(Debug, Clone)]
 struct Inflight {
     entry: usize,
+    target: usize,
     retry: u32,
     start: Instant,
     span: Span,
@@ -28,7 +29,8 @@ struct Inflight {
 struct Log {
     attempts: Vec<Attempt>,
     inflight: [Option<Inflight>; LANES],
-    skipped: Vec<(usize, Skip)>,
+    /// Entries and targets skipped, and why.
+    skipped: Vec<(usize, usize, Skip)>,
     violations: Vec<Violation>,
     last_error: Option<Error>,
     /// Requests sent so far.
@@ -72,10 +74,19 @@ impl<'a> Call<'a> {
         log.sent
     }
 
-    pub(crate) fn begin(&self, lane: usize, entry: usize, retry: u32, start: Instant, span: &Span) {
+    pub(crate) fn begin(
+        &self,
+        lane: usize,
+        entry: usize,
+        target: usize,
+        retry: u32,
+        start: Instant,
+        span: &Span,
+    ) {
         if let Some(slot) = self.log().inflight.get_mut(lane) {
             *slot = Some(Inflight {
                 entry,
+                target,
                 retry,
                 start,
                 span: span.clone(),
@@ -94,7 +105,7 @@ impl<'a> Call<'a> {
     pub(crate) fn abandon(&self, lane: usize, now: Instant, error: &Error) {
         let inflight = self.log().inflight.get_mut(lane).and_then(Option::take);
         if let Some(i) = inflight {
-            let entry = &self.chain.entries[i.entry].entry;
+            let entry = self.chain.deployed(i.target);
             let attempt = Attempt::failed(
                 i.entry,
                 entry.provider().name(),
@@ -116,14 +127,25 @@ impl<'a> Call<'a> {
         }
     }
 
-    pub(crate) fn skipped(&self, entry: usize, skip: Skip) {
-        self.log().skipped.push((entry, skip));
+    /// Target `target` of entry `entry` was passed over without a request; the skip observer hears of it.
+    pub(crate) fn skipped(&self, entry: usize, target: usize, skip: Skip) {
+        if let Some(observer) = &self.chain.skip_observer {
+            let e = self.chain.deployed(target);
+            observer(&Skipped {
+                entry,
+                deployment: self.chain.target(target).deployment(),
+                provider: e.provider().name().to_owned(),
+                model: e.model().to_owned(),
+                reason: skip.reason(),
+            });
+        }
+        self.log().skipped.push((entry, target, skip));
     }
 
     /// An entry's validation rejected the request: an attempt of kind `validation` and its violations,
     /// each prefixed with `provider[entry].`.
-    pub(crate) fn rejected(&self, entry: usize, error: &Error) {
-        let e = &self.chain.entries[entry].entry;
+    pub(crate) fn rejected(&self, entry: usize, target: usize, error: &Error) {
+        let e = self.chain.deployed(target);
         let provider = e.provider().name();
         self.push_attempt(Attempt::failed(
             entry,
@@ -174,8 +196,8 @@ impl<'a> Call<'a> {
                 .with_violations(violations);
         }
         let mut message = String::from("every entry was skipped:");
-        for (i, (entry, skip)) in log.skipped.iter().enumerate() {
-            let e = &self.chain.entries[*entry].entry;
+        for (i, (entry, target, skip)) in log.skipped.iter().enumerate() {
+            let e = self.chain.deployed(*target);
             let sep = if i == 0 { " " } else { "; " };
             let _ = write!(
                 message,

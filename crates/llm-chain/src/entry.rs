@@ -1,11 +1,62 @@
 //! One entry of a chain: a provider, the model to ask it for, parameter overrides, options meant for
-//! this provider only; and, when it embeds, its embedder, embedding model and vector space.
+//! this provider only; its rate budgets; for a group, its further deployments and the strategy that picks
+//! among them; and, when it embeds, its embedder, embedding model and vector space.
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use llm_core::{ChatRequest, Embedder, Params, Provider, Reasoning, ResponseFormat};
 use serde_json::{Map, Value};
+
+use crate::rate::Limits;
+
+/// How a group's deployments are ordered for each call. Each deployment has its own breaker and budgets; a
+/// deployment that is skipped or fails with a kind that falls through passes the call on to the next one in
+/// that order, then to the next entry.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Strategy {
+    /// In the order they were added (the entry itself first).
+    #[default]
+    InOrder,
+    /// At random, each in proportion to its [`Entry::weight`].
+    Weighted,
+    /// The one with the fewest requests of this process in flight first.
+    LeastInFlight,
+    /// The one with the lowest moving average of time to first content (of a whole answer for `chat`)
+    /// first; one never measured goes first, so every deployment gets measured.
+    LowestLatency,
+    /// The one with the most of its rate budget left (requests, then tokens) first.
+    MostBudgetLeft,
+}
+
+impl Strategy {
+    /// `in_order`, `weighted`, `least_in_flight`, `lowest_latency` or `most_budget_left`: the chain file's
+    /// spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::InOrder => "in_order",
+            Strategy::Weighted => "weighted",
+            Strategy::LeastInFlight => "least_in_flight",
+            Strategy::LowestLatency => "lowest_latency",
+            Strategy::MostBudgetLeft => "most_budget_left",
+        }
+    }
+
+    /// The strategy spelled `name` (see [`Strategy::as_str`]).
+    pub fn from_name(name: &str) -> Option<Strategy> {
+        [
+            Strategy::InOrder,
+            Strategy::Weighted,
+            Strategy::LeastInFlight,
+            Strategy::LowestLatency,
+            Strategy::MostBudgetLeft,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+}
 
 /// A provider plus its own model name, optional parameter overrides and its own provider-specific options.
 ///
@@ -32,6 +83,11 @@ pub struct Entry {
     response_format: Option<ResponseFormat>,
     embedding: Option<Embedding>,
     space: Option<String>,
+    id: Option<String>,
+    pub(crate) limits: Limits,
+    weight: u32,
+    deployments: Vec<Entry>,
+    strategy: Strategy,
 }
 
 /// What an entry embeds with.
@@ -54,6 +110,11 @@ impl Entry {
             response_format: None,
             embedding: None,
             space: None,
+            id: None,
+            limits: Limits::default(),
+            weight: 1,
+            deployments: Vec::new(),
+            strategy: Strategy::InOrder,
         }
     }
 
@@ -129,6 +190,86 @@ impl Entry {
         self.embedding
             .as_ref()
             .map(|e| self.space.as_deref().unwrap_or(&e.model))
+    }
+
+    /// Sets the id a shared state store keys this entry's breaker and budgets by (default: its position,
+    /// provider and model, e.g. `0:openai:gpt-4o-mini`). Processes that share a chain must agree on it.
+    #[must_use]
+    pub fn id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+
+    /// Allows at most `rpm` requests per minute to this entry (for a group: to this deployment), across the
+    /// fleet when the chain has a shared store. An entry out of budget is skipped without a request.
+    #[must_use]
+    pub fn rpm(mut self, rpm: u64) -> Self {
+        self.limits.rpm = Some(rpm);
+        self
+    }
+
+    /// Allows at most `tpm` tokens (input and output, as answers report them) per minute; an entry whose
+    /// last minute used them all is skipped without a request.
+    #[must_use]
+    pub fn tpm(mut self, tpm: u64) -> Self {
+        self.limits.tpm = Some(tpm);
+        self
+    }
+
+    /// Waits up to `wait` for room in this entry's budget instead of skipping it at once.
+    #[must_use]
+    pub fn wait_for_budget(mut self, wait: Duration) -> Self {
+        self.limits.wait = Some(wait);
+        self
+    }
+
+    /// Sets this deployment's weight for [`Strategy::Weighted`] (default 1; 0 never picked first).
+    #[must_use]
+    pub fn weight(mut self, weight: u32) -> Self {
+        self.weight = weight;
+        self
+    }
+
+    /// Adds a deployment: this entry becomes a group of deployments of one model (several keys, regions
+    /// or vendors), itself the first. Each deployment has its own breaker and budgets.
+    #[must_use]
+    pub fn deployment(mut self, deployment: Entry) -> Self {
+        self.deployments.push(deployment);
+        self
+    }
+
+    /// Sets how a group's deployments are ordered for each call (default [`Strategy::InOrder`]).
+    #[must_use]
+    pub fn strategy(mut self, strategy: Strategy) -> Self {
+        self.strategy = strategy;
+        self
+    }
+
+    /// The further deployments of a group (empty for a plain entry).
+    pub fn deployments(&self) -> &[Entry] {
+        &self.deployments
+    }
+
+    /// The strategy among a group's deployments.
+    pub fn deployment_strategy(&self) -> Strategy {
+        self.strategy
+    }
+
+    /// The deployment weight.
+    pub(crate) fn weight_value(&self) -> u32 {
+        self.weight
+    }
+
+    /// The id set with [`Entry::id`].
+    pub(crate) fn explicit_id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
+    /// This entry as its group's first deployment: without the further deployments.
+    pub(crate) fn split(mut self) -> (Entry, Vec<Entry>, Strategy) {
+        let rest = std::mem::take(&mut self.deployments);
+        let strategy = self.strategy;
+        (self, rest, strategy)
     }
 
     /// Sets parameters this entry uses when the request sets none (e.g. a token bound and sampling suited
@@ -213,6 +354,10 @@ impl fmt::Debug for Entry {
             .field("response_format", &self.response_format.is_some())
             .field("embed_model", &self.embed_model())
             .field("space", &self.vector_space())
+            .field("id", &self.id)
+            .field("limits", &self.limits)
+            .field("deployments", &self.deployments)
+            .field("strategy", &self.strategy)
             .finish()
     }
 }

@@ -70,6 +70,8 @@ pub struct EntryHealth {
     pub latency: Option<Duration>,
     /// Average time from sending a stream request to its first content, newest weighted 0.3.
     pub ttft: Option<Duration>,
+    /// The deployment's position in the entry's group, when the entry is a group (one row per deployment).
+    pub deployment: Option<usize>,
 }
 
 /// Why an entry was skipped without a request.
@@ -77,11 +79,62 @@ pub struct EntryHealth {
 pub(crate) enum Skip {
     /// The circuit is open until then.
     Open(Instant),
-    /// The half-open probe is running.
+    /// The half-open probe is running (in this process or, with a shared store, in another).
     ProbeInFlight,
+    /// The target's rate budget is spent; room frees up in this long.
+    RateBudget(Duration),
+}
+
+/// Why an entry (or one deployment of it) was passed over without a request.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipReason {
+    /// Its circuit breaker is open.
+    BreakerOpen,
+    /// Its breaker is half-open and the one probe is in flight (in this process or another).
+    ProbeInFlight,
+    /// Its requests- or tokens-per-minute budget is spent.
+    RateBudget,
+}
+
+impl SkipReason {
+    /// `breaker_open`, `probe_in_flight` or `rate_budget`: the `reason` of the CLI's `skip` line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::BreakerOpen => "breaker_open",
+            SkipReason::ProbeInFlight => "probe_in_flight",
+            SkipReason::RateBudget => "rate_budget",
+        }
+    }
+}
+
+/// An entry (or one deployment of a group) passed over without a request, as a skip observer sees it
+/// ([`ChainBuilder::on_skip`](crate::ChainBuilder::on_skip)).
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// The entry's position in the chain, from 0.
+    pub entry: usize,
+    /// The deployment's position in the entry's group, when the entry is a group.
+    pub deployment: Option<usize>,
+    /// The provider's name.
+    pub provider: String,
+    /// The model.
+    pub model: String,
+    /// Why.
+    pub reason: SkipReason,
 }
 
 impl Skip {
+    /// The public reason.
+    pub(crate) fn reason(self) -> SkipReason {
+        match self {
+            Skip::Open(_) => SkipReason::BreakerOpen,
+            Skip::ProbeInFlight => SkipReason::ProbeInFlight,
+            Skip::RateBudget(_) => SkipReason::RateBudget,
+        }
+    }
+
     pub(crate) fn describe(self, now: Instant) -> SkipDisplay {
         SkipDisplay(self, now)
     }
@@ -99,6 +152,11 @@ impl fmt::Display for SkipDisplay {
                 until.saturating_duration_since(self.1).as_secs_f64()
             ),
             Skip::ProbeInFlight => f.write_str("circuit half-open, probe in flight"),
+            Skip::RateBudget(wait) => write!(
+                f,
+                "rate budget spent for another {:.1}s",
+                wait.as_secs_f64()
+            ),
         }
     }
 }
@@ -244,6 +302,35 @@ impl Health {
         }
     }
 
+    /// The fleet says the breaker is open for `remaining` more, from `now`.
+    pub(crate) fn fleet_opened(&self, now: Instant, remaining: Duration) {
+        if !self.policy.enabled {
+            return;
+        }
+        let until = now + remaining;
+        let mut state = self.lock();
+        match state.breaker {
+            BreakerState::Open { until: mine } if mine >= until => {}
+            _ => state.breaker = BreakerState::Open { until },
+        }
+    }
+
+    /// The fleet says the breaker is closed.
+    pub(crate) fn fleet_closed(&self) {
+        let mut state = self.lock();
+        if state.breaker != BreakerState::Closed {
+            state.breaker = BreakerState::Closed;
+            state.consecutive_failures = 0;
+            state.window.clear();
+        }
+    }
+
+    /// The average time to first content (streams), else to a whole answer, for `lowest latency`.
+    pub(crate) fn speed(&self) -> Option<Duration> {
+        let state = self.lock();
+        state.ttft.or(state.latency)
+    }
+
     /// A stream that had started failed afterwards (no permit is held by then).
     pub(crate) fn stream_failed(
         &self,
@@ -287,11 +374,23 @@ impl Health {
             last_success_at: state.last_success_at,
             latency: state.latency,
             ttft: state.ttft,
+            deployment: None,
         }
     }
 }
 
 impl Permit<'_> {
+    /// Whether this permit is the half-open probe.
+    pub(crate) fn is_probe(&self) -> bool {
+        self.probe
+    }
+
+    /// The fleet's breaker is closed: this is an ordinary request, and the local breaker closes too.
+    pub(crate) fn fleet_closed(&mut self) {
+        self.probe = false;
+        self.health.fleet_closed();
+    }
+
     /// The request succeeded at `now`. `latency` is set for a whole answer, `ttft` for a stream's first
     /// content.
     pub(crate) fn succeeded(

@@ -53,6 +53,7 @@
 //! | Feature   | Enables                                                                                 |
 //! |-----------|-----------------------------------------------------------------------------------------|
 //! | `testing` | `llm_chain::testing`: a scripted provider (answers, streams, errors, delays on the chain's clock) for tests |
+//! | `redis`   | `llm_chain::redis`: breakers, cooldowns, half-open probes and rate budgets shared across processes through Redis |
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -64,12 +65,18 @@ pub mod clock;
 mod decision;
 mod embed;
 mod entry;
+pub mod fleet;
 mod health;
 mod hedge;
 mod operation;
 mod policy;
 mod provider;
+mod rate;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 mod run;
+mod strategy;
 mod stream;
 mod telemetry;
 #[cfg(feature = "testing")]
@@ -78,8 +85,9 @@ pub mod testing;
 mod window;
 
 pub use builder::ChainBuilder;
-pub use chain::{AttemptObserver, Chain};
+pub use chain::{AttemptObserver, Chain, SkipObserver};
 pub use clock::{Clock, FakeClock, Sleep, SystemClock};
-pub use entry::Entry;
-pub use health::{BreakerState, EntryHealth};
+pub use entry::{Entry, Strategy};
+pub use fleet::{FleetView, InProcess, StateStore};
+pub use health::{BreakerState, EntryHealth, SkipReason, Skipped};
 pub use policy::{BreakerPolicy, FallThrough, Policy, RetryBudget, RetryPolicy, counts_for_health};

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use llm_core::{ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, Error, ErrorKind};
+use llm_core::{
+    ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, Error, ErrorKind, RateLimit,
+};
 
 use tracing::Span;
 
@@ -72,6 +74,17 @@ pub(crate) trait Operation: Sync {
 
     /// Records what the answer says about the response (model, usage, finish reason) on `span`.
     fn record(&self, output: &Self::Output, span: &Span);
+
+    /// The tokens the answer used, input and output, counted against a `tpm` budget (`None`: not known
+    /// when the attempt ends, as for a stream whose usage comes at its end).
+    fn tokens(&self, _output: &Self::Output) -> Option<u64> {
+        None
+    }
+
+    /// What the provider's rate-limit headers said was left (`None`: not known, as for a stream).
+    fn rate_limit(&self, _output: &Self::Output) -> Option<RateLimit> {
+        None
+    }
 }
 
 /// A whole answer: [`Provider::chat`].
@@ -116,6 +129,14 @@ impl Operation for Chat<'_> {
 
     fn record(&self, output: &ChatResponse, span: &Span) {
         telemetry::response(span, output);
+    }
+
+    fn tokens(&self, output: &ChatResponse) -> Option<u64> {
+        output.usage.as_ref().and_then(|u| u.total())
+    }
+
+    fn rate_limit(&self, output: &ChatResponse) -> Option<RateLimit> {
+        output.rate_limit
     }
 }
 

@@ -37,7 +37,7 @@ impl Chain {
             .await;
         match &result {
             Ok((winner, attempts)) => {
-                let entry = &self.inner.entries[winner.entry].entry;
+                let entry = self.inner.deployed(winner.target);
                 telemetry::call_answered(
                     span,
                     entry.provider().name(),
@@ -121,8 +121,8 @@ impl Provider for Chain {
     /// `Ok` as soon as one entry's provider is healthy; else the last entry's error.
     async fn health(&self) -> Result<(), Error> {
         let mut last = None;
-        for slot in &self.inner.entries {
-            match slot.entry.provider().health().await {
+        for deployed in &self.inner.deployed {
+            match deployed.entry.provider().health().await {
                 Ok(()) => return Ok(()),
                 Err(e) => last = Some(e),
             }

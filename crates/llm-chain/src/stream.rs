@@ -15,6 +15,8 @@ use tracing::Span;
 
 use crate::chain::Inner;
 use crate::clock::Sleep;
+use crate::fleet::Report;
+use crate::policy::counts_for_health;
 use crate::run::Winner;
 use crate::telemetry;
 
@@ -69,6 +71,8 @@ pub(crate) struct ChainStream {
     /// The call's span and the answering attempt's, open until the stream ends or is dropped.
     spans: [Span; 2],
     entry: usize,
+    /// The target (the entry, or a deployment of its group) that answered.
+    target: usize,
     inner: ChatStream,
     buffered: VecDeque<StreamEvent>,
     inner_done: bool,
@@ -89,6 +93,7 @@ impl ChainStream {
     ) -> Self {
         let Winner {
             entry,
+            target,
             output: opened,
             span,
         } = winner;
@@ -102,7 +107,7 @@ impl ChainStream {
         match buffered.front_mut() {
             Some(StreamEvent::Start(start)) => start.attempts.clone_from(&attempts),
             _ => {
-                let e = &chain.entries[entry].entry;
+                let e = chain.deployed(target);
                 let mut start = StreamStart::new(e.provider().name(), e.model());
                 start.attempts.clone_from(&attempts);
                 buffered.push_front(StreamEvent::Start(start));
@@ -116,6 +121,7 @@ impl ChainStream {
             chain,
             spans: [call_span, span],
             entry,
+            target,
             inner,
             buffered,
             inner_done: finished,
@@ -152,11 +158,21 @@ impl ChainStream {
         self.done = true;
         let now = self.chain.clock.now();
         if provider_failure {
-            self.chain.entries[self.entry].health.stream_failed(
+            self.chain.target(self.target).health.stream_failed(
                 now,
                 error.kind(),
                 error.retry_after(),
             );
+            if let Some(store) = &self.chain.store {
+                store.report(
+                    self.target,
+                    Report::Failure {
+                        counts: counts_for_health(error.kind()),
+                        probe: false,
+                        retry_after: error.retry_after(),
+                    },
+                );
+            }
         }
         let entry = self.entry;
         if let Some(a) = self
@@ -213,7 +229,8 @@ impl Stream for ChainStream {
                     .clock
                     .now()
                     .saturating_duration_since(this.started);
-                this.chain.entries[this.entry]
+                this.chain
+                    .target(this.target)
                     .health
                     .stream_completed(latency);
                 // The response is complete: its spans close now, not when the stream is dropped.
@@ -224,7 +241,7 @@ impl Stream for ChainStream {
                 if let Some((timer, limit)) = this.deadline.as_mut()
                     && timer.as_mut().poll(cx).is_ready()
                 {
-                    let provider = this.chain.entries[this.entry].entry.provider().name();
+                    let provider = this.chain.deployed(this.target).provider().name();
                     let e = Error::new(
                         ErrorKind::Timeout,
                         format!("chain deadline of {limit:?} passed mid-stream"),

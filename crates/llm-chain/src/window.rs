@@ -42,6 +42,16 @@ impl Window {
 
     /// Adds one to counter `which` (0 or 1) at `now`.
     pub(crate) fn add(&mut self, now: Instant, which: usize) {
+        self.add_n(now, which, 1);
+    }
+
+    /// The length of one slot: how soon the oldest counts may leave the window.
+    pub(crate) fn slot(&self) -> Duration {
+        Duration::from_nanos(u64::try_from(self.slot_nanos).unwrap_or(u64::MAX))
+    }
+
+    /// Adds `n` to counter `which` (0 or 1) at `now`.
+    pub(crate) fn add_n(&mut self, now: Instant, which: usize, n: u64) {
         let epoch = self.epoch(now);
         let slot = &mut self.slots[(epoch % SLOTS as u64) as usize];
         if slot.epoch != Some(epoch) {
@@ -51,7 +61,7 @@ impl Window {
             };
         }
         if let Some(c) = slot.counts.get_mut(which) {
-            *c += 1;
+            *c = c.saturating_add(n);
         }
     }
 

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use http::HeaderMap;
 use http::header::CONTENT_TYPE;
-use llm_core::{ChatRequest, ChatResponse, Error, Param, ParamTable, Range, classify};
+use llm_core::{ChatRequest, ChatResponse, Error, Param, ParamTable, Range, RateLimit, classify};
 use llm_http::{Codec, DefaultConfig, Framing, HttpConfig, HttpProvider, WireRequest};
 
 use crate::config::ClaudeConfig;
@@ -86,6 +86,10 @@ impl ClaudeCodec {
 
 impl Codec for ClaudeCodec {
     type Decoder = MessagesDecoder;
+
+    fn rate_limit(&self, headers: &HeaderMap) -> Option<RateLimit> {
+        classify::rate_limit(headers, &error::RATE_LIMITS)
+    }
 
     fn name(&self) -> &str {
         &self.config.http.name

@@ -23,8 +23,17 @@
 use std::time::SystemTime;
 
 use http::HeaderMap;
-use llm_core::classify::ErrorTable;
+use llm_core::classify::{ErrorTable, RateLimitHeaders};
 use llm_core::{Error, ErrorKind, FinishReason, ProviderDetail, classify};
+
+/// Anthropic's rate-limit headers: requests and tokens left (else input tokens left).
+pub const RATE_LIMITS: RateLimitHeaders = RateLimitHeaders {
+    requests: &["anthropic-ratelimit-requests-remaining"],
+    tokens: &[
+        "anthropic-ratelimit-tokens-remaining",
+        "anthropic-ratelimit-input-tokens-remaining",
+    ],
+};
 
 /// Anthropic's error types (the table above) and the message that means the prompt did not fit.
 pub const ERRORS: ErrorTable = ErrorTable {
@@ -41,6 +50,7 @@ pub const ERRORS: ErrorTable = ErrorTable {
         ("overloaded_error", ErrorKind::Overloaded),
     ],
     context_phrases: &["prompt is too long", "context window"],
+    rate_limits: RATE_LIMITS,
 };
 
 /// The classified error for a non-success HTTP response that arrived at `now` (what the driver produces for

@@ -199,3 +199,18 @@ fn undecodable_stream_error_data_is_still_an_error_with_bounded_text() {
     assert_eq!(err.kind(), ErrorKind::Server);
     assert!(err.message().len() <= 512);
 }
+
+#[test]
+fn anthropics_rate_limit_headers_say_what_is_left() {
+    let h = headers(&[
+        ("anthropic-ratelimit-requests-remaining", "7"),
+        ("anthropic-ratelimit-input-tokens-remaining", "1200"),
+    ]);
+    let left = classify::rate_limit(&h, &RATE_LIMITS).expect("present");
+    assert_eq!(
+        (left.remaining_requests, left.remaining_tokens),
+        (Some(7), Some(1200))
+    );
+    let e = classify::error_from_response("claude", 429, &h, b"{}", SystemTime::now(), &ERRORS);
+    assert_eq!(e.rate_limit(), Some(left));
+}

@@ -23,6 +23,7 @@ use http::HeaderMap;
 use serde_json::Value;
 
 use crate::error::{Error, ErrorKind, ProviderDetail};
+use crate::response::RateLimit;
 
 /// Retry hints longer than this are treated as out of range and ignored.
 pub const MAX_RETRY_HINT: Duration = Duration::from_secs(24 * 60 * 60);
@@ -42,6 +43,27 @@ pub struct ErrorTable {
     pub names: &'static [(&'static str, ErrorKind)],
     /// Lowercase phrases of a message that say the context window was exceeded.
     pub context_phrases: &'static [&'static str],
+    /// The headers that say how much of the provider's rate budget is left.
+    pub rate_limits: RateLimitHeaders,
+}
+
+/// The names of the headers that say how much of a provider's rate budget is left, each list tried in
+/// order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitHeaders {
+    /// Requests left.
+    pub requests: &'static [&'static str],
+    /// Tokens left.
+    pub tokens: &'static [&'static str],
+}
+
+impl RateLimitHeaders {
+    /// The de facto standard of OpenAI-compatible servers: `x-ratelimit-remaining-requests` and
+    /// `x-ratelimit-remaining-tokens`.
+    pub const STANDARD: RateLimitHeaders = RateLimitHeaders {
+        requests: &["x-ratelimit-remaining-requests"],
+        tokens: &["x-ratelimit-remaining-tokens"],
+    };
 }
 
 impl ErrorTable {
@@ -49,6 +71,7 @@ impl ErrorTable {
     pub const EMPTY: ErrorTable = ErrorTable {
         names: &[],
         context_phrases: &[],
+        rate_limits: RateLimitHeaders::STANDARD,
     };
 
     /// The kind `name` means in this table, if it is listed.
@@ -168,6 +191,24 @@ pub fn detail_from_body(body: &[u8]) -> Option<ProviderDetail> {
         .and_then(detail_from_value)
 }
 
+/// What a response's rate-limit headers (named by `names`, e.g. [`RateLimitHeaders::STANDARD`]) say is
+/// left. `None` when none is present or parses.
+pub fn rate_limit(headers: &HeaderMap, names: &RateLimitHeaders) -> Option<RateLimit> {
+    let number = |names: &[&str]| {
+        names.iter().find_map(|name| {
+            headers
+                .get(*name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        })
+    };
+    let limit = RateLimit {
+        remaining_requests: number(names.requests),
+        remaining_tokens: number(names.tokens),
+    };
+    (limit != RateLimit::default()).then_some(limit)
+}
+
 /// The wait a response asks for: `retry-after-ms` (milliseconds), then `retry-after` as seconds or as an HTTP
 /// date (relative to `now`). Non-positive, malformed or out-of-range values (over [`MAX_RETRY_HINT`]) are
 /// ignored.
@@ -251,6 +292,7 @@ pub fn error_from_response(
         .with_provider(provider)
         .with_status(status)
         .with_retry_after(hint)
+        .with_rate_limit(rate_limit(headers, &table.rate_limits))
         .with_should_retry(should_retry(headers))
         .with_request_id_opt(request_id(headers))
         .with_detail(detail)

@@ -66,6 +66,7 @@ const TEST: ErrorTable = ErrorTable {
         "exceeds the available context size",
         "context window",
     ],
+    rate_limits: RateLimitHeaders::STANDARD,
 };
 
 #[test]
@@ -441,4 +442,35 @@ fn should_retry_and_request_id_headers() {
         &TEST,
     );
     assert_eq!(e.request_id(), Some("req_9"));
+}
+
+#[test]
+fn rate_limit_headers_are_read_by_the_names_a_table_gives() {
+    let standard = headers(&[
+        ("x-ratelimit-remaining-requests", "59"),
+        ("x-ratelimit-remaining-tokens", " 149984 "),
+    ]);
+    let got = rate_limit(&standard, &RateLimitHeaders::STANDARD).expect("present");
+    assert_eq!(
+        (got.remaining_requests, got.remaining_tokens),
+        (Some(59), Some(149984))
+    );
+    let own = RateLimitHeaders {
+        requests: &["x-own-requests-left"],
+        tokens: &["x-own-tokens-left", "x-own-input-tokens-left"],
+    };
+    let theirs = headers(&[
+        ("x-own-requests-left", "3"),
+        ("x-own-input-tokens-left", "1000"),
+    ]);
+    let got = rate_limit(&theirs, &own).expect("present");
+    assert_eq!(
+        (got.remaining_requests, got.remaining_tokens),
+        (Some(3), Some(1000))
+    );
+    let bad = headers(&[("x-ratelimit-remaining-requests", "lots")]);
+    assert_eq!(rate_limit(&bad, &RateLimitHeaders::STANDARD), None);
+    assert_eq!(rate_limit(&headers(&[]), &RateLimitHeaders::STANDARD), None);
+    let e = error_from_response("p", 429, &standard, b"{}", now(), &ErrorTable::EMPTY);
+    assert_eq!(e.rate_limit().and_then(|r| r.remaining_requests), Some(59));
 }

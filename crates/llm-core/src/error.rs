@@ -11,6 +11,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::attempt::Attempt;
+use crate::response::RateLimit;
 use crate::secret::ApiKey;
 use crate::validate::Violation;
 
@@ -229,6 +230,7 @@ struct Inner {
     delivered_bytes: Option<u64>,
     connect_failed: bool,
     not_ready: bool,
+    rate_limit: Option<RateLimit>,
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
 }
 
@@ -250,6 +252,7 @@ impl Error {
                 delivered_bytes: None,
                 connect_failed: false,
                 not_ready: false,
+                rate_limit: None,
                 source: None,
             }),
         }
@@ -306,6 +309,13 @@ impl Error {
     #[must_use]
     pub fn with_retry_after(mut self, retry_after: Option<Duration>) -> Self {
         self.inner.retry_after = retry_after;
+        self
+    }
+
+    /// Sets what the provider's rate-limit headers said was left of its budget.
+    #[must_use]
+    pub fn with_rate_limit(mut self, rate_limit: Option<RateLimit>) -> Self {
+        self.inner.rate_limit = rate_limit;
         self
     }
 
@@ -426,6 +436,11 @@ impl Error {
         self.inner.retry_after
     }
 
+    /// What the provider's rate-limit headers said was left of its budget, when it sent them.
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        self.inner.rate_limit
+    }
+
     /// The HTTP status, when the error came with one.
     pub fn status(&self) -> Option<u16> {
         self.inner.status
@@ -500,6 +515,9 @@ impl fmt::Debug for Error {
         }
         if let Some(r) = &i.should_retry {
             d.field("should_retry", r);
+        }
+        if let Some(r) = &i.rate_limit {
+            d.field("rate_limit", r);
         }
         if let Some(detail) = &i.detail {
             d.field("detail", detail);

@@ -45,7 +45,9 @@ pub use format::{Effort, JsonSchema, Reasoning, ResponseFormat, parse_json};
 pub use media::{Source, media_type_of};
 pub use provider::{ChatStream, Provider};
 pub use request::{ChatRequest, ContentPart, Message, Params, Role};
-pub use response::{ChatResponse, Collector, FinishReason, StreamEvent, StreamStart, Usage};
+pub use response::{
+    ChatResponse, Collector, FinishReason, RateLimit, StreamEvent, StreamStart, Usage,
+};
 pub use secret::{ApiKey, REDACTED};
 pub use timeouts::Timeouts;
 pub use tool::{Tool, ToolCall, ToolChoice, ToolOutput};

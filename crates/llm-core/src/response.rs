@@ -83,6 +83,17 @@ impl Usage {
     }
 }
 
+/// What a provider's rate-limit headers said was left of its budget (e.g. `x-ratelimit-remaining-*`), read
+/// by [`classify::rate_limit`](crate::classify::rate_limit) with the provider's header names.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests left in the provider's current window.
+    pub remaining_requests: Option<u64>,
+    /// Tokens left in the provider's current window.
+    pub remaining_tokens: Option<u64>,
+}
+
 /// A whole (non-streamed) answer.
 #[non_exhaustive]
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -112,6 +123,8 @@ pub struct ChatResponse {
     /// The attempts made before and including the answering one (filled by a fallback chain; empty when a
     /// provider is called directly).
     pub attempts: Vec<Attempt>,
+    /// What the provider's rate-limit headers said was left, when it sent them (HTTP providers).
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl ChatResponse {

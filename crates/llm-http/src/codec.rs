@@ -15,7 +15,8 @@ use std::fmt;
 use std::time::SystemTime;
 
 use http::HeaderMap;
-use llm_core::{ChatRequest, ChatResponse, Error, StreamEvent};
+use llm_core::classify::{self, RateLimitHeaders};
+use llm_core::{ChatRequest, ChatResponse, Error, RateLimit, StreamEvent};
 
 use crate::config::HttpConfig;
 
@@ -188,6 +189,12 @@ pub trait Codec: Send + Sync + fmt::Debug + 'static {
     /// The classified error for a non-success status, with the provider's own error names; `now` is when the
     /// response arrived (for HTTP-date retry hints).
     fn error(&self, status: u16, headers: &HeaderMap, body: &[u8], now: SystemTime) -> Error;
+
+    /// What a successful response's rate-limit headers say is left of the provider's budget (default: the
+    /// standard `x-ratelimit-remaining-*` headers).
+    fn rate_limit(&self, headers: &HeaderMap) -> Option<RateLimit> {
+        classify::rate_limit(headers, &RateLimitHeaders::STANDARD)
+    }
 
     /// The request `health()` sends: it checks reachability and credentials without spending tokens.
     fn health(&self) -> WireRequest;

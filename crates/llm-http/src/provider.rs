@@ -166,10 +166,13 @@ impl<C: Codec> HttpProvider<C> {
         let response = self.post(request, false).await?;
         let headers = response.headers().clone();
         let body = response.bytes(DEFAULT_MAX_BODY).await?;
-        self.inner
+        let mut answer = self
+            .inner
             .codec
             .decode(request, &headers, &body)
-            .map_err(|e| self.inner.transport.finish(e))
+            .map_err(|e| self.inner.transport.finish(e))?;
+        answer.rate_limit = self.inner.codec.rate_limit(&headers);
+        Ok(answer)
     }
 
     async fn streamed(&self, request: &ChatRequest) -> Result<Streamed<C::Decoder>, Error> {

@@ -13,7 +13,7 @@
 //! would make the kind depend on wording llmux does not control; the shared rule keeps one meaning for
 //! "the provider failed after promising an answer".
 
-use llm_core::classify::ErrorTable;
+use llm_core::classify::{ErrorTable, RateLimitHeaders};
 use llm_core::{Error, ErrorKind, FinishReason, ProviderDetail, classify};
 use serde_json::Value;
 use std::borrow::Cow;
@@ -30,6 +30,7 @@ pub const ERRORS: ErrorTable = ErrorTable {
         "exceeds the available context size",
         "context window",
     ],
+    rate_limits: RateLimitHeaders::STANDARD,
 };
 
 /// The finish reason of a `done: true` line's `done_reason` (`stop`, `length`, `load`, `unload`; `stop`

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use llm_core::classify::{self, ErrorTable};
+use llm_core::classify::{self, ErrorTable, RateLimitHeaders};
 use llm_core::{Error, ErrorKind};
 use serde_json::Value;
 
@@ -60,6 +60,7 @@ pub const ERRORS: ErrorTable = ErrorTable {
         "exceeds the available context size",
         "context window",
     ],
+    rate_limits: RateLimitHeaders::STANDARD,
 };
 
 /// The error an HTTP-200 JSON value carries, if it is one: `{"error":{…}}` (`code` a number or a string) or

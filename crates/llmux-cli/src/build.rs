@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use llmux::chain::{AttemptObserver, Chain, Entry, Policy, RetryPolicy};
+use llmux::chain::redis::{RedisOptions, RedisState};
+use llmux::chain::{AttemptObserver, Chain, Entry, Policy, RetryPolicy, SkipObserver};
 use llmux::claude::{Claude, ClaudeConfig};
 use llmux::http::HasHttpConfig;
 use llmux::llamacpp::{LlamaCpp, LlamaCppConfig};
@@ -32,26 +33,32 @@ pub struct Options {
     pub deadline: Option<Duration>,
 }
 
-/// The chain for `spec`.
+/// The chain for `spec`; with `[state]`, its breakers and budgets are shared through Redis (which needs a
+/// tokio runtime: call this inside one).
 pub fn chain(
     spec: &ChainSpec,
     options: Options,
     observer: Option<AttemptObserver>,
+    skip_observer: Option<SkipObserver>,
 ) -> Result<Chain, ConfigError> {
     let mut builder = Chain::builder().name("llmux").policy(policy(options));
     if let Some(o) = observer {
         builder = builder.on_attempt(o);
     }
+    if let Some(o) = skip_observer {
+        builder = builder.on_skip(o);
+    }
+    if let Some(state) = &spec.state {
+        let options = RedisOptions::default().namespace(state.key.as_deref().unwrap_or("llmux"));
+        // The error never carries the URL: it may hold a password.
+        let store = RedisState::connect(state.redis.expose(), options)
+            .map_err(|e| ConfigError(format!("cannot set up [state] redis: {e}")))?;
+        builder = builder.state(Arc::new(store));
+    }
     for entry in &spec.entries {
-        let provider = provider(entry, options.timeouts)?;
-        let mut built = Entry::new(provider, entry.model.value.clone())
-            .defaults(entry.defaults.clone())
-            .params(entry.params.clone());
-        for (key, value) in &entry.extra {
-            built = built.extra(key.clone(), value.clone());
-        }
-        if let Some(reasoning) = entry.reasoning {
-            built = built.reasoning(reasoning);
+        let mut built = self::entry(entry, options.timeouts)?.strategy(entry.fleet.strategy);
+        for d in &entry.fleet.deployments {
+            built = built.deployment(self::entry(d, options.timeouts)?);
         }
         builder = builder.entry(built);
     }
@@ -70,6 +77,34 @@ fn policy(options: Options) -> Policy {
         policy = policy.deadline(d);
     }
     policy
+}
+
+/// The chain entry (one deployment, for a group) of `entry`: its provider, model, parameters, budgets.
+fn entry(entry: &EntrySpec, timeouts: Timeouts) -> Result<Entry, ConfigError> {
+    let provider = provider(entry, timeouts)?;
+    let mut built = Entry::new(provider, entry.model.value.clone())
+        .defaults(entry.defaults.clone())
+        .params(entry.params.clone());
+    for (key, value) in &entry.extra {
+        built = built.extra(key.clone(), value.clone());
+    }
+    if let Some(reasoning) = entry.reasoning {
+        built = built.reasoning(reasoning);
+    }
+    let fleet = &entry.fleet;
+    if let Some(rpm) = fleet.rpm {
+        built = built.rpm(rpm);
+    }
+    if let Some(tpm) = fleet.tpm {
+        built = built.tpm(tpm);
+    }
+    if let Some(id) = &fleet.id {
+        built = built.id(id.clone());
+    }
+    if let Some(weight) = fleet.weight {
+        built = built.weight(weight);
+    }
+    Ok(built)
 }
 
 /// The provider serving `entry`.

@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures_util::StreamExt;
-use llmux::chain::AttemptObserver;
+use llmux::chain::{AttemptObserver, SkipObserver};
 use llmux::{
     ChatRequest, Error, ErrorKind, FinishReason, Params, Provider, StreamEvent, StreamStart, Usage,
     Violation,
@@ -90,6 +90,8 @@ where
             } else {
                 streamed(&chain, &request, &output).await
             };
+            // A short-lived process hands its outcomes to the shared state before it exits.
+            chain.flush_state().await;
             match (answer, schema) {
                 (Err(code), _) => code,
                 (Ok(_), None) => exit::OK,
@@ -234,7 +236,13 @@ where
     if let Some(first) = spec.entries.first() {
         lock(output).trying(first.backend.name(), &first.model.value);
     }
-    let chain = build::chain(&spec, options, Some(observer))?;
+    let skip_observer: SkipObserver = {
+        let output = Arc::clone(output);
+        Arc::new(move |skipped| {
+            let _ = lock(&output).event(Event::Skip(skipped));
+        })
+    };
+    let chain = build::chain(&spec, options, Some(observer), Some(skip_observer))?;
     if let Some(system) = &args.system {
         request
             .messages

@@ -6,6 +6,7 @@
 
 use std::io::{self, Write};
 
+use llmux::chain::Skipped;
 use llmux::{Attempt, Error, FinishReason, StreamStart, ToolCall, Usage};
 use serde_json::{Value, json};
 
@@ -16,6 +17,8 @@ use crate::spinner::Spinner;
 pub enum Event<'a> {
     /// An attempt ended (one HTTP request).
     Attempt(&'a Attempt),
+    /// An entry (or a deployment of it) was passed over without a request.
+    Skip(&'a Skipped),
     /// The answering response started.
     Start(&'a StreamStart),
     /// A piece of text.
@@ -42,6 +45,12 @@ pub fn event_json(event: Event<'_>) -> Value {
             "model": a.model,
             "retry": a.retry,
             "outcome": a.outcome_str(),
+        }),
+        Event::Skip(s) => json!({
+            "type": "skip",
+            "entry": s.entry,
+            "provider": s.provider,
+            "reason": s.reason.as_str(),
         }),
         Event::Start(s) => json!({
             "type": "start",
@@ -156,7 +165,7 @@ impl<O: Write, E: Write> Output<O, E> {
 
     /// Reports `event`.
     pub fn event(&mut self, event: Event<'_>) -> io::Result<()> {
-        if !matches!(event, Event::Attempt(_)) {
+        if !matches!(event, Event::Attempt(_) | Event::Skip(_)) {
             self.stop_spinner();
         }
         if self.mode == Mode::Json {
@@ -170,6 +179,12 @@ impl<O: Write, E: Write> Output<O, E> {
                 }
                 Ok(())
             }
+            Event::Skip(s) => self.note(&format!(
+                "{} ({}) skipped without a request: {}",
+                s.provider,
+                s.model,
+                s.reason.as_str().replace('_', " ")
+            )),
             Event::Delta(text) => {
                 if text.is_empty() {
                     return Ok(());

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use llmux::chain::Strategy;
 use llmux::{ApiKey, Params};
 use serde::Deserialize;
 
@@ -140,6 +141,51 @@ pub struct EntrySpec {
     /// The vector space of this entry's embeddings, when declared (a chain file's `space`); by default its
     /// embedding model's name.
     pub space: Option<String>,
+    /// Its rate budgets, id and weight, and (for a group) its further deployments.
+    pub fleet: FleetSpec,
+}
+
+/// An entry's budgets and deployments (chain files only).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FleetSpec {
+    /// Requests per minute (`rpm`).
+    pub rpm: Option<u64>,
+    /// Tokens per minute (`tpm`).
+    pub tpm: Option<u64>,
+    /// The id shared state is keyed by (`id`).
+    pub id: Option<String>,
+    /// Its weight among a group's deployments (`weight`).
+    pub weight: Option<u32>,
+    /// The group's further deployments (`[[entry.deployment]]` after the first).
+    pub deployments: Vec<EntrySpec>,
+    /// How a group's deployments are ordered (`strategy`).
+    pub strategy: Strategy,
+}
+
+/// A Redis URL, which may hold a password: never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisUrl(String);
+
+impl RedisUrl {
+    /// The URL itself, to connect with.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RedisUrl(<redacted>)")
+    }
+}
+
+/// Shared fleet state (`[state]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateSpec {
+    /// `redis = "redis://…"`.
+    pub redis: RedisUrl,
+    /// `key`: the namespace of every key (default `llmux`).
+    pub key: Option<String>,
 }
 
 /// The chain to build, in order.
@@ -147,6 +193,8 @@ pub struct EntrySpec {
 pub struct ChainSpec {
     /// The entries.
     pub entries: Vec<EntrySpec>,
+    /// Where breakers and budgets are shared, when the chain file says.
+    pub state: Option<StateSpec>,
 }
 
 /// The fixed facts about a provider the CLI needs.
@@ -234,7 +282,10 @@ pub fn info(provider: ProviderName) -> ProviderInfo {
 /// Resolves the chain `select` asks for in `env`.
 pub fn resolve(select: &SelectArgs, env: &Env) -> Result<ChainSpec, ConfigError> {
     if let Some(provider) = select.provider {
-        return single(provider, select, env).map(|e| ChainSpec { entries: vec![e] });
+        return single(provider, select, env).map(|e| ChainSpec {
+            entries: vec![e],
+            state: None,
+        });
     }
     if let Some(path) = &select.chain {
         let text = std::fs::read_to_string(path).map_err(|e| {
@@ -264,6 +315,7 @@ pub fn resolve_embed(select: &SelectArgs, env: &Env) -> Result<ChainSpec, Config
     match spec.entries.into_iter().find(embeds) {
         Some(entry) => Ok(ChainSpec {
             entries: vec![entry],
+            state: None,
         }),
         None => Err(ConfigError(format!(
             "no configured provider embeds (Claude and OpenRouter do not through llmux): set OPENAI_API_KEY, \
@@ -313,6 +365,7 @@ fn single(
         reasoning: None,
         embed_model: None,
         space: None,
+        fleet: FleetSpec::default(),
     })
 }
 
@@ -382,6 +435,7 @@ pub fn default_chain(env: &Env) -> Result<ChainSpec, ConfigError> {
             reasoning: None,
             embed_model: None,
             space: None,
+            fleet: FleetSpec::default(),
         });
     }
     let local = managed_local(env);
@@ -399,7 +453,10 @@ pub fn default_chain(env: &Env) -> Result<ChainSpec, ConfigError> {
             LOCAL_MODEL_VAR
         )));
     }
-    Ok(ChainSpec { entries })
+    Ok(ChainSpec {
+        entries,
+        state: None,
+    })
 }
 
 /// The managed local llama-server's binary and model, as the environment locates them.
@@ -443,6 +500,7 @@ impl LocalDefault {
             reasoning: None,
             embed_model: None,
             space: None,
+            fleet: FleetSpec::default(),
         }
     }
 }
@@ -495,25 +553,40 @@ pub fn peers_dir(env: &Env) -> Option<PathBuf> {
     Some(cache.join("peers"))
 }
 
-/// A chain file: `[[entry]]` tables, tried in file order.
+/// A chain file: `[[entry]]` tables, tried in file order, and an optional `[state]` table.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ChainFile {
+    state: Option<StateFile>,
     entry: Vec<FileEntry>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct StateFile {
+    redis: String,
+    key: Option<String>,
+}
+
+/// One `[[entry]]`: a provider and model, or a group of `[[entry.deployment]]` tables with a `strategy`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct FileEntry {
-    provider: String,
-    model: String,
+    provider: Option<String>,
+    model: Option<String>,
     base_url: Option<String>,
     api_key_env: Option<String>,
     #[serde(default)]
     params: toml::Table,
+    rpm: Option<u64>,
+    tpm: Option<u64>,
+    id: Option<String>,
+    strategy: Option<String>,
+    #[serde(default)]
+    deployment: Vec<FileDeployment>,
     embed_model: Option<String>,
     space: Option<String>,
-    /// Body fields for this entry's provider only.
+    /// Body fields for this entry's provider only (for a group: each deployment's).
     #[serde(default)]
     extra: toml::Table,
     reasoning: Option<FileReasoning>,
@@ -542,6 +615,31 @@ impl FileReasoning {
     }
 }
 
+/// One `[[entry.deployment]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDeployment {
+    provider: String,
+    model: String,
+    base_url: Option<String>,
+    api_key_env: Option<String>,
+    #[serde(default)]
+    params: toml::Table,
+    rpm: Option<u64>,
+    tpm: Option<u64>,
+    id: Option<String>,
+    weight: Option<u32>,
+}
+
+/// What one provider table (an entry or a deployment) says.
+struct Target<'a> {
+    provider: &'a str,
+    model: &'a str,
+    base_url: Option<&'a String>,
+    api_key_env: Option<&'a str>,
+    params: &'a toml::Table,
+}
+
 /// Parses a chain file's text; `path` is used in messages and as the settings' origin.
 pub fn parse_chain_file(text: &str, path: &Path, env: &Env) -> Result<ChainSpec, ConfigError> {
     let file: ChainFile = toml::from_str(text).map_err(|e| {
@@ -560,41 +658,8 @@ pub fn parse_chain_file(text: &str, path: &Path, env: &Env) -> Result<ChainSpec,
     let origin = Origin::File(path.to_path_buf());
     let mut problems = Vec::new();
     let mut entries = Vec::new();
-    for (i, e) in file.entry.into_iter().enumerate() {
-        let Some(provider) = ProviderName::from_name(&e.provider) else {
-            let known: Vec<&str> = ProviderName::ALL.iter().map(|p| p.as_str()).collect();
-            problems.push(format!(
-                "entry {i}: unknown provider `{}` (expected one of {})",
-                e.provider,
-                known.join(", ")
-            ));
-            continue;
-        };
-        let info = info(provider);
-        let key = match e.api_key_env.as_deref().or(info.key_var) {
-            None => optional_key(info, env),
-            Some(var) => match env.get(var) {
-                Some(k) => Key::Set {
-                    var: var.to_owned(),
-                    key: ApiKey::new(k),
-                },
-                None => Key::Missing {
-                    var: var.to_owned(),
-                },
-            },
-        };
-        let base_url = match e.base_url {
-            Some(url) => Setting::new(Some(url), origin.clone()),
-            None => host_from_env(info, env)?,
-        };
-        let mut params = Params::default();
-        for (name, value) in &e.params {
-            let json = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
-            if let Err(v) = params.set(name, &json) {
-                problems.push(format!("entry {i}: params.{v}"));
-            }
-        }
-        let extra = e
+    for (i, e) in file.entry.iter().enumerate() {
+        let extra: serde_json::Map<String, serde_json::Value> = e
             .extra
             .iter()
             .map(|(k, v)| {
@@ -610,21 +675,110 @@ pub fn parse_chain_file(text: &str, path: &Path, env: &Env) -> Result<ChainSpec,
                 None
             }
         };
-        entries.push(EntrySpec {
-            backend: Backend::Remote(provider),
-            model: Setting::new(e.model, origin.clone()),
-            base_url,
-            key,
-            params,
-            defaults: Params::default(),
-            extra,
-            reasoning,
-            embed_model: e.embed_model.map(|m| Setting::new(m, origin.clone())),
-            space: e.space,
-        });
+        let strategy = match e.strategy.as_deref() {
+            None => Strategy::InOrder,
+            Some(name) => match Strategy::from_name(name) {
+                Some(s) => s,
+                None => {
+                    problems.push(format!(
+                        "entry {i}: unknown strategy `{name}` (expected one of in_order, weighted, \
+                         least_in_flight, lowest_latency, most_budget_left)"
+                    ));
+                    continue;
+                }
+            },
+        };
+        if e.deployment.is_empty() {
+            let (Some(provider), Some(model)) = (&e.provider, &e.model) else {
+                problems.push(format!(
+                    "entry {i}: needs `provider` and `model`, or [[entry.deployment]] tables"
+                ));
+                continue;
+            };
+            if e.strategy.is_some() {
+                problems.push(format!(
+                    "entry {i}: `strategy` needs [[entry.deployment]] tables"
+                ));
+            }
+            let target = Target {
+                provider,
+                model,
+                base_url: e.base_url.as_ref(),
+                api_key_env: e.api_key_env.as_deref(),
+                params: &e.params,
+            };
+            if let Some(mut spec) =
+                file_target(&target, &format!("entry {i}"), &origin, env, &mut problems)?
+            {
+                spec.fleet.rpm = e.rpm;
+                spec.fleet.tpm = e.tpm;
+                spec.fleet.id.clone_from(&e.id);
+                spec.extra = extra;
+                spec.reasoning = reasoning;
+                spec.embed_model = e
+                    .embed_model
+                    .clone()
+                    .map(|m| Setting::new(m, origin.clone()));
+                spec.space.clone_from(&e.space);
+                entries.push(spec);
+            }
+            continue;
+        }
+        if e.provider.is_some()
+            || e.model.is_some()
+            || e.base_url.is_some()
+            || e.api_key_env.is_some()
+            || !e.params.is_empty()
+        {
+            problems.push(format!(
+                "entry {i}: a group's provider, model, base_url, api_key_env and params go in its \
+                 [[entry.deployment]] tables"
+            ));
+            continue;
+        }
+        let mut group = Vec::new();
+        for (d, dep) in e.deployment.iter().enumerate() {
+            let target = Target {
+                provider: &dep.provider,
+                model: &dep.model,
+                base_url: dep.base_url.as_ref(),
+                api_key_env: dep.api_key_env.as_deref(),
+                params: &dep.params,
+            };
+            let at = format!("entry {i} deployment {d}");
+            if let Some(mut spec) = file_target(&target, &at, &origin, env, &mut problems)? {
+                // An entry's rpm/tpm is the default of each deployment that sets none.
+                spec.fleet.rpm = dep.rpm.or(e.rpm);
+                spec.fleet.tpm = dep.tpm.or(e.tpm);
+                spec.fleet.id.clone_from(&dep.id);
+                spec.fleet.weight = dep.weight;
+                spec.extra.clone_from(&extra);
+                spec.reasoning = reasoning;
+                group.push(spec);
+            }
+        }
+        let mut rest = group.into_iter();
+        if let Some(mut first) = rest.next() {
+            let own_id = first.fleet.id.take();
+            first.fleet.id = e.id.clone().or(own_id);
+            first.fleet.strategy = strategy;
+            first.fleet.deployments = rest.collect();
+            entries.push(first);
+        }
+    }
+    let state = file.state.map(|s| StateSpec {
+        redis: RedisUrl(s.redis),
+        key: s.key,
+    });
+    if let Some(s) = &state
+        && !["redis://", "rediss://", "unix://", "redis+unix://"]
+            .iter()
+            .any(|scheme| s.redis.0.starts_with(scheme))
+    {
+        problems.push("[state] redis must be a redis:// URL".to_owned());
     }
     if problems.is_empty() {
-        Ok(ChainSpec { entries })
+        Ok(ChainSpec { entries, state })
     } else {
         Err(ConfigError(format!(
             "invalid chain file {}: {}",
@@ -632,6 +786,62 @@ pub fn parse_chain_file(text: &str, path: &Path, env: &Env) -> Result<ChainSpec,
             problems.join("; ")
         )))
     }
+}
+
+/// The spec of one provider table; `None` (and a problem recorded) when its provider is unknown.
+fn file_target(
+    t: &Target<'_>,
+    at: &str,
+    origin: &Origin,
+    env: &Env,
+    problems: &mut Vec<String>,
+) -> Result<Option<EntrySpec>, ConfigError> {
+    let Some(provider) = ProviderName::from_name(t.provider) else {
+        let known: Vec<&str> = ProviderName::ALL.iter().map(|p| p.as_str()).collect();
+        problems.push(format!(
+            "{at}: unknown provider `{}` (expected one of {})",
+            t.provider,
+            known.join(", ")
+        ));
+        return Ok(None);
+    };
+    let info = info(provider);
+    let key = match t.api_key_env.or(info.key_var) {
+        None => optional_key(info, env),
+        Some(var) => match env.get(var) {
+            Some(k) => Key::Set {
+                var: var.to_owned(),
+                key: ApiKey::new(k),
+            },
+            None => Key::Missing {
+                var: var.to_owned(),
+            },
+        },
+    };
+    let base_url = match t.base_url {
+        Some(url) => Setting::new(Some(url.clone()), origin.clone()),
+        None => host_from_env(info, env)?,
+    };
+    let mut params = Params::default();
+    for (name, value) in t.params {
+        let json = serde_json::to_value(value).unwrap_or(serde_json::Value::Null);
+        if let Err(v) = params.set(name, &json) {
+            problems.push(format!("{at}: params.{v}"));
+        }
+    }
+    Ok(Some(EntrySpec {
+        backend: Backend::Remote(provider),
+        model: Setting::new(t.model.to_owned(), origin.clone()),
+        base_url,
+        key,
+        params,
+        defaults: Params::default(),
+        extra: serde_json::Map::new(),
+        reasoning: None,
+        embed_model: None,
+        space: None,
+        fleet: FleetSpec::default(),
+    }))
 }
 
 #[cfg(test)]

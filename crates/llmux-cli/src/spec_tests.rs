@@ -176,7 +176,27 @@ fn chain_file_mistakes_are_configuration_errors_that_say_what() {
         ("entry = []", "no [[entry]]"),
         (
             "[[entry]]\nprovider = \"openai\"\n",
-            "missing field `model`",
+            "entry 0: needs `provider` and `model`, or [[entry.deployment]] tables",
+        ),
+        (
+            "[[entry]]\nprovider = \"openai\"\nmodel = \"m\"\nstrategy = \"weighted\"\n",
+            "entry 0: `strategy` needs [[entry.deployment]] tables",
+        ),
+        (
+            "[[entry]]\nstrategy = \"fastest\"\n[[entry.deployment]]\nprovider = \"openai\"\nmodel = \"m\"\n",
+            "entry 0: unknown strategy `fastest`",
+        ),
+        (
+            "[[entry]]\nprovider = \"openai\"\n[[entry.deployment]]\nprovider = \"openai\"\nmodel = \"m\"\n",
+            "go in its [[entry.deployment]] tables",
+        ),
+        (
+            "[state]\nredis = \"http://x\"\n[[entry]]\nprovider = \"openai\"\nmodel = \"m\"\n",
+            "[state] redis must be a redis:// URL",
+        ),
+        (
+            "[state]\nurl = \"redis://x\"\n[[entry]]\nprovider = \"openai\"\nmodel = \"m\"\n",
+            "unknown field `url`",
         ),
         (
             "[[entry]]\nprovider = \"openai\"\nmodel = \"m\"\nretries = 3\n",
@@ -270,4 +290,65 @@ budget = 2048
         let err = parse_chain_file(&text, Path::new("c.toml"), &env).unwrap_err();
         assert!(err.0.contains(says), "{bad}: {}", err.0);
     }
+}
+
+#[test]
+fn a_chain_file_shares_state_sets_budgets_and_groups_deployments() {
+    let env = Env::from_pairs([("OPENAI_API_KEY", "sk-a"), ("KEY_B", "sk-b")]);
+    let text = r#"
+[state]
+redis = "redis://:hunter2@127.0.0.1:6379/0"
+key = "prod"
+
+[[entry]]
+provider = "openai"
+model = "gpt-4o-mini"
+rpm = 60
+tpm = 10000
+
+[[entry]]
+strategy = "least_in_flight"
+rpm = 30
+id = "claude-group"
+
+[[entry.deployment]]
+provider = "openai"
+model = "gpt-4o"
+base_url = "https://eu.example/v1"
+weight = 2
+
+[[entry.deployment]]
+provider = "openai"
+model = "gpt-4o"
+api_key_env = "KEY_B"
+rpm = 5
+id = "second-key"
+"#;
+    let spec = parse_chain_file(text, Path::new("c.toml"), &env).expect("valid");
+    let state = spec.state.as_ref().expect("[state]");
+    assert_eq!(state.redis.expose(), "redis://:hunter2@127.0.0.1:6379/0");
+    assert_eq!(state.key.as_deref(), Some("prod"));
+    assert!(
+        !format!("{spec:?}").contains("hunter2"),
+        "the URL's password is never printed"
+    );
+    assert_eq!(spec.entries.len(), 2);
+    let plain = &spec.entries[0].fleet;
+    assert_eq!((plain.rpm, plain.tpm), (Some(60), Some(10000)));
+    assert!(plain.deployments.is_empty());
+    let group = &spec.entries[1];
+    assert_eq!(group.model.value, "gpt-4o");
+    assert_eq!(group.fleet.strategy, Strategy::LeastInFlight);
+    assert_eq!(group.fleet.id.as_deref(), Some("claude-group"));
+    assert_eq!(
+        group.fleet.rpm,
+        Some(30),
+        "the entry's rpm is each deployment's default"
+    );
+    assert_eq!(group.fleet.weight, Some(2));
+    assert_eq!(group.fleet.deployments.len(), 1);
+    let second = &group.fleet.deployments[0];
+    assert_eq!(second.fleet.rpm, Some(5));
+    assert_eq!(second.fleet.id.as_deref(), Some("second-key"));
+    assert!(matches!(&second.key, Key::Set { var, .. } if var == "KEY_B"));
 }

@@ -57,6 +57,7 @@
 //! | `llamacpp`   | [`llamacpp`]: llama.cpp's `llama-server`, incl. a managed child server   | `llm-llamacpp`   |
 //! | `testing`    | [`testing`]: a scripted provider for tests (implies `chain`)             | `llm-chain`      |
 //! | `schema`     | `ResponseFormat::of::<T>()` and `chat_json`: structured output typed by `schemars` | `llm-core` |
+//! | `redis`      | `chain::redis`: breakers and rate budgets shared across processes through Redis (implies `chain`) | `llm-chain` |
 //! | `full`       | every feature above                                                      |                  |
 //!
 //! The core types (always present) come from `llm-core`.

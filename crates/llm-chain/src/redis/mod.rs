@@ -1,0 +1,503 @@
+//! Fleet state through Redis (feature `redis`): every process whose chain has the same id and points at the
+//! same Redis shares its breakers, cooldowns, half-open probes and rate budgets.
+//!
+//! ```no_run
+//! # async fn demo(entries: Vec<llm_chain::Entry>) -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use llm_chain::Chain;
+//! use llm_chain::redis::{RedisOptions, RedisState};
+//!
+//! let state = RedisState::connect("redis://127.0.0.1:6379", RedisOptions::default().namespace("myapp"))?;
+//! let mut builder = Chain::builder().id("support-bot").state(Arc::new(state));
+//! for e in entries {
+//!     builder = builder.entry(e);
+//! }
+//! let chain = builder.build()?;
+//! # Ok(()) }
+//! ```
+//!
+//! How it works. Decisions stay in process: the chain reads its [`FleetView`], which a subscriber task
+//! keeps current from the chain's pub/sub channel (`{namespace}:{chain}`): a breaker opened or closed
+//! anywhere reaches every process as one message. Before its first call a process reads every breaker
+//! (one script), so a process that starts later honours what is open. Redis is asked, within a bounded
+//! wait ([`RedisOptions::wait`], 5 ms by default), only for the half-open probe (a lease with an expiry:
+//! one probe per fleet) and for room in a rate budget (a Lua script over per-second counters of the last
+//! minute: atomic for the fleet). Outcomes go to a background task that runs the failure and success
+//! scripts (fleet-wide consecutive failures: five processes that each see one failure trip the breaker as
+//! one process seeing five would) without the call waiting for them.
+//!
+//! When Redis is down or slower than the bounded wait, every decision falls back to the in-process view;
+//! the change is logged once (`fleet state: Redis unreachable`) and, when Redis answers again, the state is
+//! read anew and logged once more (`fleet state: Redis reachable again`). No call fails or waits longer
+//! than the bounded wait because of Redis. The URL (and any password in it) is never printed.
+//!
+//! Keys, under `{namespace}:{chain}:{target}`: `:b` the breaker (a hash: consecutive failures `f`, open
+//! until `u` in the server's milliseconds), `:p` the probe lease, `:r` and `:t` requests and tokens per
+//! second, `:h` the provider's own hold (`retry-after` on a rate-limited answer). Every time is the Redis
+//! server's (`TIME`), so the hosts' clocks need not agree. The failure ratio of
+//! [`BreakerPolicy`](crate::BreakerPolicy) stays per process; the consecutive count is the fleet's.
+//! The provider's `x-ratelimit-remaining-*` and `anthropic-ratelimit-*-remaining` headers (whole answers and
+//! errors) lower the shared budget to match for every process.
+
+mod tasks;
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::{Client, Script};
+use tokio::sync::{mpsc, watch};
+
+use crate::fleet::{Answer, FleetView, Probe, Rate, Report, StateStore, StoreFuture};
+
+/// Reports waiting for the background task; beyond this they are dropped (the in-process view has them).
+const QUEUE: usize = 4096;
+
+/// How the Redis store behaves.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisOptions {
+    /// The prefix of every key and channel (default `llmux`).
+    pub namespace: String,
+    /// The longest a decision waits for Redis before it falls back to the in-process view (default 5 ms).
+    pub wait: Duration,
+    /// The longest the first call waits for the fleet's state to be read (default 100 ms).
+    pub startup_wait: Duration,
+    /// How long a half-open probe lease lasts when its holder never reports (default 30 s).
+    pub probe_lease: Duration,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        RedisOptions {
+            namespace: "llmux".to_owned(),
+            wait: Duration::from_millis(5),
+            startup_wait: Duration::from_millis(100),
+            probe_lease: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RedisOptions {
+    /// Sets the key namespace.
+    #[must_use]
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
+    }
+
+    /// Sets the bounded wait of a decision.
+    #[must_use]
+    pub fn wait(mut self, wait: Duration) -> Self {
+        self.wait = wait;
+        self
+    }
+
+    /// Sets the bounded wait for the first read of the fleet's state.
+    #[must_use]
+    pub fn startup_wait(mut self, wait: Duration) -> Self {
+        self.startup_wait = wait;
+        self
+    }
+
+    /// Sets the probe lease's expiry.
+    #[must_use]
+    pub fn probe_lease(mut self, lease: Duration) -> Self {
+        self.probe_lease = lease;
+        self
+    }
+}
+
+/// Why the Redis store could not be set up. Never carries the URL.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateError {
+    /// The URL is not a Redis URL (`redis://`, `rediss://` or `unix://`).
+    InvalidUrl,
+    /// No tokio runtime is running (the store spawns its background tasks on it).
+    NoRuntime,
+}
+
+impl fmt::Display for StateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StateError::InvalidUrl => f.write_str("invalid redis url"),
+            StateError::NoRuntime => f.write_str("the redis state store needs a tokio runtime"),
+        }
+    }
+}
+
+impl std::error::Error for StateError {}
+
+/// Whether Redis answered lately, for the once-per-change log lines.
+const UNKNOWN: u8 = 0;
+const UP: u8 = 1;
+const DOWN: u8 = 2;
+
+/// The keys of one target.
+#[derive(Debug)]
+struct Keys {
+    id: String,
+    breaker: String,
+    probe: String,
+    requests: String,
+    tokens: String,
+    hold: String,
+    /// The fleet may count failures for this target: the next success is reported.
+    dirty: AtomicBool,
+}
+
+/// What is known once the chain is attached.
+#[derive(Debug)]
+struct Bound {
+    view: Arc<FleetView>,
+    keys: Vec<Keys>,
+    channel: String,
+    reports: mpsc::Sender<(usize, Report)>,
+}
+
+/// The Lua scripts, each prefixed with the server-time preamble.
+#[derive(Debug)]
+struct Scripts {
+    failure: Script,
+    success: Script,
+    probe: Script,
+    release: Script,
+    rate: Script,
+    tokens: Script,
+    exhausted: Script,
+    remaining: Script,
+    sync: Script,
+}
+
+macro_rules! script {
+    ($file:literal) => {
+        Script::new(concat!(include_str!("now.lua"), include_str!($file)))
+    };
+}
+
+impl Scripts {
+    fn new() -> Self {
+        Scripts {
+            failure: script!("failure.lua"),
+            success: script!("success.lua"),
+            probe: script!("probe.lua"),
+            release: script!("release.lua"),
+            rate: script!("rate.lua"),
+            tokens: script!("tokens.lua"),
+            exhausted: script!("exhausted.lua"),
+            remaining: script!("remaining.lua"),
+            sync: script!("sync.lua"),
+        }
+    }
+}
+
+pub(crate) struct Shared {
+    client: Client,
+    manager: ConnectionManager,
+    options: RedisOptions,
+    scripts: Scripts,
+    /// This process's probe-lease token.
+    token: String,
+    status: AtomicU8,
+    bound: OnceLock<Bound>,
+    /// `true` once the first read of the fleet's state is done (or given up).
+    synced: watch::Sender<bool>,
+    /// Reports queued for the background task, and reports it has finished with.
+    queued: AtomicU64,
+    handled: watch::Sender<u64>,
+    runtime: tokio::runtime::Handle,
+}
+
+/// A [`StateStore`] that shares a chain's breakers and budgets through Redis. One store serves one chain
+/// (pass it to [`ChainBuilder::state`](crate::ChainBuilder::state)); clones share it.
+#[derive(Clone)]
+pub struct RedisState {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for RedisState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the URL: it may hold a password.
+        f.debug_struct("RedisState")
+            .field("namespace", &self.shared.options.namespace)
+            .field("reachable", &self.is_reachable())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisState {
+    /// A store for the Redis at `url` (`redis://[:password@]host:port[/db]`). Nothing is sent yet: the
+    /// connection is made in the background, and a Redis that is down now is only logged, never an error.
+    /// Must be called inside a tokio runtime.
+    pub fn connect(url: &str, options: RedisOptions) -> Result<RedisState, StateError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| StateError::NoRuntime)?;
+        let client = Client::open(url).map_err(|_| StateError::InvalidUrl)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_millis(250)))
+            .set_response_timeout(Some(Duration::from_secs(1)))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(100));
+        let manager = {
+            let _guard = runtime.enter();
+            ConnectionManager::new_lazy_with_config(client.clone(), config)
+                .map_err(|_| StateError::InvalidUrl)?
+        };
+        let (synced, _) = watch::channel(false);
+        let (handled, _) = watch::channel(0);
+        Ok(RedisState {
+            shared: Arc::new(Shared {
+                client,
+                manager,
+                options,
+                scripts: Scripts::new(),
+                token: format!("{:016x}", fastrand::u64(..)),
+                status: AtomicU8::new(UNKNOWN),
+                bound: OnceLock::new(),
+                synced,
+                queued: AtomicU64::new(0),
+                handled,
+                runtime,
+            }),
+        })
+    }
+
+    /// Whether Redis answered the last time it was asked.
+    pub fn is_reachable(&self) -> bool {
+        self.shared.status.load(Ordering::Relaxed) == UP
+    }
+
+    /// Completes once Redis is reachable and the fleet's state has been read (after a start or an outage);
+    /// for tests and health checks. Never completes while Redis stays down.
+    pub async fn reachable(&self) {
+        let mut rx = self.shared.synced.subscribe();
+        while !(self.is_reachable() && *rx.borrow_and_update()) {
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+impl Shared {
+    fn bound(&self) -> Option<&Bound> {
+        self.bound.get()
+    }
+
+    /// Redis answered.
+    fn mark_up(&self) {
+        if self.status.swap(UP, Ordering::Relaxed) == DOWN {
+            tracing::warn!(
+                namespace = self.options.namespace.as_str(),
+                "fleet state: Redis reachable again; shared state re-synced"
+            );
+        }
+    }
+
+    /// Redis did not answer in time, or failed: decide in process until it is back.
+    fn mark_down(&self, why: &str) {
+        if self.status.swap(DOWN, Ordering::Relaxed) != DOWN {
+            tracing::warn!(
+                namespace = self.options.namespace.as_str(),
+                reason = why,
+                "fleet state: Redis unreachable; deciding from in-process state until it returns"
+            );
+        }
+    }
+
+    fn is_up(&self) -> bool {
+        self.status.load(Ordering::Relaxed) == UP
+    }
+
+    /// Runs `invocation` within `wait`; `None` (and Redis marked down) when it fails or is too slow.
+    async fn ask<T: ::redis::FromRedisValue>(
+        &self,
+        script: &Script,
+        keys: &[&str],
+        args: &[String],
+        wait: Duration,
+    ) -> Option<T> {
+        let mut invocation = script.prepare_invoke();
+        for k in keys {
+            invocation.key(*k);
+        }
+        for a in args {
+            invocation.arg(a.as_str());
+        }
+        let mut connection = self.manager.clone();
+        match tokio::time::timeout(wait, invocation.invoke_async::<T>(&mut connection)).await {
+            Ok(Ok(v)) => Some(v),
+            Ok(Err(e)) => {
+                self.mark_down(error_kind(&e));
+                None
+            }
+            Err(_) => {
+                self.mark_down("timeout");
+                None
+            }
+        }
+    }
+}
+
+/// A short description of a Redis error that cannot carry the URL.
+fn error_kind(e: &::redis::RedisError) -> &'static str {
+    if e.is_timeout() {
+        "timeout"
+    } else if e.is_connection_refusal() {
+        "connection refused"
+    } else if e.is_io_error() || e.is_connection_dropped() {
+        "connection lost"
+    } else {
+        "redis error"
+    }
+}
+
+fn ms(d: Duration) -> String {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).to_string()
+}
+
+fn duration(ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+impl StateStore for RedisState {
+    fn attach(&self, view: Arc<FleetView>) {
+        let shared = &self.shared;
+        let prefix = format!("{}:{}", shared.options.namespace, view.chain());
+        let keys = view
+            .targets()
+            .iter()
+            .map(|t| {
+                let base = format!("{prefix}:{}", t.id());
+                Keys {
+                    id: t.id().to_owned(),
+                    breaker: format!("{base}:b"),
+                    probe: format!("{base}:p"),
+                    requests: format!("{base}:r"),
+                    tokens: format!("{base}:t"),
+                    hold: format!("{base}:h"),
+                    dirty: AtomicBool::new(false),
+                }
+            })
+            .collect();
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let bound = Bound {
+            view,
+            keys,
+            channel: prefix,
+            reports: tx,
+        };
+        if shared.bound.set(bound).is_err() {
+            tracing::warn!(
+                "fleet state: a RedisState serves one chain; a second chain shares nothing"
+            );
+            return;
+        }
+        tasks::spawn(Arc::clone(shared), rx);
+    }
+
+    fn ready(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let mut rx = self.shared.synced.subscribe();
+            let wait = self.shared.options.startup_wait;
+            let _ = tokio::time::timeout(wait, rx.wait_for(|done| *done)).await;
+        })
+    }
+
+    fn acquire_probe(&self, target: usize) -> StoreFuture<'_, Answer<Probe>> {
+        Box::pin(async move {
+            let shared = &self.shared;
+            let (Some(bound), true) = (shared.bound(), shared.is_up()) else {
+                return Answer::Local;
+            };
+            let Some(keys) = bound.keys.get(target) else {
+                return Answer::Local;
+            };
+            let args = [ms(shared.options.probe_lease), shared.token.clone()];
+            let answer: Option<(i64, i64)> = shared
+                .ask(
+                    &shared.scripts.probe,
+                    &[&keys.breaker, &keys.probe],
+                    &args,
+                    shared.options.wait,
+                )
+                .await;
+            match answer {
+                Some((0, _)) => Answer::Shared(Probe::Closed),
+                Some((1, left)) => Answer::Shared(Probe::Open(duration(left))),
+                Some((2, _)) => Answer::Shared(Probe::Granted),
+                Some((3, _)) => Answer::Shared(Probe::InFlight),
+                _ => Answer::Local,
+            }
+        })
+    }
+
+    fn acquire_rate(&self, target: usize) -> StoreFuture<'_, Answer<Rate>> {
+        Box::pin(async move {
+            let shared = &self.shared;
+            let (Some(bound), true) = (shared.bound(), shared.is_up()) else {
+                return Answer::Local;
+            };
+            let (Some(keys), Some(t)) = (bound.keys.get(target), bound.view.targets().get(target))
+            else {
+                return Answer::Local;
+            };
+            let args = [
+                t.rpm().unwrap_or(0).to_string(),
+                t.tpm().unwrap_or(0).to_string(),
+            ];
+            let answer: Option<(i64, i64)> = shared
+                .ask(
+                    &shared.scripts.rate,
+                    &[&keys.requests, &keys.tokens, &keys.hold],
+                    &args,
+                    shared.options.wait,
+                )
+                .await;
+            match answer {
+                Some((1, _)) => Answer::Shared(Rate::Admitted),
+                Some((_, wait)) => Answer::Shared(Rate::Denied(duration(wait))),
+                None => Answer::Local,
+            }
+        })
+    }
+
+    fn report(&self, target: usize, report: Report) {
+        let Some(bound) = self.shared.bound() else {
+            return;
+        };
+        let Some(keys) = bound.keys.get(target) else {
+            return;
+        };
+        match report {
+            Report::Failure { counts: true, .. } => keys.dirty.store(true, Ordering::Relaxed),
+            // The common path: a success where the fleet counts no failure has nothing to tell Redis, so it
+            // costs no queueing at all.
+            Report::Success { probe: false } if !keys.dirty.load(Ordering::Relaxed) => return,
+            _ => {}
+        }
+        if !self.shared.is_up() {
+            return;
+        }
+        // Counted before it is sent, so a flush never misses it.
+        self.shared.queued.fetch_add(1, Ordering::SeqCst);
+        if bound.reports.try_send((target, report)).is_err() {
+            self.shared.handled.send_modify(|n| *n += 1);
+            tracing::debug!(
+                target,
+                "fleet state: report queue full; this report stays in process"
+            );
+        }
+    }
+
+    fn flush(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let goal = self.shared.queued.load(Ordering::SeqCst);
+            let mut rx = self.shared.handled.subscribe();
+            let bound = self.shared.options.startup_wait;
+            let _ = tokio::time::timeout(bound, rx.wait_for(|n| *n >= goal)).await;
+        })
+    }
+}

@@ -1,0 +1,15 @@
+-- A successful request. KEYS: breaker hash, probe lease. ARGV: channel, target id, probe (0/1).
+-- A success while half-open (or the probe's) closes the breaker for the fleet; any success resets the
+-- consecutive count. Returns 1 when it closed the breaker.
+local u = tonumber(redis.call('HGET', KEYS[1], 'u') or '0')
+if u > 0 and (now >= u or ARGV[3] == '1') then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('PUBLISH', ARGV[1], 'c ' .. ARGV[2])
+  return 1
+end
+if u == 0 then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('HSET', KEYS[1], 'f', 0)
+end
+return 0

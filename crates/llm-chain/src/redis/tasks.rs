@@ -1,0 +1,272 @@
+//! The Redis store's two background tasks: the subscriber (the chain's channel into the view, the state
+//! read at start and after every outage) and the reporter (outcomes into the failure, success, token and
+//! hold scripts). Both end when the store is dropped.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+use super::{Bound, Shared, duration, ms};
+use crate::fleet::Report;
+
+/// How long a background request to Redis may take before Redis counts as down.
+const BACKGROUND_WAIT: Duration = Duration::from_millis(500);
+/// How soon the subscriber tries again after Redis went away (doubling up to [`MAX_RETRY`]).
+const FIRST_RETRY: Duration = Duration::from_millis(50);
+const MAX_RETRY: Duration = Duration::from_secs(1);
+/// How often a live subscriber checks whether Redis, marked down by a slow command, answers again.
+const RECHECK: Duration = Duration::from_millis(250);
+
+pub(super) fn spawn(shared: Arc<Shared>, reports: mpsc::Receiver<(usize, Report)>) {
+    let runtime = shared.runtime.clone();
+    runtime.spawn(subscriber(Arc::downgrade(&shared)));
+    runtime.spawn(reporter(Arc::downgrade(&shared), reports));
+}
+
+/// Subscribes to the chain's channel, reads the fleet's state, then applies every message to the view;
+/// when the connection ends, marks Redis down and starts over with a backoff.
+async fn subscriber(shared: Weak<Shared>) {
+    let mut retry = FIRST_RETRY;
+    loop {
+        let Some(s) = shared.upgrade() else { return };
+        let connected = tokio::time::timeout(BACKGROUND_WAIT, s.client.get_async_pubsub()).await;
+        let mut pubsub = match connected {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => {
+                s.mark_down(super::error_kind(&e));
+                s.synced.send_replace(true);
+                drop(s);
+                tokio::time::sleep(retry).await;
+                retry = (retry * 2).min(MAX_RETRY);
+                continue;
+            }
+            Err(_) => {
+                s.mark_down("timeout");
+                s.synced.send_replace(true);
+                drop(s);
+                tokio::time::sleep(retry).await;
+                retry = (retry * 2).min(MAX_RETRY);
+                continue;
+            }
+        };
+        let Some(bound) = s.bound() else { return };
+        // Subscribe first, then read: no change between the two is lost.
+        let subscribed =
+            tokio::time::timeout(BACKGROUND_WAIT, pubsub.subscribe(&bound.channel)).await;
+        if !matches!(subscribed, Ok(Ok(()))) || !sync(&s, bound).await {
+            s.mark_down("subscribe failed");
+            s.synced.send_replace(true);
+            drop(s);
+            tokio::time::sleep(retry).await;
+            retry = (retry * 2).min(MAX_RETRY);
+            continue;
+        }
+        retry = FIRST_RETRY;
+        s.mark_up();
+        s.synced.send_replace(true);
+        drop(s);
+        let mut messages = pubsub.into_on_message();
+        let mut recheck = tokio::time::interval(RECHECK);
+        loop {
+            tokio::select! {
+                msg = messages.next() => {
+                    let Some(msg) = msg else { break };
+                    let Some(s) = shared.upgrade() else { return };
+                    let Some(bound) = s.bound() else { return };
+                    if let Ok(text) = msg.get_payload::<String>() {
+                        apply(bound, &text);
+                    }
+                }
+                _ = recheck.tick() => {
+                    // A command that was too slow marked Redis down while this subscription lived on:
+                    // read the state anew and decide with Redis again once it answers.
+                    let Some(s) = shared.upgrade() else { return };
+                    let Some(bound) = s.bound() else { return };
+                    if !s.is_up() && sync(&s, bound).await {
+                        s.mark_up();
+                    }
+                }
+            }
+        }
+        let Some(s) = shared.upgrade() else { return };
+        s.mark_down("connection lost");
+    }
+}
+
+/// Reads every target's breaker into the view; false when Redis did not answer.
+async fn sync(shared: &Shared, bound: &Bound) -> bool {
+    let keys: Vec<&str> = bound.keys.iter().map(|k| k.breaker.as_str()).collect();
+    let Some(flat) = shared
+        .ask::<Vec<i64>>(&shared.scripts.sync, &keys, &[], BACKGROUND_WAIT)
+        .await
+    else {
+        return false;
+    };
+    for (t, pair) in flat.chunks(2).enumerate() {
+        let [failures, left] = pair else { continue };
+        if let Some(k) = bound.keys.get(t) {
+            k.dirty.store(*failures > 0, Ordering::Relaxed);
+        }
+        // A breaker closed in the fleet leaves one this process opened alone (while Redis was away) to its
+        // own cooldown; its probe then asks the fleet.
+        if *left >= 0 {
+            bound.view.opened(t, duration(*left));
+        }
+    }
+    true
+}
+
+/// One message of the chain's channel: `o MS ID` opened for MS, `c ID` closed, `f N ID` N consecutive
+/// failures.
+fn apply(bound: &Bound, text: &str) {
+    let mut parts = text.splitn(3, ' ');
+    let (Some(kind), Some(second)) = (parts.next(), parts.next()) else {
+        return;
+    };
+    let (id, number) = match kind {
+        "c" => (second, 0),
+        _ => match parts.next() {
+            Some(id) => (id, second.parse::<i64>().unwrap_or(0)),
+            None => return,
+        },
+    };
+    let Some(t) = bound.keys.iter().position(|k| k.id == id) else {
+        return;
+    };
+    match kind {
+        "o" => bound.view.opened(t, duration(number)),
+        "c" => {
+            bound.keys[t].dirty.store(false, Ordering::Relaxed);
+            bound.view.closed(t);
+        }
+        "f" => bound.keys[t].dirty.store(true, Ordering::Relaxed),
+        _ => {}
+    }
+}
+
+/// Runs each reported outcome's script in order, applying what the fleet answers to the view.
+async fn reporter(shared: Weak<Shared>, mut reports: mpsc::Receiver<(usize, Report)>) {
+    while let Some((t, report)) = reports.recv().await {
+        let Some(s) = shared.upgrade() else { return };
+        handle(&s, t, report).await;
+        s.handled.send_modify(|n| *n += 1);
+    }
+}
+
+/// Runs one report's script.
+async fn handle(s: &Shared, t: usize, report: Report) {
+    if !s.is_up() {
+        return;
+    }
+    {
+        let Some(bound) = s.bound() else { return };
+        let Some(keys) = bound.keys.get(t) else {
+            return;
+        };
+        let policy = bound.view.policy();
+        let flag = |b: bool| if b { "1" } else { "0" }.to_owned();
+        match report {
+            Report::Failure {
+                counts,
+                probe,
+                retry_after,
+            } => {
+                let threshold = if policy.enabled {
+                    policy.consecutive_failures
+                } else {
+                    0
+                };
+                let args = [
+                    threshold.to_string(),
+                    ms(policy.cooldown),
+                    ms(policy.max_cooldown),
+                    ms(retry_after.unwrap_or_default()),
+                    flag(probe),
+                    bound.channel.clone(),
+                    keys.id.clone(),
+                    flag(counts),
+                ];
+                let answer: Option<(i64, i64)> = s
+                    .ask(
+                        &s.scripts.failure,
+                        &[&keys.breaker, &keys.probe],
+                        &args,
+                        BACKGROUND_WAIT,
+                    )
+                    .await;
+                if let Some((_, left)) = answer
+                    && left >= 0
+                {
+                    bound.view.opened(t, duration(left));
+                }
+            }
+            Report::Success { probe } => {
+                if !probe && !keys.dirty.swap(false, Ordering::Relaxed) {
+                    return;
+                }
+                let args = [bound.channel.clone(), keys.id.clone(), flag(probe)];
+                let _: Option<i64> = s
+                    .ask(
+                        &s.scripts.success,
+                        &[&keys.breaker, &keys.probe],
+                        &args,
+                        BACKGROUND_WAIT,
+                    )
+                    .await;
+            }
+            Report::ProbeReleased => {
+                let _: Option<i64> = s
+                    .ask(
+                        &s.scripts.release,
+                        &[&keys.probe],
+                        std::slice::from_ref(&s.token),
+                        BACKGROUND_WAIT,
+                    )
+                    .await;
+            }
+            Report::Tokens(n) => {
+                let _: Option<i64> = s
+                    .ask(
+                        &s.scripts.tokens,
+                        &[&keys.tokens],
+                        &[n.to_string()],
+                        BACKGROUND_WAIT,
+                    )
+                    .await;
+            }
+            Report::Remaining { requests, tokens } => {
+                let Some(target) = bound.view.targets().get(t) else {
+                    return;
+                };
+                let said = |n: Option<u64>| n.map_or("-1".to_owned(), |n| n.to_string());
+                let args = [
+                    target.rpm().unwrap_or(0).to_string(),
+                    target.tpm().unwrap_or(0).to_string(),
+                    said(requests),
+                    said(tokens),
+                ];
+                let _: Option<i64> = s
+                    .ask(
+                        &s.scripts.remaining,
+                        &[&keys.requests, &keys.tokens],
+                        &args,
+                        BACKGROUND_WAIT,
+                    )
+                    .await;
+            }
+            Report::Exhausted(wait) => {
+                let _: Option<i64> = s
+                    .ask(
+                        &s.scripts.exhausted,
+                        &[&keys.hold],
+                        &[ms(wait)],
+                        BACKGROUND_WAIT,
+                    )
+                    .await;
+            }
+        }
+    }
+}
