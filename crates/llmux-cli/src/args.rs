@@ -165,6 +165,14 @@ pub struct ServeArgs {
     /// Which providers serve every request (every model name a client sends is served by this chain).
     #[command(flatten)]
     pub select: SelectArgs,
+    /// Serve the model name NAME with the chain in FILE instead (repeatable); other names go to the main
+    /// chain. `GET /v1/models` lists every NAME.
+    #[arg(long = "route", value_name = "NAME=FILE")]
+    pub routes: Vec<String>,
+    /// Requests per minute each gateway key may make (over it: 429 with retry-after); without gateway
+    /// keys, the limit is shared by every client.
+    #[arg(long, value_name = "N")]
+    pub key_rpm: Option<u32>,
     /// The address to listen on, `HOST:PORT` (port 0: any free port, printed on stderr).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub listen: String,

@@ -108,6 +108,17 @@ impl ApiError {
         e
     }
 
+    /// The key used up its `--key-rpm` for this minute (429).
+    pub fn over_rpm(dialect: Dialect, wait: Duration) -> ApiError {
+        let mut e = ApiError::from_kind(
+            dialect,
+            ErrorKind::RateLimited,
+            "this gateway key made its requests for this minute; retry later".to_owned(),
+        );
+        e.retry_after = Some(wait);
+        e
+    }
+
     /// The failure `error` of the chain, as the client's dialect tells it.
     pub fn from_error(dialect: Dialect, error: &Error) -> ApiError {
         let kind = error.kind();

@@ -23,6 +23,7 @@ pub struct Metrics {
     attempts: Mutex<BTreeMap<(String, &'static str), u64>>,
     ttft: Mutex<Histogram>,
     open_streams: AtomicI64,
+    stream_failures: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 #[derive(Debug, Default)]
@@ -65,13 +66,19 @@ impl Metrics {
         h.sum += secs;
     }
 
+    /// A stream that failed after its first token (ended with the dialect's error event).
+    pub fn stream_failed(&self, api: &'static str) {
+        *lock(&self.stream_failures).entry(api).or_default() += 1;
+    }
+
     /// A stream opened (`1`) or closed (`-1`).
     pub fn streams(&self, delta: i64) {
         self.open_streams.fetch_add(delta, Ordering::Relaxed);
     }
 
-    /// Everything, in the text format, with the breaker states of `health`.
-    pub fn render(&self, health: &[EntryHealth]) -> String {
+    /// Everything, in the text format, with the breaker states of each route's `health` (`""`: the main
+    /// chain).
+    pub fn render(&self, health: &[(&str, Vec<EntryHealth>)]) -> String {
         let mut out = String::new();
         out.push_str(
             "# HELP llmux_requests_total Requests answered, by API, streaming and HTTP status.\n",
@@ -110,6 +117,11 @@ impl Metrics {
             let _ = writeln!(out, "llmux_time_to_first_token_seconds_sum {}", h.sum);
             let _ = writeln!(out, "llmux_time_to_first_token_seconds_count {}", h.count);
         }
+        out.push_str("# HELP llmux_stream_failures_total Streams that failed after their first token, by API.\n");
+        out.push_str("# TYPE llmux_stream_failures_total counter\n");
+        for (api, n) in lock(&self.stream_failures).iter() {
+            let _ = writeln!(out, "llmux_stream_failures_total{{api=\"{api}\"}} {n}");
+        }
         out.push_str("# HELP llmux_open_streams Streamed answers being sent now.\n");
         out.push_str("# TYPE llmux_open_streams gauge\n");
         let _ = writeln!(
@@ -119,7 +131,10 @@ impl Metrics {
         );
         out.push_str("# HELP llmux_breaker_state Each chain entry's circuit breaker: 0 closed, 1 open, 2 half-open.\n");
         out.push_str("# TYPE llmux_breaker_state gauge\n");
-        for entry in health {
+        for (route, entry) in health
+            .iter()
+            .flat_map(|(route, entries)| entries.iter().map(move |e| (route, e)))
+        {
             let state = match entry.state {
                 BreakerState::Closed => 0,
                 BreakerState::Open { .. } => 1,
@@ -127,7 +142,8 @@ impl Metrics {
             };
             let _ = writeln!(
                 out,
-                "llmux_breaker_state{{entry=\"{}\",provider=\"{}\",model=\"{}\"}} {state}",
+                "llmux_breaker_state{{route=\"{}\",entry=\"{}\",provider=\"{}\",model=\"{}\"}} {state}",
+                escape(route),
                 entry.entry,
                 escape(&entry.provider),
                 escape(&entry.model)
@@ -157,6 +173,7 @@ mod tests {
         m.attempt(&Attempt::succeeded(0, "claude", "m", 0, Duration::ZERO));
         m.ttft(Duration::from_millis(30));
         m.ttft(Duration::from_secs(60));
+        m.stream_failed("anthropic");
         let text = m.render(&[]);
         assert!(
             text.contains("llmux_requests_total{api=\"openai\",stream=\"true\",status=\"200\"} 2"),
@@ -176,6 +193,10 @@ mod tests {
         );
         assert!(
             text.contains("llmux_time_to_first_token_seconds_count 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("llmux_stream_failures_total{api=\"anthropic\"} 1"),
             "{text}"
         );
         assert_eq!(escape("a\"b\\"), "a\\\"b\\\\");

@@ -2,14 +2,15 @@
 //!
 //! Routes: `POST /v1/chat/completions` ([`openai`]), `POST /v1/messages` ([`anthropic`]), `GET /v1/models`
 //! (OpenAI's list, or Anthropic's when the request carries `anthropic-version`), `GET /health`,
-//! `GET /metrics` ([`metrics`]). Every model name is served by the one chain. A streamed request is
+//! `GET /metrics` ([`metrics`]). Every model name is served by the main chain, except the names given a
+//! chain of their own with `--route NAME=FILE`. A streamed request is
 //! answered once the chain has its first content (so every failure before it falls back, and what is
 //! left is reported with a real status, [`errors`]); after it, a failure ends the stream with the
 //! dialect's error event, never a clean end.
 //!
 //! Gateway keys come from `LLMUX_GATEWAY_KEYS` (comma-separated), sent as `Authorization: Bearer` or
 //! `x-api-key` and compared in constant time; `/health` and `/metrics` need none. Without a key the server
-//! only listens on a loopback address. Upstream keys stay in the chain's providers: nothing here logs a
+//! only listens on a loopback address. `--key-rpm` limits each key's requests per minute. Upstream keys stay in the chain's providers: nothing here logs a
 //! key or a request body.
 
 pub mod anthropic;
@@ -18,11 +19,12 @@ pub mod metrics;
 pub mod openai;
 pub mod wire;
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -54,7 +56,10 @@ pub const KEYS_VAR: &str = "LLMUX_GATEWAY_KEYS";
 #[derive(Debug)]
 pub struct Gateway {
     chain: Chain,
+    routes: BTreeMap<String, Chain>,
     keys: Vec<Vec<u8>>,
+    /// `--key-rpm` and, per key (one shared slot without keys), the current minute's start and count.
+    windows: Option<(u32, Mutex<Vec<Window>>)>,
     metrics: Arc<Metrics>,
     streams: Arc<Semaphore>,
     max_streams: usize,
@@ -63,6 +68,9 @@ pub struct Gateway {
 }
 
 type Shared = Arc<Gateway>;
+
+/// When a key's current minute started, and how many requests it made in it.
+type Window = (Instant, u32);
 
 /// Runs `llmux serve` until ctrl-c or SIGTERM and returns the exit code.
 pub async fn run(args: &ServeArgs, env: &Env) -> u8 {
@@ -82,8 +90,9 @@ pub async fn run(args: &ServeArgs, env: &Env) -> u8 {
     };
     let local = listener.local_addr().unwrap_or(addr);
     eprintln!(
-        "llmux serve: listening on http://{local} ({} chain entries, {} gateway keys)",
+        "llmux serve: listening on http://{local} ({} chain entries, {} routes, {} gateway keys)",
         gateway.chain.entries().len(),
+        gateway.routes.len(),
         gateway.keys.len()
     );
     let gateway = Arc::new(gateway);
@@ -125,6 +134,19 @@ fn prepare(args: &ServeArgs, env: &Env) -> Result<(Gateway, SocketAddr), ConfigE
             "refusing to listen on {addr} without a gateway key: set {KEYS_VAR} or listen on a loopback address"
         )));
     }
+    let mut route_files = Vec::new();
+    for route in &args.routes {
+        match route.split_once('=') {
+            Some((name, file)) if !name.is_empty() && !file.is_empty() => {
+                route_files.push((name, file));
+            }
+            _ => {
+                return Err(ConfigError(format!(
+                    "--route `{route}`: expected NAME=FILE (a model name and a chain file)"
+                )));
+            }
+        }
+    }
     let spec = spec::resolve(&args.select, env)?;
     let mut timeouts = llmux::Timeouts::default();
     if let Some(d) = args.connect_timeout {
@@ -149,11 +171,29 @@ fn prepare(args: &ServeArgs, env: &Env) -> Result<(Gateway, SocketAddr), ConfigE
         let metrics = Arc::clone(&metrics);
         Arc::new(move |attempt| metrics.attempt(attempt))
     };
-    let chain = build::chain(&spec, options, Some(observer))?;
+    let chain = build::chain(&spec, options, Some(Arc::clone(&observer)))?;
+    let mut routes = BTreeMap::new();
+    for (name, file) in route_files {
+        let select = crate::args::SelectArgs {
+            chain: Some(file.into()),
+            ..crate::args::SelectArgs::default()
+        };
+        let spec = spec::resolve(&select, env)?;
+        let built = build::chain(&spec, options, Some(Arc::clone(&observer)))?;
+        if routes.insert(name.to_owned(), built).is_some() {
+            return Err(ConfigError(format!("--route `{name}` is given twice")));
+        }
+    }
+    let windows = args.key_rpm.map(|rpm| {
+        let now = Instant::now();
+        (rpm, Mutex::new(vec![(now, 0); keys.len().max(1)]))
+    });
     let max_streams = args.max_streams.max(1);
     Ok((
         Gateway {
             chain,
+            routes,
+            windows,
             keys,
             metrics,
             streams: Arc::new(Semaphore::new(max_streams)),
@@ -176,14 +216,52 @@ pub fn gateway_keys(env: &Env) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Whether `presented` is one of `keys`. Every key is compared, each in constant time, so the time taken
-/// says nothing about which bytes matched (only a length differing from every key's is quicker).
-pub fn key_matches(keys: &[Vec<u8>], presented: &[u8]) -> bool {
-    let mut found = subtle::Choice::from(0);
-    for key in keys {
-        found |= key.as_slice().ct_eq(presented);
+/// Which of `keys` `presented` is. Every key is compared, each in constant time, so the time taken says
+/// nothing about which bytes matched (only a length differing from every key's is quicker).
+pub fn key_index(keys: &[Vec<u8>], presented: &[u8]) -> Option<usize> {
+    let mut found = None;
+    for (i, key) in keys.iter().enumerate() {
+        if bool::from(key.as_slice().ct_eq(presented)) {
+            found = Some(i);
+        }
     }
-    bool::from(found)
+    found
+}
+
+impl Gateway {
+    /// The chain serving `model`: its route's, else the main one.
+    fn chain_for(&self, model: &str) -> &Chain {
+        self.routes.get(model).unwrap_or(&self.chain)
+    }
+
+    /// Counts one request of key `slot` against `--key-rpm`; `Err` holds the wait until its minute ends.
+    fn admit(&self, slot: usize, now: Instant) -> Result<(), Duration> {
+        let Some((rpm, windows)) = &self.windows else {
+            return Ok(());
+        };
+        let mut windows = windows.lock().unwrap_or_else(|e| e.into_inner());
+        let Some((start, count)) = windows.get_mut(slot) else {
+            return Ok(());
+        };
+        let minute = Duration::from_secs(60);
+        if now.duration_since(*start) >= minute {
+            *start = now;
+            *count = 0;
+        }
+        if *count >= *rpm {
+            return Err(minute.saturating_sub(now.duration_since(*start)));
+        }
+        *count += 1;
+        Ok(())
+    }
+
+    /// Every chain's entries' health, labelled by route (`""` for the main chain).
+    fn health(&self) -> Vec<(&str, Vec<llmux::chain::EntryHealth>)> {
+        std::iter::once(("", &self.chain))
+            .chain(self.routes.iter().map(|(n, c)| (n.as_str(), c)))
+            .map(|(name, chain)| (name, chain.health_snapshot()))
+            .collect()
+    }
 }
 
 /// The routes, behind the key check for `/v1`.
@@ -213,20 +291,29 @@ fn dialect_of(path: &str, headers: &HeaderMap) -> Dialect {
 }
 
 async fn authorize(State(gateway): State<Shared>, request: Request, next: Next) -> Response {
-    if gateway.keys.is_empty() {
-        return next.run(request).await;
-    }
     let headers = request.headers();
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
-        .or_else(|| headers.get("x-api-key").map(HeaderValue::as_bytes));
-    if presented.is_some_and(|k| key_matches(&gateway.keys, k)) {
-        return next.run(request).await;
-    }
     let dialect = dialect_of(request.uri().path(), headers);
-    gateway.metrics.request(dialect.as_str(), false, 401);
-    ApiError::unauthorized(dialect).into_response()
+    let slot = if gateway.keys.is_empty() {
+        Some(0)
+    } else {
+        let bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
+        let api_key = headers.get("x-api-key").map(HeaderValue::as_bytes);
+        [bearer, api_key]
+            .into_iter()
+            .flatten()
+            .find_map(|k| key_index(&gateway.keys, k))
+    };
+    let Some(slot) = slot else {
+        gateway.metrics.request(dialect.as_str(), false, 401);
+        return ApiError::unauthorized(dialect).into_response();
+    };
+    if let Err(wait) = gateway.admit(slot, Instant::now()) {
+        gateway.metrics.request(dialect.as_str(), false, 429);
+        return ApiError::over_rpm(dialect, wait).into_response();
+    }
+    next.run(request).await
 }
 
 async fn not_found(request: Request) -> Response {
@@ -298,7 +385,7 @@ fn provider_header(response: &mut Response, provider: &str) {
 }
 
 async fn whole(gateway: &Gateway, dialect: Dialect, parsed: Parsed) -> Response {
-    match gateway.chain.chat(&parsed.request).await {
+    match gateway.chain_for(&parsed.model).chat(&parsed.request).await {
         Ok(answer) => {
             let id = fresh_id(gateway, dialect);
             let body = match dialect {
@@ -326,7 +413,11 @@ async fn streamed(
     let Ok(permit) = Arc::clone(&gateway.streams).try_acquire_owned() else {
         return ApiError::busy(dialect, gateway.max_streams).into_response();
     };
-    let mut stream = match gateway.chain.stream(&parsed.request).await {
+    let mut stream = match gateway
+        .chain_for(&parsed.model)
+        .stream(&parsed.request)
+        .await
+    {
         Ok(s) => s,
         Err(e) => return ApiError::from_error(dialect, &e).into_response(),
     };
@@ -409,6 +500,7 @@ impl Live {
                 Some(Ok(event)) => self.encoder.event(event, &mut out),
                 Some(Err(e)) => {
                     out.push_str(&ApiError::from_error(self.dialect, &e).stream_event());
+                    self.metrics.stream_failed(self.dialect.as_str());
                     self.done = true;
                 }
                 None => {
@@ -429,6 +521,7 @@ impl Drop for Live {
 
 async fn models(State(gateway): State<Shared>, headers: HeaderMap) -> Response {
     let mut names = vec!["llmux".to_owned()];
+    names.extend(gateway.routes.keys().cloned());
     for entry in gateway.chain.entries() {
         if !names.iter().any(|n| n == entry.model()) {
             names.push(entry.model().to_owned());
@@ -456,16 +549,16 @@ async fn models(State(gateway): State<Shared>, headers: HeaderMap) -> Response {
 
 async fn health(State(gateway): State<Shared>) -> Response {
     let entries: Vec<_> = gateway
-        .chain
-        .health_snapshot()
+        .health()
         .into_iter()
-        .map(|h| {
+        .flat_map(|(route, entries)| entries.into_iter().map(move |h| (route, h)))
+        .map(|(route, h)| {
             let breaker = match h.state {
                 BreakerState::Closed => "closed",
                 BreakerState::Open { .. } => "open",
                 _ => "half_open",
             };
-            json!({"entry": h.entry, "provider": h.provider, "model": h.model, "breaker": breaker})
+            json!({"route": route, "entry": h.entry, "provider": h.provider, "model": h.model, "breaker": breaker})
         })
         .collect();
     let body = json!({"status": "ok", "entries": entries});
@@ -477,7 +570,7 @@ async fn health(State(gateway): State<Shared>) -> Response {
 }
 
 async fn metrics_text(State(gateway): State<Shared>) -> Response {
-    let text = gateway.metrics.render(&gateway.chain.health_snapshot());
+    let text = gateway.metrics.render(&gateway.health());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
@@ -514,10 +607,43 @@ mod tests {
         let env = Env::from_pairs([(KEYS_VAR, " k1 , ,k2")]);
         let keys = gateway_keys(&env);
         assert_eq!(keys, [b"k1".to_vec(), b"k2".to_vec()]);
-        assert!(key_matches(&keys, b"k2"));
-        assert!(!key_matches(&keys, b"k"));
-        assert!(!key_matches(&keys, b"k22"));
-        assert!(!key_matches(&[], b""));
+        assert_eq!(key_index(&keys, b"k2"), Some(1));
+        assert_eq!(key_index(&keys, b"k"), None);
+        assert_eq!(key_index(&keys, b"k22"), None);
+        assert_eq!(key_index(&[], b""), None);
+    }
+
+    #[test]
+    fn each_key_gets_its_own_minute_of_requests() {
+        let args = test_args_with(&["--key-rpm", "2", "--provider", "openai"]);
+        let env = Env::from_pairs([(KEYS_VAR, "a,b"), ("OPENAI_API_KEY", "sk-x")]);
+        let (gateway, _) = prepare(&args, &env).unwrap();
+        let t0 = Instant::now();
+        assert!(gateway.admit(0, t0).is_ok());
+        assert!(gateway.admit(0, t0).is_ok());
+        let wait = gateway.admit(0, t0 + Duration::from_secs(20)).unwrap_err();
+        // The minute began when the gateway was built, just before t0.
+        assert!(
+            wait <= Duration::from_secs(40) && wait > Duration::from_secs(39),
+            "{wait:?}"
+        );
+        assert!(
+            gateway.admit(1, t0).is_ok(),
+            "another key has its own count"
+        );
+        assert!(
+            gateway.admit(0, t0 + Duration::from_secs(60)).is_ok(),
+            "a new minute"
+        );
+    }
+
+    #[test]
+    fn routes_need_a_name_and_a_file() {
+        for bad in ["fast", "=x.toml", "fast="] {
+            let args = test_args_with(&["--route", bad]);
+            let err = prepare(&args, &Env::default()).unwrap_err();
+            assert!(err.0.contains("NAME=FILE"), "{bad}: {}", err.0);
+        }
     }
 
     #[test]
@@ -530,8 +656,12 @@ mod tests {
     }
 
     fn test_args(listen: &str) -> ServeArgs {
+        test_args_with(&["--listen", listen])
+    }
+
+    fn test_args_with(extra: &[&str]) -> ServeArgs {
         use clap::Parser as _;
-        let cli = crate::Cli::parse_from(["llmux", "serve", "--listen", listen]);
+        let cli = crate::Cli::parse_from(["llmux", "serve"].iter().chain(extra));
         match cli.command {
             crate::Command::Serve(a) => a,
             _ => unreachable!("parsed as serve"),
