@@ -415,6 +415,10 @@ pub struct Events {
     finish: Option<FinishReason>,
     /// Tool calls whose arguments were streamed in pieces.
     streamed_arguments: Vec<usize>,
+    /// Events held back while a tool call's block is open and the call is not complete: Anthropic's
+    /// blocks cannot interleave, so another call or text waits for it (providers that stream calls side
+    /// by side, or complete them all at the end, would otherwise cut a call's arguments short).
+    pending: Vec<StreamEvent>,
 }
 
 impl Events {
@@ -427,6 +431,7 @@ impl Events {
             usage: None,
             finish: None,
             streamed_arguments: Vec::new(),
+            pending: Vec::new(),
         }
     }
 
@@ -468,6 +473,55 @@ impl Events {
 
 impl Encode for Events {
     fn event(&mut self, event: StreamEvent, out: &mut String) {
+        if let Some(Block::Tool(open)) = self.open {
+            let same_call = match &event {
+                StreamEvent::ToolCallDelta { index, .. } | StreamEvent::ToolCall { index, .. } => {
+                    *index == open
+                }
+                StreamEvent::Usage(_) | StreamEvent::Finish(_) => true,
+                _ => false,
+            };
+            if !same_call {
+                self.pending.push(event);
+                return;
+            }
+        }
+        let completes = matches!(event, StreamEvent::ToolCall { .. });
+        self.encode(event, out);
+        if completes {
+            for held in std::mem::take(&mut self.pending) {
+                self.event(held, out);
+            }
+        }
+    }
+
+    fn end(&mut self, out: &mut String) {
+        // A call left open (no completion came) closes as it is, then what waited for it goes out.
+        self.close(out);
+        while !self.pending.is_empty() {
+            for held in std::mem::take(&mut self.pending) {
+                self.event(held, out);
+            }
+            self.close(out);
+        }
+        let mut usage =
+            json!({"output_tokens": self.usage.and_then(|u| u.output_tokens).unwrap_or(0)});
+        if let Some(n) = self.usage.and_then(|u| u.input_tokens) {
+            usage["input_tokens"] = json!(n);
+        }
+        wire::sse(
+            out,
+            Some("message_delta"),
+            &json!({"type": "message_delta",
+                    "delta": {"stop_reason": stop_reason(self.finish.as_ref()), "stop_sequence": null},
+                    "usage": usage}),
+        );
+        wire::sse(out, Some("message_stop"), &json!({"type": "message_stop"}));
+    }
+}
+
+impl Events {
+    fn encode(&mut self, event: StreamEvent, out: &mut String) {
         match event {
             StreamEvent::Start(start) => {
                 if let Some(id) = start.response_id.filter(|i| i.starts_with("msg")) {
@@ -547,23 +601,6 @@ impl Encode for Events {
             _ => {}
         }
     }
-
-    fn end(&mut self, out: &mut String) {
-        self.close(out);
-        let mut usage =
-            json!({"output_tokens": self.usage.and_then(|u| u.output_tokens).unwrap_or(0)});
-        if let Some(n) = self.usage.and_then(|u| u.input_tokens) {
-            usage["input_tokens"] = json!(n);
-        }
-        wire::sse(
-            out,
-            Some("message_delta"),
-            &json!({"type": "message_delta",
-                    "delta": {"stop_reason": stop_reason(self.finish.as_ref()), "stop_sequence": null},
-                    "usage": usage}),
-        );
-        wire::sse(out, Some("message_stop"), &json!({"type": "message_stop"}));
-    }
 }
 
 #[cfg(test)]
@@ -640,6 +677,62 @@ mod tests {
         ] {
             assert!(parse(body.as_bytes()).is_err(), "{body}");
         }
+    }
+
+    #[test]
+    fn calls_streamed_side_by_side_become_one_whole_block_each() {
+        let mut events = Events::new("msg_x".into());
+        let mut out = String::new();
+        let start = |index: usize, id: &str| StreamEvent::ToolCallStart {
+            index,
+            id: id.into(),
+            name: "f".into(),
+        };
+        let delta = |index: usize, arguments: &str| StreamEvent::ToolCallDelta {
+            index,
+            arguments: arguments.into(),
+        };
+        // OpenAI-style: both calls stream, and both complete only at the end.
+        for event in [
+            StreamEvent::Start(StreamStart::new("openai", "m")),
+            start(0, "a"),
+            delta(0, "{\"n\":"),
+            start(1, "b"),
+            delta(1, "{\"n\":2}"),
+            delta(0, "1}"),
+            StreamEvent::ToolCall {
+                index: 0,
+                call: ToolCall::new("a", "f", json!({"n": 1})),
+            },
+            StreamEvent::ToolCall {
+                index: 1,
+                call: ToolCall::new("b", "f", json!({"n": 2})),
+            },
+            StreamEvent::Finish(FinishReason::ToolCalls),
+        ] {
+            events.event(event, &mut out);
+        }
+        events.end(&mut out);
+        let data: Vec<Value> = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .map(|d| serde_json::from_str(d).unwrap())
+            .collect();
+        let starts: Vec<&Value> = data
+            .iter()
+            .filter(|d| d["type"] == "content_block_start")
+            .collect();
+        assert_eq!(starts.len(), 2, "{out}");
+        assert_eq!(starts[0]["content_block"]["id"], "a");
+        assert_eq!(starts[1]["content_block"]["id"], "b");
+        let arguments = |i: u64| -> String {
+            data.iter()
+                .filter(|d| d["type"] == "content_block_delta" && d["index"] == i)
+                .filter_map(|d| d["delta"]["partial_json"].as_str())
+                .collect()
+        };
+        assert_eq!(arguments(0), "{\"n\":1}", "{out}");
+        assert_eq!(arguments(1), "{\"n\":2}", "{out}");
     }
 
     #[test]
