@@ -539,7 +539,14 @@ impl Events {
             }
             StreamEvent::TextDelta(text) => {
                 let i = self.open(Block::Text, json!({"type": "text", "text": ""}), out);
-                Events::delta(out, i, json!({"type": "text_delta", "text": text}));
+                // The hot path: written as text, not built as a JSON tree.
+                use std::fmt::Write as _;
+                let _ = write!(
+                    out,
+                    "event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":{i},\
+                     \"delta\":{{\"type\":\"text_delta\",\"text\":{}}}}}\n\n",
+                    Value::String(text)
+                );
             }
             StreamEvent::ReasoningDelta(text) => {
                 let body = json!({"type": "thinking", "thinking": "", "signature": ""});

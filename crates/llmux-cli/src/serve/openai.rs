@@ -452,17 +452,17 @@ impl Chunks {
         }
     }
 
-    fn chunk(&self, out: &mut String, delta: Value, finish: Value) {
-        wire::sse(
+    /// One chunk: the fixed head (id, created, model), written as text once per token rather than built
+    /// as a JSON tree, then `delta` and `finish`.
+    fn chunk(&self, out: &mut String, delta: impl std::fmt::Display, finish: Value) {
+        use std::fmt::Write as _;
+        let _ = write!(
             out,
-            None,
-            &json!({
-                "id": self.id,
-                "object": "chat.completion.chunk",
-                "created": self.created,
-                "model": self.model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": null}],
-            }),
+            "data: {{\"id\":{},\"object\":\"chat.completion.chunk\",\"created\":{},\"model\":{},\
+             \"choices\":[{{\"index\":0,\"delta\":{delta},\"finish_reason\":{finish},\"logprobs\":null}}]}}\n\n",
+            Value::String(self.id.clone()),
+            self.created,
+            Value::String(self.model.clone()),
         );
     }
 
@@ -488,7 +488,13 @@ impl Encode for Chunks {
                     Value::Null,
                 );
             }
-            StreamEvent::TextDelta(text) => self.chunk(out, json!({"content": text}), Value::Null),
+            StreamEvent::TextDelta(text) => {
+                self.chunk(
+                    out,
+                    format_args!("{{\"content\":{}}}", Value::String(text)),
+                    Value::Null,
+                );
+            }
             StreamEvent::ReasoningDelta(text) => {
                 self.chunk(out, json!({"reasoning_content": text}), Value::Null);
             }
