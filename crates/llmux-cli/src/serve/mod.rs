@@ -55,8 +55,7 @@ pub const KEYS_VAR: &str = "LLMUX_GATEWAY_KEYS";
 /// How much ready SSE text is gathered into one body chunk at most.
 const COALESCE_BYTES: usize = 16 * 1024;
 
-/// What every handler shares.
-#[derive(Debug)]
+/// What every handler shares. Its `Debug` shows how many keys there are, never a key.
 pub struct Gateway {
     chain: Chain,
     routes: BTreeMap<String, Chain>,
@@ -68,6 +67,19 @@ pub struct Gateway {
     max_streams: usize,
     max_body: usize,
     next_id: AtomicU64,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("chain", &self.chain)
+            .field("routes", &self.routes.keys().collect::<Vec<_>>())
+            .field("keys", &self.keys.len())
+            .field("key_rpm", &self.windows.as_ref().map(|(rpm, _)| rpm))
+            .field("max_streams", &self.max_streams)
+            .field("max_body", &self.max_body)
+            .finish_non_exhaustive()
+    }
 }
 
 type Shared = Arc<Gateway>;
@@ -633,6 +645,17 @@ mod tests {
         assert_eq!(key_index(&keys, b"k"), None);
         assert_eq!(key_index(&keys, b"k22"), None);
         assert_eq!(key_index(&[], b""), None);
+        let args = test_args_with(&["--provider", "openai"]);
+        let env = Env::from_pairs([
+            (KEYS_VAR, "gw-secret-1"),
+            ("OPENAI_API_KEY", "sk-up-secret"),
+        ]);
+        let (gateway, _) = prepare(&args, &env).unwrap();
+        let shown = format!("{gateway:?}");
+        assert!(
+            !shown.contains("gw-secret") && !shown.contains("sk-up-secret"),
+            "{shown}"
+        );
     }
 
     #[test]
