@@ -300,3 +300,50 @@ fn without_a_gateway_key_it_refuses_a_non_loopback_address() {
     assert!(run.stderr.contains("LLMUX_GATEWAY_KEYS"), "{run:?}");
     assert!(!run.stderr.contains("sk-x"), "{run:?}");
 }
+
+const STALLED: &str = r#"
+import json, os, openai, anthropic
+base, key = os.environ["BASE"], os.environ["KEY"]
+o = openai.OpenAI(base_url=base + "/v1", api_key=key, max_retries=0, timeout=60)
+raw = o.chat.completions.with_raw_response.create(model="m", stream=True, messages=[{"role": "user", "content": "not stalled"}])
+text = "".join(c.delta.content or "" for ch in raw.parse() for c in ch.choices)
+a = anthropic.Anthropic(base_url=base, api_key=key, max_retries=0, timeout=60)
+with a.messages.stream(model="m", max_tokens=16, messages=[{"role": "user", "content": "not stalled either"}]) as s:
+    a_text = "".join(s.text_stream)
+print(json.dumps({"provider": raw.headers.get("x-llmux-provider"), "text": text, "a_text": a_text}))
+"#;
+
+#[test]
+fn a_stream_that_stalls_before_its_first_token_falls_back() {
+    // The first entry takes 30 s to its first token; the gateway gives it 500 ms.
+    let stalled = Katan::builder().args(["--ttft-ms", "30000"]).start();
+    let healthy = Katan::start();
+    let chain = entry(
+        "openai",
+        Katan::MODEL,
+        &format!("{}/v1", stalled.base_url()),
+    ) + &entry("claude", Katan::MODEL, &healthy.base_url());
+    let gateway = Gateway::start(
+        &chain,
+        &["--first-byte-timeout", "500ms", "--idle-timeout", "500ms"],
+        &[],
+    );
+    let run = python(STALLED, gateway.base_url(), "any");
+    assert_eq!(run.code, 0, "{run:?}\n{}", gateway.log());
+    let out = run.json();
+    assert_eq!(out["provider"], "claude", "{out}");
+    assert!(
+        out["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not stalled"),
+        "{out}"
+    );
+    assert!(
+        out["a_text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not stalled either"),
+        "{out}"
+    );
+}
