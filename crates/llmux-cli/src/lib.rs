@@ -1,7 +1,7 @@
 //! The `llmux` command line, as a library so its parts can be tested without a process: argument parsing
 //! ([`args`]), configuration and chain files ([`spec`]), building the chain ([`build`]), the output formats
-//! ([`output`]) and the commands ([`chat`], [`embed`], [`inspect`]). `src/main.rs` only wires them to the real stdin,
-//! stdout, stderr and environment.
+//! ([`output`]) and the commands ([`chat`], [`embed`], [`inspect`], [`serve`]). `src/main.rs` only wires them
+//! to the real stdin, stdout, stderr and environment.
 //!
 //! See the crate README for the command reference, the chain file format and the exit codes.
 #![forbid(unsafe_code)]
@@ -20,6 +20,7 @@ pub mod inspect;
 pub mod local;
 pub mod media;
 pub mod output;
+pub mod serve;
 pub mod spec;
 pub mod spinner;
 
@@ -73,6 +74,7 @@ where
         }
         Command::Health(select) => runtime.block_on(inspect::health(select, env, &mut stdout)),
         Command::Providers(select) => inspect::providers(select, env, &mut stdout),
+        Command::Serve(args) => runtime.block_on(serve::run(args, env)),
     }
 }
 

@@ -1,0 +1,199 @@
+//! What both dialects share on the way in: a parsed request, and small readers of JSON values that turn a
+//! wrong shape into a message for a 400 (never a panic).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use llmux::{ChatRequest, Source, StreamEvent};
+use serde_json::{Map, Value};
+
+/// A client's request, read into the library's vocabulary.
+#[derive(Debug)]
+pub struct Parsed {
+    /// The request the chain serves (its model empty: each entry sends its own).
+    pub request: ChatRequest,
+    /// The model name the client sent (echoed nowhere: the chain serves every name).
+    pub model: String,
+    /// Whether the client asked for a stream.
+    pub stream: bool,
+    /// OpenAI `stream_options.include_usage`.
+    pub include_usage: bool,
+}
+
+/// A 400's message.
+pub type Invalid = String;
+
+/// The body as a JSON object.
+pub fn object(body: &[u8]) -> Result<Map<String, Value>, Invalid> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err("the request body must be a JSON object".to_owned()),
+        Err(e) => Err(format!("the request body is not valid JSON: {e}")),
+    }
+}
+
+/// Where a value sits, for messages (`messages[2].content[0]`).
+pub fn at(path: &str, key: impl std::fmt::Display) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// A JSON object, or a message naming `path`.
+pub fn as_object<'a>(value: &'a Value, path: &str) -> Result<&'a Map<String, Value>, Invalid> {
+    value
+        .as_object()
+        .ok_or_else(|| format!("`{path}` must be an object"))
+}
+
+/// A JSON array, or a message naming `path`.
+pub fn as_array<'a>(value: &'a Value, path: &str) -> Result<&'a Vec<Value>, Invalid> {
+    value
+        .as_array()
+        .ok_or_else(|| format!("`{path}` must be an array"))
+}
+
+/// A string, or a message naming `path`.
+pub fn as_str<'a>(value: &'a Value, path: &str) -> Result<&'a str, Invalid> {
+    value
+        .as_str()
+        .ok_or_else(|| format!("`{path}` must be a string"))
+}
+
+/// The string field `key` of `map`, required.
+pub fn str_field<'a>(
+    map: &'a Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<&'a str, Invalid> {
+    match map.get(key) {
+        Some(v) => as_str(v, &at(path, key)),
+        None => Err(format!("`{}` is required", at(path, key))),
+    }
+}
+
+/// The field `key` of `map` unless it is absent or `null`.
+pub fn present<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    map.get(key).filter(|v| !v.is_null())
+}
+
+/// An optional number.
+pub fn f64_field(map: &Map<String, Value>, key: &str) -> Result<Option<f64>, Invalid> {
+    present(map, key)
+        .map(|v| {
+            v.as_f64()
+                .ok_or_else(|| format!("`{key}` must be a number"))
+        })
+        .transpose()
+}
+
+/// An optional integer.
+pub fn i64_field(map: &Map<String, Value>, key: &str) -> Result<Option<i64>, Invalid> {
+    present(map, key)
+        .map(|v| {
+            v.as_i64()
+                .ok_or_else(|| format!("`{key}` must be an integer"))
+        })
+        .transpose()
+}
+
+/// An optional boolean.
+pub fn bool_field(map: &Map<String, Value>, key: &str) -> Result<Option<bool>, Invalid> {
+    present(map, key)
+        .map(|v| {
+            v.as_bool()
+                .ok_or_else(|| format!("`{key}` must be a boolean"))
+        })
+        .transpose()
+}
+
+/// Fails naming the first field of `map` not in `known`: a field the gateway would otherwise drop.
+pub fn no_unknown_fields(
+    map: &Map<String, Value>,
+    known: &[&str],
+    path: &str,
+) -> Result<(), Invalid> {
+    match map.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(k) => Err(format!(
+            "`{}` is not supported by this gateway",
+            at(path, k)
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A `data:` URL's media type and base64 text, else the URL itself.
+pub fn source_of_url(url: &str) -> Result<Source, Invalid> {
+    let Some(rest) = url.strip_prefix("data:") else {
+        return Ok(Source::url(url));
+    };
+    let Some((head, data)) = rest.split_once(',') else {
+        return Err("a data: URL needs a `,` before its data".to_owned());
+    };
+    match head.strip_suffix(";base64") {
+        Some(media_type) if !media_type.is_empty() => Ok(Source::base64(media_type, data)),
+        _ => Err("only base64 data: URLs with a media type are supported".to_owned()),
+    }
+}
+
+/// The JSON text of a tool call's arguments, as OpenAI sends them: a string.
+pub fn arguments_text(arguments: &Value) -> String {
+    match arguments {
+        Value::Null => "{}".to_owned(),
+        v => v.to_string(),
+    }
+}
+
+/// One SSE event to `out`: `event:` when named, one `data:` line (JSON has no raw newlines).
+pub fn sse(out: &mut String, event: Option<&str>, data: &Value) {
+    if let Some(name) = event {
+        let _ = writeln!(out, "event: {name}");
+    }
+    let _ = write!(out, "data: {data}\n\n");
+}
+
+/// Turns stream events into a dialect's SSE text.
+pub trait Encode: Send + 'static {
+    /// Appends what `event` becomes (possibly nothing).
+    fn event(&mut self, event: StreamEvent, out: &mut String);
+    /// Appends what ends a stream that finished well.
+    fn end(&mut self, out: &mut String);
+}
+
+/// Tool names by call id, so a result can name the tool it answers (for providers keyed by name).
+#[derive(Debug, Default)]
+pub struct CallNames(BTreeMap<String, String>);
+
+impl CallNames {
+    /// Remembers that call `id` was of tool `name`.
+    pub fn insert(&mut self, id: &str, name: &str) {
+        self.0.insert(id.to_owned(), name.to_owned());
+    }
+
+    /// The tool of call `id`, or empty.
+    pub fn name(&self, id: &str) -> String {
+        self.0.get(id).cloned().unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_urls_become_inline_sources_and_others_urls() {
+        assert_eq!(
+            source_of_url("data:image/png;base64,iVBO").unwrap(),
+            Source::base64("image/png", "iVBO")
+        );
+        assert_eq!(
+            source_of_url("https://x/cat.jpg").unwrap(),
+            Source::url("https://x/cat.jpg")
+        );
+        assert!(source_of_url("data:text/plain,hello").is_err());
+        assert!(object(b"[1]").is_err());
+        assert!(object(b"{").unwrap_err().contains("not valid JSON"));
+    }
+}
