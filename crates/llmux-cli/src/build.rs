@@ -33,6 +33,38 @@ pub struct Options {
     pub deadline: Option<Duration>,
 }
 
+impl Options {
+    /// The options the commands' common flags give: `--connect-timeout`, `--first-byte-timeout`,
+    /// `--idle-timeout`, `--timeout` (each request's total limit and the whole call's deadline) and
+    /// `--max-retries`; a limit not given keeps its default.
+    pub fn from_flags(
+        connect: Option<Duration>,
+        first_byte: Option<Duration>,
+        idle: Option<Duration>,
+        total: Option<Duration>,
+        max_retries: Option<u32>,
+    ) -> Options {
+        let mut timeouts = Timeouts::default();
+        if let Some(d) = connect {
+            timeouts = timeouts.connect(d);
+        }
+        if let Some(d) = first_byte {
+            timeouts = timeouts.first_byte(d);
+        }
+        if let Some(d) = idle {
+            timeouts = timeouts.idle(d);
+        }
+        if let Some(d) = total {
+            timeouts = timeouts.total(d);
+        }
+        Options {
+            timeouts,
+            max_retries,
+            deadline: total,
+        }
+    }
+}
+
 /// The chain for `spec`; with `[state]`, its breakers and budgets are shared through Redis (which needs a
 /// tokio runtime: call this inside one).
 pub fn chain(

@@ -192,24 +192,13 @@ where
         (Some(_), None) => None,
         (_, arg) => Some(prompt(arg, stdin)?),
     };
-    let mut timeouts = llmux::Timeouts::default();
-    if let Some(d) = args.connect_timeout {
-        timeouts = timeouts.connect(d);
-    }
-    if let Some(d) = args.first_byte_timeout {
-        timeouts = timeouts.first_byte(d);
-    }
-    if let Some(d) = args.idle_timeout {
-        timeouts = timeouts.idle(d);
-    }
-    if let Some(d) = args.timeout {
-        timeouts = timeouts.total(d);
-    }
-    let options = Options {
-        timeouts,
-        max_retries: args.max_retries,
-        deadline: args.timeout,
-    };
+    let options = Options::from_flags(
+        args.connect_timeout,
+        args.first_byte_timeout,
+        args.idle_timeout,
+        args.timeout,
+        args.max_retries,
+    );
     let observer: AttemptObserver = {
         let output = Arc::clone(output);
         let entries: Vec<(String, String)> = spec

@@ -143,18 +143,13 @@ fn prepare(
 ) -> Result<(llmux::chain::Chain, EmbedRequest), ConfigError> {
     let spec = spec::resolve_embed(&args.select, env)?;
     let inputs = texts(&args.texts, stdin)?;
-    let mut timeouts = llmux::Timeouts::default();
-    if let Some(d) = args.connect_timeout {
-        timeouts = timeouts.connect(d);
-    }
-    if let Some(d) = args.timeout {
-        timeouts = timeouts.total(d);
-    }
-    let options = Options {
-        timeouts,
-        max_retries: args.max_retries,
-        deadline: args.timeout,
-    };
+    let options = Options::from_flags(
+        args.connect_timeout,
+        None,
+        None,
+        args.timeout,
+        args.max_retries,
+    );
     let chain = build::embed_chain(&spec, options, observer)?;
     // The chain sends each entry its own model; this one names the request in errors and spans.
     let model = chain
