@@ -1,6 +1,7 @@
 //! `llmux serve`: the chain behind an OpenAI- and Anthropic-compatible HTTP API.
 //!
-//! Routes: `POST /v1/chat/completions` ([`openai`]), `POST /v1/messages` ([`anthropic`]), `GET /v1/models`
+//! Routes: `POST /v1/chat/completions` ([`openai`]), `POST /v1/messages` ([`anthropic`]),
+//! `POST /v1/embeddings` ([`embeddings`], the chain's entries that embed), `GET /v1/models`
 //! (OpenAI's list, or Anthropic's when the request carries `anthropic-version`), `GET /health`,
 //! `GET /metrics` ([`metrics`]). Every model name is served by the main chain, except the names given a
 //! chain of their own with `--route NAME=FILE`. A streamed request is
@@ -14,6 +15,7 @@
 //! key or a request body.
 
 pub mod anthropic;
+pub mod embeddings;
 pub mod errors;
 pub mod metrics;
 pub mod openai;
@@ -58,6 +60,8 @@ const COALESCE_BYTES: usize = 16 * 1024;
 /// What every handler shares. Its `Debug` shows how many keys there are, never a key.
 pub struct Gateway {
     chain: Chain,
+    /// The embeddings chain of the main chain's spec, or why there is none.
+    embeddings: Result<Chain, String>,
     routes: BTreeMap<String, Chain>,
     keys: Vec<Vec<u8>>,
     /// `--key-rpm` and, per key (one shared slot without keys), the current minute's start and count.
@@ -181,6 +185,9 @@ fn prepare(args: &ServeArgs, env: &Env) -> Result<(Gateway, SocketAddr), ConfigE
         Arc::new(move |attempt| metrics.attempt(attempt))
     };
     let chain = build::chain(&spec, options, Some(Arc::clone(&observer)), None)?;
+    // Its entries that embed; a chain without any still serves chat (and says why on /v1/embeddings).
+    let embeddings =
+        build::embed_chain(&spec, options, Some(Arc::clone(&observer))).map_err(|e| e.0);
     let mut routes = BTreeMap::new();
     for (name, file) in route_files {
         let select = crate::args::SelectArgs {
@@ -201,6 +208,7 @@ fn prepare(args: &ServeArgs, env: &Env) -> Result<(Gateway, SocketAddr), ConfigE
     Ok((
         Gateway {
             chain,
+            embeddings,
             routes,
             windows,
             keys,
@@ -278,6 +286,7 @@ pub fn router(gateway: Shared) -> Router {
     let api = Router::new()
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/messages", post(messages))
+        .route("/v1/embeddings", post(embeddings::handle))
         .route("/v1/models", get(models))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&gateway),
