@@ -136,7 +136,7 @@ impl WireConfig for AzureConfig {
         match &self.api {
             AzureApi::Deployments { api_version } => Some((
                 format!("{}/openai/deployments/", self.endpoint()),
-                format!("/chat/completions?api-version={api_version}"),
+                format!("?api-version={api_version}"),
             )),
             AzureApi::V1 => None,
         }
@@ -242,7 +242,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             full.deployment_url().unwrap().1,
-            "/chat/completions?api-version=2025-01-01-preview"
+            "?api-version=2025-01-01-preview"
         );
     }
 }

@@ -110,9 +110,15 @@ impl ChatCompletions {
 
     /// The URL a request for `model` goes to.
     pub fn chat_url_for(&self, model: &str) -> String {
+        self.url_for(model, "chat/completions", &self.chat_url)
+    }
+
+    /// The URL of `endpoint` for `model`: below the model's deployment when the server puts the model in
+    /// the URL, else `fixed`.
+    fn url_for(&self, model: &str, endpoint: &str, fixed: &str) -> String {
         match &self.deployment_url {
-            Some((before, after)) => format!("{before}{}{after}", path_segment(model)),
-            None => self.chat_url.clone(),
+            Some((before, query)) => format!("{before}{}/{endpoint}{query}", path_segment(model)),
+            None => fixed.to_owned(),
         }
     }
 
@@ -214,14 +220,7 @@ impl EmbedCodec for ChatCompletions {
     ) -> Result<WireRequest, Error> {
         let body = embeddings_body(request, inputs, self.embed_encoding)?;
         // A server with the model in the URL (Azure's deployments) embeds at the deployment's URL too.
-        let url = match &self.deployment_url {
-            Some((before, after)) => format!(
-                "{before}{}{}",
-                path_segment(&request.model),
-                after.replacen("/chat/completions", "/embeddings", 1)
-            ),
-            None => self.embeddings_url.clone(),
-        };
+        let url = self.url_for(&request.model, "embeddings", &self.embeddings_url);
         Ok(WireRequest::post(url, self.request_headers()?, body))
     }
 

@@ -99,8 +99,9 @@ pub trait WireConfig: Send + Sync {
         self.http().url("chat/completions")
     }
 
-    /// For servers that put the model in the URL (Azure's deployments): the URL before and after the
-    /// model's path segment; `None` (the default) posts every request to [`WireConfig::chat_url`].
+    /// For servers that put the model in the URL (Azure's deployments): the URL before the model's path
+    /// segment and the query after the endpoint's path (`/chat/completions`, `/embeddings`); `None` (the
+    /// default) posts every request to [`WireConfig::chat_url`] and [`WireConfig::embeddings_url`].
     fn deployment_url(&self) -> Option<(String, String)> {
         None
     }
