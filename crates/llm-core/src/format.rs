@@ -71,18 +71,8 @@ impl ResponseFormat {
             object.remove("$schema");
             object.remove("title");
         }
-        let name: String = T::schema_name()
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
         ResponseFormat::JsonSchema(JsonSchema {
-            name,
+            name: JsonSchema::name_from(&T::schema_name()),
             schema,
             strict: None,
         })
@@ -110,6 +100,28 @@ pub struct JsonSchema {
 }
 
 impl JsonSchema {
+    /// A schema name providers accept, made from `text` (a type or file name): letters, digits, `_` and
+    /// `-` kept, anything else `_`; `answer` when nothing is left.
+    ///
+    /// ```
+    /// assert_eq!(llm_core::JsonSchema::name_from("city list.v2"), "city_list_v2");
+    /// assert_eq!(llm_core::JsonSchema::name_from(""), "answer");
+    /// ```
+    pub fn name_from(text: &str) -> String {
+        if text.is_empty() {
+            return "answer".to_owned();
+        }
+        text.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    }
+
     /// Sets whether the provider must hold the answer to the schema exactly.
     #[must_use]
     pub fn strict(mut self, strict: bool) -> Self {

@@ -129,24 +129,11 @@ impl Schema {
             .map_err(|e| ConfigError(format!("invalid schema file {}: {e}", path.display())))?;
         let validator = jsonschema::validator_for(&schema)
             .map_err(|e| ConfigError(format!("invalid schema file {}: {e}", path.display())))?;
-        let name: String = path
+        let stem = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default()
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let name = if name.is_empty() {
-            "answer".to_owned()
-        } else {
-            name
-        };
+            .unwrap_or_default();
+        let name = llmux::JsonSchema::name_from(&stem);
         Ok((
             Schema { validator },
             llmux::ResponseFormat::json_schema(name, schema).into(),
