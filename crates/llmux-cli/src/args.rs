@@ -233,6 +233,14 @@ pub struct ServeArgs {
     /// How many streamed answers may be open at once (more: 503, or 529 in the Anthropic dialect).
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub max_streams: usize,
+    /// How many whole (unstreamed) answers may be in preparation at once (more: 503, or 529 in the
+    /// Anthropic dialect).
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub max_requests: usize,
+    /// How long a streamed answer may stay silent before a keep-alive goes out (Anthropic's `ping` event,
+    /// an SSE comment for OpenAI clients); `0s` sends none.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "15s")]
+    pub keepalive: Duration,
     /// After ctrl-c or SIGTERM, how long open requests may take to finish before the server exits.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
     pub shutdown_timeout: Duration,

@@ -188,6 +188,23 @@ pub struct StateSpec {
     pub key: Option<String>,
 }
 
+/// `llmux serve`'s gateway keys from a chain file's `[gateway] keys`: secrets, never printed.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct GatewayKeys(Vec<String>);
+
+impl GatewayKeys {
+    /// The keys, to compare presented ones with.
+    pub fn expose(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for GatewayKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "GatewayKeys({} keys, <redacted>)", self.0.len())
+    }
+}
+
 /// The chain to build, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChainSpec {
@@ -195,6 +212,8 @@ pub struct ChainSpec {
     pub entries: Vec<EntrySpec>,
     /// Where breakers and budgets are shared, when the chain file says.
     pub state: Option<StateSpec>,
+    /// The gateway keys a chain file names (`[gateway] keys`), read by `llmux serve` only.
+    pub gateway_keys: GatewayKeys,
 }
 
 /// The fixed facts about a provider the CLI needs.
@@ -285,6 +304,7 @@ pub fn resolve(select: &SelectArgs, env: &Env) -> Result<ChainSpec, ConfigError>
         return single(provider, select, env).map(|e| ChainSpec {
             entries: vec![e],
             state: None,
+            gateway_keys: GatewayKeys::default(),
         });
     }
     if let Some(path) = &select.chain {
@@ -316,6 +336,7 @@ pub fn resolve_embed(select: &SelectArgs, env: &Env) -> Result<ChainSpec, Config
         Some(entry) => Ok(ChainSpec {
             entries: vec![entry],
             state: None,
+            gateway_keys: GatewayKeys::default(),
         }),
         None => Err(ConfigError(format!(
             "no configured provider embeds (Claude and OpenRouter do not through llmux): set OPENAI_API_KEY, \
@@ -456,6 +477,7 @@ pub fn default_chain(env: &Env) -> Result<ChainSpec, ConfigError> {
     Ok(ChainSpec {
         entries,
         state: None,
+        gateway_keys: GatewayKeys::default(),
     })
 }
 
@@ -553,12 +575,26 @@ pub fn peers_dir(env: &Env) -> Option<PathBuf> {
     Some(cache.join("peers"))
 }
 
-/// A chain file: `[[entry]]` tables, tried in file order, and an optional `[state]` table.
+/// A chain file: `[[entry]]` tables, tried in file order, an optional `[state]` table and, for `llmux
+/// serve`, an optional `[gateway]` table.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ChainFile {
     state: Option<StateFile>,
+    gateway: Option<GatewayFile>,
     entry: Vec<FileEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GatewayFile {
+    keys: Vec<String>,
+}
+
+impl fmt::Debug for GatewayFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GatewayFile").finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -777,8 +813,21 @@ pub fn parse_chain_file(text: &str, path: &Path, env: &Env) -> Result<ChainSpec,
     {
         problems.push("[state] redis must be a redis:// URL".to_owned());
     }
+    let mut gateway_keys = Vec::new();
+    for key in file.gateway.map(|g| g.keys).unwrap_or_default() {
+        let key = key.trim();
+        if key.is_empty() {
+            problems.push("[gateway] keys must not be empty strings".to_owned());
+        } else {
+            gateway_keys.push(key.to_owned());
+        }
+    }
     if problems.is_empty() {
-        Ok(ChainSpec { entries, state })
+        Ok(ChainSpec {
+            entries,
+            state,
+            gateway_keys: GatewayKeys(gateway_keys),
+        })
     } else {
         Err(ConfigError(format!(
             "invalid chain file {}: {}",

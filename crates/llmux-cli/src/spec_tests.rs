@@ -211,6 +211,14 @@ fn chain_file_mistakes_are_configuration_errors_that_say_what() {
             "entry 0: params.top_k",
         ),
         ("[[chain]]\n", "unknown field `chain`"),
+        (
+            "[gateway]\nkeys = [\" \"]\n[[entry]]\nprovider = \"openai\"\nmodel = \"m\"\n",
+            "[gateway] keys must not be empty strings",
+        ),
+        (
+            "[gateway]\nkey = \"k\"\n[[entry]]\nprovider = \"openai\"\nmodel = \"m\"\n",
+            "unknown field `key`",
+        ),
     ];
     for (text, expected) in cases {
         let err = parse_chain_file(text, Path::new("c.toml"), &env).unwrap_err();
@@ -351,4 +359,15 @@ id = "second-key"
     assert_eq!(second.fleet.rpm, Some(5));
     assert_eq!(second.fleet.id.as_deref(), Some("second-key"));
     assert!(matches!(&second.key, Key::Set { var, .. } if var == "KEY_B"));
+}
+
+#[test]
+fn a_chain_file_names_gateway_keys_that_never_print() {
+    let env = Env::from_pairs([("OPENAI_API_KEY", "sk-a")]);
+    let text = "[gateway]\nkeys = [\"gw-secret-1\", \" gw-secret-2 \"]\n\n[[entry]]\nprovider = \"openai\"\nmodel = \"m\"\n";
+    let spec = parse_chain_file(text, Path::new("c.toml"), &env).expect("valid");
+    assert_eq!(spec.gateway_keys.expose(), ["gw-secret-1", "gw-secret-2"]);
+    let shown = format!("{spec:?}");
+    assert!(!shown.contains("gw-secret"), "{shown}");
+    assert!(shown.contains("GatewayKeys(2 keys"), "{shown}");
 }

@@ -347,3 +347,102 @@ fn a_stream_that_stalls_before_its_first_token_falls_back() {
         "{out}"
     );
 }
+
+/// A slow whole request holds the one slot of `--max-requests 1` (seen in `/metrics`), so a second is
+/// refused as busy in both dialects while streams are not held back by it.
+const WHOLE_LIMIT: &str = r#"
+import json, os, threading, time, urllib.request, openai, anthropic
+base, key = os.environ["BASE"], os.environ["KEY"]
+o = openai.OpenAI(base_url=base + "/v1", api_key=key, max_retries=0)
+a = anthropic.Anthropic(base_url=base, api_key=key, max_retries=0)
+out = {}
+def slow():
+    out["slow"] = o.chat.completions.create(model="m", messages=[{"role": "user", "content": "slow one"}]).choices[0].finish_reason
+t = threading.Thread(target=slow)
+t.start()
+deadline = time.monotonic() + 60
+while "llmux_open_requests 1" not in urllib.request.urlopen(base + "/metrics").read().decode() and time.monotonic() < deadline:
+    time.sleep(0.01)
+try:
+    o.chat.completions.create(model="m", messages=[{"role": "user", "content": "second"}])
+except openai.APIStatusError as e:
+    out["busy_openai"] = [e.status_code, e.response.headers.get("retry-after")]
+try:
+    a.messages.create(model="m", max_tokens=8, messages=[{"role": "user", "content": "second"}])
+except anthropic.APIStatusError as e:
+    out["busy_anthropic"] = [e.status_code, e.response.headers.get("retry-after")]
+out["stream"] = [c.finish_reason for ch in o.chat.completions.create(model="m", messages=[{"role": "user", "content": "s"}], stream=True) for c in ch.choices if c.finish_reason]
+t.join()
+out["after"] = urllib.request.urlopen(base + "/metrics").read().decode().count("llmux_open_requests 0")
+print(json.dumps(out))
+"#;
+
+#[test]
+fn the_whole_request_limit_answers_busy_without_holding_back_streams() {
+    let katan = Katan::builder()
+        .args(["--latency-ms", "2500", "--max-concurrent", "4"])
+        .start();
+    let chain = entry("openai", Katan::MODEL, &format!("{}/v1", katan.base_url()));
+    let gateway = Gateway::start(&chain, &["--max-requests", "1"], &[]);
+    let run = python(WHOLE_LIMIT, gateway.base_url(), "any");
+    assert_eq!(run.code, 0, "{run:?}\n{}", gateway.log());
+    let out = run.json();
+    assert_eq!(out["busy_openai"], serde_json::json!([503, "1"]), "{out}");
+    assert_eq!(
+        out["busy_anthropic"],
+        serde_json::json!([529, "1"]),
+        "{out}"
+    );
+    assert_eq!(out["stream"], serde_json::json!(["stop"]), "{out}");
+    assert_eq!(out["slow"], "stop", "{out}");
+    assert_eq!(out["after"], 1, "the gauge is back to 0: {out}");
+}
+
+/// A provider silent between tokens: the raw body carries keep-alives in both dialects (an SSE comment
+/// for OpenAI clients, Anthropic's `ping` event), and both SDKs read the streams through them.
+const KEEPALIVE: &str = r#"
+import json, os, urllib.request, openai, anthropic
+base, key = os.environ["BASE"], os.environ["KEY"]
+body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi keep"}]}
+def raw(path, payload, headers):
+    req = urllib.request.Request(base + path, data=json.dumps(payload).encode(), method="POST",
+                                 headers=dict(headers, **{"content-type": "application/json"}))
+    return urllib.request.urlopen(req, timeout=60).read().decode()
+raw_openai = raw("/v1/chat/completions", body, {"authorization": "Bearer " + key})
+raw_anthropic = raw("/v1/messages", dict(body, max_tokens=16), {"x-api-key": key, "anthropic-version": "2023-06-01"})
+o = openai.OpenAI(base_url=base + "/v1", api_key=key, max_retries=0)
+text = "".join(c.delta.content or "" for ch in o.chat.completions.create(model="m", messages=body["messages"], stream=True) for c in ch.choices)
+a = anthropic.Anthropic(base_url=base, api_key=key, max_retries=0)
+with a.messages.stream(model="m", max_tokens=16, messages=body["messages"]) as s:
+    anthropic_text = s.get_final_message().content[0].text
+print(json.dumps({"comments": raw_openai.count(": keep-alive\n\n"), "pings": raw_anthropic.count("event: ping\n"),
+                  "done": raw_openai.rstrip().endswith("data: [DONE]"), "stop": raw_anthropic.rstrip().endswith('{"type":"message_stop"}'),
+                  "text": text, "anthropic_text": anthropic_text}))
+"#;
+
+#[test]
+fn silent_streams_get_keepalives_that_both_sdks_read_through() {
+    let katan = Katan::builder()
+        .args(["--itl-ms", "120", "--max-concurrent", "4"])
+        .start();
+    let chain = entry("openai", Katan::MODEL, &format!("{}/v1", katan.base_url()));
+    let gateway = Gateway::start(&chain, &["--keepalive", "30ms"], &[]);
+    let run = python(KEEPALIVE, gateway.base_url(), "any");
+    assert_eq!(run.code, 0, "{run:?}\n{}", gateway.log());
+    let out = run.json();
+    assert!(out["comments"].as_u64() >= Some(2), "{out}");
+    // One after `message_start`, as the API sends, and more while the provider is silent.
+    assert!(out["pings"].as_u64() >= Some(3), "{out}");
+    assert_eq!(out["done"], true, "{out}");
+    assert_eq!(out["stop"], true, "{out}");
+    assert!(
+        out["text"].as_str().is_some_and(|t| t.contains("hi keep")),
+        "{out}"
+    );
+    assert!(
+        out["anthropic_text"]
+            .as_str()
+            .is_some_and(|t| t.contains("hi keep")),
+        "{out}"
+    );
+}

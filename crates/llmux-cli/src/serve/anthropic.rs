@@ -518,7 +518,14 @@ impl Encode for Events {
         );
         wire::sse(out, Some("message_stop"), &json!({"type": "message_stop"}));
     }
+
+    fn keepalive(&self, out: &mut String) {
+        out.push_str(PING);
+    }
 }
+
+/// Anthropic's keep-alive event, sent after `message_start` (as the API does) and while a provider is silent.
+const PING: &str = "event: ping\ndata: {\"type\": \"ping\"}\n\n";
 
 impl Events {
     fn encode(&mut self, event: StreamEvent, out: &mut String) {
@@ -536,6 +543,7 @@ impl Events {
                         "usage": {"input_tokens": 0, "output_tokens": 0},
                     }}),
                 );
+                out.push_str(PING);
             }
             StreamEvent::TextDelta(text) => {
                 let i = self.open(Block::Text, json!({"type": "text", "text": ""}), out);
@@ -783,6 +791,7 @@ mod tests {
             names,
             [
                 "message_start",
+                "ping",
                 "content_block_start",
                 "content_block_delta",
                 "content_block_delta",

@@ -98,11 +98,11 @@ impl ApiError {
     }
 
     /// Too many streams are open (503, 529 for Anthropic), retry in a second.
-    pub fn busy(dialect: Dialect, limit: usize) -> ApiError {
+    pub fn busy(dialect: Dialect, limit: usize, what: &str) -> ApiError {
         let mut e = ApiError::from_kind(
             dialect,
             ErrorKind::Overloaded,
-            format!("the gateway already serves {limit} streams; retry shortly"),
+            format!("the gateway already serves {limit} {what}; retry shortly"),
         );
         e.retry_after = Some(Duration::from_secs(1));
         e

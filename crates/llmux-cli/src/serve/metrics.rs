@@ -1,6 +1,7 @@
 //! The gateway's counters, rendered in the Prometheus text exposition format (version 0.0.4) at
 //! `/metrics`: requests by API, mode and status, attempts by provider and outcome, a time-to-first-token
-//! histogram, the streams open now, and each chain entry's breaker state.
+//! histogram, the streams open now, entries passed over without a request (an open breaker, shared fleet
+//! state, a rate budget) and each chain entry's breaker state.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -9,7 +10,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use llmux::Attempt;
-use llmux::chain::{BreakerState, EntryHealth};
+use llmux::chain::{BreakerState, EntryHealth, Skipped};
 
 /// Upper bounds of the time-to-first-token buckets, in seconds.
 const TTFT_BUCKETS: [f64; 12] = [
@@ -23,7 +24,9 @@ pub struct Metrics {
     attempts: Mutex<BTreeMap<(String, &'static str), u64>>,
     ttft: Mutex<Histogram>,
     open_streams: AtomicI64,
+    open_requests: AtomicI64,
     stream_failures: Mutex<BTreeMap<&'static str, u64>>,
+    skips: Mutex<BTreeMap<(String, &'static str), u64>>,
 }
 
 #[derive(Debug, Default)]
@@ -53,6 +56,13 @@ impl Metrics {
             .or_default() += 1;
     }
 
+    /// An entry the chain passed over without a request (the gateway's form of the CLI's `skip` line).
+    pub fn skip(&self, skipped: &Skipped) {
+        *lock(&self.skips)
+            .entry((skipped.provider.clone(), skipped.reason.as_str()))
+            .or_default() += 1;
+    }
+
     /// The time from a streamed request's arrival to its first content.
     pub fn ttft(&self, elapsed: Duration) {
         let secs = elapsed.as_secs_f64();
@@ -69,6 +79,11 @@ impl Metrics {
     /// A stream that failed after its first token (ended with the dialect's error event).
     pub fn stream_failed(&self, api: &'static str) {
         *lock(&self.stream_failures).entry(api).or_default() += 1;
+    }
+
+    /// A whole answer began (`1`) or ended (`-1`) being prepared.
+    pub fn whole(&self, delta: i64) {
+        self.open_requests.fetch_add(delta, Ordering::Relaxed);
     }
 
     /// A stream opened (`1`) or closed (`-1`).
@@ -96,6 +111,15 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "llmux_attempts_total{{provider=\"{}\",outcome=\"{outcome}\"}} {n}",
+                escape(provider)
+            );
+        }
+        out.push_str("# HELP llmux_skips_total Entries passed over without a request, by provider and reason (breaker_open, probe_in_flight, rate_budget).\n");
+        out.push_str("# TYPE llmux_skips_total counter\n");
+        for ((provider, reason), n) in lock(&self.skips).iter() {
+            let _ = writeln!(
+                out,
+                "llmux_skips_total{{provider=\"{}\",reason=\"{reason}\"}} {n}",
                 escape(provider)
             );
         }
@@ -128,6 +152,13 @@ impl Metrics {
             out,
             "llmux_open_streams {}",
             self.open_streams.load(Ordering::Relaxed)
+        );
+        out.push_str("# HELP llmux_open_requests Whole (unstreamed) answers being prepared now.\n");
+        out.push_str("# TYPE llmux_open_requests gauge\n");
+        let _ = writeln!(
+            out,
+            "llmux_open_requests {}",
+            self.open_requests.load(Ordering::Relaxed)
         );
         out.push_str("# HELP llmux_breaker_state Each chain entry's circuit breaker: 0 closed, 1 open, 2 half-open.\n");
         out.push_str("# TYPE llmux_breaker_state gauge\n");

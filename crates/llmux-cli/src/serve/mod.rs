@@ -9,10 +9,12 @@
 //! left is reported with a real status, [`errors`]); after it, a failure ends the stream with the
 //! dialect's error event, never a clean end.
 //!
-//! Gateway keys come from `LLMUX_GATEWAY_KEYS` (comma-separated), sent as `Authorization: Bearer` or
-//! `x-api-key` and compared in constant time; `/health` and `/metrics` need none. Without a key the server
-//! only listens on a loopback address. `--key-rpm` limits each key's requests per minute. Upstream keys stay in the chain's providers: nothing here logs a
-//! key or a request body.
+//! Gateway keys come from `LLMUX_GATEWAY_KEYS` (comma-separated) and the main chain file's `[gateway] keys`,
+//! sent as `Authorization: Bearer` or `x-api-key` and compared in constant time; `/health` and `/metrics`
+//! need none. Without a key the server only listens on a loopback address. `--key-rpm` limits each key's
+//! requests per minute, `--max-streams` and `--max-requests` what is served at once, and `--keepalive`
+//! sends a stream's keep-alive while its provider is silent. Upstream keys stay in the chain's providers:
+//! nothing here logs a key or a request body.
 
 pub mod anthropic;
 pub mod embeddings;
@@ -36,7 +38,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures_util::{FutureExt as _, StreamExt};
-use llmux::chain::{AttemptObserver, BreakerState, Chain};
+use llmux::chain::{AttemptObserver, BreakerState, Chain, SkipObserver};
 use llmux::{ChatStream, Provider, StreamEvent};
 use serde_json::json;
 use subtle::ConstantTimeEq;
@@ -69,6 +71,11 @@ pub struct Gateway {
     metrics: Arc<Metrics>,
     streams: Arc<Semaphore>,
     max_streams: usize,
+    /// Whole (unstreamed) answers being prepared at once, at most `max_requests`.
+    requests: Arc<Semaphore>,
+    max_requests: usize,
+    /// How long a stream may stay silent before a keep-alive goes out (`None`: never).
+    keepalive: Option<Duration>,
     max_body: usize,
     next_id: AtomicU64,
 }
@@ -81,6 +88,8 @@ impl std::fmt::Debug for Gateway {
             .field("keys", &self.keys.len())
             .field("key_rpm", &self.windows.as_ref().map(|(rpm, _)| rpm))
             .field("max_streams", &self.max_streams)
+            .field("max_requests", &self.max_requests)
+            .field("keepalive", &self.keepalive)
             .field("max_body", &self.max_body)
             .finish_non_exhaustive()
     }
@@ -152,12 +161,6 @@ fn prepare(args: &ServeArgs, env: &Env) -> Result<(Gateway, SocketAddr), ConfigE
             args.listen
         ))
     })?;
-    let keys = gateway_keys(env);
-    if keys.is_empty() && !addr.ip().is_loopback() {
-        return Err(ConfigError(format!(
-            "refusing to listen on {addr} without a gateway key: set {KEYS_VAR} or listen on a loopback address"
-        )));
-    }
     let mut route_files = Vec::new();
     for route in &args.routes {
         match route.split_once('=') {
@@ -172,6 +175,19 @@ fn prepare(args: &ServeArgs, env: &Env) -> Result<(Gateway, SocketAddr), ConfigE
         }
     }
     let spec = spec::resolve(&args.select, env)?;
+    let mut keys = gateway_keys(env);
+    keys.extend(
+        spec.gateway_keys
+            .expose()
+            .iter()
+            .map(|k| k.as_bytes().to_vec()),
+    );
+    if keys.is_empty() && !addr.ip().is_loopback() {
+        return Err(ConfigError(format!(
+            "refusing to listen on {addr} without a gateway key: set {KEYS_VAR}, give the chain file \
+             `[gateway] keys`, or listen on a loopback address"
+        )));
+    }
     let options = Options::from_flags(
         args.connect_timeout,
         args.first_byte_timeout,
@@ -184,7 +200,16 @@ fn prepare(args: &ServeArgs, env: &Env) -> Result<(Gateway, SocketAddr), ConfigE
         let metrics = Arc::clone(&metrics);
         Arc::new(move |attempt| metrics.attempt(attempt))
     };
-    let chain = build::chain(&spec, options, Some(Arc::clone(&observer)), None)?;
+    let skips: SkipObserver = {
+        let metrics = Arc::clone(&metrics);
+        Arc::new(move |skipped| metrics.skip(skipped))
+    };
+    let chain = build::chain(
+        &spec,
+        options,
+        Some(Arc::clone(&observer)),
+        Some(Arc::clone(&skips)),
+    )?;
     // Its entries that embed; a chain without any still serves chat (and says why on /v1/embeddings).
     let embeddings =
         build::embed_chain(&spec, options, Some(Arc::clone(&observer))).map_err(|e| e.0);
@@ -195,7 +220,17 @@ fn prepare(args: &ServeArgs, env: &Env) -> Result<(Gateway, SocketAddr), ConfigE
             ..crate::args::SelectArgs::default()
         };
         let spec = spec::resolve(&select, env)?;
-        let built = build::chain(&spec, options, Some(Arc::clone(&observer)), None)?;
+        if !spec.gateway_keys.expose().is_empty() {
+            return Err(ConfigError(format!(
+                "--route `{name}`: [gateway] keys are read from the main chain file only"
+            )));
+        }
+        let built = build::chain(
+            &spec,
+            options,
+            Some(Arc::clone(&observer)),
+            Some(Arc::clone(&skips)),
+        )?;
         if routes.insert(name.to_owned(), built).is_some() {
             return Err(ConfigError(format!("--route `{name}` is given twice")));
         }
@@ -205,6 +240,7 @@ fn prepare(args: &ServeArgs, env: &Env) -> Result<(Gateway, SocketAddr), ConfigE
         (rpm, Mutex::new(vec![(now, 0); keys.len().max(1)]))
     });
     let max_streams = args.max_streams.max(1);
+    let max_requests = args.max_requests.max(1);
     Ok((
         Gateway {
             chain,
@@ -215,6 +251,9 @@ fn prepare(args: &ServeArgs, env: &Env) -> Result<(Gateway, SocketAddr), ConfigE
             metrics,
             streams: Arc::new(Semaphore::new(max_streams)),
             max_streams,
+            requests: Arc::new(Semaphore::new(max_requests)),
+            max_requests,
+            keepalive: Some(args.keepalive).filter(|d| !d.is_zero()),
             max_body: args.max_body_bytes,
             next_id: AtomicU64::new(1),
         },
@@ -403,6 +442,11 @@ fn provider_header(response: &mut Response, provider: &str) {
 }
 
 async fn whole(gateway: &Gateway, dialect: Dialect, parsed: Parsed) -> Response {
+    let Ok(_permit) = Arc::clone(&gateway.requests).try_acquire_owned() else {
+        return ApiError::busy(dialect, gateway.max_requests, "whole requests").into_response();
+    };
+    // Counted until this future ends, answered or dropped with its client.
+    let _open = Open::new(&gateway.metrics);
     match gateway.chain_for(&parsed.model).chat(&parsed.request).await {
         Ok(answer) => {
             let id = fresh_id(gateway, dialect);
@@ -429,7 +473,7 @@ async fn streamed(
     arrived: Instant,
 ) -> Response {
     let Ok(permit) = Arc::clone(&gateway.streams).try_acquire_owned() else {
-        return ApiError::busy(dialect, gateway.max_streams).into_response();
+        return ApiError::busy(dialect, gateway.max_streams, "streams").into_response();
     };
     let mut stream = match gateway
         .chain_for(&parsed.model)
@@ -470,6 +514,7 @@ async fn streamed(
         dialect,
         done,
         first: Some(first),
+        keepalive: gateway.keepalive,
         _permit: permit,
         metrics: Arc::clone(&gateway.metrics),
     };
@@ -491,6 +536,22 @@ async fn streamed(
     response
 }
 
+/// One whole answer being prepared, for the `llmux_open_requests` gauge.
+struct Open<'a>(&'a Metrics);
+
+impl<'a> Open<'a> {
+    fn new(metrics: &'a Metrics) -> Open<'a> {
+        metrics.whole(1);
+        Open(metrics)
+    }
+}
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        self.0.whole(-1);
+    }
+}
+
 /// A stream being sent: it holds its slot among the open streams until the body is done or dropped (a
 /// client that goes away drops it, which cancels the upstream request).
 struct Live {
@@ -499,6 +560,7 @@ struct Live {
     dialect: Dialect,
     done: bool,
     first: Option<String>,
+    keepalive: Option<Duration>,
     _permit: OwnedSemaphorePermit,
     metrics: Arc<Metrics>,
 }
@@ -514,7 +576,19 @@ impl Live {
         }
         let mut out = String::new();
         while out.is_empty() {
-            let next = self.stream.next().await;
+            let next = match self.keepalive {
+                // A silent provider (a long think, a slow tool call) would leave the client's and every
+                // proxy's idle timer running out: a keep-alive tells them the stream is alive. Waiting on
+                // `next()` again after a timeout loses nothing: the stream keeps its own state.
+                Some(quiet) => match tokio::time::timeout(quiet, self.stream.next()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        self.encoder.keepalive(&mut out);
+                        continue;
+                    }
+                },
+                None => self.stream.next().await,
+            };
             self.take(next, &mut out);
         }
         // Events that are already here go out in the same write: one chunk and one syscall for a burst,
@@ -691,15 +765,14 @@ mod tests {
 
     #[test]
     fn without_a_key_only_loopback_is_accepted() {
-        let mut args = test_args("0.0.0.0:0");
-        let err = prepare(&args, &Env::default()).unwrap_err();
+        let mut args = test_args_with(&["--listen", "0.0.0.0:0", "--provider", "openai"]);
+        let env = Env::from_pairs([("OPENAI_API_KEY", "sk-x")]);
+        let err = prepare(&args, &env).unwrap_err();
         assert!(err.0.contains("refusing"), "{}", err.0);
+        let keyed = Env::from_pairs([("OPENAI_API_KEY", "sk-x"), (KEYS_VAR, "gw")]);
+        assert!(prepare(&args, &keyed).is_ok(), "a key allows any address");
         args.listen = "not an address".into();
-        assert!(prepare(&args, &Env::default()).is_err());
-    }
-
-    fn test_args(listen: &str) -> ServeArgs {
-        test_args_with(&["--listen", listen])
+        assert!(prepare(&args, &keyed).is_err());
     }
 
     fn test_args_with(extra: &[&str]) -> ServeArgs {

@@ -160,6 +160,11 @@ pub trait Encode: Send + 'static {
     fn event(&mut self, event: StreamEvent, out: &mut String);
     /// Appends what ends a stream that finished well.
     fn end(&mut self, out: &mut String);
+    /// Appends what tells a client the stream is alive while the provider is silent (an SSE comment unless
+    /// the dialect has an event for it).
+    fn keepalive(&self, out: &mut String) {
+        out.push_str(": keep-alive\n\n");
+    }
 }
 
 /// Tool names by call id, so a result can name the tool it answers (for providers keyed by name).

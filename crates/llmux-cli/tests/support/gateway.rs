@@ -30,7 +30,8 @@ pub(crate) fn entry(provider: &str, model: &str, base_url: &str) -> String {
 }
 
 impl Gateway {
-    /// Starts `llmux serve --chain <chain> --listen 127.0.0.1:0 --max-retries 0 args…` with only `env`
+    /// Starts `llmux serve --chain <chain> --max-retries 0 --listen 127.0.0.1:0 args…` (`args` may give
+    /// another `--listen`) with only `env`
     /// (plus PATH, HOME and dummy upstream keys) and waits for its "listening on" line.
     pub(crate) fn start(chain: &str, args: &[&str], env: &[(&str, &str)]) -> Gateway {
         let dir = Scratch::new("serve");
@@ -38,7 +39,13 @@ impl Gateway {
         let mut child = Command::new(env!("CARGO_BIN_EXE_llmux"))
             .args(["serve", "--chain"])
             .arg(&file)
-            .args(["--listen", "127.0.0.1:0", "--max-retries", "0"])
+            .args(["--max-retries", "0"])
+            .args(
+                (!args.contains(&"--listen"))
+                    .then_some(["--listen", "127.0.0.1:0"])
+                    .into_iter()
+                    .flatten(),
+            )
             .args(args)
             .env_clear()
             .env("HOME", dir.path())
@@ -142,7 +149,13 @@ impl Script {
 
 /// Runs `script` with the peers' Python (which has the openai and anthropic SDKs), `BASE` and `KEY` set.
 pub(crate) fn python(script: &str, base: &str, key: &str) -> Script {
+    python_with(script, base, key, &[])
+}
+
+/// [`python`] with more environment variables.
+pub(crate) fn python_with(script: &str, base: &str, key: &str, env: &[(&str, &str)]) -> Script {
     let mut child = python_command(script, base, key)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
