@@ -239,6 +239,14 @@ impl FleetView {
         }
     }
 
+    /// How long `target`'s breaker in this process stays open (`None`: it is not open), for a store to
+    /// offer what this process learned while the fleet could not hear it.
+    pub fn open_for(&self, target: usize) -> Option<Duration> {
+        self.targets
+            .get(target)
+            .and_then(|t| t.health.open_for(self.clock.now()))
+    }
+
     /// The current time on the chain's clock.
     pub fn now(&self) -> Instant {
         self.clock.now()

@@ -315,6 +315,14 @@ impl Health {
         }
     }
 
+    /// How long this breaker stays open from `now` (`None`: it is not open).
+    pub(crate) fn open_for(&self, now: Instant) -> Option<Duration> {
+        match self.lock().breaker {
+            BreakerState::Open { until } if until > now => Some(until - now),
+            _ => None,
+        }
+    }
+
     /// The fleet says the breaker is closed.
     pub(crate) fn fleet_closed(&self) {
         let mut state = self.lock();

@@ -81,7 +81,7 @@ pub(crate) trait Operation: Sync {
         None
     }
 
-    /// What the provider's rate-limit headers said was left (`None`: not known, as for a stream).
+    /// What the provider's rate-limit headers said was left (`None`: not known).
     fn rate_limit(&self, _output: &Self::Output) -> Option<RateLimit> {
         None
     }
@@ -183,6 +183,12 @@ impl Operation for Stream<'_> {
     /// Nothing yet: the chain's stream records each event on this span as it delivers it, buffered ones
     /// included, so a response is described once.
     fn record(&self, _output: &Opened, _span: &Span) {}
+
+    /// The response's rate-limit headers, which came before its first event. (Its tokens come at its end:
+    /// the chain's stream counts them then.)
+    fn rate_limit(&self, output: &Opened) -> Option<RateLimit> {
+        output.rate_limit()
+    }
 }
 
 /// Embeddings from the entries of the chain's vector space: [`Embedder::embed`](llm_core::Embedder::embed).

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use futures_core::Stream;
 use futures_util::StreamExt;
-use llm_core::{Attempt, ChatStream, Error, ErrorKind, StreamEvent, StreamStart};
+use llm_core::{Attempt, ChatStream, Error, ErrorKind, RateLimit, StreamEvent, StreamStart};
 
 use tracing::Span;
 
@@ -29,6 +29,16 @@ pub(crate) struct Opened {
     /// A content event is among the buffered ones.
     pub(crate) has_content: bool,
     started: Instant,
+}
+
+impl Opened {
+    /// What the provider's rate-limit headers said was left, as its `Start` event carries it.
+    pub(crate) fn rate_limit(&self) -> Option<RateLimit> {
+        self.buffered.iter().find_map(|e| match e {
+            StreamEvent::Start(start) => start.rate_limit,
+            _ => None,
+        })
+    }
 }
 
 /// Reads `inner` until its first content event. An error before it is the attempt's error (the chain may
@@ -144,11 +154,30 @@ impl ChainStream {
             StreamEvent::TextDelta(t) | StreamEvent::ReasoningDelta(t) => {
                 self.delivered += t.len() as u64;
             }
+            StreamEvent::Usage(usage) => {
+                self.spend(usage.total());
+                for span in &self.spans {
+                    telemetry::event(span, event);
+                }
+            }
             _ => {
                 for span in &self.spans {
                     telemetry::event(span, event);
                 }
             }
+        }
+    }
+
+    /// A streamed answer's tokens, counted against the answering target's `tpm` as a whole answer's are
+    /// (in process and, with a store, fleet-wide); a stream's usage arrives at its end.
+    fn spend(&self, tokens: Option<u64>) {
+        let target = self.chain.target(self.target);
+        let Some(n) = tokens.filter(|_| target.limits.tpm.is_some()) else {
+            return;
+        };
+        target.rate.tokens(self.chain.clock.now(), n);
+        if let Some(store) = &self.chain.store {
+            store.report(self.target, Report::Tokens(n));
         }
     }
 

@@ -97,6 +97,42 @@ fn a_tpm_budget_counts_the_tokens_answers_report() {
 }
 
 #[test]
+fn streamed_answers_spend_a_tpm_budget_and_their_rate_limit_headers_lower_it() {
+    let clock = FakeClock::new();
+    let mut spent = ChatResponse::new("a", "m0", "hi");
+    let mut left = llm_core::RateLimit::default();
+    left.remaining_requests = Some(0);
+    spent.rate_limit = Some(left);
+    let a = scripted(
+        "a",
+        &clock,
+        vec![
+            with_usage(60),
+            with_usage(60),
+            Reply::response(spent),
+            ok("a"),
+        ],
+    );
+    let b = scripted("b", &clock, vec![ok("b"); 4]);
+    let (chain, skips) = build(
+        &clock,
+        vec![entry(&a, "m0").tpm(100).rpm(50), entry(&b, "m1")],
+        no_retries(),
+    );
+    let texts: Vec<String> = (0..3)
+        .map(|_| text_of(&stream(&clock, &chain).0.unwrap()))
+        .collect();
+    assert_eq!(texts, ["hi", "hi", "b"], "the streams' usage spent the tpm");
+    assert_eq!(a.calls(), 2);
+    clock.advance(secs(61));
+    // A stream whose headers say no request is left: the next call passes the entry over.
+    assert_eq!(text_of(&stream(&clock, &chain).0.unwrap()), "hi");
+    assert_eq!(text_of(&stream(&clock, &chain).0.unwrap()), "b");
+    assert_eq!(a.calls(), 3, "{:?}", reasons(&skips));
+    assert_eq!(reasons(&skips), [(0, None, SkipReason::RateBudget); 2]);
+}
+
+#[test]
 fn an_entry_configured_to_wait_for_its_budget_waits_instead_of_skipping() {
     let clock = FakeClock::new();
     let a = scripted("a", &clock, vec![ok("a"); 2]);

@@ -14,7 +14,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use futures_core::Stream;
 use http::header::{ACCEPT, HeaderValue};
-use llm_core::{ChatRequest, ChatResponse, ChatStream, Error, Provider, StreamEvent};
+use llm_core::{ChatRequest, ChatResponse, ChatStream, Error, Provider, RateLimit, StreamEvent};
 use tracing::Instrument as _;
 
 use crate::body::Body;
@@ -184,17 +184,22 @@ impl<C: Codec> HttpProvider<C> {
             // as JSON): decode it whole and replay it as the events a stream would have produced.
             let headers = response.headers().clone();
             let body = response.bytes(DEFAULT_MAX_BODY).await?;
-            let whole = codec
+            let mut whole = codec
                 .decode(request, &headers, &body)
                 .map_err(|e| self.inner.transport.finish(e))?;
+            whole.rate_limit = codec.rate_limit(&headers);
             return Ok(Streamed::Whole(whole.into_events().into_iter()));
         }
         let decoder = codec.decoder(request, response.headers());
-        Ok(Streamed::Body(EventStream::new(
-            response.into_body(),
-            Decoding::new(self.inner.transport.provider().to_owned(), framing, decoder),
-            self.inner.transport.clone(),
-        )))
+        let rate_limit = codec.rate_limit(response.headers());
+        Ok(Streamed::Body(
+            EventStream::new(
+                response.into_body(),
+                Decoding::new(self.inner.transport.provider().to_owned(), framing, decoder),
+                self.inner.transport.clone(),
+            ),
+            rate_limit,
+        ))
     }
 }
 
@@ -246,7 +251,8 @@ impl<C: Codec> Provider for HttpProvider<C> {
 // Built once per call and boxed as a `ChatStream` right away: the size difference is never copied around.
 #[allow(clippy::large_enum_variant)]
 enum Streamed<D: StreamDecoder> {
-    Body(EventStream<D>),
+    /// A body, and the rate-limit headers' news until the `Start` event carries it.
+    Body(EventStream<D>, Option<RateLimit>),
     Whole(std::vec::IntoIter<StreamEvent>),
 }
 
@@ -255,7 +261,15 @@ impl<D: StreamDecoder<Event = StreamEvent>> Stream for Streamed<D> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         match &mut *self {
-            Streamed::Body(body) => Pin::new(body).poll_next(cx),
+            Streamed::Body(body, rate_limit) => {
+                let mut polled = Pin::new(body).poll_next(cx);
+                if rate_limit.is_some()
+                    && let Poll::Ready(Some(Ok(StreamEvent::Start(start)))) = &mut polled
+                {
+                    start.rate_limit = rate_limit.take();
+                }
+                polled
+            }
             Streamed::Whole(events) => Poll::Ready(events.next().map(Ok)),
         }
     }

@@ -18,6 +18,7 @@ pub mod env;
 pub mod exit;
 pub mod inspect;
 pub mod local;
+pub mod log;
 pub mod media;
 pub mod output;
 pub mod serve;
@@ -84,6 +85,7 @@ pub fn main_with_process() -> u8 {
     let cli = Cli::parse();
     let env = Env::from_process();
     let stderr_is_terminal = std::io::stderr().is_terminal();
+    log::init(&env, stderr_is_terminal);
     run(
         &cli,
         &env,

@@ -6,7 +6,7 @@ mod support;
 
 use llmux_e2e::{Katan, RedisServer};
 use serde_json::json;
-use support::{Scratch, llmux, llmux_async, openai_whole, pairs, strings};
+use support::{Scratch, llmux, llmux_async, openai_stream, openai_whole, pairs, strings};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer};
 
@@ -111,14 +111,36 @@ fn a_redis_that_is_down_changes_nothing_but_a_log_line() {
         "the URL is never printed: {}",
         run.stderr
     );
+    assert_eq!(
+        run.stderr
+            .matches("fleet state: Redis unreachable; deciding from in-process state")
+            .count(),
+        1,
+        "said once: {}",
+        run.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_providers_remaining_requests_header_lowers_the_shared_budget() {
+    remaining_requests_lower_the_budget(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_streamed_answers_remaining_requests_header_lowers_the_shared_budget() {
+    remaining_requests_lower_the_budget(true).await;
+}
+
+async fn remaining_requests_lower_the_budget(streamed: bool) {
     let redis = RedisServer::start();
     let provider = MockServer::start().await;
+    let answer = if streamed {
+        openai_stream(&["h", "i"])
+    } else {
+        openai_whole("hi")
+    };
     Mock::given(method("POST"))
-        .respond_with(openai_whole("hi").insert_header("x-ratelimit-remaining-requests", "0"))
+        .respond_with(answer.insert_header("x-ratelimit-remaining-requests", "0"))
         .mount(&provider)
         .await;
     let healthy = Katan::start();
@@ -138,7 +160,12 @@ async fn the_providers_remaining_requests_header_lowers_the_shared_budget() {
     let chain = file.to_str().expect("utf-8 path").to_owned();
     let run = || {
         llmux_async(
-            strings(&["chat", "--json", "--no-stream", "--chain", &chain, "hi"]),
+            strings(
+                &["chat", "--json", "--chain", &chain, "hi"]
+                    .into_iter()
+                    .chain((!streamed).then_some("--no-stream"))
+                    .collect::<Vec<_>>(),
+            ),
             pairs(&[("OPENAI_API_KEY", "sk-test")]),
             None,
         )

@@ -303,3 +303,67 @@ fn redis_killed_mid_run_fails_no_call_and_the_fleet_resyncs_when_it_returns() {
         assert_eq!((attempts, skip.as_str()), (0, "breaker_open"));
     }
 }
+
+#[test]
+fn the_failure_ratio_is_the_fleets_so_processes_too_quiet_to_trip_alone_trip_together() {
+    let redis = RedisServer::start();
+    let failing = Katan::builder().args(["--error-rate", "1.0"]).start();
+    let healthy = Katan::start();
+    // Consecutive failures never trip here (100), and each process sees 3 outcomes, under the ratio's
+    // minimum of 10: only the fleet's window (12 outcomes, all failures) can open the breaker.
+    let mut workers: Vec<Worker> = (0..4)
+        .map(|_| Worker::start(&redis, "ratio", &failing, &healthy, &["--threshold", "100"]))
+        .collect();
+    let mut sent = 0;
+    for w in &mut workers {
+        for _ in 0..3 {
+            let (entry, attempts, _) = w.call();
+            assert_eq!(entry, 1, "entry 1 answers");
+            sent += attempts;
+        }
+    }
+    eventually(
+        "the fleet's ratio opens the breaker in every process",
+        || workers.iter().all(|w| w.first_opened().is_some()),
+    );
+    assert!(
+        (10..=12).contains(&sent),
+        "opened at the 10th outcome, give or take the reports in flight: {sent}"
+    );
+    for w in &mut workers {
+        let (_, attempts, skip) = w.call();
+        assert_eq!((attempts, skip.as_str()), (0, "breaker_open"));
+    }
+}
+
+#[test]
+fn a_breaker_opened_while_redis_was_down_is_offered_to_the_fleet_when_it_returns() {
+    let mut redis = RedisServer::start();
+    let failing = Katan::builder().args(["--error-rate", "1.0"]).start();
+    let healthy = Katan::start();
+    let args = ["--threshold", "2", "--cooldown-ms", "60000"];
+    let mut alone = Worker::start(&redis, "offer", &failing, &healthy, &args);
+    redis.kill();
+    for _ in 0..2 {
+        let (entry, attempts, _) = alone.call();
+        assert_eq!((entry, attempts), (1, 1), "entry 0 fails, entry 1 answers");
+    }
+    let (_, attempts, skip) = alone.call();
+    assert_eq!(
+        (attempts, skip.as_str()),
+        (0, "breaker_open"),
+        "opened in process while Redis is down"
+    );
+    redis.restart();
+    alone.ask("synced");
+    let breaker = "test:offer:0:first:katan-echo:b";
+    eventually("the breaker is written to Redis", || {
+        redis
+            .command(&["HGET", breaker, "u"])
+            .is_some_and(|r| r.starts_with('$') && !r.starts_with("$-1"))
+    });
+    // A process that starts now learns what the first learned alone.
+    let mut later = Worker::start(&redis, "offer", &failing, &healthy, &args);
+    let (entry, attempts, skip) = later.call();
+    assert_eq!((entry, attempts, skip.as_str()), (1, 0, "breaker_open"));
+}

@@ -34,10 +34,13 @@
 //! Keys, under `{namespace}:{chain}:{target}`: `:b` the breaker (a hash: consecutive failures `f`, open
 //! until `u` in the server's milliseconds), `:p` the probe lease, `:r` and `:t` requests and tokens per
 //! second, `:h` the provider's own hold (`retry-after` on a rate-limited answer). Every time is the Redis
-//! server's (`TIME`), so the hosts' clocks need not agree. The failure ratio of
-//! [`BreakerPolicy`](crate::BreakerPolicy) stays per process; the consecutive count is the fleet's.
-//! The provider's `x-ratelimit-remaining-*` and `anthropic-ratelimit-*-remaining` headers (whole answers and
-//! errors) lower the shared budget to match for every process.
+//! server's (`TIME`), so the hosts' clocks need not agree. `:ws` and `:wf` count successes and failures per
+//! second over the [`BreakerPolicy`](crate::BreakerPolicy) window, so its failure ratio is the fleet's too
+//! (every success is then reported; the reporter joins successes queued together into one script call).
+//! A breaker this process opened while Redis was away is offered to the fleet when Redis returns: opened
+//! for everyone unless the fleet already has it open. The provider's `x-ratelimit-remaining-*` and
+//! `anthropic-ratelimit-*-remaining` headers (whole answers, streams and errors) lower the shared budget to
+//! match for every process.
 
 mod tasks;
 
@@ -145,8 +148,21 @@ struct Keys {
     requests: String,
     tokens: String,
     hold: String,
+    /// The failure-ratio window's per-second successes and failures.
+    window_ok: String,
+    window_failed: String,
     /// The fleet may count failures for this target: the next success is reported.
     dirty: AtomicBool,
+    /// A failure was seen while Redis was away: the next sync offers this process's breaker to the fleet.
+    unsynced: AtomicBool,
+}
+
+/// Whether the breaker's failure-ratio rule can trip, so the fleet must count every outcome in its window.
+pub(crate) fn ratio_window(policy: &crate::BreakerPolicy) -> bool {
+    policy.enabled
+        && policy.consecutive_failures > 0
+        && policy.failure_ratio <= 1.0
+        && !policy.window.is_zero()
 }
 
 /// What is known once the chain is attached.
@@ -176,13 +192,21 @@ macro_rules! script {
     ($file:literal) => {
         Script::new(concat!(include_str!("now.lua"), include_str!($file)))
     };
+    // The breaker's scripts, which also keep the failure-ratio window.
+    (window $file:literal) => {
+        Script::new(concat!(
+            include_str!("now.lua"),
+            include_str!("window.lua"),
+            include_str!($file)
+        ))
+    };
 }
 
 impl Scripts {
     fn new() -> Self {
         Scripts {
-            failure: script!("failure.lua"),
-            success: script!("success.lua"),
+            failure: script!(window "failure.lua"),
+            success: script!(window "success.lua"),
             probe: script!("probe.lua"),
             release: script!("release.lua"),
             rate: script!("rate.lua"),
@@ -378,7 +402,10 @@ impl StateStore for RedisState {
                     requests: format!("{base}:r"),
                     tokens: format!("{base}:t"),
                     hold: format!("{base}:h"),
+                    window_ok: format!("{base}:ws"),
+                    window_failed: format!("{base}:wf"),
                     dirty: AtomicBool::new(false),
+                    unsynced: AtomicBool::new(false),
                 }
             })
             .collect();
@@ -473,12 +500,19 @@ impl StateStore for RedisState {
         };
         match report {
             Report::Failure { counts: true, .. } => keys.dirty.store(true, Ordering::Relaxed),
-            // The common path: a success where the fleet counts no failure has nothing to tell Redis, so it
-            // costs no queueing at all.
-            Report::Success { probe: false } if !keys.dirty.load(Ordering::Relaxed) => return,
+            // Without a fleet-wide failure ratio, a success where the fleet counts no failure has nothing
+            // to tell Redis, so it costs no queueing at all.
+            Report::Success { probe: false }
+                if !keys.dirty.load(Ordering::Relaxed) && !ratio_window(bound.view.policy()) =>
+            {
+                return;
+            }
             _ => {}
         }
         if !self.shared.is_up() {
+            if matches!(report, Report::Failure { counts: true, .. }) {
+                keys.unsynced.store(true, Ordering::Relaxed);
+            }
             return;
         }
         // Counted before it is sent, so a flush never misses it.

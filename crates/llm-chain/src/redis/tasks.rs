@@ -99,12 +99,26 @@ async fn subscriber(shared: Weak<Shared>) {
 /// Reads every target's breaker into the view; false when Redis did not answer.
 async fn sync(shared: &Shared, bound: &Bound) -> bool {
     let keys: Vec<&str> = bound.keys.iter().map(|k| k.breaker.as_str()).collect();
+    // Each breaker this process opened on failures seen while Redis was away, offered to the fleet.
+    let mut args = vec![bound.channel.clone()];
+    for (t, k) in bound.keys.iter().enumerate() {
+        let ours = k
+            .unsynced
+            .load(Ordering::Relaxed)
+            .then(|| bound.view.open_for(t))
+            .flatten();
+        args.push(ours.map_or("-1".to_owned(), |d| ms(d.max(Duration::from_millis(1)))));
+        args.push(k.id.clone());
+    }
     let Some(flat) = shared
-        .ask::<Vec<i64>>(&shared.scripts.sync, &keys, &[], BACKGROUND_WAIT)
+        .ask::<Vec<i64>>(&shared.scripts.sync, &keys, &args, BACKGROUND_WAIT)
         .await
     else {
         return false;
     };
+    for k in &bound.keys {
+        k.unsynced.store(false, Ordering::Relaxed);
+    }
     for (t, pair) in flat.chunks(2).enumerate() {
         let [failures, left] = pair else { continue };
         if let Some(k) = bound.keys.get(t) {
@@ -147,17 +161,37 @@ fn apply(bound: &Bound, text: &str) {
     }
 }
 
-/// Runs each reported outcome's script in order, applying what the fleet answers to the view.
+/// Runs each reported outcome's script in order, applying what the fleet answers to the view. Ordinary
+/// successes of one target queued one after another go to Redis as one script call.
 async fn reporter(shared: Weak<Shared>, mut reports: mpsc::Receiver<(usize, Report)>) {
-    while let Some((t, report)) = reports.recv().await {
+    let mut next = None;
+    loop {
+        let (t, report) = match next.take() {
+            Some(r) => r,
+            None => match reports.recv().await {
+                Some(r) => r,
+                None => return,
+            },
+        };
+        let mut joined = 1;
+        if report == (Report::Success { probe: false }) {
+            while let Ok(more) = reports.try_recv() {
+                if more == (t, report) {
+                    joined += 1;
+                } else {
+                    next = Some(more);
+                    break;
+                }
+            }
+        }
         let Some(s) = shared.upgrade() else { return };
-        handle(&s, t, report).await;
-        s.handled.send_modify(|n| *n += 1);
+        handle(&s, t, report, joined).await;
+        s.handled.send_modify(|n| *n += joined);
     }
 }
 
-/// Runs one report's script.
-async fn handle(s: &Shared, t: usize, report: Report) {
+/// Runs one report's script (`joined`: how many equal successes it stands for).
+async fn handle(s: &Shared, t: usize, report: Report, joined: u64) {
     if !s.is_up() {
         return;
     }
@@ -168,6 +202,12 @@ async fn handle(s: &Shared, t: usize, report: Report) {
         };
         let policy = bound.view.policy();
         let flag = |b: bool| if b { "1" } else { "0" }.to_owned();
+        // The failure-ratio window in whole seconds (0: the fleet keeps no window).
+        let (ratio, window_s) = if super::ratio_window(policy) {
+            (policy.failure_ratio, policy.window.as_secs().max(1))
+        } else {
+            (0.0, 0)
+        };
         match report {
             Report::Failure {
                 counts,
@@ -188,30 +228,46 @@ async fn handle(s: &Shared, t: usize, report: Report) {
                     bound.channel.clone(),
                     keys.id.clone(),
                     flag(counts),
+                    ratio.to_string(),
+                    policy.min_requests.to_string(),
+                    window_s.to_string(),
                 ];
                 let answer: Option<(i64, i64)> = s
                     .ask(
                         &s.scripts.failure,
-                        &[&keys.breaker, &keys.probe],
+                        &[
+                            &keys.breaker,
+                            &keys.probe,
+                            &keys.window_ok,
+                            &keys.window_failed,
+                        ],
                         &args,
                         BACKGROUND_WAIT,
                     )
                     .await;
-                if let Some((_, left)) = answer
-                    && left >= 0
-                {
-                    bound.view.opened(t, duration(left));
+                match answer {
+                    Some((_, left)) if left >= 0 => bound.view.opened(t, duration(left)),
+                    Some(_) => {}
+                    // Redis did not hear it: the next sync offers this process's breaker instead.
+                    None if counts => keys.unsynced.store(true, Ordering::Relaxed),
+                    None => {}
                 }
             }
             Report::Success { probe } => {
-                if !probe && !keys.dirty.swap(false, Ordering::Relaxed) {
+                if !probe && !keys.dirty.swap(false, Ordering::Relaxed) && window_s == 0 {
                     return;
                 }
-                let args = [bound.channel.clone(), keys.id.clone(), flag(probe)];
+                let args = [
+                    bound.channel.clone(),
+                    keys.id.clone(),
+                    flag(probe),
+                    joined.to_string(),
+                    window_s.to_string(),
+                ];
                 let _: Option<i64> = s
                     .ask(
                         &s.scripts.success,
-                        &[&keys.breaker, &keys.probe],
+                        &[&keys.breaker, &keys.probe, &keys.window_ok],
                         &args,
                         BACKGROUND_WAIT,
                     )
