@@ -367,3 +367,42 @@ fn a_breaker_opened_while_redis_was_down_is_offered_to_the_fleet_when_it_returns
     let (entry, attempts, skip) = later.call();
     assert_eq!((entry, attempts, skip.as_str()), (1, 0, "breaker_open"));
 }
+
+#[test]
+fn successes_elsewhere_keep_the_fleets_ratio_under_the_threshold() {
+    let redis = RedisServer::start();
+    let failing = Katan::builder().args(["--error-rate", "1.0"]).start();
+    let healthy = Katan::start();
+    let args = ["--threshold", "100"];
+    // Both processes call their first entry "first" (the same target for the fleet); one reaches a
+    // healthy server, the other a failing one.
+    let mut good = Worker::start(&redis, "mix", &healthy, &healthy, &args);
+    let mut bad = Worker::start(&redis, "mix", &failing, &healthy, &args);
+    for _ in 0..20 {
+        assert_eq!(good.call().1, 1, "the healthy process's entry 0 answers");
+    }
+    let window = "test:mix:0:first:katan-echo:ws";
+    eventually("the successes reach the fleet's window", || {
+        let values = redis.command(&["HVALS", window]).unwrap_or_default();
+        let total: u64 = values
+            .lines()
+            .filter(|l| !l.starts_with(['*', '$']))
+            .filter_map(|l| l.trim().parse::<u64>().ok())
+            .sum();
+        total == 20
+    });
+    // Its own ratio (every outcome a failure, ten of them) opens this process's breaker; the fleet's
+    // (ten failures in thirty outcomes) does not.
+    for _ in 0..12 {
+        bad.call();
+    }
+    let (_, attempts, skip) = bad.call();
+    assert_eq!((attempts, skip.as_str()), (0, "breaker_open"));
+    let (entry, attempts, _) = good.call();
+    assert_eq!(
+        (entry, attempts),
+        (0, 1),
+        "the fleet's breaker stays closed for the healthy process"
+    );
+    assert!(good.first_opened().is_none(), "never opened there");
+}

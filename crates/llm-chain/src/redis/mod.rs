@@ -36,7 +36,8 @@
 //! second, `:h` the provider's own hold (`retry-after` on a rate-limited answer). Every time is the Redis
 //! server's (`TIME`), so the hosts' clocks need not agree. `:ws` and `:wf` count successes and failures per
 //! second over the [`BreakerPolicy`](crate::BreakerPolicy) window, so its failure ratio is the fleet's too
-//! (every success is then reported; the reporter joins successes queued together into one script call).
+//! (successes are counted in process and sent with the target's next report, or every 250 ms, so the call's
+//! path only adds to a counter).
 //! A breaker this process opened while Redis was away is offered to the fleet when Redis returns: opened
 //! for everyone unless the fleet already has it open. The provider's `x-ratelimit-remaining-*` and
 //! `anthropic-ratelimit-*-remaining` headers (whole answers, streams and errors) lower the shared budget to
@@ -155,6 +156,9 @@ struct Keys {
     dirty: AtomicBool,
     /// A failure was seen while Redis was away: the next sync offers this process's breaker to the fleet.
     unsynced: AtomicBool,
+    /// Successes not yet counted in the fleet's failure-ratio window: counted here (no queueing on the
+    /// call's path) and sent with the target's next report or the reporter's next tick.
+    pending_ok: AtomicU64,
 }
 
 /// Whether the breaker's failure-ratio rule can trip, so the fleet must count every outcome in its window.
@@ -406,6 +410,7 @@ impl StateStore for RedisState {
                     window_failed: format!("{base}:wf"),
                     dirty: AtomicBool::new(false),
                     unsynced: AtomicBool::new(false),
+                    pending_ok: AtomicU64::new(0),
                 }
             })
             .collect();
@@ -500,11 +505,12 @@ impl StateStore for RedisState {
         };
         match report {
             Report::Failure { counts: true, .. } => keys.dirty.store(true, Ordering::Relaxed),
-            // Without a fleet-wide failure ratio, a success where the fleet counts no failure has nothing
-            // to tell Redis, so it costs no queueing at all.
-            Report::Success { probe: false }
-                if !keys.dirty.load(Ordering::Relaxed) && !ratio_window(bound.view.policy()) =>
-            {
+            // The common path: a success where the fleet counts no failure costs no queueing at all; for
+            // the fleet's failure-ratio window it is only counted, and sent later with others.
+            Report::Success { probe: false } if !keys.dirty.load(Ordering::Relaxed) => {
+                if ratio_window(bound.view.policy()) && self.shared.is_up() {
+                    keys.pending_ok.fetch_add(1, Ordering::Relaxed);
+                }
                 return;
             }
             _ => {}
@@ -528,6 +534,23 @@ impl StateStore for RedisState {
 
     fn flush(&self) -> StoreFuture<'_, ()> {
         Box::pin(async move {
+            // Successes only counted so far go out now too (a short-lived process exits next).
+            if let Some(bound) = self.shared.bound()
+                && self.shared.is_up()
+            {
+                for (t, keys) in bound.keys.iter().enumerate() {
+                    if keys.pending_ok.load(Ordering::Relaxed) > 0 {
+                        self.shared.queued.fetch_add(1, Ordering::SeqCst);
+                        if bound
+                            .reports
+                            .try_send((t, Report::Success { probe: false }))
+                            .is_err()
+                        {
+                            self.shared.handled.send_modify(|n| *n += 1);
+                        }
+                    }
+                }
+            }
             let goal = self.shared.queued.load(Ordering::SeqCst);
             let mut rx = self.shared.handled.subscribe();
             let bound = self.shared.options.startup_wait;

@@ -1,8 +1,11 @@
 -- Successful requests. KEYS: breaker hash, probe lease, window successes. ARGV: channel, target id, probe
--- (0/1), how many successes (the reporter joins those queued together), window seconds (0: no ratio rule).
+-- (0/1), how many successes (the reporter joins those queued together), window seconds (0: no ratio rule),
+-- window only (1: successes counted earlier in process, which only feed the window: they say nothing about
+-- a breaker that may have opened since).
 -- A success while half-open (or the probe's) closes the breaker for the fleet; any success resets the
 -- consecutive count and counts toward the failure-ratio window. Returns 1 when it closed the breaker.
 if tonumber(ARGV[5]) > 0 then count(KEYS[3], tonumber(ARGV[4]), tonumber(ARGV[5])) end
+if ARGV[6] == '1' then return 0 end
 local u = tonumber(redis.call('HGET', KEYS[1], 'u') or '0')
 if u > 0 and (now >= u or ARGV[3] == '1') then
   redis.call('DEL', KEYS[1], KEYS[2])

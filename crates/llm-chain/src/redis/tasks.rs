@@ -19,6 +19,8 @@ const FIRST_RETRY: Duration = Duration::from_millis(50);
 const MAX_RETRY: Duration = Duration::from_secs(1);
 /// How often a live subscriber checks whether Redis, marked down by a slow command, answers again.
 const RECHECK: Duration = Duration::from_millis(250);
+/// How often successes counted in process go to the fleet's failure-ratio window.
+const SUCCESSES_EVERY: Duration = Duration::from_millis(250);
 
 pub(super) fn spawn(shared: Arc<Shared>, reports: mpsc::Receiver<(usize, Report)>) {
     let runtime = shared.runtime.clone();
@@ -165,12 +167,21 @@ fn apply(bound: &Bound, text: &str) {
 /// successes of one target queued one after another go to Redis as one script call.
 async fn reporter(shared: Weak<Shared>, mut reports: mpsc::Receiver<(usize, Report)>) {
     let mut next = None;
+    let mut tick = tokio::time::interval(SUCCESSES_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let (t, report) = match next.take() {
             Some(r) => r,
-            None => match reports.recv().await {
-                Some(r) => r,
-                None => return,
+            None => tokio::select! {
+                r = reports.recv() => match r {
+                    Some(r) => r,
+                    None => return,
+                },
+                _ = tick.tick() => {
+                    let Some(s) = shared.upgrade() else { return };
+                    send_counted_successes(&s).await;
+                    continue;
+                }
             },
         };
         let mut joined = 1;
@@ -190,7 +201,18 @@ async fn reporter(shared: Weak<Shared>, mut reports: mpsc::Receiver<(usize, Repo
     }
 }
 
-/// Runs one report's script (`joined`: how many equal successes it stands for).
+/// Sends the successes each target counted since its last report into the fleet's window.
+async fn send_counted_successes(s: &Shared) {
+    let Some(bound) = s.bound() else { return };
+    for (t, keys) in bound.keys.iter().enumerate() {
+        if keys.pending_ok.load(Ordering::Relaxed) > 0 {
+            handle(s, t, Report::Success { probe: false }, 0).await;
+        }
+    }
+}
+
+/// Runs one report's script (`joined`: how many queued successes it stands for; the target's counted
+/// ones are added).
 async fn handle(s: &Shared, t: usize, report: Report, joined: u64) {
     if !s.is_up() {
         return;
@@ -231,6 +253,7 @@ async fn handle(s: &Shared, t: usize, report: Report, joined: u64) {
                     ratio.to_string(),
                     policy.min_requests.to_string(),
                     window_s.to_string(),
+                    keys.pending_ok.swap(0, Ordering::Relaxed).to_string(),
                 ];
                 let answer: Option<(i64, i64)> = s
                     .ask(
@@ -254,15 +277,18 @@ async fn handle(s: &Shared, t: usize, report: Report, joined: u64) {
                 }
             }
             Report::Success { probe } => {
-                if !probe && !keys.dirty.swap(false, Ordering::Relaxed) && window_s == 0 {
+                let counted = keys.pending_ok.swap(0, Ordering::Relaxed);
+                let dirty = keys.dirty.swap(false, Ordering::Relaxed);
+                if !probe && !dirty && (window_s == 0 || joined + counted == 0) {
                     return;
                 }
                 let args = [
                     bound.channel.clone(),
                     keys.id.clone(),
                     flag(probe),
-                    joined.to_string(),
+                    (joined + counted).to_string(),
                     window_s.to_string(),
+                    flag(!probe && !dirty && joined == 0),
                 ];
                 let _: Option<i64> = s
                     .ask(
