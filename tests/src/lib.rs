@@ -22,7 +22,7 @@
 #![forbid(unsafe_code)]
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub mod http;
 #[path = "../../xtask/src/layout.rs"]
@@ -200,6 +200,13 @@ impl LlamaServer {
         process::provisioned(Artifact::Model)
     }
 
+    /// The chat template [`LlamaServerBuilder::tool_calls`] serves the model with.
+    pub fn tool_template_path() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("templates")
+            .join("smollm2-tool-calls.jinja")
+    }
+
     /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub fn base_url(&self) -> String {
         self.process.base_url()
@@ -231,6 +238,13 @@ impl LlamaServerBuilder {
     {
         self.args.extend(args.into_iter().map(Into::into));
         self
+    }
+
+    /// Serves SmolLM2 with `tests/templates/smollm2-tool-calls.jinja`, under which a request with tools is
+    /// answered with real `tool_calls` (whole and streamed), and a history with calls and results is taken.
+    pub fn tool_calls(self) -> Self {
+        self.arg("--chat-template-file")
+            .arg(LlamaServer::tool_template_path())
     }
 
     /// Starts the server and waits until `GET /health` answers 200 (503 while the model loads).

@@ -136,3 +136,54 @@ fn health_starts_the_local_default_and_reports_it_reachable() {
         "{run:?}"
     );
 }
+
+#[test]
+fn tools_reach_a_real_llama_server_and_its_call_is_a_tool_call_line() {
+    let server = LlamaServer::builder().tool_calls().start();
+    let dir = support::Scratch::new("llama-tools");
+    let tools = dir.file(
+        "tools.json",
+        r#"[{"name": "get_weather", "description": "The weather forecast for a city",
+             "parameters": {"type": "object", "required": ["city", "days"],
+                            "properties": {"city": {"type": "string"},
+                                           "days": {"type": "integer", "minimum": 1, "maximum": 7}}}}]"#,
+    );
+    let url = server.base_url();
+    let run = run(
+        &[
+            "chat",
+            "--json",
+            "--provider",
+            "llamacpp",
+            "--base-url",
+            &url,
+            "--tools",
+            tools.to_str().expect("utf-8 path"),
+            "--tool-choice",
+            "required",
+            "--param",
+            "max_tokens=64",
+            "--param",
+            "temperature=0",
+            "What is the weather in Paris for the next 3 days?",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{run:?}\n{}", server.log_tail(20));
+    let calls = run.of_type("tool_call");
+    let [call] = calls.as_slice() else {
+        panic!("one tool_call line: {run:?}");
+    };
+    assert_eq!(call["index"], 0);
+    assert_eq!(call["name"], "get_weather");
+    assert!(
+        call["id"].as_str().is_some_and(|id| !id.is_empty()),
+        "{call}"
+    );
+    assert!(call["arguments"]["city"].is_string(), "{call}");
+    assert!(call["arguments"]["days"].is_i64(), "{call}");
+    assert_eq!(
+        run.of_type("finish"),
+        [json!({"type":"finish","reason":"tool_calls"})]
+    );
+}
