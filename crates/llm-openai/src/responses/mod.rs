@@ -120,7 +120,7 @@ impl Default for ResponsesConfig<OpenAiConfig> {
 }
 
 impl<W: WireConfig> ResponsesConfig<W> {
-    /// The Responses API on the server `wire` describes, stateless (`store: false`).
+    /// The Responses API on the server `wire` describes, stateless (`store: false`), named as `wire` is.
     pub fn new(wire: W) -> Self {
         ResponsesConfig { wire, store: false }
     }
@@ -146,6 +146,12 @@ impl<W: WireConfig> ResponsesConfig<W> {
 }
 
 impl ResponsesConfig<OpenAiConfig> {
+    /// OpenAI's Responses API with `api_key`, named [`RESPONSES_PROVIDER`] (where
+    /// [`ResponsesConfig::new`] keeps the name of the configuration it is given).
+    pub fn openai(api_key: impl Into<llm_core::ApiKey>) -> Self {
+        ResponsesConfig::new(OpenAiConfig::new(api_key).name(RESPONSES_PROVIDER))
+    }
+
     /// OpenAI's Responses API with the key from `OPENAI_API_KEY` (and the base URL from `OPENAI_BASE_URL`
     /// when set); an `auth` error naming the variable when the key is unset or empty.
     pub fn from_env() -> Result<Self, Error> {
@@ -156,11 +162,11 @@ impl ResponsesConfig<OpenAiConfig> {
 impl FromEnv for ResponsesConfig<OpenAiConfig> {
     fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
         let env = Env::new(RESPONSES_PROVIDER, lookup);
-        let mut wire = OpenAiConfig::new(env.key(API_KEY_ENV)?).name(RESPONSES_PROVIDER);
+        let mut config = ResponsesConfig::openai(env.key(API_KEY_ENV)?);
         if let Some(url) = env.optional(BASE_URL_ENV) {
-            wire = wire.base_url(url);
+            config.wire = config.wire.base_url(url);
         }
-        Ok(ResponsesConfig::new(wire))
+        Ok(config)
     }
 }
 
