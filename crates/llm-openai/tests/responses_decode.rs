@@ -30,7 +30,11 @@ fn a_whole_response_gives_text_calls_reasoning_and_usage() {
         Some("resp_68af4030592c81938ec0a5fbab4a3e9f05438e46b5f69a3b")
     );
     assert_eq!(answer.finish_reason, Some(FinishReason::ToolCalls));
-    assert_eq!(answer.tool_calls.len(), 1, "the web search item is not a call");
+    assert_eq!(
+        answer.tool_calls.len(),
+        1,
+        "the web search item is not a call"
+    );
     assert_eq!(answer.tool_calls[0].id, "call_Uk0H7Bw5Lc0Vts8D6gFXd3Ub");
     assert_eq!(answer.tool_calls[0].arguments, json!({"city": "Paris"}));
     assert_eq!(
@@ -42,7 +46,10 @@ fn a_whole_response_gives_text_calls_reasoning_and_usage() {
     };
     assert_eq!(Some(text), answer.reasoning.as_ref());
     let sig = ReasoningSignature::parse(signature.as_deref().unwrap()).unwrap();
-    assert_eq!(sig.id, "rs_68af4030baa48193b0b43b4c2a176a1a05438e46b5f69a3b");
+    assert_eq!(
+        sig.id,
+        "rs_68af4030baa48193b0b43b4c2a176a1a05438e46b5f69a3b"
+    );
     assert!(sig.encrypted_content.unwrap().starts_with("gAAAAABor0A0"));
     let usage = answer.usage.unwrap();
     assert_eq!(
@@ -126,7 +133,11 @@ fn an_error_body_with_status_200_and_malformed_bodies() {
     let body = json!({"error": {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"}});
     let err = decode_responses(body.to_string().as_bytes(), &meta()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth);
-    for bad in [&b"not json"[..], b"[1,2]", b"{\"id\":\"resp\",\"status\":\"completed\"}"] {
+    for bad in [
+        &b"not json"[..],
+        b"[1,2]",
+        b"{\"id\":\"resp\",\"status\":\"completed\"}",
+    ] {
         let err = decode_responses(bad, &meta()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidResponse, "{bad:?}");
     }

@@ -102,9 +102,12 @@ fn tool_calls_and_results_are_function_call_items() {
 #[test]
 fn images_and_files_are_input_parts() {
     let mut user = Message::user("What is in these?");
-    user.content.push(ContentPart::image_url("https://example.com/cat.png"));
-    user.content.push(ContentPart::image_bytes("image/png", b"\x89PNG"));
-    user.content.push(ContentPart::pdf(b"%PDF-1.7", Some("report.pdf".into())));
+    user.content
+        .push(ContentPart::image_url("https://example.com/cat.png"));
+    user.content
+        .push(ContentPart::image_bytes("image/png", b"\x89PNG"));
+    user.content
+        .push(ContentPart::pdf(b"%PDF-1.7", Some("report.pdf".into())));
     user.content.push(ContentPart::Document {
         source: llm_core::Source::url("https://example.com/paper.pdf"),
         name: None,
@@ -138,7 +141,11 @@ fn reasoning_effort_and_reasoning_items_going_back() {
     let signature = ReasoningSignature::new("rs_1", Some("gAAAAABenc==".into())).to_signature();
     let mut assistant = Message::tool_calls(
         "",
-        [ToolCall::new("call_1", "get_weather", json!({"city": "Paris"}))],
+        [ToolCall::new(
+            "call_1",
+            "get_weather",
+            json!({"city": "Paris"}),
+        )],
     );
     assistant.content.insert(
         0,
@@ -194,7 +201,9 @@ fn stored_responses_send_reasoning_by_id_and_continue_a_previous_response() {
         .extra("previous_response_id", json!("resp_abc123"));
     insta::assert_json_snapshot!(body(&stored, &request, false));
     // Stateless, an item without encrypted content cannot be found by the server: it is not sent.
-    let request = ChatRequest::new("o4-mini").message(assistant).user("And then?");
+    let request = ChatRequest::new("o4-mini")
+        .message(assistant)
+        .user("And then?");
     let items = body(&encoder(), &request, false)["input"].clone();
     assert_eq!(items.as_array().unwrap().len(), 2, "{items}");
     assert_eq!(items[0]["role"], "assistant");
@@ -233,9 +242,13 @@ fn settings_the_api_lacks_are_validation_errors() {
 #[test]
 fn parts_in_the_wrong_place_are_validation_errors() {
     let mut system = Message::system("x");
-    system.content.push(ContentPart::image_url("https://example.com/a.png"));
+    system
+        .content
+        .push(ContentPart::image_url("https://example.com/a.png"));
     let mut assistant = Message::assistant("y");
-    assistant.content.push(ContentPart::image_url("https://example.com/b.png"));
+    assistant
+        .content
+        .push(ContentPart::image_url("https://example.com/b.png"));
     let mut user = Message::user("z");
     user.content.push(ContentPart::Document {
         source: llm_core::Source::bytes("text/plain", b"hi"),

@@ -210,7 +210,10 @@ fn a_stream_cut_before_completed_is_a_network_error() {
 
 #[test]
 fn undecodable_events_and_arguments_for_unknown_calls_are_invalid_responses() {
-    let items = decode_responses_sse(meta(), [&b"event: response.created\ndata: {not json\n\n"[..]]);
+    let items = decode_responses_sse(
+        meta(),
+        [&b"event: response.created\ndata: {not json\n\n"[..]],
+    );
     assert_eq!(
         items[0].as_ref().unwrap_err().kind(),
         ErrorKind::InvalidResponse

@@ -14,7 +14,9 @@
 //!   `output_tokens_details.reasoning_tokens`.
 
 use llm_core::classify::{self, ErrorTable, RateLimitHeaders};
-use llm_core::{ChatResponse, ProviderDetail, ContentPart, Error, ErrorKind, FinishReason, ToolCall, Usage};
+use llm_core::{
+    ChatResponse, ContentPart, Error, ErrorKind, FinishReason, ProviderDetail, ToolCall, Usage,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

@@ -281,11 +281,8 @@ impl ResponsesDecoder {
         match self.state {
             State::Done | State::Failed => Ok(()),
             State::Open => {
-                let err = Error::new(
-                    ErrorKind::Network,
-                    "stream ended before response.completed",
-                )
-                .with_provider(self.meta.provider.clone());
+                let err = Error::new(ErrorKind::Network, "stream ended before response.completed")
+                    .with_provider(self.meta.provider.clone());
                 Err(self.fail(err))
             }
         }
@@ -423,10 +420,15 @@ impl ResponsesDecoder {
         Ok(())
     }
 
-    fn complete_call(&mut self, index: usize, out: &mut VecDeque<StreamEvent>) -> Result<(), Error> {
+    fn complete_call(
+        &mut self,
+        index: usize,
+        out: &mut VecDeque<StreamEvent>,
+    ) -> Result<(), Error> {
         let call = &mut self.calls[index];
         call.done = true;
-        let arguments = parse_arguments(&self.meta.provider, &call.id, &call.name, &call.arguments)?;
+        let arguments =
+            parse_arguments(&self.meta.provider, &call.id, &call.name, &call.arguments)?;
         out.push_back(StreamEvent::ToolCall {
             index,
             call: llm_core::ToolCall::new(call.id.clone(), call.name.clone(), arguments),
@@ -472,12 +474,7 @@ impl StreamDecoder for ResponsesDecoder {
 /// rules) around a [`ResponsesDecoder`], exactly as the driver runs it.
 pub fn responses_decoding(meta: ResponseMeta, limits: Limits) -> Decoding<ResponsesDecoder> {
     let provider = meta.provider.clone();
-    Decoding::with_limits(
-        provider,
-        Framing::Sse,
-        ResponsesDecoder::new(meta),
-        limits,
-    )
+    Decoding::with_limits(provider, Framing::Sse, ResponsesDecoder::new(meta), limits)
 }
 
 /// Decodes a whole recorded stream given as byte chunks: every event and error in order, as a client
