@@ -18,8 +18,9 @@
 //! How a reasoning item survives a round trip through llm-core's types: its summary is the text of a
 //! [`ContentPart::Reasoning`](llm_core::ContentPart::Reasoning) and its `id` and `encrypted_content` are
 //! that part's `signature`, written as one small JSON object (`{"type":"reasoning","id":…,
-//! "encrypted_content":…}`). A stream has one channel for it ([`StreamEvent::ReasoningSignature`]
-//! (llm_core::StreamEvent::ReasoningSignature), one string per reasoning block) and the two values must
+//! "encrypted_content":…}`). A stream has one channel for it
+//! ([`StreamEvent::ReasoningSignature`](llm_core::StreamEvent::ReasoningSignature), one string per
+//! reasoning block) and the two values must
 //! travel together, so they share the one string; JSON keeps any character of either intact and lets the
 //! encoder tell its own signatures from another provider's (Claude's base64 signatures are not such an
 //! object, and, like any other provider's reasoning, are not sent here).

@@ -25,7 +25,7 @@ use crate::response::{ResponseMeta, parse_arguments};
 
 /// The `error.code`s of a failed response that are not in the Chat Completions table: what was wrong
 /// with the prompt or its images (`bad_request`) and a file search that timed out (`timeout`). Other
-/// codes (`server_error`, `rate_limit_exceeded`) are classified by [`ERRORS`](crate::ERRORS).
+/// codes (`server_error`, `rate_limit_exceeded`) are classified by [`ERRORS`].
 pub const RESPONSE_ERRORS: ErrorTable = ErrorTable {
     names: &[
         ("invalid_prompt", ErrorKind::BadRequest),
