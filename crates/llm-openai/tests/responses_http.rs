@@ -55,8 +55,7 @@ async fn chat_posts_to_v1_responses_with_the_configured_headers() {
         .and(header("openai-organization", "org-1"))
         .and(header("x-custom", "yes"))
         .and(body_partial_json(json!({
-            "model": "gpt-5", "stream": false, "store": false,
-            "include": ["reasoning.encrypted_content"], "max_output_tokens": 32,
+            "model": "gpt-5", "stream": false, "store": false, "max_output_tokens": 32,
             "instructions": "Be brief.",
             "input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hi"}]}]
         })))
@@ -346,6 +345,10 @@ async fn reasoning_and_calls_of_a_streamed_answer_go_back_in_the_next_request() 
     let items: Vec<_> = client.stream(&next).await.unwrap().collect().await;
     assert!(items.iter().all(Result::is_ok));
     let bodies = bodies(&server).await;
+    // The first request set no effort: no `include` (a model that does not reason refuses it); the next
+    // sends encrypted reasoning back, so it asks for more.
+    assert!(bodies[0].get("include").is_none(), "{}", bodies[0]);
+    assert_eq!(bodies[1]["include"], json!(["reasoning.encrypted_content"]));
     assert_round_trip(
         &bodies[1],
         "rs_6820f383d7c08191846711c5df8233bc0ac5ba57aafcbac7",

@@ -202,11 +202,56 @@ fn stored_responses_send_reasoning_by_id_and_continue_a_previous_response() {
     insta::assert_json_snapshot!(body(&stored, &request, false));
     // Stateless, an item without encrypted content cannot be found by the server: it is not sent.
     let request = ChatRequest::new("o4-mini")
-        .message(assistant)
+        .message(assistant.clone())
         .user("And then?");
     let items = body(&encoder(), &request, false)["input"].clone();
     assert_eq!(items.as_array().unwrap().len(), 2, "{items}");
     assert_eq!(items[0]["role"], "assistant");
+    // A reasoning item alone (a turn cut before any output) is refused by the API: not sent.
+    let mut alone = Message::assistant("");
+    alone.content = vec![assistant.content[0].clone()];
+    let request = ChatRequest::new("o4-mini").message(alone).user("And then?");
+    let items = body(&stored, &request, false)["input"].clone();
+    assert_eq!(items.as_array().unwrap().len(), 1, "{items}");
+    assert_eq!(items[0]["role"], "user");
+}
+
+#[test]
+fn encrypted_reasoning_is_asked_for_only_where_a_model_reasons_or_as_configured() {
+    let include = |encoder: &ResponsesEncoder, request: &ChatRequest| {
+        body(encoder, request, false).get("include").cloned()
+    };
+    let asked = Some(json!(["reasoning.encrypted_content"]));
+    let plain = ChatRequest::new("gpt-4o-mini").user("Hi");
+    // OpenAI refuses the `include` for models that do not reason: a plain request does not send it.
+    assert_eq!(include(&encoder(), &plain), None);
+    let effort = plain.clone().reasoning(Reasoning::Effort(Effort::Low));
+    assert_eq!(include(&encoder(), &effort), asked);
+    let mut turn = Message::assistant("Hello.");
+    turn.content.insert(
+        0,
+        ContentPart::Reasoning {
+            text: String::new(),
+            signature: Some(ReasoningSignature::new("rs_1", Some("enc".into())).to_signature()),
+        },
+    );
+    let history = ChatRequest::new("o4-mini")
+        .user("Hi")
+        .message(turn)
+        .user("Again");
+    assert_eq!(include(&encoder(), &history), asked);
+    let always = Responses::new(&ResponsesConfig::openai("k").encrypted_reasoning(Some(true)))
+        .unwrap()
+        .encoder()
+        .clone();
+    assert_eq!(include(&always, &plain), asked);
+    let never = Responses::new(&ResponsesConfig::openai("k").encrypted_reasoning(Some(false)))
+        .unwrap()
+        .encoder()
+        .clone();
+    assert_eq!(include(&never, &effort), None);
+    // Stored responses keep their reasoning server-side: nothing to ask for.
+    assert_eq!(include(codec(true).encoder(), &effort), None);
 }
 
 #[test]

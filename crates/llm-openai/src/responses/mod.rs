@@ -7,9 +7,11 @@
 //!   `input_image`, `input_file` parts), tool calls `function_call` items and tool results
 //!   `function_call_output` items, linked by `call_id`; tools are the flat `{"type":"function","name",…}`;
 //!   structured output is `text.format`; reasoning is `reasoning: {"effort", "summary": "auto"}`.
-//! - Stateless by default: every request says `store: false` and asks for
-//!   `include: ["reasoning.encrypted_content"]`, so the model's reasoning comes back encrypted and goes back
-//!   in the next turn as a `reasoning` item ([`ResponsesConfig::store`] turns storage on). A request's
+//! - Stateless by default: every request says `store: false`, and one that sets a reasoning effort (or
+//!   sends back encrypted reasoning) asks for `include: ["reasoning.encrypted_content"]`, so the model's
+//!   reasoning comes back encrypted and goes back in the next turn as a `reasoning` item
+//!   ([`ResponsesConfig::encrypted_reasoning`] asks always or never; OpenAI refuses the `include` for
+//!   models that do not reason; [`ResponsesConfig::store`] turns storage on). A request's
 //!   [`extra`](llm_core::ChatRequest::extra) `previous_response_id` (a string) continues a stored response;
 //!   it is per request, not per configuration, because it changes on every turn.
 //! - Settings the API lacks (stop sequences, seed, penalties, `top_k`) are `validation` errors, through
@@ -112,6 +114,7 @@ pub const RESPONSES_PARAMS: ParamTable = ParamTable {
 pub struct ResponsesConfig<W = OpenAiConfig> {
     wire: W,
     store: bool,
+    encrypted_reasoning: Option<bool>,
 }
 
 impl Default for ResponsesConfig<OpenAiConfig> {
@@ -123,7 +126,11 @@ impl Default for ResponsesConfig<OpenAiConfig> {
 impl<W: WireConfig> ResponsesConfig<W> {
     /// The Responses API on the server `wire` describes, stateless (`store: false`), named as `wire` is.
     pub fn new(wire: W) -> Self {
-        ResponsesConfig { wire, store: false }
+        ResponsesConfig {
+            wire,
+            store: false,
+            encrypted_reasoning: None,
+        }
     }
 
     /// Whether responses are stored by the server (default false: stateless, reasoning sent back
@@ -132,6 +139,16 @@ impl<W: WireConfig> ResponsesConfig<W> {
     #[must_use]
     pub fn store(mut self, on: bool) -> Self {
         self.store = on;
+        self
+    }
+
+    /// Whether stateless requests ask for encrypted reasoning (`include: ["reasoning.encrypted_content"]`):
+    /// `Some(true)` always (a reasoning model that reasons without being asked to, so its reasoning can go
+    /// back), `Some(false)` never, `None` (the default) when a request sets a reasoning effort or sends back
+    /// an encrypted reasoning item. Models that do not reason refuse the `include`.
+    #[must_use]
+    pub fn encrypted_reasoning(mut self, on: Option<bool>) -> Self {
+        self.encrypted_reasoning = on;
         self
     }
 
@@ -229,6 +246,7 @@ impl Responses {
             headers,
             tokens: wire.token_source(),
             encoder: ResponsesEncoder::new(http.name.clone(), table, wire.features(), config.store)
+                .encrypted_reasoning(config.encrypted_reasoning)
                 .with_extras(wire.body_extras()),
             http,
         })

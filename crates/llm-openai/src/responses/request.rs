@@ -9,15 +9,19 @@
 //! - an assistant turn is, in order: its reasoning items (this API's own, see the module docs of
 //!   [`responses`](crate::responses)), a `message` item with its text, and a `function_call` item per tool
 //!   call (`call_id`, `name`, `arguments` as JSON text). Reasoning that is not this API's (another
-//!   provider's, or unsigned), and an item that has no encrypted content while storage is off (the server
-//!   could not find it), has nothing to refer to here and is not sent; cache breakpoints have no field
+//!   provider's, or unsigned), an item that has no encrypted content while storage is off (the server
+//!   could not find it), and an item in a turn with neither text nor calls (the API refuses a reasoning
+//!   item without the output that follows it) is not sent; cache breakpoints have no field
 //!   (OpenAI caches prefixes by itself). Both carry no caller content;
 //! - tools are flat `{"type":"function","name","description","parameters","strict"}`; `tool_choice` is
 //!   `auto`/`none`/`required` or `{"type":"function","name"}`;
 //! - structured output is `text.format` (`json_schema` with `name`, `schema`, `strict`; `json_object`);
 //! - reasoning is `reasoning: {"effort", "summary": "auto"}`; a token budget is a `validation` error;
-//! - `store` is the configuration's (false by default), and a stateless request asks for
-//!   `include: ["reasoning.encrypted_content"]`;
+//! - `store` is the configuration's (false by default). A stateless request asks for
+//!   `include: ["reasoning.encrypted_content"]` when it sets a reasoning effort or its history holds an
+//!   encrypted reasoning item (so it talks to a reasoning model: OpenAI refuses the `include` for others,
+//!   "Encrypted content is not supported with this model"), or always or never as
+//!   [`ResponsesEncoder::encrypted_reasoning`] says;
 //! - `max_output_tokens`, `temperature`, `top_p`; the parameter table rejects the rest;
 //! - [`ChatRequest::extra`] keys are merged at the top level (`previous_response_id` among them, which
 //!   must be a string); a key this encoder writes is a `validation` error.
@@ -65,6 +69,7 @@ pub struct ResponsesEncoder {
     table: ParamTable,
     features: Features,
     store: bool,
+    encrypted_reasoning: Option<bool>,
     extras: Map<String, Value>,
 }
 
@@ -82,8 +87,38 @@ impl ResponsesEncoder {
             table,
             features,
             store,
+            encrypted_reasoning: None,
             extras: Map::new(),
         }
+    }
+
+    /// Whether a stateless request asks for encrypted reasoning: `Some(true)` always, `Some(false)` never,
+    /// `None` (the default) when the request sets a reasoning effort or sends back an encrypted reasoning
+    /// item (non-reasoning models refuse the `include`).
+    #[must_use]
+    pub fn encrypted_reasoning(mut self, on: Option<bool>) -> Self {
+        self.encrypted_reasoning = on;
+        self
+    }
+
+    /// Whether the body for `request` asks for `include: ["reasoning.encrypted_content"]`.
+    pub fn asks_for_encrypted_reasoning(&self, request: &ChatRequest) -> bool {
+        if self.store {
+            return false;
+        }
+        self.encrypted_reasoning.unwrap_or_else(|| {
+            request.reasoning.is_some()
+                || request.messages.iter().any(|m| {
+                    m.role == Role::Assistant
+                        && m.content.iter().any(|p| match p {
+                            ContentPart::Reasoning {
+                                signature: Some(s), ..
+                            } => ReasoningSignature::parse(s)
+                                .is_some_and(|sig| sig.encrypted_content.is_some()),
+                            _ => false,
+                        })
+                })
+        })
     }
 
     /// Sets fields merged into every body at the top level (a configuration's extras).
@@ -330,7 +365,7 @@ impl ResponsesEncoder {
             );
         }
         body.insert("store".into(), json!(self.store));
-        if !self.store {
+        if self.asks_for_encrypted_reasoning(request) {
             body.insert("include".into(), json!(["reasoning.encrypted_content"]));
         }
         body.insert("stream".into(), json!(stream));
@@ -403,15 +438,22 @@ impl ResponsesEncoder {
         }
     }
 
-    /// An assistant turn: reasoning items, then its text as a message, then its calls.
+    /// An assistant turn: reasoning items, then its text as a message, then its calls. A reasoning item
+    /// must be followed by the output it led to (the API refuses it alone), so a turn with neither text nor
+    /// calls sends none.
     fn assistant_items(&self, message: &Message, out: &mut Vec<Value>) {
+        let followed = message.content.iter().any(|p| match p {
+            ContentPart::Text { text } => !text.is_empty(),
+            ContentPart::ToolCall(_) => true,
+            _ => false,
+        });
         let mut text = String::new();
         for part in &message.content {
             match part {
                 ContentPart::Reasoning {
                     text: summary,
                     signature: Some(signature),
-                } => {
+                } if followed => {
                     let Some(sig) = ReasoningSignature::parse(signature) else {
                         continue;
                     };
