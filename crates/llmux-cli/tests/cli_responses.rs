@@ -221,3 +221,43 @@ async fn a_failing_responses_entry_falls_back_to_the_next() {
         .collect();
     assert_eq!(text, "fallback");
 }
+
+/// A chain entry's `[entry.extra]` carries `previous_response_id` to the Responses API only, and its
+/// `[entry.reasoning]` asks for an effort (and so for the reasoning back, encrypted).
+#[tokio::test(flavor = "multi_thread")]
+async fn entry_extra_and_reasoning_reach_the_responses_body() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/responses"))
+        .respond_with(responses_stream(&["continued"]))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = Scratch::new("responses-extra");
+    let file = dir.file(
+        "chain.toml",
+        &format!(
+            "[[entry]]\nprovider = \"openai-responses\"\nmodel = \"o4-mini\"\nbase_url = \"{}/v1\"\n\
+             [entry.extra]\nprevious_response_id = \"resp_earlier\"\n\
+             [entry.reasoning]\neffort = \"low\"\n",
+            server.uri()
+        ),
+    );
+    let chain = file.to_str().expect("utf-8 path");
+    let run = llmux_async(
+        strings(&["chat", "--chain", chain, "and then?"]),
+        pairs(&[("OPENAI_API_KEY", KEY)]),
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stdout, "continued\n");
+    let body = &sent(&server.received_requests().await.unwrap_or_default())[0];
+    assert_eq!(body["previous_response_id"], "resp_earlier");
+    assert_eq!(
+        body["reasoning"],
+        json!({"effort": "low", "summary": "auto"})
+    );
+    assert_eq!(body["include"], json!(["reasoning.encrypted_content"]));
+    assert_eq!(body["model"], "o4-mini");
+}
