@@ -161,6 +161,24 @@ fn an_incomplete_response_finishes_with_its_reason() {
 }
 
 #[test]
+fn a_call_cut_by_the_token_limit_is_an_invalid_response_naming_it() {
+    // Its arguments are not JSON: never a call with made-up arguments, as in the Chat Completions codec.
+    let items = check(
+        "call_cut_by_length.sse",
+        &[
+            "start openai-responses model=gpt-4.1-2025-04-14 req=req_1 resp=resp_cut_call",
+            "call_start 0 call_L get_weather",
+            "call_delta 0 {\"city\": \"Pa",
+            "error invalid_response tool call `call_L` (get_weather) has arguments that are not valid json code=-",
+        ],
+    );
+    assert_eq!(
+        items.last().unwrap().as_ref().unwrap_err().request_id(),
+        Some("req_1")
+    );
+}
+
+#[test]
 fn a_failed_response_is_its_error_classified_like_a_status() {
     let items = check(
         "failed.sse",
