@@ -61,7 +61,7 @@ use crate::config::{API_KEY_ENV, BASE_URL_ENV, KeyHeader, OpenAiConfig, TokenSou
 use crate::response::ResponseMeta;
 
 pub use request::ResponsesEncoder;
-pub use response::decode_responses;
+pub use response::{RESPONSE_ERRORS, ReasoningSignature, decode_responses};
 pub use stream::{ResponsesDecoder, decode_responses_sse, responses_decoding};
 
 /// OpenAI's Responses API: the HTTP driver over the [`Responses`] codec. Implements
