@@ -146,6 +146,18 @@ impl WireConfig for AzureConfig {
         format!("{}/openai/v1/embeddings", self.endpoint())
     }
 
+    /// `{endpoint}/openai/v1/responses`, or `{endpoint}/openai/responses?api-version=…` (the version must
+    /// be one that has the Responses API, 2025-03-01-preview or later).
+    fn responses_url(&self) -> String {
+        match &self.api {
+            AzureApi::V1 => format!("{}/openai/v1/responses", self.endpoint()),
+            AzureApi::Deployments { api_version } => format!(
+                "{}/openai/responses?api-version={api_version}",
+                self.endpoint()
+            ),
+        }
+    }
+
     fn health_url(&self) -> String {
         match &self.api {
             AzureApi::V1 => format!("{}/openai/v1/models", self.endpoint()),

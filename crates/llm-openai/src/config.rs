@@ -165,6 +165,12 @@ pub trait WireConfig: Send + Sync {
         self.http().url("embeddings")
     }
 
+    /// The full URL the Responses API codec ([`Responses`](crate::Responses)) POSTs to (default
+    /// `{base}/responses`).
+    fn responses_url(&self) -> String {
+        self.http().url("responses")
+    }
+
     /// What the embeddings endpoint takes (default [`compatible_embed_table`] of a compatible server).
     fn embed_table(&self) -> EmbedTable {
         compatible_embed_table("this openai-compatible server")

@@ -15,6 +15,10 @@
 //! [`decode_embeddings`], float or base64 by [`EmbedEncoding`]), so [`OpenAi`] is also an
 //! [`Embedder`](llm_core::Embedder).
 //!
+//! The Responses API (`/responses`) is a second codec on the same configurations: [`Responses`], with
+//! [`OpenAiResponses`] for OpenAI itself (`OpenAiResponses::from_env()`), stateless by default, reasoning
+//! items sent back encrypted; see the [`responses`] module.
+//!
 //! ```no_run
 //! # async fn run() -> Result<(), llm_core::Error> {
 //! use futures_util::StreamExt;
@@ -40,6 +44,7 @@ mod embed;
 mod error;
 mod request;
 mod response;
+pub mod responses;
 mod stream;
 
 pub use azure::{
@@ -58,4 +63,8 @@ pub use embed::{
 pub use error::ERRORS;
 pub use request::{Encoder, MAX_FILE_BYTES, MAX_IMAGE_BYTES};
 pub use response::{ResponseMeta, decode_response};
+pub use responses::{
+    OpenAiResponses, RESPONSES_PARAMS, RESPONSES_PROVIDER, Responses, ResponsesConfig,
+    ResponsesDecoder, ResponsesEncoder, decode_responses, decode_responses_sse, responses_decoding,
+};
 pub use stream::{ChunkDecoder, decode_sse, sse_decoding};

@@ -43,6 +43,9 @@ pub enum Command {
 pub enum ProviderName {
     /// OpenAI Chat Completions (OPENAI_API_KEY).
     Openai,
+    /// OpenAI's Responses API, stateless (OPENAI_API_KEY; the same base URL as openai).
+    #[value(name = "openai-responses")]
+    OpenaiResponses,
     /// Anthropic Messages (ANTHROPIC_API_KEY).
     Claude,
     /// OpenRouter (OPENROUTER_API_KEY).
@@ -58,8 +61,9 @@ pub enum ProviderName {
 
 impl ProviderName {
     /// Every provider, in the order the default chain tries them.
-    pub const ALL: [ProviderName; 6] = [
+    pub const ALL: [ProviderName; 7] = [
         ProviderName::Openai,
+        ProviderName::OpenaiResponses,
         ProviderName::Claude,
         ProviderName::Openrouter,
         ProviderName::Ollama,
@@ -71,6 +75,7 @@ impl ProviderName {
     pub const fn as_str(self) -> &'static str {
         match self {
             ProviderName::Openai => "openai",
+            ProviderName::OpenaiResponses => "openai-responses",
             ProviderName::Claude => "claude",
             ProviderName::Openrouter => "openrouter",
             ProviderName::Ollama => "ollama",

@@ -11,7 +11,7 @@ use llmux::claude::{Claude, ClaudeConfig};
 use llmux::http::HasHttpConfig;
 use llmux::llamacpp::{LlamaCpp, LlamaCppConfig};
 use llmux::ollama::{Ollama, OllamaConfig};
-use llmux::openai::{AzureConfig, OpenAi, OpenAiConfig};
+use llmux::openai::{AzureConfig, OpenAi, OpenAiConfig, OpenAiResponses, ResponsesConfig};
 use llmux::openrouter::{OpenRouter, OpenRouterConfig};
 use llmux::{
     ApiKey, ChatRequest, ChatResponse, ChatStream, EmbedRequest, EmbedResponse, Embedder, Error,
@@ -192,6 +192,11 @@ fn remote(
         ProviderName::Openai => {
             Arc::new(OpenAi::new(configured::<OpenAiConfig>(url, key, timeouts))?)
         }
+        ProviderName::OpenaiResponses => {
+            Arc::new(OpenAiResponses::new(configured::<ResponsesConfig>(
+                url, key, timeouts,
+            ))?)
+        }
         ProviderName::Claude => {
             Arc::new(Claude::new(configured::<ClaudeConfig>(url, key, timeouts))?)
         }
@@ -280,7 +285,9 @@ fn embedder(entry: &EntrySpec, timeouts: Timeouts) -> Result<Both, ConfigError> 
             }
             OpenAi::new(configured::<AzureConfig>(url, key, timeouts)).map(both)
         }
-        Backend::Remote(p @ (ProviderName::Claude | ProviderName::Openrouter)) => {
+        Backend::Remote(
+            p @ (ProviderName::Claude | ProviderName::Openrouter | ProviderName::OpenaiResponses),
+        ) => {
             return Err(no_embeddings(*p));
         }
         Backend::Managed { binary, model_file } => {

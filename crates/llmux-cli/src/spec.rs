@@ -249,6 +249,15 @@ pub fn info(provider: ProviderName) -> ProviderInfo {
             default_embed_model: Some("text-embedding-3-small"),
             default_base_url: llmux::openai::DEFAULT_BASE_URL,
         },
+        ProviderName::OpenaiResponses => ProviderInfo {
+            key_var: Some("OPENAI_API_KEY"),
+            optional_key_var: None,
+            host_var: None,
+            base_url_var: Some(llmux::openai::BASE_URL_ENV),
+            default_model: "gpt-4o-mini",
+            default_embed_model: None,
+            default_base_url: llmux::openai::DEFAULT_BASE_URL,
+        },
         ProviderName::Claude => ProviderInfo {
             key_var: Some("ANTHROPIC_API_KEY"),
             optional_key_var: None,
@@ -426,8 +435,12 @@ fn host_from_env(info: ProviderInfo, env: &Env) -> Result<Setting<Option<String>
 pub fn default_chain(env: &Env) -> Result<ChainSpec, ConfigError> {
     let mut entries = Vec::new();
     for provider in ProviderName::ALL {
-        // An Azure deployment is named by its owner: the default chain cannot guess one.
-        if provider == ProviderName::Azure {
+        // An Azure deployment is named by its owner: the default chain cannot guess one. OpenAI's Responses
+        // API takes the same key as its Chat Completions, which the default chain already tries.
+        if matches!(
+            provider,
+            ProviderName::Azure | ProviderName::OpenaiResponses
+        ) {
             continue;
         }
         let info = info(provider);

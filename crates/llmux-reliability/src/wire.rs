@@ -10,7 +10,7 @@ use futures::StreamExt;
 use llm_claude::{Claude, ClaudeConfig};
 use llm_core::{Attempt, ChatRequest, Error, Provider, StreamEvent, Timeouts};
 use llm_ollama::{Ollama, OllamaConfig};
-use llm_openai::{OpenAi, OpenAiConfig};
+use llm_openai::{OpenAi, OpenAiConfig, OpenAiResponses, ResponsesConfig};
 
 /// A wire format, and so a provider crate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,13 +21,16 @@ pub enum Wire {
     Anthropic,
     /// Ollama `/api/chat` (`llm-ollama`), NDJSON streams.
     Ollama,
+    /// OpenAI Responses (`llm-openai`'s `Responses` codec), SSE streams of named events.
+    OpenAiResponses,
 }
 
 impl Wire {
-    /// `openai`, `anthropic` or `ollama`.
+    /// `openai`, `anthropic`, `ollama` or `openai-responses`.
     pub fn name(self) -> &'static str {
         match self {
             Wire::OpenAi => "openai",
+            Wire::OpenAiResponses => "openai-responses",
             Wire::Anthropic => "anthropic",
             Wire::Ollama => "ollama",
         }
@@ -52,6 +55,13 @@ impl Wire {
             }
             Wire::Ollama => Ollama::new(OllamaConfig::default().base_url(base).timeouts(timeouts))
                 .map(|p| Arc::new(p) as Arc<dyn Provider>),
+            Wire::OpenAiResponses => OpenAiResponses::new(ResponsesConfig::new(
+                OpenAiConfig::new(key)
+                    .name("openai-responses")
+                    .base_url(format!("{base}/v1"))
+                    .timeouts(timeouts),
+            ))
+            .map(|p| Arc::new(p) as Arc<dyn Provider>),
         };
         built.unwrap_or_else(|e| panic!("cannot build the {} client: {e}", self.name()))
     }
@@ -61,7 +71,7 @@ impl Wire {
     /// The content type of this format's streams.
     pub fn stream_content_type(self) -> &'static str {
         match self {
-            Wire::OpenAi | Wire::Anthropic => "text/event-stream",
+            Wire::OpenAi | Wire::Anthropic | Wire::OpenAiResponses => "text/event-stream",
             Wire::Ollama => "application/x-ndjson",
         }
     }
@@ -79,6 +89,15 @@ impl Wire {
                 "\n\n",
             )
             .as_bytes(),
+            Wire::OpenAiResponses => concat!(
+                "event: response.created\n",
+                r#"data: {"type":"response.created","response":{"id":"resp_1","object":"response","model":"m","status":"in_progress","output":[]}}"#,
+                "\n\n",
+                "event: response.output_item.added\n",
+                r#"data: {"type":"response.output_item.added","output_index":0,"item":{"id":"msg_1","type":"message","role":"assistant","content":[]}}"#,
+                "\n\n",
+            )
+            .as_bytes(),
         }
     }
 
@@ -93,6 +112,9 @@ impl Wire {
             ),
             Wire::Ollama => format!(
                 "{{\"model\":\"m\",\"message\":{{\"role\":\"assistant\",\"content\":\"{text}\"}},\"done\":false}}\n"
+            ),
+            Wire::OpenAiResponses => format!(
+                "event: response.output_text.delta\ndata: {{\"type\":\"response.output_text.delta\",\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":\"{text}\"}}\n\n"
             ),
         }
         .into_bytes()
@@ -118,6 +140,12 @@ impl Wire {
                 "\n"
             )
             .as_bytes(),
+            Wire::OpenAiResponses => concat!(
+                "event: response.completed\n",
+                r#"data: {"type":"response.completed","response":{"id":"resp_1","object":"response","model":"m","status":"completed","output":[],"usage":{"input_tokens":3,"output_tokens":2,"total_tokens":5}}}"#,
+                "\n\n"
+            )
+            .as_bytes(),
         }
     }
 
@@ -136,6 +164,10 @@ impl Wire {
                 r#"{"model":"m","message":{"role":"assistant","content":""#,
                 r#""},"done":true,"done_reason":"stop","eval_count":1}"#,
             ),
+            Wire::OpenAiResponses => (
+                r#"{"id":"resp_1","object":"response","model":"m","status":"completed","output":[{"id":"msg_1","type":"message","role":"assistant","content":[{"type":"output_text","annotations":[],"text":""#,
+                r#""}]}],"usage":{"input_tokens":1,"output_tokens":1,"total_tokens":2}}"#,
+            ),
         };
         [before.as_bytes(), text, after.as_bytes()].concat()
     }
@@ -147,13 +179,14 @@ impl Wire {
             Wire::OpenAi => b"data: ",
             Wire::Anthropic => b"event: content_block_delta\ndata: ",
             Wire::Ollama => b"",
+            Wire::OpenAiResponses => b"event: response.output_text.delta\ndata: ",
         }
     }
 
     /// What ends one payload: a blank line for SSE, a newline for NDJSON.
     pub fn payload_suffix(self) -> &'static [u8] {
         match self {
-            Wire::OpenAi | Wire::Anthropic => b"\n\n",
+            Wire::OpenAi | Wire::Anthropic | Wire::OpenAiResponses => b"\n\n",
             Wire::Ollama => b"\n",
         }
     }

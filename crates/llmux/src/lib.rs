@@ -50,7 +50,7 @@
 //! |--------------|--------------------------------------------------------------------------|------------------|
 //! | `http`       | [`http`]: the `Codec` trait and the one HTTP driver, for your own provider (every provider implies it) | `llm-http` |
 //! | `chain`      | [`chain`]: fallback chain with retries, budget, breakers, health, hedging | `llm-chain`      |
-//! | `openai`     | [`openai`]: OpenAI Chat Completions and the shared OpenAI wire format    | `llm-openai`     |
+//! | `openai`     | [`openai`]: OpenAI Chat Completions and the shared OpenAI wire format; the Responses API (`openai::OpenAiResponses`) | `llm-openai` |
 //! | `claude`     | [`claude`]: Anthropic Messages API                                       | `llm-claude`     |
 //! | `openrouter` | [`openrouter`]: OpenRouter, on the OpenAI wire format, with routing      | `llm-openrouter` |
 //! | `ollama`     | [`ollama`]: Ollama's native `/api/chat` with NDJSON streaming             | `llm-ollama`     |
