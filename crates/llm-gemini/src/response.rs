@@ -1,5 +1,5 @@
 //! Pure response decoding: a `GenerateContentResponse` (a whole answer, or one chunk of a stream) becomes
-//! llmux [`StreamEvent`]s through one [`Turn`], so a whole answer and a streamed one decode alike; a whole
+//! llmux [`StreamEvent`]s through one decoding state, so a whole answer and a streamed one decode alike; a whole
 //! answer is those events collected into a [`ChatResponse`].
 //!
 //! - Parts of the first candidate, in order: `text` is text; `text` with `thought: true` is reasoning;

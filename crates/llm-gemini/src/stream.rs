@@ -1,5 +1,5 @@
 //! Pure stream decoding: `streamGenerateContent?alt=sse` sends one whole `GenerateContentResponse` per SSE
-//! event; [`GenerateDecoder`] turns each into llmux [`StreamEvent`]s (the same [`Turn`](crate::response)
+//! event; [`GenerateDecoder`] turns each into llmux [`StreamEvent`]s (the same decoding state as [`response::decode`](crate::response::decode)
 //! a whole answer goes through) and performs no IO. [`decode_chunks`] drives it over recorded bytes exactly
 //! as llm-http's driver does, for tests and fuzz targets.
 //!
