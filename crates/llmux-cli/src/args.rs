@@ -54,17 +54,20 @@ pub enum ProviderName {
     /// Azure OpenAI (AZURE_OPENAI_API_KEY; the endpoint from --base-url or AZURE_OPENAI_ENDPOINT; --model is
     /// the deployment).
     Azure,
+    /// Google Gemini API (GEMINI_API_KEY; --base-url is the host, the client adds /v1beta/models/{model}:…).
+    Gemini,
 }
 
 impl ProviderName {
     /// Every provider, in the order the default chain tries them.
-    pub const ALL: [ProviderName; 6] = [
+    pub const ALL: [ProviderName; 7] = [
         ProviderName::Openai,
         ProviderName::Claude,
         ProviderName::Openrouter,
         ProviderName::Ollama,
         ProviderName::Llamacpp,
         ProviderName::Azure,
+        ProviderName::Gemini,
     ];
 
     /// The name as written on the command line and in chain files.
@@ -76,6 +79,7 @@ impl ProviderName {
             ProviderName::Ollama => "ollama",
             ProviderName::Llamacpp => "llamacpp",
             ProviderName::Azure => "azure",
+            ProviderName::Gemini => "gemini",
         }
     }
 

@@ -276,6 +276,15 @@ pub fn info(provider: ProviderName) -> ProviderInfo {
             default_base_url: "",
             default_embed_model: None,
         },
+        ProviderName::Gemini => ProviderInfo {
+            key_var: Some(llmux::gemini::API_KEY_ENV),
+            optional_key_var: None,
+            host_var: None,
+            base_url_var: None,
+            default_model: "gemini-2.5-flash",
+            default_embed_model: Some("gemini-embedding-001"),
+            default_base_url: llmux::gemini::DEFAULT_BASE_URL,
+        },
     }
 }
 
