@@ -182,7 +182,7 @@ pub enum KindArg {
 /// `llmux embed`.
 ///
 /// With neither --provider nor --chain, the first provider configured in the environment that embeds
-/// (OpenAI, Ollama, llama.cpp) is used, else a local llama-server started with `--embeddings --pooling
+/// (OpenAI, Ollama, llama.cpp, Gemini) is used, else a local llama-server started with `--embeddings --pooling
 /// mean`: different providers' models give vectors of different spaces, so the default never falls back
 /// between them.
 #[derive(Debug, Clone, Default, Args)]

@@ -309,7 +309,7 @@ pub fn resolve(select: &SelectArgs, env: &Env) -> Result<ChainSpec, ConfigError>
 }
 
 /// The chain `llmux embed` runs: as [`resolve`] with `--provider` or `--chain`; by default the first
-/// provider configured in the environment that embeds (OpenAI, Ollama, llama.cpp), else the managed local
+/// provider configured in the environment that embeds (OpenAI, Ollama, llama.cpp, Gemini), else the managed local
 /// llama-server. Only one: different providers' default models give vectors of different spaces, so the
 /// default chain never falls back between them.
 pub fn resolve_embed(select: &SelectArgs, env: &Env) -> Result<ChainSpec, ConfigError> {
