@@ -248,6 +248,11 @@ impl Turn {
         Ok(())
     }
 
+    /// True once both a finish (or block) reason and usage arrived: nothing later changes the answer.
+    pub(crate) fn is_complete(&self) -> bool {
+        self.finish.is_some() && self.usage.is_some()
+    }
+
     pub(crate) fn attach(&self, error: Error) -> Error {
         error.with_request_id_opt(self.request_id.clone())
     }

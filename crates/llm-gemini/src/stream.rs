@@ -6,9 +6,10 @@
 //! - The first event gives [`StreamEvent::Start`] (its `modelVersion` and `responseId`, the request id from
 //!   the `x-request-id` header when present); parts give text, reasoning, signature and tool-call events
 //!   (each call whole: [`StreamEvent::ToolCallStart`] then [`StreamEvent::ToolCall`]).
-//! - Gemini ends a stream with no terminator: the last event carries `finishReason` (and usage). The
-//!   usage and finish reason are held back until the body ends, so a later usage report still counts, and
-//!   given then. A body that ends without any finish or block reason is a `network` error, never a
+//! - Gemini ends a stream with no terminator: the last event carries `finishReason` and the usage. Once
+//!   both have arrived the answer is complete: [`StreamEvent::Usage`] and [`StreamEvent::Finish`] are given
+//!   and the rest of the body is ignored. A finish reason without usage is held back until usage arrives
+//!   or the body ends. A body that ends without any finish or block reason is a `network` error, never a
 //!   silently short answer.
 //! - An event holding `{"error":{…}}` (a `google.rpc.Status`, e.g. `UNAVAILABLE` mid-answer) ends the
 //!   stream with that error, classified by its code and status.
@@ -25,6 +26,7 @@ use crate::response::Turn;
 pub struct GenerateDecoder {
     turn: Turn,
     failed: bool,
+    done: bool,
 }
 
 impl GenerateDecoder {
@@ -34,6 +36,7 @@ impl GenerateDecoder {
         GenerateDecoder {
             turn: Turn::new(provider, model, request_id),
             failed: false,
+            done: false,
         }
     }
 
@@ -42,7 +45,7 @@ impl GenerateDecoder {
     /// # Errors
     /// A mid-stream error object (classified), or `invalid_response` for data that is not a response.
     pub fn decode(&mut self, data: &str, out: &mut VecDeque<StreamEvent>) -> Result<(), Error> {
-        if self.failed {
+        if self.failed || self.done {
             return Ok(());
         }
         if data.trim().is_empty() {
@@ -51,6 +54,8 @@ impl GenerateDecoder {
         let result = self.turn.payload(data, out);
         if result.is_err() {
             self.failed = true;
+        } else if self.turn.is_complete() {
+            self.done = self.turn.finish(out).is_some();
         }
         result
     }
@@ -66,11 +71,11 @@ impl llm_http::StreamDecoder for GenerateDecoder {
     }
 
     fn is_done(&self) -> bool {
-        false
+        self.done
     }
 
     fn end(&mut self, _truncated: bool, out: &mut VecDeque<StreamEvent>) -> Result<(), Error> {
-        if self.failed || self.turn.finish(out).is_some() {
+        if self.failed || self.done || self.turn.finish(out).is_some() {
             return Ok(());
         }
         Err(
@@ -125,6 +130,17 @@ mod tests {
         let err = cut.last().unwrap().as_ref().unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Network);
         assert_eq!(err.delivered_bytes(), Some(2));
+    }
+
+    #[test]
+    fn finish_and_usage_together_complete_the_answer_and_the_rest_is_ignored() {
+        let events = run(concat!(
+            "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Hi\"}]},\"finishReason\":\"STOP\"}],",
+            "\"usageMetadata\":{\"promptTokenCount\":3,\"candidatesTokenCount\":1}}\n\n",
+            "data: not json at all\n\n",
+        ));
+        assert!(events.iter().all(Result::is_ok), "{events:?}");
+        assert!(matches!(events.last(), Some(Ok(StreamEvent::Finish(_)))));
     }
 
     #[test]
