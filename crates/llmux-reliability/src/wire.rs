@@ -9,6 +9,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use llm_claude::{Claude, ClaudeConfig};
 use llm_core::{Attempt, ChatRequest, Error, Provider, StreamEvent, Timeouts};
+use llm_gemini::{Gemini, GeminiConfig};
 use llm_ollama::{Ollama, OllamaConfig};
 use llm_openai::{OpenAi, OpenAiConfig};
 
@@ -21,15 +22,19 @@ pub enum Wire {
     Anthropic,
     /// Ollama `/api/chat` (`llm-ollama`), NDJSON streams.
     Ollama,
+    /// Gemini `generateContent` (`llm-gemini`) in its Vertex AI form (the key as a bearer token, which is
+    /// what llm-katan takes), SSE streams of whole responses.
+    Gemini,
 }
 
 impl Wire {
-    /// `openai`, `anthropic` or `ollama`.
+    /// `openai`, `anthropic`, `ollama` or `gemini`.
     pub fn name(self) -> &'static str {
         match self {
             Wire::OpenAi => "openai",
             Wire::Anthropic => "anthropic",
             Wire::Ollama => "ollama",
+            Wire::Gemini => "gemini",
         }
     }
 
@@ -52,6 +57,13 @@ impl Wire {
             }
             Wire::Ollama => Ollama::new(OllamaConfig::default().base_url(base).timeouts(timeouts))
                 .map(|p| Arc::new(p) as Arc<dyn Provider>),
+            Wire::Gemini => Gemini::new(
+                GeminiConfig::vertex("reliability", "us-central1")
+                    .base_url(base)
+                    .api_key(key)
+                    .timeouts(timeouts),
+            )
+            .map(|p| Arc::new(p) as Arc<dyn Provider>),
         };
         built.unwrap_or_else(|e| panic!("cannot build the {} client: {e}", self.name()))
     }
@@ -61,7 +73,7 @@ impl Wire {
     /// The content type of this format's streams.
     pub fn stream_content_type(self) -> &'static str {
         match self {
-            Wire::OpenAi | Wire::Anthropic => "text/event-stream",
+            Wire::OpenAi | Wire::Anthropic | Wire::Gemini => "text/event-stream",
             Wire::Ollama => "application/x-ndjson",
         }
     }
@@ -69,7 +81,7 @@ impl Wire {
     /// What a stream sends before its first text (Anthropic's `message_start` and `content_block_start`).
     pub fn stream_prelude(self) -> &'static [u8] {
         match self {
-            Wire::OpenAi | Wire::Ollama => b"",
+            Wire::OpenAi | Wire::Ollama | Wire::Gemini => b"",
             Wire::Anthropic => concat!(
                 "event: message_start\n",
                 r#"data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"m","content":[],"usage":{"input_tokens":3,"output_tokens":0}}}"#,
@@ -93,6 +105,9 @@ impl Wire {
             ),
             Wire::Ollama => format!(
                 "{{\"model\":\"m\",\"message\":{{\"role\":\"assistant\",\"content\":\"{text}\"}},\"done\":false}}\n"
+            ),
+            Wire::Gemini => format!(
+                "data: {{\"candidates\":[{{\"content\":{{\"role\":\"model\",\"parts\":[{{\"text\":\"{text}\"}}]}},\"index\":0}}]}}\n\n"
             ),
         }
         .into_bytes()
@@ -118,6 +133,12 @@ impl Wire {
                 "\n"
             )
             .as_bytes(),
+            Wire::Gemini => concat!(
+                r#"data: {"candidates":[{"content":{"role":"model","parts":[]},"finishReason":"STOP","index":0}],"#,
+                r#""usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":2,"totalTokenCount":5}}"#,
+                "\n\n"
+            )
+            .as_bytes(),
         }
     }
 
@@ -136,6 +157,10 @@ impl Wire {
                 r#"{"model":"m","message":{"role":"assistant","content":""#,
                 r#""},"done":true,"done_reason":"stop","eval_count":1}"#,
             ),
+            Wire::Gemini => (
+                r#"{"candidates":[{"content":{"role":"model","parts":[{"text":""#,
+                r#""}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":1,"candidatesTokenCount":1}}"#,
+            ),
         };
         [before.as_bytes(), text, after.as_bytes()].concat()
     }
@@ -144,7 +169,7 @@ impl Wire {
     /// `data: ` for SSE formats, nothing for NDJSON.
     pub fn payload_prefix(self) -> &'static [u8] {
         match self {
-            Wire::OpenAi => b"data: ",
+            Wire::OpenAi | Wire::Gemini => b"data: ",
             Wire::Anthropic => b"event: content_block_delta\ndata: ",
             Wire::Ollama => b"",
         }
@@ -153,7 +178,7 @@ impl Wire {
     /// What ends one payload: a blank line for SSE, a newline for NDJSON.
     pub fn payload_suffix(self) -> &'static [u8] {
         match self {
-            Wire::OpenAi | Wire::Anthropic => b"\n\n",
+            Wire::OpenAi | Wire::Anthropic | Wire::Gemini => b"\n\n",
             Wire::Ollama => b"\n",
         }
     }
