@@ -71,7 +71,7 @@ async fn drop_mid_stream(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_a_stream_closes_its_connection() {
-    for wire in [Wire::OpenAi, Wire::Anthropic, Wire::Ollama] {
+    for wire in [Wire::OpenAi, Wire::Anthropic, Wire::Ollama, Wire::Gemini] {
         let (server, closed) = dripping_server(wire).await;
         let provider = wire.provider(&server.base_url(), "sk-cancel", Timeouts::default());
         drop_mid_stream(&format!("{wire:?} direct"), provider, &server, closed).await;
@@ -80,7 +80,7 @@ async fn dropping_a_stream_closes_its_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_a_chain_stream_closes_the_winning_entry_s_connection() {
-    for wire in [Wire::OpenAi, Wire::Anthropic, Wire::Ollama] {
+    for wire in [Wire::OpenAi, Wire::Anthropic, Wire::Ollama, Wire::Gemini] {
         let failing = RawServer::start(|mut conn| async move {
             let body = br#"{"error":{"message":"down","type":"server_error"}}"#;
             let _ = conn.respond(500, "application/json", &[], body).await;

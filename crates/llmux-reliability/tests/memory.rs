@@ -114,7 +114,7 @@ async fn hostile_sizes_end_in_invalid_response_with_bounded_memory() {
     let timeouts = Timeouts::default().total(Duration::from_secs(60));
     let mut report = Vec::new();
     for case in [Case::EndlessLine, Case::HugeBody] {
-        for wire in [Wire::OpenAi, Wire::Anthropic, Wire::Ollama] {
+        for wire in [Wire::OpenAi, Wire::Anthropic, Wire::Ollama, Wire::Gemini] {
             let server = serve(wire, case).await;
             let provider = wire.provider(&server.base_url(), "sk-memory", timeouts);
             let stream = matches!(case, Case::EndlessLine);
