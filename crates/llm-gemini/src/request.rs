@@ -409,13 +409,18 @@ fn parts(history: &[Message], message: &Message) -> Result<Vec<Value>, Violation
                 let Some(signature) = signature else {
                     continue;
                 };
-                if text.is_empty() {
+                let own = match Anchor::parse(signature) {
+                    Anchor::Thought(signature) => Some(signature),
+                    _ => None,
+                };
+                // A signature of another part goes there; its thought text (if any) stays a thought.
+                if text.is_empty() && own.is_none() {
                     continue;
                 }
                 let mut thought = Map::new();
                 thought.insert("text".into(), Value::from(text.clone()));
                 thought.insert("thought".into(), Value::Bool(true));
-                if let Anchor::Thought(signature) = Anchor::parse(signature) {
+                if let Some(signature) = own {
                     thought.insert("thoughtSignature".into(), Value::from(signature));
                 }
                 out.push(Value::Object(thought));

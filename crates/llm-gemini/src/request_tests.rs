@@ -135,6 +135,24 @@ fn tools_calls_results_images_and_signatures() {
 }
 
 #[test]
+fn a_signature_of_an_empty_thought_goes_back_on_it() {
+    let req = ChatRequest::new("m").user("hi").message(with_parts(
+        Message::assistant(""),
+        vec![
+            ContentPart::Reasoning {
+                text: String::new(),
+                signature: Some("U0lH".into()),
+            },
+            ContentPart::text("Hello"),
+        ],
+    ));
+    assert_eq!(
+        body_json(&req)["contents"][1]["parts"],
+        json!([{"text": "", "thought": true, "thoughtSignature": "U0lH"}, {"text": "Hello"}])
+    );
+}
+
+#[test]
 fn a_failed_tool_and_tool_choices() {
     let mut result =
         Message::tool_result("c1", "get_weather", ToolOutput::Text("no such city".into()));
