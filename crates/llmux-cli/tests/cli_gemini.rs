@@ -149,3 +149,47 @@ async fn a_chain_falls_back_from_an_overloaded_gemini_entry() {
         )
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn embed_asks_batch_embed_contents_for_the_default_model() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(
+            "/v1beta/models/gemini-embedding-001:batchEmbedContents",
+        ))
+        .and(header("x-goog-api-key", KEY))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "embeddings": [{"values": [0.25, 0.5, 0.75]}, {"values": [1.0, 0.0, -1.0]}]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let run = llmux_async(
+        strings(&[
+            "embed",
+            "--provider",
+            "gemini",
+            "--base-url",
+            &server.uri(),
+            "--json",
+            "first text",
+            "second text",
+        ]),
+        pairs(&[("GEMINI_API_KEY", KEY)]),
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let lines = run.of_type("embedding");
+    assert_eq!(lines.len(), 2, "{run:?}");
+    assert_eq!(lines[0]["dims"], 3);
+    assert_eq!(lines[1]["vector"], json!([1.0, 0.0, -1.0]));
+    let sent: serde_json::Value =
+        serde_json::from_slice(&server.received_requests().await.unwrap_or_default()[0].body)
+            .expect("JSON body");
+    assert_eq!(
+        sent["requests"][1]["content"]["parts"][0]["text"],
+        "second text"
+    );
+    assert_eq!(sent["requests"][0]["model"], "models/gemini-embedding-001");
+}
