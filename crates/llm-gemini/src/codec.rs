@@ -67,7 +67,15 @@ impl GeminiCodec {
     pub fn new(config: GeminiConfig) -> Result<Self, Error> {
         config.check()?;
         let http = &config.http;
-        let mut headers = http.header_map(&[API_KEY_HEADER, "authorization", "content-type"])?;
+        // `authorization` is this crate's only where it sends a bearer token (Vertex AI, a token source);
+        // on the Gemini API a gateway in front may take its own.
+        let bearer = config.is_vertex() || config.tokens.is_some();
+        let reserved: &[&str] = if bearer {
+            &[API_KEY_HEADER, "authorization", "content-type"]
+        } else {
+            &[API_KEY_HEADER, "content-type"]
+        };
+        let mut headers = http.header_map(reserved)?;
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if let Some(key) = &http.api_key {
             if config.is_vertex() {
@@ -296,6 +304,15 @@ mod tests {
     fn reserved_headers_cannot_be_replaced_and_vertex_does_not_embed() {
         let err =
             GeminiCodec::new(GeminiConfig::new("k").header("X-Goog-Api-Key", "other")).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Validation);
+        let gateway =
+            GeminiCodec::new(GeminiConfig::new("k").header("authorization", "Bearer gw")).unwrap();
+        let wire = gateway
+            .encode(&ChatRequest::new("m").user("hi"), false)
+            .unwrap();
+        assert_eq!(wire.headers[AUTHORIZATION], "Bearer gw");
+        let err = GeminiCodec::new(GeminiConfig::vertex("p", "l").header("authorization", "x"))
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Validation);
         let vertex = GeminiCodec::new(GeminiConfig::vertex("p", "l")).unwrap();
         let e = vertex

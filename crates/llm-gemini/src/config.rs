@@ -70,8 +70,8 @@ pub enum Endpoint {
 #[derive(Debug, Clone)]
 pub struct GeminiConfig {
     /// Name, base URL (the host, without a path), key, limits, extra headers and a caller's client. Extra
-    /// headers may not replace a header this crate writes (`x-goog-api-key`, `authorization`,
-    /// `content-type`).
+    /// headers may not replace a header this crate writes (`x-goog-api-key`, `content-type`, and
+    /// `authorization` where it sends a bearer token: Vertex AI or a token source).
     pub http: HttpConfig,
     /// The Gemini API or Vertex AI.
     pub endpoint: Endpoint,
