@@ -193,3 +193,15 @@ async fn embed_asks_batch_embed_contents_for_the_default_model() {
     );
     assert_eq!(sent["requests"][0]["model"], "models/gemini-embedding-001");
 }
+
+#[test]
+fn with_its_key_set_gemini_joins_the_default_chain() {
+    let run = llmux(&["providers"], &[("GEMINI_API_KEY", KEY)], None);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("gemini"), "{}", run.stdout);
+    assert!(run.stdout.contains("gemini-2.5-flash"), "{}", run.stdout);
+    assert!(
+        !run.stdout.contains(KEY) && !run.stderr.contains(KEY),
+        "{run:?}"
+    );
+}
