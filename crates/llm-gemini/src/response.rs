@@ -203,6 +203,7 @@ pub(crate) struct Turn {
     calls: usize,
     finish: Option<FinishReason>,
     usage: Option<UsageMetadata>,
+    complete: bool,
 }
 
 impl Turn {
@@ -215,6 +216,7 @@ impl Turn {
             calls: 0,
             finish: None,
             usage: None,
+            complete: false,
         }
     }
 
@@ -248,9 +250,9 @@ impl Turn {
         Ok(())
     }
 
-    /// True once both a finish (or block) reason and usage arrived: nothing later changes the answer.
+    /// True once usage arrived with or after a finish (or block) reason: nothing later changes the answer.
     pub(crate) fn is_complete(&self) -> bool {
-        self.finish.is_some() && self.usage.is_some()
+        self.complete
     }
 
     pub(crate) fn attach(&self, error: Error) -> Error {
@@ -269,25 +271,27 @@ impl Turn {
             start.response_id = chunk.response_id.clone();
             out.push_back(StreamEvent::Start(start));
         }
+        let has_usage = chunk.usage_metadata.is_some();
         if let Some(usage) = chunk.usage_metadata {
             self.usage = Some(usage);
         }
         if let Some(reason) = chunk.prompt_feedback.and_then(|f| f.block_reason) {
             self.finish = Some(error::block_reason(&reason));
         }
-        let Some(candidate) = chunk
+        if let Some(candidate) = chunk
             .candidates
             .into_iter()
             .find(|c| c.index.unwrap_or(0) == 0)
-        else {
-            return;
-        };
-        for part in candidate.content.map(|c| c.parts).unwrap_or_default() {
-            self.part(part, out);
+        {
+            for part in candidate.content.map(|c| c.parts).unwrap_or_default() {
+                self.part(part, out);
+            }
+            if let Some(reason) = candidate.finish_reason {
+                self.finish = Some(error::finish_reason(&reason));
+            }
         }
-        if let Some(reason) = candidate.finish_reason {
-            self.finish = Some(error::finish_reason(&reason));
-        }
+        // Usage reported before the finish reason may still grow; only a report with or after it is final.
+        self.complete |= has_usage && self.finish.is_some();
     }
 
     fn part(&mut self, part: Part, out: &mut VecDeque<StreamEvent>) {

@@ -7,7 +7,7 @@
 //!   the `x-request-id` header when present); parts give text, reasoning, signature and tool-call events
 //!   (each call whole: [`StreamEvent::ToolCallStart`] then [`StreamEvent::ToolCall`]).
 //! - Gemini ends a stream with no terminator: the last event carries `finishReason` and the usage. Once
-//!   both have arrived the answer is complete: [`StreamEvent::Usage`] and [`StreamEvent::Finish`] are given
+//!   usage has arrived with or after the finish reason the answer is complete: [`StreamEvent::Usage`] and [`StreamEvent::Finish`] are given
 //!   and the rest of the body is ignored. A finish reason without usage is held back until usage arrives
 //!   or the body ends. A body that ends without any finish or block reason is a `network` error, never a
 //!   silently short answer.
@@ -130,6 +130,24 @@ mod tests {
         let err = cut.last().unwrap().as_ref().unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Network);
         assert_eq!(err.delivered_bytes(), Some(2));
+    }
+
+    #[test]
+    fn usage_before_the_finish_does_not_complete_the_answer() {
+        let events = run(concat!(
+            "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Hi\"}]}}],",
+            "\"usageMetadata\":{\"promptTokenCount\":3}}\n\n",
+            "data: {\"candidates\":[{\"content\":{\"parts\":[]},\"finishReason\":\"STOP\"}]}\n\n",
+            "data: {\"usageMetadata\":{\"promptTokenCount\":3,\"candidatesTokenCount\":1,\"totalTokenCount\":4}}\n\n",
+        ));
+        let usage: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                Ok(StreamEvent::Usage(u)) => Some(u.total_tokens),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(usage, [Some(4)], "{events:?}");
     }
 
     #[test]
