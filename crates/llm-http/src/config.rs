@@ -106,6 +106,18 @@ impl HttpConfig {
     }
 }
 
+/// Gives a bearer token for each request (an Entra ID token for Azure OpenAI, an OAuth access token for
+/// Vertex AI), which the caller refreshes in the background. Called on every request, so it should answer
+/// from a cache; an `Err` fails that request (make it `auth`). The token is sent as a secret header and never
+/// printed.
+pub trait TokenSource: Send + Sync + fmt::Debug {
+    /// The current token.
+    ///
+    /// # Errors
+    /// The error that fails the request (`auth` when no token can be had).
+    fn token(&self) -> Result<ApiKey, Error>;
+}
+
 /// A provider configuration built on [`HttpConfig`]: what lets one generic path (a CLI, a config file
 /// loader) set the base URL, key, limits and headers of any provider.
 pub trait HasHttpConfig {

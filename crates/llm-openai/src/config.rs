@@ -192,13 +192,9 @@ pub enum KeyHeader {
     Named(&'static str),
 }
 
-/// Gives a bearer token for each request (e.g. an Entra ID token the caller refreshes in the background).
-/// Called on every request, so it should answer from a cache; an `Err` fails that request (make it `auth`).
-/// The token is sent as a secret header and never printed.
-pub trait TokenSource: Send + Sync + std::fmt::Debug {
-    /// The current token.
-    fn token(&self) -> Result<llm_core::ApiKey, Error>;
-}
+/// Gives a bearer token for each request (Azure's Entra ID); the trait lives in llm-http, shared with the
+/// other providers that take bearer tokens from a caller (Vertex AI).
+pub use llm_http::TokenSource;
 
 /// What an OpenAI-compatible server takes besides text, tools and its parameter table.
 #[non_exhaustive]

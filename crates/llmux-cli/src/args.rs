@@ -57,11 +57,13 @@ pub enum ProviderName {
     /// Azure OpenAI (AZURE_OPENAI_API_KEY; the endpoint from --base-url or AZURE_OPENAI_ENDPOINT; --model is
     /// the deployment).
     Azure,
+    /// Google Gemini API (GEMINI_API_KEY; --base-url is the host, the client adds /v1beta/models/{model}:…).
+    Gemini,
 }
 
 impl ProviderName {
     /// Every provider, in the order the default chain tries them.
-    pub const ALL: [ProviderName; 7] = [
+    pub const ALL: [ProviderName; 8] = [
         ProviderName::Openai,
         ProviderName::OpenaiResponses,
         ProviderName::Claude,
@@ -69,6 +71,7 @@ impl ProviderName {
         ProviderName::Ollama,
         ProviderName::Llamacpp,
         ProviderName::Azure,
+        ProviderName::Gemini,
     ];
 
     /// The name as written on the command line and in chain files.
@@ -81,6 +84,7 @@ impl ProviderName {
             ProviderName::Ollama => "ollama",
             ProviderName::Llamacpp => "llamacpp",
             ProviderName::Azure => "azure",
+            ProviderName::Gemini => "gemini",
         }
     }
 
@@ -183,7 +187,7 @@ pub enum KindArg {
 /// `llmux embed`.
 ///
 /// With neither --provider nor --chain, the first provider configured in the environment that embeds
-/// (OpenAI, Ollama, llama.cpp) is used, else a local llama-server started with `--embeddings --pooling
+/// (OpenAI, Ollama, llama.cpp, Gemini) is used, else a local llama-server started with `--embeddings --pooling
 /// mean`: different providers' models give vectors of different spaces, so the default never falls back
 /// between them.
 #[derive(Debug, Clone, Default, Args)]

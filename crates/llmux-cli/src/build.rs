@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use llmux::chain::redis::{RedisOptions, RedisState};
 use llmux::chain::{AttemptObserver, Chain, Entry, Policy, RetryPolicy, SkipObserver};
 use llmux::claude::{Claude, ClaudeConfig};
+use llmux::gemini::{Gemini, GeminiConfig};
 use llmux::http::HasHttpConfig;
 use llmux::llamacpp::{LlamaCpp, LlamaCppConfig};
 use llmux::ollama::{Ollama, OllamaConfig};
@@ -222,6 +223,9 @@ fn remote(
             }
             Arc::new(OpenAi::new(configured::<AzureConfig>(url, key, timeouts))?)
         }
+        ProviderName::Gemini => {
+            Arc::new(Gemini::new(configured::<GeminiConfig>(url, key, timeouts))?)
+        }
     })
 }
 
@@ -285,6 +289,9 @@ fn embedder(entry: &EntrySpec, timeouts: Timeouts) -> Result<Both, ConfigError> 
             }
             OpenAi::new(configured::<AzureConfig>(url, key, timeouts)).map(both)
         }
+        Backend::Remote(ProviderName::Gemini) => {
+            Gemini::new(configured::<GeminiConfig>(url, key, timeouts)).map(both)
+        }
         Backend::Remote(
             p @ (ProviderName::Claude | ProviderName::Openrouter | ProviderName::OpenaiResponses),
         ) => {
@@ -300,7 +307,7 @@ fn embedder(entry: &EntrySpec, timeouts: Timeouts) -> Result<Both, ConfigError> 
 
 fn no_embeddings(provider: ProviderName) -> ConfigError {
     ConfigError(format!(
-        "{} has no embeddings through llmux: use openai, ollama or llamacpp",
+        "{} has no embeddings through llmux: use openai, ollama, llamacpp, azure or gemini",
         provider.as_str()
     ))
 }

@@ -304,6 +304,15 @@ pub fn info(provider: ProviderName) -> ProviderInfo {
             default_base_url: "",
             default_embed_model: None,
         },
+        ProviderName::Gemini => ProviderInfo {
+            key_var: Some(llmux::gemini::API_KEY_ENV),
+            optional_key_var: None,
+            host_var: None,
+            base_url_var: None,
+            default_model: "gemini-2.5-flash",
+            default_embed_model: Some("gemini-embedding-001"),
+            default_base_url: llmux::gemini::DEFAULT_BASE_URL,
+        },
     }
 }
 
@@ -329,7 +338,7 @@ pub fn resolve(select: &SelectArgs, env: &Env) -> Result<ChainSpec, ConfigError>
 }
 
 /// The chain `llmux embed` runs: as [`resolve`] with `--provider` or `--chain`; by default the first
-/// provider configured in the environment that embeds (OpenAI, Ollama, llama.cpp), else the managed local
+/// provider configured in the environment that embeds (OpenAI, Ollama, llama.cpp, Gemini), else the managed local
 /// llama-server. Only one: different providers' default models give vectors of different spaces, so the
 /// default chain never falls back between them.
 pub fn resolve_embed(select: &SelectArgs, env: &Env) -> Result<ChainSpec, ConfigError> {

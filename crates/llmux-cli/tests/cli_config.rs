@@ -40,7 +40,7 @@ fn an_unknown_key_in_the_chain_file_is_a_configuration_error_naming_it() {
 
     let file = dir.file(
         "provider.toml",
-        "[[entry]]\nprovider = \"gemini\"\nmodel = \"m\"\n",
+        "[[entry]]\nprovider = \"palm\"\nmodel = \"m\"\n",
     );
     let run = llmux(
         &["chat", "--chain", file.to_str().expect("utf-8 path"), "hi"],
@@ -48,7 +48,7 @@ fn an_unknown_key_in_the_chain_file_is_a_configuration_error_naming_it() {
         None,
     );
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stderr.contains("unknown provider `gemini`"), "{run:?}");
+    assert!(run.stderr.contains("unknown provider `palm`"), "{run:?}");
 }
 
 /// An entry whose key variable is unset is an `auth` attempt, and the chain moves on to the next entry,

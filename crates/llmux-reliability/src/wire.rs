@@ -9,6 +9,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use llm_claude::{Claude, ClaudeConfig};
 use llm_core::{Attempt, ChatRequest, Error, Provider, StreamEvent, Timeouts};
+use llm_gemini::{Gemini, GeminiConfig};
 use llm_ollama::{Ollama, OllamaConfig};
 use llm_openai::{OpenAi, OpenAiConfig, OpenAiResponses, ResponsesConfig};
 
@@ -23,16 +24,20 @@ pub enum Wire {
     Ollama,
     /// OpenAI Responses (`llm-openai`'s `Responses` codec), SSE streams of named events.
     OpenAiResponses,
+    /// Gemini `generateContent` (`llm-gemini`) in its Vertex AI form (the key as a bearer token, which is
+    /// what llm-katan takes), SSE streams of whole responses.
+    Gemini,
 }
 
 impl Wire {
-    /// `openai`, `anthropic`, `ollama` or `openai-responses`.
+    /// `openai`, `anthropic`, `ollama`, `openai-responses` or `gemini`.
     pub fn name(self) -> &'static str {
         match self {
             Wire::OpenAi => "openai",
             Wire::OpenAiResponses => "openai-responses",
             Wire::Anthropic => "anthropic",
             Wire::Ollama => "ollama",
+            Wire::Gemini => "gemini",
         }
     }
 
@@ -62,6 +67,13 @@ impl Wire {
                     .timeouts(timeouts),
             ))
             .map(|p| Arc::new(p) as Arc<dyn Provider>),
+            Wire::Gemini => Gemini::new(
+                GeminiConfig::vertex("reliability", "us-central1")
+                    .base_url(base)
+                    .api_key(key)
+                    .timeouts(timeouts),
+            )
+            .map(|p| Arc::new(p) as Arc<dyn Provider>),
         };
         built.unwrap_or_else(|e| panic!("cannot build the {} client: {e}", self.name()))
     }
@@ -71,7 +83,9 @@ impl Wire {
     /// The content type of this format's streams.
     pub fn stream_content_type(self) -> &'static str {
         match self {
-            Wire::OpenAi | Wire::Anthropic | Wire::OpenAiResponses => "text/event-stream",
+            Wire::OpenAi | Wire::Anthropic | Wire::OpenAiResponses | Wire::Gemini => {
+                "text/event-stream"
+            }
             Wire::Ollama => "application/x-ndjson",
         }
     }
@@ -79,7 +93,7 @@ impl Wire {
     /// What a stream sends before its first text (Anthropic's `message_start` and `content_block_start`).
     pub fn stream_prelude(self) -> &'static [u8] {
         match self {
-            Wire::OpenAi | Wire::Ollama => b"",
+            Wire::OpenAi | Wire::Ollama | Wire::Gemini => b"",
             Wire::Anthropic => concat!(
                 "event: message_start\n",
                 r#"data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"m","content":[],"usage":{"input_tokens":3,"output_tokens":0}}}"#,
@@ -116,6 +130,9 @@ impl Wire {
             Wire::OpenAiResponses => format!(
                 "event: response.output_text.delta\ndata: {{\"type\":\"response.output_text.delta\",\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":\"{text}\"}}\n\n"
             ),
+            Wire::Gemini => format!(
+                "data: {{\"candidates\":[{{\"content\":{{\"role\":\"model\",\"parts\":[{{\"text\":\"{text}\"}}]}},\"index\":0}}]}}\n\n"
+            ),
         }
         .into_bytes()
     }
@@ -146,6 +163,12 @@ impl Wire {
                 "\n\n"
             )
             .as_bytes(),
+            Wire::Gemini => concat!(
+                r#"data: {"candidates":[{"content":{"role":"model","parts":[]},"finishReason":"STOP","index":0}],"#,
+                r#""usageMetadata":{"promptTokenCount":3,"candidatesTokenCount":2,"totalTokenCount":5}}"#,
+                "\n\n"
+            )
+            .as_bytes(),
         }
     }
 
@@ -168,6 +191,10 @@ impl Wire {
                 r#"{"id":"resp_1","object":"response","model":"m","status":"completed","output":[{"id":"msg_1","type":"message","role":"assistant","content":[{"type":"output_text","annotations":[],"text":""#,
                 r#""}]}],"usage":{"input_tokens":1,"output_tokens":1,"total_tokens":2}}"#,
             ),
+            Wire::Gemini => (
+                r#"{"candidates":[{"content":{"role":"model","parts":[{"text":""#,
+                r#""}]},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":1,"candidatesTokenCount":1}}"#,
+            ),
         };
         [before.as_bytes(), text, after.as_bytes()].concat()
     }
@@ -176,7 +203,7 @@ impl Wire {
     /// `data: ` for SSE formats, nothing for NDJSON.
     pub fn payload_prefix(self) -> &'static [u8] {
         match self {
-            Wire::OpenAi => b"data: ",
+            Wire::OpenAi | Wire::Gemini => b"data: ",
             Wire::Anthropic => b"event: content_block_delta\ndata: ",
             Wire::Ollama => b"",
             Wire::OpenAiResponses => b"event: response.output_text.delta\ndata: ",
@@ -186,7 +213,7 @@ impl Wire {
     /// What ends one payload: a blank line for SSE, a newline for NDJSON.
     pub fn payload_suffix(self) -> &'static [u8] {
         match self {
-            Wire::OpenAi | Wire::Anthropic | Wire::OpenAiResponses => b"\n\n",
+            Wire::OpenAi | Wire::Anthropic | Wire::OpenAiResponses | Wire::Gemini => b"\n\n",
             Wire::Ollama => b"\n",
         }
     }

@@ -76,6 +76,7 @@ async fn dropping_a_stream_closes_its_connection() {
         Wire::Anthropic,
         Wire::Ollama,
         Wire::OpenAiResponses,
+        Wire::Gemini,
     ] {
         let (server, closed) = dripping_server(wire).await;
         let provider = wire.provider(&server.base_url(), "sk-cancel", Timeouts::default());
@@ -90,6 +91,7 @@ async fn dropping_a_chain_stream_closes_the_winning_entry_s_connection() {
         Wire::Anthropic,
         Wire::Ollama,
         Wire::OpenAiResponses,
+        Wire::Gemini,
     ] {
         let failing = RawServer::start(|mut conn| async move {
             let body = br#"{"error":{"message":"down","type":"server_error"}}"#;

@@ -1,5 +1,5 @@
-//! The fault matrix, end to end against llm-katan: every fault × {OpenAI, Anthropic} × {whole, streamed} ×
-//! {direct, through a chain of the faulty instance and a healthy one}. Every request runs in its own task
+//! The fault matrix, end to end against llm-katan: every fault × {OpenAI, Anthropic, Gemini (the Vertex AI
+//! form)} × {whole, streamed} × {direct, through a chain of the faulty instance and a healthy one}. Every request runs in its own task
 //! under a generous limit; the table counts requests sent, succeeded, failed by kind, hung and panicked.
 //! Asserted: every failure has the fault's kind, nothing hangs or panics, and every chain call reaches an
 //! answer (from the healthy entry whenever the faulty one always fails).
@@ -22,7 +22,7 @@ use llm_core::ErrorKind;
 use llmux_e2e::Katan;
 use llmux_reliability::guard::Table;
 use llmux_reliability::wire::Wire;
-use matrix::{Capture, Fault, Path as Via, Secrets, run_cell, start_all};
+use matrix::{Capture, Fault, Path as Via, Secrets, WIRES, run_cell, start_all};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_matrix() {
@@ -33,7 +33,7 @@ async fn fault_matrix() {
     let mut wanted: Vec<(String, Vec<String>)> = vec![("healthy".into(), Fault::healthy_args())];
     for fault in Fault::ALL {
         if fault.fresh_per_group() {
-            for wire in [Wire::OpenAi, Wire::Anthropic] {
+            for wire in WIRES {
                 for stream in [false, true] {
                     wanted.push((group_key(fault, wire, stream), fault.katan_args()));
                 }
@@ -53,7 +53,7 @@ async fn fault_matrix() {
     ));
     let mut problems = Vec::new();
     for fault in Fault::ALL {
-        for wire in [Wire::OpenAi, Wire::Anthropic] {
+        for wire in WIRES {
             for stream in [false, true] {
                 let faulty = if fault.fresh_per_group() {
                     &katans[&group_key(fault, wire, stream)]

@@ -1,5 +1,5 @@
 //! Hostile local servers: raw HTTP on 127.0.0.1 that cuts, stalls, or sends what no sane server would.
-//! Every case runs for each wire format (OpenAI SSE, Anthropic SSE, Ollama NDJSON, OpenAI Responses SSE) inside a guarded task
+//! Every case runs for each wire format (OpenAI SSE, Anthropic SSE, Ollama NDJSON, OpenAI Responses SSE, Gemini SSE) inside a guarded task
 //! (a hang or a panic fails the test with the format named) and must end in a typed error of the right
 //! kind. The memory-bound cases (a 100 MiB line, a huge body) are in `memory.rs`, a binary of their own
 //! with a counting allocator.
@@ -11,11 +11,12 @@ use llmux_e2e::net::{Conn, RawServer};
 use llmux_reliability::guard::{Guarded, guarded};
 use llmux_reliability::wire::{Answer, Wire, call, request};
 
-const WIRES: [Wire; 4] = [
+const WIRES: [Wire; 5] = [
     Wire::OpenAi,
     Wire::Anthropic,
     Wire::Ollama,
     Wire::OpenAiResponses,
+    Wire::Gemini,
 ];
 const KEY: &str = "sk-hostile-test-key";
 /// Far beyond every limit used here: reaching it means the client hung.
@@ -272,7 +273,12 @@ async fn an_html_page_with_status_200_is_invalid_response() {
 async fn a_server_that_echoes_the_key_everywhere_never_leaks_it() {
     // The key comes back in an error body, in a mid-stream error event, and in the request-id header;
     // no error's Debug or Display may show it.
-    for wire in [Wire::OpenAi, Wire::Anthropic, Wire::OpenAiResponses] {
+    for wire in [
+        Wire::OpenAi,
+        Wire::Anthropic,
+        Wire::OpenAiResponses,
+        Wire::Gemini,
+    ] {
         for stream in [false, true] {
             let server = RawServer::start(move |mut conn| async move {
                 let key = conn.request.api_key().unwrap_or("none").to_owned();

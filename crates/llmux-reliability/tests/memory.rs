@@ -119,6 +119,7 @@ async fn hostile_sizes_end_in_invalid_response_with_bounded_memory() {
             Wire::Anthropic,
             Wire::Ollama,
             Wire::OpenAiResponses,
+            Wire::Gemini,
         ] {
             let server = serve(wire, case).await;
             let provider = wire.provider(&server.base_url(), "sk-memory", timeouts);

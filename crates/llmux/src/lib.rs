@@ -55,6 +55,7 @@
 //! | `openrouter` | [`openrouter`]: OpenRouter, on the OpenAI wire format, with routing      | `llm-openrouter` |
 //! | `ollama`     | [`ollama`]: Ollama's native `/api/chat` with NDJSON streaming             | `llm-ollama`     |
 //! | `llamacpp`   | [`llamacpp`]: llama.cpp's `llama-server`, incl. a managed child server   | `llm-llamacpp`   |
+//! | `gemini`     | [`gemini`]: Google Gemini API and Vertex AI `generateContent`, embeddings | `llm-gemini`     |
 //! | `testing`    | [`testing`]: a scripted provider for tests (implies `chain`)             | `llm-chain`      |
 //! | `schema`     | `ResponseFormat::of::<T>()` and `chat_json`: structured output typed by `schemars` | `llm-core` |
 //! | `redis`      | `chain::redis`: breakers and rate budgets shared across processes through Redis (implies `chain`) | `llm-chain` |
@@ -106,3 +107,8 @@ pub use llm_ollama as ollama;
 #[cfg_attr(docsrs, doc(cfg(feature = "llamacpp")))]
 #[doc(inline)]
 pub use llm_llamacpp as llamacpp;
+
+#[cfg(feature = "gemini")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gemini")))]
+#[doc(inline)]
+pub use llm_gemini as gemini;

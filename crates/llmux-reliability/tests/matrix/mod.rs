@@ -41,6 +41,9 @@ pub(crate) enum Fault {
     WrongKey,
 }
 
+/// The wire formats of the matrix: every one llm-katan speaks.
+pub(crate) const WIRES: [Wire; 3] = [Wire::OpenAi, Wire::Anthropic, Wire::Gemini];
+
 /// The good requests `--rate-limit-after` and `--timeout-after` allow.
 const GOOD_BEFORE_TRIP: u32 = 2;
 /// The short client limit the latency faults exceed.
@@ -95,7 +98,8 @@ impl Fault {
             Fault::WrongKey => &[
                 "--validate-keys",
                 "--api-keys",
-                "openai=sk-katan-expects-this-openai-key,anthropic=sk-katan-expects-this-anthropic-key",
+                "openai=sk-katan-expects-this-openai-key,anthropic=sk-katan-expects-this-anthropic-key,\
+                 vertexai=sk-katan-expects-this-vertex-key",
             ],
         })
     }
@@ -236,7 +240,9 @@ impl Capture {
 /// Starts every named instance at once (each start blocks until its `/health` answers).
 pub(crate) async fn start_all(wanted: Vec<(String, Vec<String>)>) -> HashMap<String, Katan> {
     let starts = wanted.into_iter().map(|(name, args)| {
-        tokio::task::spawn_blocking(move || (name, Katan::builder().args(args).start()))
+        // Every instance also speaks Gemini (llm-katan's `vertexai` provider) for the Gemini cells.
+        let katan = Katan::builder().args(["--providers", "openai,anthropic,vertexai"]);
+        tokio::task::spawn_blocking(move || (name, katan.args(args).start()))
     });
     join_all(starts)
         .await
