@@ -259,7 +259,7 @@ fn blocks_of(parts: &[ContentPart]) -> Vec<Block<'_>> {
             ContentPart::Reasoning {
                 text,
                 signature: Some(signature),
-            } => WireBlock::Thinking {
+            } if own_signature(signature) => WireBlock::Thinking {
                 thinking: text,
                 signature,
             },
@@ -275,7 +275,7 @@ fn blocks_of(parts: &[ContentPart]) -> Vec<Block<'_>> {
                 }
                 continue;
             }
-            // Unsigned reasoning (another provider's) is not sent back; see the module docs.
+            // Unsigned reasoning, or reasoning another provider signed, is not sent back; see the module docs.
             _ => continue,
         };
         rest.push(block.into());
@@ -283,6 +283,16 @@ fn blocks_of(parts: &[ContentPart]) -> Vec<Block<'_>> {
     }
     results.extend(rest);
     results
+}
+
+/// Whether `signature` is Anthropic's: its signatures are plain base64. Other providers' signatures are
+/// not (Gemini's carry an anchor and `#`, the Responses API's are JSON) and Anthropic refuses them, so
+/// their reasoning is not sent back, as unsigned reasoning is not.
+fn own_signature(signature: &str) -> bool {
+    !signature.is_empty()
+        && signature
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
 }
 
 /// Whether a message can go as a plain string: text parts only.
@@ -338,6 +348,9 @@ pub fn violations(request: &ChatRequest) -> Vec<Violation> {
                                 signature: None,
                                 ..
                             }
+                    ) && !matches!(
+                        p,
+                        ContentPart::Reasoning { signature: Some(sig), .. } if !own_signature(sig)
                     )
                 })
             {

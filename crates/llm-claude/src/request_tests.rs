@@ -356,3 +356,39 @@ fn what_the_messages_api_refuses_is_rejected_before_sending() {
     assert_eq!(err.violations()[0].param, "reasoning");
     assert!(body("claude", &big, 4096, false).is_ok());
 }
+
+#[test]
+fn only_anthropics_own_signed_thinking_goes_back() {
+    use llm_core::{ContentPart, Message};
+    let reasoning = |text: &str, signature: Option<&str>| ContentPart::Reasoning {
+        text: text.into(),
+        signature: signature.map(str::to_owned),
+    };
+    let mut assistant = Message::assistant("");
+    assistant.content = vec![
+        reasoning("gemini's", Some("thought#Q2lRQlZLaGM=")),
+        reasoning(
+            "responses'",
+            Some(r#"{"type":"reasoning","id":"rs_1","encrypted_content":"gAAA"}"#),
+        ),
+        reasoning("unsigned", None),
+        reasoning("claude's", Some("ErUBCkYIBhgCIkA+/9zQ==")),
+        ContentPart::Text {
+            text: "Answer.".into(),
+        },
+    ];
+    let request = ChatRequest::new("claude-sonnet-4-5")
+        .user("Question?")
+        .message(assistant)
+        .user("And?");
+    let body = body_json(&request, false);
+    let blocks = body["messages"][1]["content"].as_array().expect("blocks");
+    assert_eq!(
+        blocks,
+        &[
+            serde_json::json!({"type": "thinking", "thinking": "claude's", "signature": "ErUBCkYIBhgCIkA+/9zQ=="}),
+            serde_json::json!({"type": "text", "text": "Answer."}),
+        ],
+        "{body}"
+    );
+}

@@ -337,9 +337,9 @@ fn parts(history: &[Message], message: &Message) -> Result<Vec<Value>, Violation
             } = part
             {
                 match Anchor::parse(signature) {
-                    Anchor::Call { id, signature } => signatures.calls.push((id, signature)),
-                    Anchor::Text(signature) => signatures.text = Some(signature),
-                    Anchor::Thought(_) => {}
+                    Some(Anchor::Call { id, signature }) => signatures.calls.push((id, signature)),
+                    Some(Anchor::Text(signature)) => signatures.text = Some(signature),
+                    Some(Anchor::Thought(_)) | None => {}
                 }
             }
         }
@@ -409,10 +409,16 @@ fn parts(history: &[Message], message: &Message) -> Result<Vec<Value>, Violation
                 let Some(signature) = signature else {
                     continue;
                 };
-                let own = match Anchor::parse(signature) {
-                    Anchor::Thought(signature) => Some(signature),
+                let anchor = Anchor::parse(signature);
+                let own = match anchor {
+                    Some(Anchor::Thought(signature)) => Some(signature),
                     _ => None,
                 };
+                // Another provider's reasoning is not Gemini's to read (its text was written for that
+                // provider, its signature would be refused): like every codec, Gemini sends back its own.
+                if anchor.is_none() {
+                    continue;
+                }
                 // A signature of another part goes there; its thought text (if any) stays a thought.
                 if text.is_empty() && own.is_none() {
                     continue;

@@ -97,7 +97,7 @@ fn tools_calls_results_images_and_signatures() {
         vec![
             ContentPart::Reasoning {
                 text: "Summarise.".into(),
-                signature: Some("U0lHLXRob3VnaHQ=".into()),
+                signature: Some("thought#U0lHLXRob3VnaHQ=".into()),
             },
             ContentPart::Reasoning {
                 text: String::new(),
@@ -141,7 +141,7 @@ fn a_signature_of_an_empty_thought_goes_back_on_it() {
         vec![
             ContentPart::Reasoning {
                 text: String::new(),
-                signature: Some("U0lH".into()),
+                signature: Some("thought#U0lH".into()),
             },
             ContentPart::text("Hello"),
         ],
@@ -149,6 +149,28 @@ fn a_signature_of_an_empty_thought_goes_back_on_it() {
     assert_eq!(
         body_json(&req)["contents"][1]["parts"],
         json!([{"text": "", "thought": true, "thoughtSignature": "U0lH"}, {"text": "Hello"}])
+    );
+}
+
+#[test]
+fn another_providers_reasoning_is_not_sent_to_gemini() {
+    let req = ChatRequest::new("m").user("hi").message(with_parts(
+        Message::assistant(""),
+        vec![
+            ContentPart::Reasoning {
+                text: "claude's".into(),
+                signature: Some("ErUBCkYIBhgCIkA+/9zQ==".into()),
+            },
+            ContentPart::Reasoning {
+                text: "responses'".into(),
+                signature: Some(r#"{"type":"reasoning","id":"rs_1"}"#.into()),
+            },
+            ContentPart::text("Hello"),
+        ],
+    ));
+    assert_eq!(
+        body_json(&req)["contents"][1]["parts"],
+        json!([{"text": "Hello"}])
     );
 }
 

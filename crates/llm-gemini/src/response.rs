@@ -34,8 +34,10 @@ use crate::error::{self, Status};
 pub const GENERATED_ID_PREFIX: &str = "gcall_";
 
 /// Where a thought signature was in Gemini's answer, written into the signature text of its reasoning part
-/// as `{anchor}#{signature}` (Gemini's signatures are base64, which has no `#`); a signature of a thought
-/// part itself is kept as it came.
+/// as `{anchor}#{signature}` (Gemini's signatures are base64, which has no `#`): `thought#…`, `call={id}#…`
+/// or `text#…`. The anchor also marks the signature as Gemini's: another provider's signature (Claude's
+/// plain base64, the Responses API's JSON) parses as none and is never sent to Gemini, and Claude sends
+/// back none of these.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Anchor<'a> {
     /// On the thought part it arrived with.
@@ -52,22 +54,21 @@ pub enum Anchor<'a> {
 }
 
 impl<'a> Anchor<'a> {
-    /// Reads a reasoning part's signature text.
-    pub fn parse(text: &'a str) -> Anchor<'a> {
-        match text.split_once('#') {
-            Some(("text", signature)) => Anchor::Text(signature),
-            Some((anchor, signature)) if anchor.starts_with("call=") => Anchor::Call {
-                id: &anchor["call=".len()..],
-                signature,
-            },
-            _ => Anchor::Thought(text),
+    /// Reads a reasoning part's signature text; `None` when it is not one of Gemini's.
+    pub fn parse(text: &'a str) -> Option<Anchor<'a>> {
+        match text.split_once('#')? {
+            ("thought", signature) => Some(Anchor::Thought(signature)),
+            ("text", signature) => Some(Anchor::Text(signature)),
+            (anchor, signature) => anchor
+                .strip_prefix("call=")
+                .map(|id| Anchor::Call { id, signature }),
         }
     }
 
     /// The signature text of a reasoning part for this anchor.
     pub fn to_text(&self) -> String {
         match self {
-            Anchor::Thought(signature) => (*signature).to_owned(),
+            Anchor::Thought(signature) => format!("thought#{signature}"),
             Anchor::Call { id, signature } => format!("call={id}#{signature}"),
             Anchor::Text(signature) => format!("text#{signature}"),
         }
@@ -405,7 +406,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn anchors_round_trip_and_plain_signatures_are_thoughts() {
+    fn anchors_round_trip_and_other_providers_signatures_are_none() {
         for anchor in [
             Anchor::Thought("c2ln"),
             Anchor::Call {
@@ -414,9 +415,11 @@ mod tests {
             },
             Anchor::Text("dGV4dA=="),
         ] {
-            assert_eq!(Anchor::parse(&anchor.to_text()), anchor);
+            assert_eq!(Anchor::parse(&anchor.to_text()), Some(anchor));
         }
-        assert_eq!(Anchor::parse("plain"), Anchor::Thought("plain"));
+        // Another provider's signature is none of Gemini's.
+        assert_eq!(Anchor::parse("c2lnbmVkIGJ5IENsYXVkZQ=="), None);
+        assert_eq!(Anchor::parse(r#"{"type":"reasoning","id":"rs_1"}"#), None);
     }
 
     #[test]
