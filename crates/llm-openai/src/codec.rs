@@ -66,27 +66,36 @@ fn path_segment(text: &str) -> String {
     out
 }
 
+/// The headers every request to the server `config` describes carries: the configuration's, the key (as
+/// the server names it: a bearer token or a named header such as Azure's `api-key`) and the JSON content
+/// type. Both OpenAI wire formats send them.
+pub(crate) fn request_headers(config: &dyn WireConfig) -> Result<HeaderMap, Error> {
+    let http = config.http();
+    let mut headers = config.headers()?;
+    if let Some(key) = &http.api_key {
+        match config.key_header() {
+            KeyHeader::Named(name) => {
+                let name = http::HeaderName::from_static(name);
+                headers.insert(name, secret_value(&http.name, key.expose())?);
+            }
+            _ => {
+                headers.insert(
+                    AUTHORIZATION,
+                    secret_value(&http.name, &format!("Bearer {}", key.expose()))?,
+                );
+            }
+        }
+    }
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(headers)
+}
+
 impl ChatCompletions {
     /// The codec for the server `config` describes. An invalid header is a `validation` error; a key that
     /// is not a valid header value is `auth`.
     pub fn new(config: &dyn WireConfig) -> Result<Self, Error> {
         let http = config.http().clone();
-        let mut headers = config.headers()?;
-        if let Some(key) = &http.api_key {
-            match config.key_header() {
-                KeyHeader::Named(name) => {
-                    let name = http::HeaderName::from_static(name);
-                    headers.insert(name, secret_value(&http.name, key.expose())?);
-                }
-                _ => {
-                    headers.insert(
-                        AUTHORIZATION,
-                        secret_value(&http.name, &format!("Bearer {}", key.expose()))?,
-                    );
-                }
-            }
-        }
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let headers = request_headers(config)?;
         Ok(ChatCompletions {
             chat_url: config.chat_url(),
             deployment_url: config.deployment_url(),

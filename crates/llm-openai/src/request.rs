@@ -124,62 +124,14 @@ impl Encoder {
                 }
             }
         }
-        if image_bytes > MAX_IMAGE_BYTES {
-            out.push(Violation::new(
-                "messages",
-                format!("at most {MAX_IMAGE_BYTES} bytes of inline images"),
-                format!("{image_bytes} bytes"),
-            ));
-        }
-        if file_bytes > MAX_FILE_BYTES {
-            out.push(Violation::new(
-                "messages",
-                format!("at most {MAX_FILE_BYTES} bytes of PDF files"),
-                format!("{file_bytes} bytes"),
-            ));
-        }
-        match &request.response_format {
-            Some(ResponseFormat::JsonSchema(_)) if !f.json_schema => out.push(Violation::new(
-                "response_format",
-                format!("no JSON Schema ({} cannot enforce one)", self.provider),
-                "a JSON Schema",
-            )),
-            Some(ResponseFormat::JsonObject) if !f.json_object => out.push(Violation::new(
-                "response_format",
-                format!("no JSON mode ({} has none)", self.provider),
-                "json_object",
-            )),
-            _ => {}
-        }
-        match request.reasoning {
-            Some(Reasoning::Budget(n)) => out.push(Violation::new(
-                "reasoning",
-                "an effort (low, medium, high): this API takes no thinking budget",
-                format!("a budget of {n} tokens"),
-            )),
-            Some(_) if !f.reasoning_effort => out.push(Violation::new(
-                "reasoning",
-                format!("no reasoning setting ({} takes none)", self.provider),
-                "an effort",
-            )),
-            _ => {}
-        }
-        if let Some(ToolChoice::Tool(name)) = &request.tool_choice
-            && !request.tools.iter().any(|t| &t.name == name)
-        {
-            out.push(Violation::new(
-                "tool_choice",
-                "the name of a tool the request offers",
-                format!("`{name}`"),
-            ));
-        }
-        if request.tool_choice.is_some() && request.tools.is_empty() {
-            out.push(Violation::new(
-                "tool_choice",
-                "tools to choose from",
-                "no tools",
-            ));
-        }
+        common_violations(
+            request,
+            f,
+            &self.provider,
+            image_bytes,
+            file_bytes,
+            &mut out,
+        );
         for key in request.extra.keys() {
             if WRITTEN_FIELDS.contains(&key.as_str()) {
                 out.push(Violation::new(
@@ -527,5 +479,74 @@ impl Serialize for Extras<'_> {
             map.serialize_entry(k, v)?;
         }
         map.end()
+    }
+}
+
+/// What both OpenAI wire formats (Chat Completions and Responses) refuse alike: inline media over the
+/// documented totals, a format or reasoning setting the server's [`Features`] lack (and a token budget,
+/// which neither API takes), and a tool choice without its tool.
+pub(crate) fn common_violations(
+    request: &ChatRequest,
+    f: Features,
+    provider: &str,
+    image_bytes: usize,
+    file_bytes: usize,
+    out: &mut Vec<Violation>,
+) {
+    if image_bytes > MAX_IMAGE_BYTES {
+        out.push(Violation::new(
+            "messages",
+            format!("at most {MAX_IMAGE_BYTES} bytes of inline images"),
+            format!("{image_bytes} bytes"),
+        ));
+    }
+    if file_bytes > MAX_FILE_BYTES {
+        out.push(Violation::new(
+            "messages",
+            format!("at most {MAX_FILE_BYTES} bytes of PDF files"),
+            format!("{file_bytes} bytes"),
+        ));
+    }
+    match &request.response_format {
+        Some(ResponseFormat::JsonSchema(_)) if !f.json_schema => out.push(Violation::new(
+            "response_format",
+            format!("no JSON Schema ({} cannot enforce one)", provider),
+            "a JSON Schema",
+        )),
+        Some(ResponseFormat::JsonObject) if !f.json_object => out.push(Violation::new(
+            "response_format",
+            format!("no JSON mode ({} has none)", provider),
+            "json_object",
+        )),
+        _ => {}
+    }
+    match request.reasoning {
+        Some(Reasoning::Budget(n)) => out.push(Violation::new(
+            "reasoning",
+            "an effort (low, medium, high): this API takes no thinking budget",
+            format!("a budget of {n} tokens"),
+        )),
+        Some(_) if !f.reasoning_effort => out.push(Violation::new(
+            "reasoning",
+            format!("no reasoning setting ({} takes none)", provider),
+            "an effort",
+        )),
+        _ => {}
+    }
+    if let Some(ToolChoice::Tool(name)) = &request.tool_choice
+        && !request.tools.iter().any(|t| &t.name == name)
+    {
+        out.push(Violation::new(
+            "tool_choice",
+            "the name of a tool the request offers",
+            format!("`{name}`"),
+        ));
+    }
+    if request.tool_choice.is_some() && request.tools.is_empty() {
+        out.push(Violation::new(
+            "tool_choice",
+            "tools to choose from",
+            "no tools",
+        ));
     }
 }

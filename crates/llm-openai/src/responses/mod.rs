@@ -50,14 +50,14 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use http::HeaderMap;
-use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use llm_core::{ChatRequest, ChatResponse, Error, Param, ParamTable, Range, classify};
 use llm_http::{
     Codec, DefaultConfig, Env, FromEnv, HasHttpConfig, HttpConfig, HttpProvider, IntoCodec,
     WireRequest, secret_value,
 };
 
-use crate::config::{API_KEY_ENV, BASE_URL_ENV, KeyHeader, OpenAiConfig, TokenSource, WireConfig};
+use crate::config::{API_KEY_ENV, BASE_URL_ENV, OpenAiConfig, TokenSource, WireConfig};
 use crate::response::ResponseMeta;
 
 pub use request::ResponsesEncoder;
@@ -220,22 +220,7 @@ impl Responses {
     pub fn new<W: WireConfig>(config: &ResponsesConfig<W>) -> Result<Self, Error> {
         let wire = &config.wire;
         let http = wire.http().clone();
-        let mut headers = wire.headers()?;
-        if let Some(key) = &http.api_key {
-            match wire.key_header() {
-                KeyHeader::Named(name) => {
-                    let name = http::HeaderName::from_static(name);
-                    headers.insert(name, secret_value(&http.name, key.expose())?);
-                }
-                _ => {
-                    headers.insert(
-                        AUTHORIZATION,
-                        secret_value(&http.name, &format!("Bearer {}", key.expose()))?,
-                    );
-                }
-            }
-        }
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let headers = crate::codec::request_headers(wire)?;
         let mut table = RESPONSES_PARAMS;
         if let Cow::Borrowed(name) = &http.name {
             table.provider = name;

@@ -35,7 +35,7 @@ use llm_core::{
 use serde_json::{Map, Value, json};
 
 use crate::config::Features;
-use crate::request::{MAX_FILE_BYTES, MAX_IMAGE_BYTES};
+use crate::request::common_violations;
 use crate::responses::response::ReasoningSignature;
 
 /// Every top-level body field this encoder writes itself. A [`ChatRequest::extra`] key among these is a
@@ -183,62 +183,14 @@ impl ResponsesEncoder {
                 }
             }
         }
-        if image_bytes > MAX_IMAGE_BYTES {
-            out.push(Violation::new(
-                "messages",
-                format!("at most {MAX_IMAGE_BYTES} bytes of inline images"),
-                format!("{image_bytes} bytes"),
-            ));
-        }
-        if file_bytes > MAX_FILE_BYTES {
-            out.push(Violation::new(
-                "messages",
-                format!("at most {MAX_FILE_BYTES} bytes of PDF files"),
-                format!("{file_bytes} bytes"),
-            ));
-        }
-        match &request.response_format {
-            Some(ResponseFormat::JsonSchema(_)) if !f.json_schema => out.push(Violation::new(
-                "response_format",
-                format!("no JSON Schema ({} cannot enforce one)", self.provider),
-                "a JSON Schema",
-            )),
-            Some(ResponseFormat::JsonObject) if !f.json_object => out.push(Violation::new(
-                "response_format",
-                format!("no JSON mode ({} has none)", self.provider),
-                "json_object",
-            )),
-            _ => {}
-        }
-        match request.reasoning {
-            Some(Reasoning::Budget(n)) => out.push(Violation::new(
-                "reasoning",
-                "an effort (low, medium, high): the Responses API takes no thinking budget",
-                format!("a budget of {n} tokens"),
-            )),
-            Some(_) if !f.reasoning_effort => out.push(Violation::new(
-                "reasoning",
-                format!("no reasoning setting ({} takes none)", self.provider),
-                "an effort",
-            )),
-            _ => {}
-        }
-        if let Some(ToolChoice::Tool(name)) = &request.tool_choice
-            && !request.tools.iter().any(|t| &t.name == name)
-        {
-            out.push(Violation::new(
-                "tool_choice",
-                "the name of a tool the request offers",
-                format!("`{name}`"),
-            ));
-        }
-        if request.tool_choice.is_some() && request.tools.is_empty() {
-            out.push(Violation::new(
-                "tool_choice",
-                "tools to choose from",
-                "no tools",
-            ));
-        }
+        common_violations(
+            request,
+            f,
+            &self.provider,
+            image_bytes,
+            file_bytes,
+            &mut out,
+        );
         for (key, value) in &request.extra {
             if WRITTEN_FIELDS.contains(&key.as_str()) {
                 out.push(Violation::new(
