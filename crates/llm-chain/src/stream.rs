@@ -35,7 +35,7 @@ impl Opened {
     /// What the provider's rate-limit headers said was left, as its `Start` event carries it.
     pub(crate) fn rate_limit(&self) -> Option<RateLimit> {
         self.buffered.iter().find_map(|e| match e {
-            StreamEvent::Start(start) => start.rate_limit,
+            StreamEvent::Start(start) => start.rate_limit.as_deref().copied(),
             _ => None,
         })
     }

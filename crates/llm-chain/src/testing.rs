@@ -461,7 +461,7 @@ impl ScriptedProvider {
     fn items_of(&self, response: ChatResponse) -> Vec<StreamItem> {
         let mut start = StreamStart::new(response.provider, response.model);
         start.request_id = response.request_id;
-        start.rate_limit = response.rate_limit;
+        start.rate_limit = response.rate_limit.map(Box::new);
         let mut items = vec![StreamItem::event(StreamEvent::Start(start))];
         if let Some(r) = response.reasoning.filter(|r| !r.is_empty()) {
             items.push(StreamItem::reasoning(r));

@@ -175,7 +175,7 @@ impl ChatResponse {
         start.request_id = self.request_id;
         start.response_id = self.response_id;
         start.attempts = self.attempts;
-        start.rate_limit = self.rate_limit;
+        start.rate_limit = self.rate_limit.map(Box::new);
         let mut events = vec![StreamEvent::Start(start)];
         if self.reasoning_parts.is_empty()
             && let Some(reasoning) = self.reasoning.filter(|r| !r.is_empty())
@@ -234,8 +234,9 @@ pub struct StreamStart {
     /// Attempts made before this stream started (filled by a fallback chain).
     pub attempts: Vec<Attempt>,
     /// What the provider's rate-limit headers said was left, when it sent them (filled by the HTTP driver
-    /// from the response's headers, as [`ChatResponse::rate_limit`] is for a whole answer).
-    pub rate_limit: Option<RateLimit>,
+    /// from the response's headers, as [`ChatResponse::rate_limit`] is for a whole answer). Boxed: it comes
+    /// once per stream, and every [`StreamEvent`] is as large as its largest variant.
+    pub rate_limit: Option<Box<RateLimit>>,
 }
 
 impl StreamStart {

@@ -266,7 +266,7 @@ impl<D: StreamDecoder<Event = StreamEvent>> Stream for Streamed<D> {
                 if rate_limit.is_some()
                     && let Poll::Ready(Some(Ok(StreamEvent::Start(start)))) = &mut polled
                 {
-                    start.rate_limit = rate_limit.take();
+                    start.rate_limit = rate_limit.take().map(Box::new);
                 }
                 polled
             }

@@ -17,6 +17,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 mod support {
     pub(crate) mod cpu;
 }
+use cpu_time::ThreadTime;
 use llm_core::StreamEvent;
 use llm_http::JsonStr;
 use llm_openai::{ResponseMeta, sse_decoding};
@@ -180,6 +181,41 @@ fn bench(c: &mut Criterion<CpuTime>) {
         });
     }
     group.finish();
+    for chunk in [256, 16 << 10] {
+        interleaved(&bytes, chunk);
+    }
+}
+
+/// Both sides alternately, round by round, on the same thread: a slow spell of the machine (another
+/// tenant, a frequency change) then falls on both alike instead of on whichever criterion ran during it.
+/// Prints the median of the rounds' ratios, and each side's median time.
+fn interleaved(bytes: &[u8], chunk: usize) {
+    const ROUNDS: usize = 400;
+    let mut ratios = Vec::with_capacity(ROUNDS);
+    let (mut ours, mut theirs) = (Vec::with_capacity(ROUNDS), Vec::with_capacity(ROUNDS));
+    for _ in 0..ROUNDS {
+        let t = ThreadTime::now();
+        black_box(llmux(black_box(bytes), chunk));
+        let a = t.elapsed();
+        let t = ThreadTime::now();
+        black_box(hand(black_box(bytes), chunk));
+        let b = t.elapsed();
+        ratios.push(a.as_secs_f64() / b.as_secs_f64().max(1e-9));
+        ours.push(a);
+        theirs.push(b);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    ours.sort();
+    theirs.sort();
+    println!(
+        "tool_calls interleaved {chunk}B: llmux {:?}, hand {:?} (medians of {ROUNDS} rounds), ratio {:.2}x",
+        ours[ROUNDS / 2],
+        theirs[ROUNDS / 2],
+        median(&mut ratios)
+    );
 }
 
 criterion_group! {

@@ -39,12 +39,40 @@ use crate::response::{ResponseMeta, WireCallFunction, WireUsage, parse_arguments
 /// The longest piece of an undecodable payload quoted in an error message.
 const SNIPPET: usize = 120;
 
+/// The first chunk: who answers (`id`, `model`), then what every chunk says.
 #[derive(Deserialize)]
-struct Chunk<'a> {
+struct FirstChunk<'a> {
     #[serde(borrow, default)]
     id: Option<JsonStr<'a>>,
     #[serde(borrow, default)]
     model: Option<JsonStr<'a>>,
+    #[serde(borrow, default)]
+    object: Option<JsonStr<'a>>,
+    #[serde(default)]
+    error: Option<IgnoredAny>,
+    #[serde(borrow, default, rename = "choices", deserialize_with = "choice_zero")]
+    choice: Option<Box<Choice<'a>>>,
+    #[serde(default)]
+    usage: Option<Box<WireUsage>>,
+}
+
+impl<'a> FirstChunk<'a> {
+    /// Its `id` and `model`, and the rest as any chunk.
+    fn split(self) -> (Option<JsonStr<'a>>, Option<JsonStr<'a>>, Chunk<'a>) {
+        let chunk = Chunk {
+            object: self.object,
+            error: self.error,
+            choice: self.choice,
+            usage: self.usage,
+        };
+        (self.id, self.model, chunk)
+    }
+}
+
+/// A chunk after the first: `id` and `model` are read once, from the first (servers repeat them on every
+/// chunk), so a long stream's chunks decode into a smaller struct that skips them.
+#[derive(Deserialize)]
+struct Chunk<'a> {
     #[serde(borrow, default)]
     object: Option<JsonStr<'a>>,
     /// Only its presence matters here: the error is read from the payload again by [`error_in_json`].
@@ -52,7 +80,7 @@ struct Chunk<'a> {
     error: Option<IgnoredAny>,
     /// Choice 0 only (the one llmux reads), kept as it is decoded: no list of choices is built.
     #[serde(borrow, default, rename = "choices", deserialize_with = "choice_zero")]
-    choice: Option<Choice<'a>>,
+    choice: Option<Box<Choice<'a>>>,
     /// Boxed: it comes once per stream, and a smaller chunk struct is cheaper to move on every chunk.
     #[serde(default)]
     usage: Option<Box<WireUsage>>,
@@ -61,11 +89,11 @@ struct Chunk<'a> {
 /// `choices` (an array, or `null`) to its choice with index 0; the others are read and dropped.
 fn choice_zero<'de: 'a, 'a, D: Deserializer<'de>>(
     deserializer: D,
-) -> Result<Option<Choice<'a>>, D::Error> {
+) -> Result<Option<Box<Choice<'a>>>, D::Error> {
     struct Choices<'a>(PhantomData<Choice<'a>>);
 
     impl<'de: 'a, 'a> Visitor<'de> for Choices<'a> {
-        type Value = Option<Choice<'a>>;
+        type Value = Option<Box<Choice<'a>>>;
 
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("an array of choices or null")
@@ -85,7 +113,7 @@ fn choice_zero<'de: 'a, 'a, D: Deserializer<'de>>(
 
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
             let mut zero = None;
-            while let Some(choice) = seq.next_element::<Choice<'a>>()? {
+            while let Some(choice) = seq.next_element::<Box<Choice<'a>>>()? {
                 if zero.is_none() && choice.index.unwrap_or(0) == 0 {
                     zero = Some(choice);
                 }
@@ -214,7 +242,12 @@ impl ChunkDecoder {
             self.start(None, None, out);
             return self.end_well(out);
         }
-        let chunk: Chunk<'_> = match serde_json::from_str(data) {
+        let decoded = if self.started {
+            serde_json::from_str::<Chunk<'_>>(data).map(|c| (None, None, c))
+        } else {
+            serde_json::from_str::<FirstChunk<'_>>(data).map(FirstChunk::split)
+        };
+        let (id, model, chunk) = match decoded {
             Ok(c) => c,
             Err(e) => {
                 let shown: String = data.chars().take(SNIPPET).collect();
@@ -226,32 +259,41 @@ impl ChunkDecoder {
                 return Err(self.fail(err, None));
             }
         };
-        let id = chunk.id.as_deref();
+        let id = id.as_deref();
         if chunk.error.is_some() || chunk.object.as_deref() == Some("error") {
             let err = error_in_json(self.meta.provider.clone(), data)
                 .unwrap_or_else(|| finish_reason_error(self.meta.provider.clone()));
             return Err(self.fail(err, id));
         }
-        self.start(chunk.model.as_deref(), id, out);
-        if let Some(choice) = &chunk.choice {
-            if let Some(delta) = &choice.delta {
-                let reasoning = delta
-                    .reasoning_content
-                    .as_deref()
-                    .or(delta.reasoning.as_deref());
-                if let Some(r) = reasoning.filter(|r| !r.is_empty()) {
-                    out.push_back(StreamEvent::ReasoningDelta(r.to_owned()));
+        self.start(model.as_deref(), id, out);
+        // Taken apart by value: a piece the JSON escaped is already an owned string, and becomes its event
+        // without another copy.
+        if let Some(choice) = chunk.choice {
+            let Choice {
+                delta,
+                finish_reason: reason,
+                ..
+            } = *choice;
+            if let Some(delta) = delta {
+                let Delta {
+                    content,
+                    reasoning_content,
+                    reasoning,
+                    tool_calls,
+                } = delta;
+                if let Some(r) = reasoning_content.or(reasoning).filter(|r| !r.is_empty()) {
+                    out.push_back(StreamEvent::ReasoningDelta(r.into_owned()));
                 }
-                if let Some(t) = delta.content.as_deref().filter(|t| !t.is_empty()) {
-                    out.push_back(StreamEvent::TextDelta(t.to_owned()));
+                if let Some(t) = content.filter(|t| !t.is_empty()) {
+                    out.push_back(StreamEvent::TextDelta(t.into_owned()));
                 }
-                for call in delta.tool_calls.as_deref().unwrap_or_default() {
+                for call in tool_calls.unwrap_or_default() {
                     if let Err(e) = self.call_delta(call, out) {
                         return Err(self.fail(e, id));
                     }
                 }
             }
-            if let Some(reason) = choice.finish_reason.as_deref() {
+            if let Some(reason) = reason.as_deref() {
                 let reason = finish_reason(reason);
                 if reason == FinishReason::Error {
                     let err = finish_reason_error(self.meta.provider.clone());
@@ -323,7 +365,7 @@ impl ChunkDecoder {
     /// `ToolCallDelta` (pieces that came before the name are given with the start).
     fn call_delta(
         &mut self,
-        call: &DeltaCall<'_>,
+        call: DeltaCall<'_>,
         out: &mut VecDeque<StreamEvent>,
     ) -> Result<(), Error> {
         let wire_index = call.index.unwrap_or(0);
@@ -344,17 +386,14 @@ impl ChunkDecoder {
         if let Some(id) = call.id.as_deref().filter(|i| !i.is_empty()) {
             pending.id.get_or_insert_with(|| id.to_owned());
         }
-        let function = call.function.as_ref();
-        if let Some(name) = function
-            .and_then(|f| f.name.as_deref())
-            .filter(|n| !n.is_empty())
-        {
+        let (name, piece) = call
+            .function
+            .map_or((None, None), |f| (f.name, f.arguments));
+        if let Some(name) = name.filter(|n| !n.is_empty()) {
             // Some servers repeat the name in later pieces: the first one stands.
-            pending.name.get_or_insert_with(|| name.to_owned());
+            pending.name.get_or_insert_with(|| name.into_owned());
         }
-        let piece = function
-            .and_then(|f| f.arguments.as_deref())
-            .unwrap_or_default();
+        let piece = piece.unwrap_or_default();
         self.argument_bytes = self.argument_bytes.saturating_add(piece.len());
         if self.argument_bytes > MAX_ARGUMENT_BYTES {
             return Err(invalid(
@@ -362,7 +401,7 @@ impl ChunkDecoder {
                 format!("tool call arguments larger than {MAX_ARGUMENT_BYTES} bytes"),
             ));
         }
-        pending.arguments.push_str(piece);
+        pending.arguments.push_str(&piece);
         if !pending.started && pending.name.is_some() {
             pending.started = true;
             let id = pending
@@ -383,7 +422,7 @@ impl ChunkDecoder {
         } else if pending.started && !piece.is_empty() {
             out.push_back(StreamEvent::ToolCallDelta {
                 index: position,
-                arguments: piece.to_owned(),
+                arguments: piece.into_owned(),
             });
         }
         Ok(())
