@@ -65,13 +65,18 @@ impl ResponseMeta {
     }
 }
 
-/// `usage` as OpenAI-compatible servers send it.
+/// `usage` as OpenAI-compatible servers send it, in Chat Completions' names or the Responses API's
+/// (`input_tokens`, `output_tokens` and their `_details`: the same counts renamed).
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct WireUsage {
+    #[serde(alias = "input_tokens")]
     prompt_tokens: Option<u64>,
+    #[serde(alias = "output_tokens")]
     completion_tokens: Option<u64>,
     total_tokens: Option<u64>,
+    #[serde(alias = "input_tokens_details")]
     prompt_tokens_details: Option<Details>,
+    #[serde(alias = "output_tokens_details")]
     completion_tokens_details: Option<Details>,
 }
 

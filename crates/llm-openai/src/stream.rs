@@ -37,7 +37,7 @@ use crate::error::{error_in_json, finish_reason, finish_reason_error, invalid};
 use crate::response::{ResponseMeta, WireCallFunction, WireUsage, parse_arguments};
 
 /// The longest piece of an undecodable payload quoted in an error message.
-const SNIPPET: usize = 120;
+pub(crate) const SNIPPET: usize = 120;
 
 /// The first chunk: who answers (`id`, `model`), then what every chunk says.
 #[derive(Deserialize)]
@@ -168,7 +168,7 @@ struct PendingCall {
 }
 
 /// The most bytes of tool-call arguments one stream may collect (16 MiB); more is `invalid_response`.
-const MAX_ARGUMENT_BYTES: usize = 16 << 20;
+pub(crate) const MAX_ARGUMENT_BYTES: usize = 16 << 20;
 
 /// Where a [`ChunkDecoder`] stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

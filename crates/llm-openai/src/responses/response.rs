@@ -15,13 +15,13 @@
 
 use llm_core::classify::{self, ErrorTable, RateLimitHeaders};
 use llm_core::{
-    ChatResponse, ContentPart, Error, ErrorKind, FinishReason, ProviderDetail, ToolCall, Usage,
+    ChatResponse, ContentPart, Error, ErrorKind, FinishReason, ProviderDetail, ToolCall,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{ERRORS, invalid};
-use crate::response::{ResponseMeta, parse_arguments};
+use crate::response::{ResponseMeta, WireUsage, parse_arguments};
 
 /// The `error.code`s of a failed response that are not in the Chat Completions table: what was wrong
 /// with the prompt or its images (`bad_request`) and a file search that timed out (`timeout`). Other
@@ -113,40 +113,6 @@ impl ReasoningSignature {
     pub fn parse(signature: &str) -> Option<Self> {
         let sig: ReasoningSignature = serde_json::from_str(signature).ok()?;
         (sig.kind == "reasoning" && !sig.id.is_empty()).then_some(sig)
-    }
-}
-
-/// `usage` as the Responses API sends it.
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct WireUsage {
-    input_tokens: Option<u64>,
-    output_tokens: Option<u64>,
-    total_tokens: Option<u64>,
-    input_tokens_details: Option<Details>,
-    output_tokens_details: Option<Details>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct Details {
-    cached_tokens: Option<u64>,
-    reasoning_tokens: Option<u64>,
-}
-
-impl WireUsage {
-    pub(crate) fn to_usage(&self) -> Usage {
-        let mut usage = Usage::default();
-        usage.input_tokens = self.input_tokens;
-        usage.output_tokens = self.output_tokens;
-        usage.total_tokens = self.total_tokens;
-        usage.cached_input_tokens = self
-            .input_tokens_details
-            .as_ref()
-            .and_then(|d| d.cached_tokens);
-        usage.reasoning_tokens = self
-            .output_tokens_details
-            .as_ref()
-            .and_then(|d| d.reasoning_tokens);
-        usage
     }
 }
 

@@ -32,16 +32,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::invalid;
-use crate::response::{ResponseMeta, parse_arguments};
-use crate::responses::response::{
-    WireItem, WireResponse, WireUsage, classify_error, incomplete_reason,
-};
-
-/// The longest piece of an undecodable payload quoted in an error message.
-const SNIPPET: usize = 120;
-
-/// The most bytes of tool-call arguments one stream may collect (16 MiB); more is `invalid_response`.
-const MAX_ARGUMENT_BYTES: usize = 16 << 20;
+use crate::response::{ResponseMeta, WireUsage, parse_arguments};
+use crate::responses::response::{WireItem, WireResponse, classify_error, incomplete_reason};
+use crate::stream::{MAX_ARGUMENT_BYTES, SNIPPET};
 
 #[derive(Deserialize)]
 struct Event {
