@@ -36,8 +36,8 @@
 //! second, `:h` the provider's own hold (`retry-after` on a rate-limited answer). Every time is the Redis
 //! server's (`TIME`), so the hosts' clocks need not agree. `:ws` and `:wf` count successes and failures per
 //! second over the [`BreakerPolicy`](crate::BreakerPolicy) window, so its failure ratio is the fleet's too
-//! (successes are counted in process and sent with the target's next report, or every 250 ms, so the call's
-//! path only adds to a counter).
+//! (successes are counted in process and sent with the target's next report, every 250 ms, and on
+//! [`StateStore::flush`], so the call's path only adds to a counter).
 //! A breaker this process opened while Redis was away is offered to the fleet when Redis returns: opened
 //! for everyone unless the fleet already has it open. The provider's `x-ratelimit-remaining-*` and
 //! `anthropic-ratelimit-*-remaining` headers (whole answers, streams and errors) lower the shared budget to
@@ -534,26 +534,14 @@ impl StateStore for RedisState {
 
     fn flush(&self) -> StoreFuture<'_, ()> {
         Box::pin(async move {
+            let bound = self.shared.options.startup_wait;
             // Successes only counted so far go out now too (a short-lived process exits next).
-            if let Some(bound) = self.shared.bound()
-                && self.shared.is_up()
-            {
-                for (t, keys) in bound.keys.iter().enumerate() {
-                    if keys.pending_ok.load(Ordering::Relaxed) > 0 {
-                        self.shared.queued.fetch_add(1, Ordering::SeqCst);
-                        if bound
-                            .reports
-                            .try_send((t, Report::Success { probe: false }))
-                            .is_err()
-                        {
-                            self.shared.handled.send_modify(|n| *n += 1);
-                        }
-                    }
-                }
+            if self.shared.is_up() {
+                let _ =
+                    tokio::time::timeout(bound, tasks::send_counted_successes(&self.shared)).await;
             }
             let goal = self.shared.queued.load(Ordering::SeqCst);
             let mut rx = self.shared.handled.subscribe();
-            let bound = self.shared.options.startup_wait;
             let _ = tokio::time::timeout(bound, rx.wait_for(|n| *n >= goal)).await;
         })
     }

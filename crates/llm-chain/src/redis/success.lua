@@ -1,6 +1,6 @@
 -- Successful requests. KEYS: breaker hash, probe lease, window successes. ARGV: channel, target id, probe
--- (0/1), how many successes (the reporter joins those queued together), window seconds (0: no ratio rule),
--- window only (1: successes counted earlier in process, which only feed the window: they say nothing about
+-- (0/1), how many successes (this report's and those the process counted since its last), window seconds
+-- (0: no ratio rule), window only (1: successes counted earlier in process, which only feed the window: they say nothing about
 -- a breaker that may have opened since).
 -- A success while half-open (or the probe's) closes the breaker for the fleet; any success resets the
 -- consecutive count and counts toward the failure-ratio window. Returns 1 when it closed the breaker.

@@ -163,46 +163,29 @@ fn apply(bound: &Bound, text: &str) {
     }
 }
 
-/// Runs each reported outcome's script in order, applying what the fleet answers to the view. Ordinary
-/// successes of one target queued one after another go to Redis as one script call.
+/// Runs each reported outcome's script in order, applying what the fleet answers to the view; every
+/// [`SUCCESSES_EVERY`], sends the successes counted in process.
 async fn reporter(shared: Weak<Shared>, mut reports: mpsc::Receiver<(usize, Report)>) {
-    let mut next = None;
     let mut tick = tokio::time::interval(SUCCESSES_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let (t, report) = match next.take() {
-            Some(r) => r,
-            None => tokio::select! {
-                r = reports.recv() => match r {
-                    Some(r) => r,
-                    None => return,
-                },
-                _ = tick.tick() => {
-                    let Some(s) = shared.upgrade() else { return };
-                    send_counted_successes(&s).await;
-                    continue;
-                }
-            },
-        };
-        let mut joined = 1;
-        if report == (Report::Success { probe: false }) {
-            while let Ok(more) = reports.try_recv() {
-                if more == (t, report) {
-                    joined += 1;
-                } else {
-                    next = Some(more);
-                    break;
-                }
+        tokio::select! {
+            r = reports.recv() => {
+                let Some((t, report)) = r else { return };
+                let Some(s) = shared.upgrade() else { return };
+                handle(&s, t, report, 1).await;
+                s.handled.send_modify(|n| *n += 1);
+            }
+            _ = tick.tick() => {
+                let Some(s) = shared.upgrade() else { return };
+                send_counted_successes(&s).await;
             }
         }
-        let Some(s) = shared.upgrade() else { return };
-        handle(&s, t, report, joined).await;
-        s.handled.send_modify(|n| *n += joined);
     }
 }
 
 /// Sends the successes each target counted since its last report into the fleet's window.
-async fn send_counted_successes(s: &Shared) {
+pub(super) async fn send_counted_successes(s: &Shared) {
     let Some(bound) = s.bound() else { return };
     for (t, keys) in bound.keys.iter().enumerate() {
         if keys.pending_ok.load(Ordering::Relaxed) > 0 {
@@ -211,9 +194,9 @@ async fn send_counted_successes(s: &Shared) {
     }
 }
 
-/// Runs one report's script (`joined`: how many queued successes it stands for; the target's counted
-/// ones are added).
-async fn handle(s: &Shared, t: usize, report: Report, joined: u64) {
+/// Runs one report's script (`queued`: 1 for a report from the queue, 0 for the counted successes alone;
+/// a success adds the target's counted ones).
+async fn handle(s: &Shared, t: usize, report: Report, queued: u64) {
     if !s.is_up() {
         return;
     }
@@ -279,16 +262,16 @@ async fn handle(s: &Shared, t: usize, report: Report, joined: u64) {
             Report::Success { probe } => {
                 let counted = keys.pending_ok.swap(0, Ordering::Relaxed);
                 let dirty = keys.dirty.swap(false, Ordering::Relaxed);
-                if !probe && !dirty && (window_s == 0 || joined + counted == 0) {
+                if !probe && !dirty && (window_s == 0 || queued + counted == 0) {
                     return;
                 }
                 let args = [
                     bound.channel.clone(),
                     keys.id.clone(),
                     flag(probe),
-                    (joined + counted).to_string(),
+                    (queued + counted).to_string(),
                     window_s.to_string(),
-                    flag(!probe && !dirty && joined == 0),
+                    flag(!probe && !dirty && queued == 0),
                 ];
                 let _: Option<i64> = s
                     .ask(
