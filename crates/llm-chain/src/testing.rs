@@ -44,6 +44,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures_util::stream;
 use llm_core::{
+    Fragment,
     ChatRequest, ChatResponse, ChatStream, Error, ErrorKind, FinishReason, ParamTable, Provider,
     StreamEvent, StreamStart, Usage,
 };
@@ -225,12 +226,12 @@ impl StreamItem {
     }
 
     /// A text delta.
-    pub fn text(text: impl Into<String>) -> Self {
+    pub fn text(text: impl Into<Fragment>) -> Self {
         StreamItem::event(StreamEvent::TextDelta(text.into()))
     }
 
     /// A reasoning delta.
-    pub fn reasoning(text: impl Into<String>) -> Self {
+    pub fn reasoning(text: impl Into<Fragment>) -> Self {
         StreamItem::event(StreamEvent::ReasoningDelta(text.into()))
     }
 

@@ -25,7 +25,7 @@
 use std::borrow::Cow;
 use std::collections::VecDeque;
 
-use llm_core::{Error, ErrorKind, FinishReason, StreamEvent, StreamStart, ToolCall};
+use llm_core::{Error, ErrorKind, FinishReason, Fragment, StreamEvent, StreamStart, ToolCall};
 use llm_http::{Decoding, Frame, Framing, JsonStr};
 use serde::Deserialize;
 
@@ -364,7 +364,7 @@ impl MessagesDecoder {
                                 if let Some(call) = tool.call.filter(|_| !piece.is_empty()) {
                                     out.push_back(StreamEvent::ToolCallDelta {
                                         index: call,
-                                        arguments: piece.to_owned(),
+                                        arguments: piece.into(),
                                     });
                                 }
                             }
@@ -471,10 +471,10 @@ impl MessagesDecoder {
 fn push_text(
     out: &mut VecDeque<StreamEvent>,
     text: Option<JsonStr<'_>>,
-    event: fn(String) -> StreamEvent,
+    event: fn(Fragment) -> StreamEvent,
 ) {
     if let Some(text) = text.filter(|t| !t.is_empty()) {
-        out.push_back(event(text.into_owned()));
+        out.push_back(event(text.into()));
     }
 }
 

@@ -27,6 +27,7 @@ pub mod classify;
 mod embed;
 mod error;
 mod format;
+mod fragment;
 mod media;
 mod provider;
 mod request;
@@ -41,6 +42,7 @@ pub use embed::{EmbedRequest, EmbedResponse, EmbedTable, Embedder, InputKind, MA
 pub use error::{Error, ErrorKind, ProviderDetail, UnknownKind};
 #[cfg(feature = "schema")]
 pub use format::chat_json;
+pub use fragment::Fragment;
 pub use format::{Effort, JsonSchema, Reasoning, ResponseFormat, parse_json};
 pub use media::{Source, media_type_of};
 pub use provider::{ChatStream, Provider};

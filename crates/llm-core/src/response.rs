@@ -5,6 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::attempt::Attempt;
+use crate::fragment::Fragment;
 use crate::request::{ContentPart, Message, Role};
 use crate::tool::ToolCall;
 
@@ -180,13 +181,13 @@ impl ChatResponse {
         if self.reasoning_parts.is_empty()
             && let Some(reasoning) = self.reasoning.filter(|r| !r.is_empty())
         {
-            events.push(StreamEvent::ReasoningDelta(reasoning));
+            events.push(StreamEvent::ReasoningDelta(reasoning.into()));
         }
         for part in self.reasoning_parts {
             match part {
                 ContentPart::Reasoning { text, signature } => {
                     if !text.is_empty() {
-                        events.push(StreamEvent::ReasoningDelta(text));
+                        events.push(StreamEvent::ReasoningDelta(text.into()));
                     }
                     if let Some(signature) = signature {
                         events.push(StreamEvent::ReasoningSignature(signature));
@@ -199,7 +200,7 @@ impl ChatResponse {
             }
         }
         if !self.text.is_empty() {
-            events.push(StreamEvent::TextDelta(self.text));
+            events.push(StreamEvent::TextDelta(self.text.into()));
         }
         for (index, call) in self.tool_calls.into_iter().enumerate() {
             events.push(StreamEvent::ToolCallStart {
@@ -258,9 +259,9 @@ pub enum StreamEvent {
     /// The answer started.
     Start(StreamStart),
     /// A piece of the generated text.
-    TextDelta(String),
+    TextDelta(Fragment),
     /// A piece of hidden reasoning text.
-    ReasoningDelta(String),
+    ReasoningDelta(Fragment),
     /// The signature of the reasoning streamed since the previous signature (Claude's `signature_delta`s,
     /// assembled): it goes back with that text in the next turn.
     ReasoningSignature(String),
@@ -280,7 +281,7 @@ pub enum StreamEvent {
         /// The call's position in this answer.
         index: usize,
         /// The next piece of the arguments' JSON text.
-        arguments: String,
+        arguments: Fragment,
     },
     /// Call `index` is complete, with its arguments parsed.
     ToolCall {
@@ -423,7 +424,7 @@ mod tests {
         );
         let delta = StreamEvent::ToolCallDelta {
             index: 0,
-            arguments: String::new(),
+            arguments: Fragment::default(),
         };
         assert!(!delta.is_content());
         let mut empty = ChatResponse::new("p", "m", "");

@@ -55,7 +55,7 @@ impl Provider for Echo {
             .unwrap_or_default();
         let events = vec![
             Ok(StreamEvent::Start(StreamStart::new("echo", &request.model))),
-            Ok(StreamEvent::TextDelta(text)),
+            Ok(StreamEvent::TextDelta(text.into())),
             Ok(StreamEvent::Finish(FinishReason::Stop)),
         ];
         Ok(Box::pin(futures::stream::iter(events)))

@@ -334,7 +334,7 @@ impl Turn {
         let signature = part.thought_signature.filter(|s| !s.is_empty());
         if part.thought {
             if !text.is_empty() {
-                out.push_back(StreamEvent::ReasoningDelta(text));
+                out.push_back(StreamEvent::ReasoningDelta(text.into()));
             }
             if let Some(signature) = signature {
                 out.push_back(StreamEvent::ReasoningSignature(
@@ -343,7 +343,7 @@ impl Turn {
             }
         } else {
             if !text.is_empty() {
-                out.push_back(StreamEvent::TextDelta(text));
+                out.push_back(StreamEvent::TextDelta(text.into()));
             }
             if let Some(signature) = signature {
                 out.push_back(StreamEvent::ReasoningSignature(

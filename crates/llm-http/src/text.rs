@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::ops::Deref;
 
+use llm_core::Fragment;
 use serde::de::{Deserialize, Deserializer, Visitor};
 
 /// A string read from a JSON payload: borrowed from the payload when the JSON string had no escapes, owned
@@ -53,6 +54,14 @@ impl Deref for JsonStr<'_> {
 impl AsRef<str> for JsonStr<'_> {
     fn as_ref(&self) -> &str {
         &self.0
+    }
+}
+
+/// A piece of a stream's text as its event's [`Fragment`]: no copy when the JSON escaped it (it is
+/// already owned) or when it fits inline.
+impl From<JsonStr<'_>> for Fragment {
+    fn from(text: JsonStr<'_>) -> Self {
+        Fragment::from(text.0)
     }
 }
 

@@ -112,10 +112,10 @@ impl ChatDecoder {
         }
         if let Some(message) = chunk.message.take() {
             if let Some(thinking) = message.thinking.filter(|t| !t.is_empty()) {
-                out.push_back(StreamEvent::ReasoningDelta(thinking.into_owned()));
+                out.push_back(StreamEvent::ReasoningDelta(thinking.into()));
             }
             if let Some(content) = message.content.filter(|c| !c.is_empty()) {
-                out.push_back(StreamEvent::TextDelta(content.into_owned()));
+                out.push_back(StreamEvent::TextDelta(content.into()));
             }
             // Ollama sends each call whole: it starts, delivers its arguments and ends in one line.
             for wire in message.tool_calls.iter().flatten() {
@@ -129,7 +129,7 @@ impl ChatDecoder {
                 });
                 out.push_back(StreamEvent::ToolCallDelta {
                     index,
-                    arguments: call.arguments.to_string(),
+                    arguments: call.arguments.to_string().into(),
                 });
                 out.push_back(StreamEvent::ToolCall { index, call });
             }

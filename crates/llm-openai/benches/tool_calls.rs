@@ -23,12 +23,13 @@ use llm_http::JsonStr;
 use llm_openai::{ResponseMeta, sse_decoding};
 use llm_stream::{Limits, SseParser};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use support::cpu::CpuTime;
 
 /// Two parallel calls whose arguments (a JSON object of `fields` string fields) arrive a few characters per
-/// delta, interleaved, then the finish chunk and `[DONE]`; repeated `answers` times back to back as
-/// separate streams.
+/// delta, interleaved, then the finish chunk and `[DONE]`. Each chunk is written as OpenAI writes it: its
+/// fields in OpenAI's order (`index` before `delta`; `json!` would sort them), with `created`,
+/// `system_fingerprint` and `logprobs`.
 fn corpus(fields: usize) -> Vec<u8> {
     let mut args = String::from("{");
     for i in 0..fields {
@@ -40,30 +41,58 @@ fn corpus(fields: usize) -> Vec<u8> {
         ));
     }
     args.push('}');
-    let chunk = |delta: Value| {
-        let c = json!({"id": "chatcmpl-b", "object": "chat.completion.chunk", "model": "gpt-4o",
-                       "choices": [{"index": 0, "delta": delta, "finish_reason": null}]});
-        format!("data: {c}\n\n")
+    let chunk = |delta: String, finish: &str| {
+        format!(
+            "data: {{\"id\":\"chatcmpl-b\",\"object\":\"chat.completion.chunk\",\"created\":1733000000,\
+             \"model\":\"gpt-4o-2024-08-06\",\"system_fingerprint\":\"fp_7f6be3efb0\",\"choices\":[{{\"index\":0,\
+             \"delta\":{delta},\"logprobs\":null,\"finish_reason\":{finish}}}]}}\n\n"
+        )
     };
-    let mut out = chunk(json!({"role": "assistant", "tool_calls": [
-        {"index": 0, "id": "call_0", "type": "function", "function": {"name": "first", "arguments": ""}},
-        {"index": 1, "id": "call_1", "type": "function", "function": {"name": "second", "arguments": ""}}
-    ]}));
+    let call = |index: usize, id: &str, name: &str| {
+        format!(
+            "{{\"index\":{index},\"id\":\"{id}\",\"type\":\"function\",\"function\":{{\"name\":\"{name}\",\"arguments\":\"\"}}}}"
+        )
+    };
+    let mut out = chunk(
+        format!(
+            "{{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{},{}],\"refusal\":null}}",
+            call(0, "call_0", "first"),
+            call(1, "call_1", "second")
+        ),
+        "null",
+    );
     let pieces: Vec<String> = {
         let chars: Vec<char> = args.chars().collect();
         chars.chunks(6).map(|c| c.iter().collect()).collect()
     };
     for piece in &pieces {
+        let piece = Value::String(piece.clone());
         for index in 0..2 {
             out.push_str(&chunk(
-                json!({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}),
+                format!("{{\"tool_calls\":[{{\"index\":{index},\"function\":{{\"arguments\":{piece}}}}}]}}"),
+                "null",
             ));
         }
     }
-    out.push_str(&format!(
-        "data: {}\n\ndata: [DONE]\n\n",
-        json!({"id": "chatcmpl-b", "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})
-    ));
+    out.push_str(&chunk("{}".to_owned(), "\"tool_calls\""));
+    out.push_str("data: [DONE]\n\n");
+    out.into_bytes()
+}
+
+/// The same stream with every object's keys sorted, as a server that writes its JSON with sorted keys
+/// sends it (`delta` then before `index`: llmux then reads each delta whole before giving it).
+fn sorted_keys(bytes: &[u8]) -> Vec<u8> {
+    let text = std::str::from_utf8(bytes).expect("utf-8");
+    let mut out = String::new();
+    for line in text.split_inclusive('\n') {
+        match line.strip_prefix("data: ").map(str::trim_end) {
+            Some(json) if json != "[DONE]" => {
+                let value: Value = serde_json::from_str(json).expect("json");
+                out.push_str(&format!("data: {value}\n"));
+            }
+            _ => out.push_str(line),
+        }
+    }
     out.into_bytes()
 }
 
@@ -182,14 +211,18 @@ fn bench(c: &mut Criterion<CpuTime>) {
     }
     group.finish();
     for chunk in [256, 16 << 10] {
-        interleaved(&bytes, chunk);
+        interleaved(&bytes, chunk, "");
     }
+    let sorted = sorted_keys(&bytes);
+    assert_eq!(llmux(&sorted, 256), 80);
+    assert_eq!(hand(&sorted, 256), 80);
+    interleaved(&sorted, 256, ", keys sorted");
 }
 
 /// Both sides alternately, round by round, on the same thread: a slow spell of the machine (another
 /// tenant, a frequency change) then falls on both alike instead of on whichever criterion ran during it.
 /// Prints the median of the rounds' ratios, and each side's median time.
-fn interleaved(bytes: &[u8], chunk: usize) {
+fn interleaved(bytes: &[u8], chunk: usize, what: &str) {
     const ROUNDS: usize = 400;
     let mut ratios = Vec::with_capacity(ROUNDS);
     let (mut ours, mut theirs) = (Vec::with_capacity(ROUNDS), Vec::with_capacity(ROUNDS));
@@ -211,7 +244,7 @@ fn interleaved(bytes: &[u8], chunk: usize) {
     ours.sort();
     theirs.sort();
     println!(
-        "tool_calls interleaved {chunk}B: llmux {:?}, hand {:?} (medians of {ROUNDS} rounds), ratio {:.2}x",
+        "tool_calls interleaved {chunk}B{what}: llmux {:?}, hand {:?} (medians of {ROUNDS} rounds), ratio {:.2}x",
         ours[ROUNDS / 2],
         theirs[ROUNDS / 2],
         median(&mut ratios)

@@ -160,6 +160,26 @@ fn vllm_error_objects_are_classified_by_their_numeric_code_and_message() {
     assert_eq!(e.detail().unwrap().code.as_deref(), Some("400"));
 }
 
+/// After the first chunk, an error object is recognised by carrying neither choices nor usage: chunks
+/// that carry nothing (Azure's filter results, `{}`, `choices: null`) are passed over, an error object is
+/// the error it describes.
+#[test]
+fn an_error_object_after_content_is_the_error_and_empty_chunks_are_not() {
+    let items = check(
+        "vllm_error_mid_stream.sse",
+        &[
+            "start openai model=served-model req=req_1 resp=chatcmpl-v",
+            "text Part",
+            "error overloaded",
+        ],
+    );
+    let Err(e) = items.last().unwrap() else {
+        unreachable!()
+    };
+    assert_eq!(e.detail().unwrap().code.as_deref(), Some("503"));
+    assert_eq!(e.request_id(), Some("req_1"));
+}
+
 #[test]
 fn openrouter_error_chunk_with_finish_reason_error() {
     let items = check(
@@ -365,6 +385,28 @@ fn parallel_tool_calls_with_interleaved_arguments_split_mid_key_and_mid_escape()
     assert_eq!(
         calls[1].arguments,
         serde_json::json!({"zone": "Europe/Paris"})
+    );
+}
+
+/// Keys in any order (a server writing them sorted sends `delta` before `index`) and two choices: only
+/// choice 0 is read (a choice without `index` is choice 0, and a second choice 0 in one chunk is not
+/// read), its text before its call pieces, and choice 1 finishing does not finish it.
+#[test]
+fn sorted_keys_and_a_second_choice() {
+    check(
+        "two_choices_sorted_keys.sse",
+        &[
+            "start openai model=m-s req=req_1 resp=chatcmpl-s",
+            "text Hel",
+            "text lo. ",
+            "call_start 0 call_s f",
+            "call_delta 0 {\"a\":",
+            "call_delta 0 1}",
+            "reasoning hm",
+            "call 0 call_s f {\"a\":1}",
+            "usage in=5 out=7 total=12 cached=-",
+            "finish tool_calls",
+        ],
     );
 }
 

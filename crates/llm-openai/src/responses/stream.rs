@@ -182,7 +182,7 @@ impl ResponsesDecoder {
                     self.streamed(id);
                 }
                 if let Some(delta) = event.delta.filter(|d| !d.is_empty()) {
-                    out.push_back(StreamEvent::TextDelta(delta));
+                    out.push_back(StreamEvent::TextDelta(delta.into()));
                 }
             }
             "response.reasoning_summary_text.delta" | "response.reasoning_text.delta" => {
@@ -199,7 +199,7 @@ impl ResponsesDecoder {
                 }
                 self.streamed(item);
                 if !delta.is_empty() {
-                    out.push_back(StreamEvent::ReasoningDelta(delta));
+                    out.push_back(StreamEvent::ReasoningDelta(delta.into()));
                 }
             }
             "response.output_item.added" => {
@@ -365,7 +365,7 @@ impl ResponsesDecoder {
         self.calls[index].arguments.push_str(piece);
         out.push_back(StreamEvent::ToolCallDelta {
             index,
-            arguments: piece.to_owned(),
+            arguments: piece.into(),
         });
         Ok(())
     }
@@ -395,7 +395,7 @@ impl ResponsesDecoder {
                 if !streamed {
                     let text = item.summary_text();
                     if !text.is_empty() {
-                        out.push_back(StreamEvent::ReasoningDelta(text));
+                        out.push_back(StreamEvent::ReasoningDelta(text.into()));
                     }
                 }
                 if let Some(signature) = item.signature() {
@@ -405,7 +405,7 @@ impl ResponsesDecoder {
             "message" if !streamed => {
                 let text = item.message_text();
                 if !text.is_empty() {
-                    out.push_back(StreamEvent::TextDelta(text));
+                    out.push_back(StreamEvent::TextDelta(text.into()));
                 }
             }
             _ => {}

@@ -553,7 +553,7 @@ impl Events {
                     out,
                     "event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":{i},\
                      \"delta\":{{\"type\":\"text_delta\",\"text\":{}}}}}\n\n",
-                    Value::String(text)
+                    Value::String(text.into_string())
                 );
             }
             StreamEvent::ReasoningDelta(text) => {

@@ -491,7 +491,7 @@ impl Encode for Chunks {
             StreamEvent::TextDelta(text) => {
                 self.chunk(
                     out,
-                    format_args!("{{\"content\":{}}}", Value::String(text)),
+                    format_args!("{{\"content\":{}}}", Value::String(text.into_string())),
                     Value::Null,
                 );
             }

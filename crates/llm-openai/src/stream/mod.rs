@@ -5,8 +5,9 @@
 //! [`sse_decoding`] wraps it in the driver's byte-level [`Decoding`] for tests and fuzz targets.
 //!
 //! The rules, for every OpenAI-compatible server:
-//! - `Start` comes first, emitted with the first chunk (so it carries the model the server reports and the
-//!   chunk `id` as response id); an error before any chunk is an `Err` without a `Start`.
+//! - `Start` comes first, emitted with the first chunk that carries a choice or usage (so it carries the
+//!   model the server reports and the chunk `id` as response id; an empty `id` or `model`, as in Azure's
+//!   first chunk, is none); an error before any chunk is an `Err` without a `Start`.
 //! - A role-only chunk is not content. `delta.content` is text; `delta.reasoning_content` (llama.cpp,
 //!   DeepSeek) and `delta.reasoning` (OpenRouter) are reasoning. Only choice 0 is read.
 //! - `usage` is read wherever it comes: a separate chunk with `choices: []` or `choices: null`, or the finish
@@ -16,146 +17,29 @@
 //! - `[DONE]` ends the stream. If the input ends without `[DONE]` but after a finish reason, the answer is
 //!   complete and the stream ends well (some compatible servers omit `[DONE]`); without either it is a
 //!   `network` error ("stream ended before [DONE]"), never a silently short answer.
-//! - A chunk with an `error` object (`{"error":{…}}`, vLLM's `{"object":"error",…}`, OpenRouter's error
-//!   chunk with `finish_reason: "error"`) is the classified error it describes, as if it had come as an HTTP
-//!   status; so is an SSE `event: error`. A choice that finishes with `error` and no error object is
-//!   `server`.
+//! - A chunk with an `error` key (`{"error":{…}}`, OpenRouter's error chunk with `finish_reason: "error"`),
+//!   or one without choices or usage that is an error object (vLLM's `{"object":"error",…}`), is the
+//!   classified error it describes, as if it had come as an HTTP status; so is an SSE `event: error`. A
+//!   choice that finishes with `error` and no error object is `server`. A chunk with nothing else in it is
+//!   passed over.
 //! - An undecodable payload or an SSE size-limit error is `invalid_response`.
 //! - After an error, nothing more is decoded.
 
 use std::collections::VecDeque;
-use std::fmt;
-use std::marker::PhantomData;
 
 use llm_core::{Error, ErrorKind, FinishReason, StreamEvent, StreamStart, ToolCall};
-use llm_http::{Decoding, Frame, Framing, JsonStr, StreamDecoder};
+use llm_http::{Decoding, Frame, Framing, StreamDecoder};
 use llm_stream::Limits;
-use serde::Deserialize;
-use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 
 use crate::error::{error_in_json, finish_reason, finish_reason_error, invalid};
-use crate::response::{ResponseMeta, WireCallFunction, WireUsage, parse_arguments};
+use crate::response::{ResponseMeta, parse_arguments};
+
+mod chunk;
+
+use chunk::DeltaCall;
 
 /// The longest piece of an undecodable payload quoted in an error message.
 pub(crate) const SNIPPET: usize = 120;
-
-/// The first chunk: who answers (`id`, `model`), then what every chunk says.
-#[derive(Deserialize)]
-struct FirstChunk<'a> {
-    #[serde(borrow, default)]
-    id: Option<JsonStr<'a>>,
-    #[serde(borrow, default)]
-    model: Option<JsonStr<'a>>,
-    #[serde(borrow, default)]
-    object: Option<JsonStr<'a>>,
-    #[serde(default)]
-    error: Option<IgnoredAny>,
-    #[serde(borrow, default, rename = "choices", deserialize_with = "choice_zero")]
-    choice: Option<Box<Choice<'a>>>,
-    #[serde(default)]
-    usage: Option<Box<WireUsage>>,
-}
-
-impl<'a> FirstChunk<'a> {
-    /// Its `id` and `model`, and the rest as any chunk.
-    fn split(self) -> (Option<JsonStr<'a>>, Option<JsonStr<'a>>, Chunk<'a>) {
-        let chunk = Chunk {
-            object: self.object,
-            error: self.error,
-            choice: self.choice,
-            usage: self.usage,
-        };
-        (self.id, self.model, chunk)
-    }
-}
-
-/// A chunk after the first: `id` and `model` are read once, from the first (servers repeat them on every
-/// chunk), so a long stream's chunks decode into a smaller struct that skips them.
-#[derive(Deserialize)]
-struct Chunk<'a> {
-    #[serde(borrow, default)]
-    object: Option<JsonStr<'a>>,
-    /// Only its presence matters here: the error is read from the payload again by [`error_in_json`].
-    #[serde(default)]
-    error: Option<IgnoredAny>,
-    /// Choice 0 only (the one llmux reads), kept as it is decoded: no list of choices is built.
-    #[serde(borrow, default, rename = "choices", deserialize_with = "choice_zero")]
-    choice: Option<Box<Choice<'a>>>,
-    /// Boxed: it comes once per stream, and a smaller chunk struct is cheaper to move on every chunk.
-    #[serde(default)]
-    usage: Option<Box<WireUsage>>,
-}
-
-/// `choices` (an array, or `null`) to its choice with index 0; the others are read and dropped.
-fn choice_zero<'de: 'a, 'a, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<Box<Choice<'a>>>, D::Error> {
-    struct Choices<'a>(PhantomData<Choice<'a>>);
-
-    impl<'de: 'a, 'a> Visitor<'de> for Choices<'a> {
-        type Value = Option<Box<Choice<'a>>>;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("an array of choices or null")
-        }
-
-        fn visit_unit<E>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_none<E>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_seq(self)
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut zero = None;
-            while let Some(choice) = seq.next_element::<Box<Choice<'a>>>()? {
-                if zero.is_none() && choice.index.unwrap_or(0) == 0 {
-                    zero = Some(choice);
-                }
-            }
-            Ok(zero)
-        }
-    }
-
-    deserializer.deserialize_option(Choices(PhantomData))
-}
-
-#[derive(Deserialize)]
-struct Choice<'a> {
-    #[serde(default)]
-    index: Option<u64>,
-    #[serde(borrow, default)]
-    delta: Option<Delta<'a>>,
-    #[serde(borrow, default)]
-    finish_reason: Option<JsonStr<'a>>,
-}
-
-#[derive(Deserialize)]
-struct Delta<'a> {
-    #[serde(borrow, default)]
-    content: Option<JsonStr<'a>>,
-    #[serde(borrow, default)]
-    reasoning_content: Option<JsonStr<'a>>,
-    #[serde(borrow, default)]
-    reasoning: Option<JsonStr<'a>>,
-    #[serde(borrow, default)]
-    tool_calls: Option<Vec<DeltaCall<'a>>>,
-}
-
-#[derive(Deserialize)]
-struct DeltaCall<'a> {
-    #[serde(default)]
-    index: Option<u64>,
-    #[serde(borrow, default)]
-    id: Option<JsonStr<'a>>,
-    #[serde(borrow, default)]
-    function: Option<WireCallFunction<'a>>,
-}
 
 /// A tool call being streamed: the wire's `index`, the call's id and name once known, its arguments so far.
 #[derive(Debug)]
@@ -239,77 +123,83 @@ impl ChunkDecoder {
             return Ok(());
         }
         if data == "[DONE]" {
-            self.start(None, None, out);
+            self.start(None, None, out, out.len());
             return self.end_well(out);
         }
-        let decoded = if self.started {
-            serde_json::from_str::<Chunk<'_>>(data).map(|c| (None, None, c))
-        } else {
-            serde_json::from_str::<FirstChunk<'_>>(data).map(FirstChunk::split)
-        };
-        let (id, model, chunk) = match decoded {
-            Ok(c) => c,
-            Err(e) => {
-                let shown: String = data.chars().take(SNIPPET).collect();
-                let err = invalid(
-                    self.meta.provider.clone(),
-                    format!("undecodable stream chunk: {shown}"),
-                )
-                .with_source(e);
-                return Err(self.fail(err, None));
-            }
-        };
-        let id = id.as_deref();
-        if chunk.error.is_some() || chunk.object.as_deref() == Some("error") {
-            let err = error_in_json(self.meta.provider.clone(), data)
-                .unwrap_or_else(|| finish_reason_error(self.meta.provider.clone()));
-            return Err(self.fail(err, id));
+        // The chunk's text and call pieces are appended as it is read (`chunk::read`); what else it said
+        // is decided after. A chunk that turns out to be an error, or not a chunk, takes its events back;
+        // the stream's `Start` goes before the events of the chunk that starts it.
+        let before = out.len();
+        let chunk::Read {
+            read,
+            id,
+            model,
+            error_key,
+            choice,
+            finish,
+            usage,
+            failed,
+        } = chunk::read(self, data, out);
+        let id = id.as_deref().filter(|i| !i.is_empty());
+        if let Some(e) = failed {
+            // A call piece that cannot be taken: what came before it in the chunk stands.
+            self.start(model.as_deref(), id, out, before);
+            return Err(self.fail(e, id));
         }
-        self.start(model.as_deref(), id, out);
-        // Taken apart by value: a piece the JSON escaped is already an owned string, and becomes its event
-        // without another copy.
-        if let Some(choice) = chunk.choice {
-            let Choice {
-                delta,
-                finish_reason: reason,
-                ..
-            } = *choice;
-            if let Some(delta) = delta {
-                let Delta {
-                    content,
-                    reasoning_content,
-                    reasoning,
-                    tool_calls,
-                } = delta;
-                if let Some(r) = reasoning_content.or(reasoning).filter(|r| !r.is_empty()) {
-                    out.push_back(StreamEvent::ReasoningDelta(r.into_owned()));
-                }
-                if let Some(t) = content.filter(|t| !t.is_empty()) {
-                    out.push_back(StreamEvent::TextDelta(t.into_owned()));
-                }
-                for call in tool_calls.unwrap_or_default() {
-                    if let Err(e) = self.call_delta(call, out) {
-                        return Err(self.fail(e, id));
-                    }
-                }
+        if let Err(e) = read {
+            out.truncate(before);
+            return Err(self.undecodable(data, e));
+        }
+        // An `error` key is an error; so is a chunk without choices or usage that is an error object
+        // (vLLM's `{"object":"error",…}`): read again only then, as such chunks are rare.
+        if error_key || (!choice && usage.is_none()) {
+            out.truncate(before);
+            return self.error_chunk(error_key, data, id);
+        }
+        self.start(model.as_deref().filter(|m| !m.is_empty()), id, out, before);
+        if let Some(reason) = finish.as_deref() {
+            let reason = finish_reason(reason);
+            if reason == FinishReason::Error {
+                let err = finish_reason_error(self.meta.provider.clone());
+                return Err(self.fail(err, id));
             }
-            if let Some(reason) = reason.as_deref() {
-                let reason = finish_reason(reason);
-                if reason == FinishReason::Error {
-                    let err = finish_reason_error(self.meta.provider.clone());
-                    return Err(self.fail(err, id));
-                }
-                self.finish = Some(reason);
-                // The calls are complete when their choice finishes: each is given with parsed arguments.
-                if let Err(e) = self.finish_calls(out) {
-                    return Err(self.fail(e, id));
-                }
+            self.finish = Some(reason);
+            // The calls are complete when their choice finishes: each is given with parsed arguments.
+            if let Err(e) = self.finish_calls(out) {
+                return Err(self.fail(e, id));
             }
         }
-        if let Some(usage) = &chunk.usage {
+        if let Some(usage) = &usage {
             out.push_back(StreamEvent::Usage(usage.to_usage()));
         }
         Ok(())
+    }
+
+    /// A chunk with an `error` key (`keyed`), or with neither choices nor usage: the error object it is, or
+    /// (with no `error` key and no error object, as Azure's first chunk with only its prompt filter
+    /// results) nothing: the stream starts with the next chunk.
+    #[cold]
+    fn error_chunk(&mut self, keyed: bool, data: &str, id: Option<&str>) -> Result<(), Error> {
+        match error_in_json(self.meta.provider.clone(), data) {
+            Some(err) => Err(self.fail(err, id)),
+            None if keyed => {
+                let err = finish_reason_error(self.meta.provider.clone());
+                Err(self.fail(err, id))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The `invalid_response` error for a payload that is not a chunk.
+    #[cold]
+    fn undecodable(&mut self, data: &str, e: serde_json::Error) -> Error {
+        let shown: String = data.chars().take(SNIPPET).collect();
+        let err = invalid(
+            self.meta.provider.clone(),
+            format!("undecodable stream chunk: {shown}"),
+        )
+        .with_source(e);
+        self.fail(err, None)
     }
 
     /// The input ended. `Ok` when the stream is complete (`[DONE]`, or a finish reason without `[DONE]`);
@@ -333,7 +223,15 @@ impl ChunkDecoder {
         self.meta.attach(error, body_id)
     }
 
-    fn start(&mut self, model: Option<&str>, id: Option<&str>, out: &mut VecDeque<StreamEvent>) {
+    /// The `Start` event, once, at position `at` of `out` (before the events of the chunk that starts the
+    /// stream, which are appended as it is read).
+    fn start(
+        &mut self,
+        model: Option<&str>,
+        id: Option<&str>,
+        out: &mut VecDeque<StreamEvent>,
+        at: usize,
+    ) {
         if self.started {
             return;
         }
@@ -346,7 +244,7 @@ impl ChunkDecoder {
         self.meta.request_id = self.meta.request_id_or(id);
         start.request_id = self.meta.request_id.clone();
         start.response_id = id.map(str::to_owned);
-        out.push_back(StreamEvent::Start(start));
+        out.insert(at, StreamEvent::Start(start));
     }
 
     fn end_well(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<(), Error> {
@@ -416,13 +314,13 @@ impl ChunkDecoder {
             if !pending.arguments.is_empty() {
                 out.push_back(StreamEvent::ToolCallDelta {
                     index: position,
-                    arguments: pending.arguments.clone(),
+                    arguments: pending.arguments.as_str().into(),
                 });
             }
         } else if pending.started && !piece.is_empty() {
             out.push_back(StreamEvent::ToolCallDelta {
                 index: position,
-                arguments: piece.into_owned(),
+                arguments: piece.into(),
             });
         }
         Ok(())
@@ -442,7 +340,7 @@ impl ChunkDecoder {
                 if !pending.arguments.is_empty() {
                     out.push_back(StreamEvent::ToolCallDelta {
                         index,
-                        arguments: pending.arguments.clone(),
+                        arguments: pending.arguments.as_str().into(),
                     });
                 }
             }
