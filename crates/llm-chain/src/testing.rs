@@ -44,9 +44,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures_util::stream;
 use llm_core::{
-    Fragment,
-    ChatRequest, ChatResponse, ChatStream, Error, ErrorKind, FinishReason, ParamTable, Provider,
-    StreamEvent, StreamStart, Usage,
+    ChatRequest, ChatResponse, ChatStream, Error, ErrorKind, FinishReason, Fragment, ParamTable,
+    Provider, StreamEvent, StreamStart, Usage,
 };
 
 use crate::clock::{Clock, SystemClock};

@@ -42,8 +42,8 @@ pub use embed::{EmbedRequest, EmbedResponse, EmbedTable, Embedder, InputKind, MA
 pub use error::{Error, ErrorKind, ProviderDetail, UnknownKind};
 #[cfg(feature = "schema")]
 pub use format::chat_json;
-pub use fragment::Fragment;
 pub use format::{Effort, JsonSchema, Reasoning, ResponseFormat, parse_json};
+pub use fragment::Fragment;
 pub use media::{Source, media_type_of};
 pub use provider::{ChatStream, Provider};
 pub use request::{ChatRequest, ContentPart, Message, Params, Role};

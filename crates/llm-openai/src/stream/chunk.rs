@@ -157,6 +157,37 @@ struct HeldDelta<'a> {
     tool_calls: Option<Vec<DeltaCall<'a>>>,
 }
 
+/// `null` (or nothing), or what the seed inside reads.
+struct OrNull<S>(S);
+
+impl<'de, S: DeserializeSeed<'de, Value = ()>> DeserializeSeed<'de> for OrNull<S> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de, S: DeserializeSeed<'de, Value = ()>> Visitor<'de> for OrNull<S> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a value or null")
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_none<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.0.deserialize(d)
+    }
+}
+
 /// The chunk object.
 struct ChunkSeed<'a, 's, 'de>(&'a mut Scan<'s, 'de>);
 
@@ -186,7 +217,7 @@ impl<'de> Visitor<'de> for ChunkSeed<'_, '_, 'de> {
                 ChunkKey::Error => {
                     scan.error_key |= map.next_value::<Option<IgnoredAny>>()?.is_some();
                 }
-                ChunkKey::Choices => map.next_value_seed(ChoicesSeed(&mut *scan))?,
+                ChunkKey::Choices => map.next_value_seed(OrNull(ChoicesSeed(&mut *scan)))?,
                 ChunkKey::Usage => scan.usage = map.next_value()?,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -197,14 +228,14 @@ impl<'de> Visitor<'de> for ChunkSeed<'_, '_, 'de> {
     }
 }
 
-/// `choices`: an array, or `null`.
+/// `choices`: an array (`null` is taken by [`OrNull`]).
 struct ChoicesSeed<'a, 's, 'de>(&'a mut Scan<'s, 'de>);
 
 impl<'de> DeserializeSeed<'de> for ChoicesSeed<'_, '_, 'de> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_option(self)
+        deserializer.deserialize_seq(self)
     }
 }
 
@@ -212,19 +243,7 @@ impl<'de> Visitor<'de> for ChoicesSeed<'_, '_, 'de> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an array of choices or null")
-    }
-
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_none<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
+        f.write_str("an array of choices")
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
@@ -266,7 +285,7 @@ impl<'de> Visitor<'de> for ChoiceSeed<'_, '_, 'de> {
                     map.next_value::<IgnoredAny>()?;
                 }
                 ChoiceKey::Delta => match index {
-                    Some(0) => map.next_value_seed(DeltaSeed(&mut *scan))?,
+                    Some(0) => map.next_value_seed(OrNull(DeltaSeed(&mut *scan)))?,
                     Some(_) => {
                         map.next_value::<IgnoredAny>()?;
                     }
@@ -307,7 +326,7 @@ impl<'de> DeserializeSeed<'de> for DeltaSeed<'_, '_, 'de> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_option(self)
+        deserializer.deserialize_map(self)
     }
 }
 
@@ -315,19 +334,7 @@ impl<'de> Visitor<'de> for DeltaSeed<'_, '_, 'de> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a delta object or null")
-    }
-
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_none<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
+        f.write_str("a delta object")
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
@@ -344,7 +351,7 @@ impl<'de> Visitor<'de> for DeltaSeed<'_, '_, 'de> {
                 DeltaKey::ToolCalls => {
                     let mut r = reasoning_content.take().or(reasoning.take());
                     scan.text_and_reasoning(&mut content, &mut r);
-                    map.next_value_seed(CallsSeed(&mut *scan))?;
+                    map.next_value_seed(OrNull(CallsSeed(&mut *scan)))?;
                 }
                 DeltaKey::Other => {
                     map.next_value::<IgnoredAny>()?;
@@ -364,7 +371,7 @@ impl<'de> DeserializeSeed<'de> for CallsSeed<'_, '_, 'de> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_option(self)
+        deserializer.deserialize_seq(self)
     }
 }
 
@@ -372,19 +379,7 @@ impl<'de> Visitor<'de> for CallsSeed<'_, '_, 'de> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an array of tool calls or null")
-    }
-
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_none<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
+        f.write_str("an array of tool calls")
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
@@ -405,4 +400,3 @@ pub(super) struct DeltaCall<'a> {
     #[serde(borrow, default)]
     pub(super) function: Option<WireCallFunction<'a>>,
 }
-
