@@ -169,9 +169,13 @@ impl WireConfig for LlamaCppConfig {
 
     /// llama-server constrains output to a JSON Schema or JSON by grammar and takes `image_url` parts
     /// (answered only when it was started with a multimodal projector); it has no file parts and no
-    /// `reasoning_effort`.
+    /// `reasoning_effort`, and reads `tool_choice` only as `auto`, `none` or `required` (a choice naming
+    /// a function is taken as `auto`, silently).
     fn features(&self) -> Features {
-        Features::OPENAI.documents(false).reasoning_effort(false)
+        Features::OPENAI
+            .documents(false)
+            .reasoning_effort(false)
+            .named_tool_choice(false)
     }
 
     fn embeddings_url(&self) -> String {

@@ -363,6 +363,33 @@ fn chat_body_with_tools_for_llama_cpp() {
     assert_eq!(body["tool_choice"], "required");
 }
 
+/// llama-server takes a `tool_choice` naming a function as `auto`: such a choice is refused, not dropped.
+#[test]
+fn a_named_tool_choice_is_a_validation_error() {
+    use llm_core::{ErrorKind, Provider as _, Tool, ToolChoice};
+    let llama = client("http://127.0.0.1:8080");
+    let request = ChatRequest::new("smollm2")
+        .user("Weather in Paris?")
+        .tool(Tool::new(
+            "get_weather",
+            "Weather in a city",
+            serde_json::json!({"type": "object", "properties": {"city": {"type": "string"}}}),
+        ));
+    llama
+        .validate(&request.clone().tool_choice(ToolChoice::Required))
+        .unwrap();
+    let err = llama
+        .validate(&request.tool_choice(ToolChoice::Tool("get_weather".into())))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Validation);
+    assert_eq!(err.violations()[0].param, "tool_choice");
+    assert!(
+        err.to_string()
+            .contains("cannot be made to call one named tool"),
+        "{err}"
+    );
+}
+
 #[tokio::test]
 async fn stream_events_and_a_streaming_request_answered_with_json() {
     let server = MockServer::start().await;

@@ -210,6 +210,8 @@ pub struct Features {
     pub json_object: bool,
     /// `reasoning_effort`.
     pub reasoning_effort: bool,
+    /// A `tool_choice` naming one function (`{"type":"function","function":{"name":…}}`).
+    pub named_tool_choice: bool,
 }
 
 impl Features {
@@ -220,15 +222,18 @@ impl Features {
         json_schema: true,
         json_object: true,
         reasoning_effort: true,
+        named_tool_choice: true,
     };
 
-    /// Text only: no parts, formats or reasoning settings.
+    /// Text only: no parts, formats or reasoning settings (tools, with any tool choice, as every
+    /// compatible server documents them).
     pub const TEXT: Features = Features {
         images: false,
         documents: false,
         json_schema: false,
         json_object: false,
         reasoning_effort: false,
+        named_tool_choice: true,
     };
 
     /// Sets `images`.
@@ -257,6 +262,13 @@ impl Features {
     #[must_use]
     pub const fn reasoning_effort(mut self, on: bool) -> Self {
         self.reasoning_effort = on;
+        self
+    }
+
+    /// Sets `named_tool_choice`.
+    #[must_use]
+    pub const fn named_tool_choice(mut self, on: bool) -> Self {
+        self.named_tool_choice = on;
         self
     }
 }

@@ -533,14 +533,22 @@ pub(crate) fn common_violations(
         )),
         _ => {}
     }
-    if let Some(ToolChoice::Tool(name)) = &request.tool_choice
-        && !request.tools.iter().any(|t| &t.name == name)
-    {
-        out.push(Violation::new(
-            "tool_choice",
-            "the name of a tool the request offers",
-            format!("`{name}`"),
-        ));
+    if let Some(ToolChoice::Tool(name)) = &request.tool_choice {
+        if !f.named_tool_choice {
+            out.push(Violation::new(
+                "tool_choice",
+                format!(
+                    "auto, none or required ({provider} cannot be made to call one named tool)"
+                ),
+                format!("`{name}`"),
+            ));
+        } else if !request.tools.iter().any(|t| &t.name == name) {
+            out.push(Violation::new(
+                "tool_choice",
+                "the name of a tool the request offers",
+                format!("`{name}`"),
+            ));
+        }
     }
     if request.tool_choice.is_some() && request.tools.is_empty() {
         out.push(Violation::new(
