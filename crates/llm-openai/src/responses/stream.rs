@@ -25,33 +25,51 @@
 
 use std::collections::VecDeque;
 
-use llm_core::{Error, ErrorKind, StreamEvent, StreamStart};
-use llm_http::{Decoding, Frame, Framing, StreamDecoder};
+use llm_core::{Error, ErrorKind, Fragment, StreamEvent, StreamStart};
+use llm_http::{Decoding, Frame, Framing, JsonStr, StreamDecoder};
 use llm_stream::Limits;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::invalid;
 use crate::response::{ResponseMeta, WireUsage, parse_arguments};
-use crate::responses::response::{WireItem, WireResponse, classify_error, incomplete_reason};
+use crate::responses::response::{IncompleteDetails, WireItem, classify_error, incomplete_reason};
 use crate::stream::{MAX_ARGUMENT_BYTES, SNIPPET};
 
+/// One event. The fields every delta carries are borrowed from the payload: a text piece becomes its
+/// event's `Fragment` with no copy in between.
 #[derive(Deserialize)]
-struct Event {
-    #[serde(rename = "type", default)]
-    kind: Option<String>,
-    #[serde(default)]
-    response: Option<WireResponse>,
+struct Event<'a> {
+    #[serde(borrow, rename = "type", default)]
+    kind: Option<JsonStr<'a>>,
+    #[serde(borrow, default)]
+    response: Option<EventResponse<'a>>,
     #[serde(default)]
     item: Option<WireItem>,
-    #[serde(default)]
-    item_id: Option<String>,
+    #[serde(borrow, default)]
+    item_id: Option<JsonStr<'a>>,
     #[serde(default)]
     summary_index: Option<u64>,
-    #[serde(default)]
-    delta: Option<String>,
+    #[serde(borrow, default)]
+    delta: Option<JsonStr<'a>>,
     #[serde(default)]
     arguments: Option<String>,
+}
+
+/// The `response` of a lifecycle event, as far as the stream reads it: not its `output`, whose items all
+/// came as events of their own (`response.completed` repeats every one of them).
+#[derive(Default, Deserialize)]
+struct EventResponse<'a> {
+    #[serde(borrow, default)]
+    id: Option<JsonStr<'a>>,
+    #[serde(borrow, default)]
+    model: Option<JsonStr<'a>>,
+    #[serde(default)]
+    error: Option<Value>,
+    #[serde(default)]
+    incomplete_details: Option<IncompleteDetails>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
 }
 
 /// A function call being streamed.
@@ -143,7 +161,7 @@ impl ResponsesDecoder {
         if data.is_empty() {
             return Ok(());
         }
-        let mut parsed: Event = match serde_json::from_str(data) {
+        let mut parsed: Event<'_> = match serde_json::from_str(data) {
             Ok(e) => e,
             Err(e) => {
                 let shown: String = data.chars().take(SNIPPET).collect();
@@ -166,11 +184,10 @@ impl ResponsesDecoder {
     fn event(
         &mut self,
         kind: &str,
-        event: Event,
+        event: Event<'_>,
         data: &str,
         out: &mut VecDeque<StreamEvent>,
     ) -> Result<(), Error> {
-        let provider = self.meta.provider.clone();
         match kind {
             "response.created" | "response.in_progress" | "response.queued" => {
                 let r = event.response.unwrap_or_default();
@@ -178,7 +195,7 @@ impl ResponsesDecoder {
             }
             "response.output_text.delta" | "response.refusal.delta" => {
                 self.start(None, None, out);
-                if let Some(id) = event.item_id {
+                if let Some(id) = event.item_id.as_deref() {
                     self.streamed(id);
                 }
                 if let Some(delta) = event.delta.filter(|d| !d.is_empty()) {
@@ -187,19 +204,23 @@ impl ResponsesDecoder {
             }
             "response.reasoning_summary_text.delta" | "response.reasoning_text.delta" => {
                 self.start(None, None, out);
-                let item = event.item_id.unwrap_or_default();
+                let item = event.item_id.as_deref().unwrap_or_default();
                 let index = event.summary_index.unwrap_or(0);
-                let mut delta = event.delta.unwrap_or_default();
-                let new_part = self.summary_at.as_ref() != Some(&(item.clone(), index));
-                if new_part && self.summary_at.as_ref().is_some_and(|(i, _)| *i == item) {
-                    delta.insert_str(0, "\n\n");
-                }
+                let delta = event.delta.unwrap_or_default();
+                let at = self.summary_at.as_ref();
+                let new_part = at.is_none_or(|(i, n)| (i.as_str(), *n) != (item, index));
+                // A new summary part of the same item: a blank line between the two.
+                let delta = if new_part && at.is_some_and(|(i, _)| i == item) {
+                    Fragment::from(format!("\n\n{}", &*delta))
+                } else {
+                    delta.into()
+                };
                 if new_part {
-                    self.summary_at = Some((item.clone(), index));
+                    self.summary_at = Some((item.to_owned(), index));
                 }
                 self.streamed(item);
                 if !delta.is_empty() {
-                    out.push_back(StreamEvent::ReasoningDelta(delta.into()));
+                    out.push_back(StreamEvent::ReasoningDelta(delta));
                 }
             }
             "response.output_item.added" => {
@@ -256,13 +277,13 @@ impl ResponsesDecoder {
                     self.meta.request_id = self.meta.request_id_or(Some(id));
                 }
                 return Err(classify_error(
-                    &provider,
+                    &self.meta.provider,
                     r.error.as_ref().unwrap_or(&Value::Null),
                 ));
             }
             "error" => {
                 let value: Value = serde_json::from_str(data).unwrap_or(Value::Null);
-                return Err(classify_error(&provider, &value));
+                return Err(classify_error(&self.meta.provider, &value));
             }
             _ => {}
         }
@@ -302,9 +323,9 @@ impl ResponsesDecoder {
         out.push_back(StreamEvent::Start(start));
     }
 
-    fn streamed(&mut self, item: String) {
-        if !self.streamed_items.contains(&item) {
-            self.streamed_items.push(item);
+    fn streamed(&mut self, item: &str) {
+        if !self.streamed_items.iter().any(|i| i == item) {
+            self.streamed_items.push(item.to_owned());
         }
     }
 
