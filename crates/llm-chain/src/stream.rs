@@ -88,6 +88,9 @@ pub(crate) struct ChainStream {
     inner_done: bool,
     done: bool,
     delivered: u64,
+    /// The tokens counted against the target's budget so far: a stream's usage may come more than once,
+    /// each time the total so far (Claude's `message_start`, then `message_delta`).
+    spent: u64,
     attempts: Vec<Attempt>,
     started: Instant,
     deadline: Option<(Sleep, Duration)>,
@@ -137,6 +140,7 @@ impl ChainStream {
             inner_done: finished,
             done: false,
             delivered: 0,
+            spent: 0,
             attempts,
             started,
             deadline,
@@ -154,27 +158,32 @@ impl ChainStream {
             StreamEvent::TextDelta(t) | StreamEvent::ReasoningDelta(t) => {
                 self.delivered += t.len() as u64;
             }
-            StreamEvent::Usage(usage) => {
-                self.spend(usage.total());
-                for span in &self.spans {
-                    telemetry::event(span, event);
-                }
-            }
-            _ => {
-                for span in &self.spans {
-                    telemetry::event(span, event);
-                }
+            StreamEvent::Usage(usage) => self.spend(usage.total()),
+            _ => {}
+        }
+        if !matches!(
+            event,
+            StreamEvent::TextDelta(_) | StreamEvent::ReasoningDelta(_)
+        ) {
+            for span in &self.spans {
+                telemetry::event(span, event);
             }
         }
     }
 
     /// A streamed answer's tokens, counted against the answering target's `tpm` as a whole answer's are
-    /// (in process and, with a store, fleet-wide); a stream's usage arrives at its end.
-    fn spend(&self, tokens: Option<u64>) {
+    /// (in process and, with a store, fleet-wide). Usage is a running total, the latest the truth: only
+    /// what it grew by since the last one is counted.
+    fn spend(&mut self, total: Option<u64>) {
         let target = self.chain.target(self.target);
-        let Some(n) = tokens.filter(|_| target.limits.tpm.is_some()) else {
+        let Some(total) = total.filter(|_| target.limits.tpm.is_some()) else {
             return;
         };
+        let n = total.saturating_sub(self.spent);
+        self.spent = self.spent.max(total);
+        if n == 0 {
+            return;
+        }
         target.rate.tokens(self.chain.clock.now(), n);
         if let Some(store) = &self.chain.store {
             store.report(self.target, Report::Tokens(n));

@@ -132,6 +132,45 @@ fn streamed_answers_spend_a_tpm_budget_and_their_rate_limit_headers_lower_it() {
     assert_eq!(reasons(&skips), [(0, None, SkipReason::RateBudget); 2]);
 }
 
+/// A stream's usage may come more than once (Claude's `message_start`, then `message_delta`), each time the
+/// running total: the budget is charged the last total, not their sum.
+#[test]
+fn a_stream_reporting_usage_twice_spends_its_last_total() {
+    let clock = FakeClock::new();
+    let total = |n: u64| {
+        let mut usage = Usage::default();
+        usage.total_tokens = Some(n);
+        StreamItem::usage(usage)
+    };
+    let a = scripted(
+        "a",
+        &clock,
+        vec![
+            Reply::stream([
+                StreamItem::start(),
+                total(40),
+                StreamItem::text("hi"),
+                total(70),
+                StreamItem::finish(llm_core::FinishReason::Stop),
+            ]),
+            ok("a"),
+        ],
+    );
+    let b = scripted("b", &clock, vec![ok("b")]);
+    let (chain, skips) = build(
+        &clock,
+        vec![entry(&a, "m0").tpm(100), entry(&b, "m1")],
+        no_retries(),
+    );
+    assert_eq!(text_of(&stream(&clock, &chain).0.unwrap()), "hi");
+    assert_eq!(
+        chat(&clock, &chain).0.unwrap().text,
+        "a",
+        "70 of 100 tokens spent, not 110"
+    );
+    assert!(reasons(&skips).is_empty());
+}
+
 #[test]
 fn an_entry_configured_to_wait_for_its_budget_waits_instead_of_skipping() {
     let clock = FakeClock::new();
