@@ -1,7 +1,6 @@
 //! The `generateContent` codec: [`GeminiCodec`] is the wire format as pure code, built once from a
 //! [`GeminiConfig`]; llm-http's [`HttpProvider`] drives it. [`Gemini`] is the provider.
 
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
@@ -10,8 +9,7 @@ use llm_core::{
     Range, Violation, classify,
 };
 use llm_http::{
-    Codec, DefaultConfig, EmbedCodec, Framing, HttpConfig, HttpProvider, TokenSource, WireRequest,
-    secret_value,
+    Codec, DefaultConfig, EmbedCodec, Framing, HttpConfig, HttpProvider, WireRequest, secret_value,
 };
 
 use crate::config::GeminiConfig;
@@ -53,7 +51,6 @@ pub type Gemini = HttpProvider<GeminiCodec>;
 pub struct GeminiCodec {
     config: GeminiConfig,
     headers: HeaderMap,
-    tokens: Option<Arc<dyn TokenSource>>,
     health_url: String,
 }
 
@@ -77,22 +74,16 @@ impl GeminiCodec {
         };
         let mut headers = http.header_map(reserved)?;
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let Some(key) = &http.api_key {
-            if config.is_vertex() {
-                headers.insert(
-                    AUTHORIZATION,
-                    secret_value(&http.name, &format!("Bearer {}", key.expose()))?,
-                );
-            } else {
-                headers.insert(
-                    HeaderName::from_static(API_KEY_HEADER),
-                    secret_value(&http.name, key.expose())?,
-                );
-            }
+        if config.is_vertex() {
+            http.bearer(&mut headers)?;
+        } else if let Some(key) = &http.api_key {
+            headers.insert(
+                HeaderName::from_static(API_KEY_HEADER),
+                secret_value(&http.name, key.expose())?,
+            );
         }
         Ok(GeminiCodec {
             headers,
-            tokens: config.tokens.clone(),
             health_url: config.health_url(),
             config,
         })
@@ -127,7 +118,7 @@ impl GeminiCodec {
     /// The headers of one request: the fixed ones, and a fresh bearer token when a source gives them.
     fn request_headers(&self) -> Result<HeaderMap, Error> {
         let mut headers = self.headers.clone();
-        if let Some(tokens) = &self.tokens {
+        if let Some(tokens) = &self.config.tokens {
             let token = tokens
                 .token()
                 .map_err(|e| e.with_provider(self.config.http.name.clone()))?;

@@ -91,6 +91,8 @@ struct Answer {
     embedding: Option<Values>,
     #[serde(default)]
     embeddings: Option<Vec<Values>>,
+    #[serde(default)]
+    error: Option<Value>,
 }
 
 /// Decodes an `embedContent` or `batchEmbedContents` answer to a batch of `inputs` inputs. An error object
@@ -109,13 +111,21 @@ pub fn decode_embed(
     let invalid = |what: &str| {
         error::invalid(provider, what.to_owned()).with_request_id_opt(request_id.clone())
     };
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| invalid("undecodable embeddings answer").with_source(e))?;
-    if let Some(status) = Status::from_value(&value) {
+    let answer: Answer = match serde_json::from_slice(body) {
+        Ok(answer) => answer,
+        Err(e) => {
+            // An error object stands even when the rest of the body is not an answer (read again only on
+            // this path).
+            let value = serde_json::from_slice::<Value>(body).ok();
+            if let Some(status) = value.as_ref().and_then(Status::from_value) {
+                return Err(error::from_status(provider, &status).with_request_id_opt(request_id));
+            }
+            return Err(invalid("undecodable embeddings answer").with_source(e));
+        }
+    };
+    if let Some(status) = answer.error.as_ref().and_then(Status::from_error) {
         return Err(error::from_status(provider, &status).with_request_id_opt(request_id));
     }
-    let answer: Answer = serde_json::from_value(value)
-        .map_err(|e| invalid("undecodable embeddings answer").with_source(e))?;
     let vectors: Vec<Vec<f32>> = match (answer.embedding, answer.embeddings) {
         (Some(one), None) => vec![one.values],
         (None, Some(many)) => many.into_iter().map(|v| v.values).collect(),

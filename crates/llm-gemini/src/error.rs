@@ -76,13 +76,18 @@ pub struct Status {
 }
 
 impl Status {
-    /// The status in `value` (`{"error":{…}}`, or a bare status object holding `code`/`status`); `None`
-    /// when the value holds no error.
+    /// The status in `value` (`{"error":…}`, see [`Status::from_error`]); `None` when the value holds no
+    /// error.
     pub fn from_value(value: &Value) -> Option<Status> {
-        let obj = value.as_object()?;
-        let inner = match obj.get("error") {
-            Some(Value::Object(inner)) => inner,
-            Some(Value::String(message)) => {
+        Status::from_error(value.as_object()?.get("error")?)
+    }
+
+    /// The status an `error` member holds: a status object (`code`, `status`, `message`, `details`) or a
+    /// bare message; `None` for anything else (`null`, a number).
+    pub fn from_error(error: &Value) -> Option<Status> {
+        let inner = match error {
+            Value::Object(inner) => inner,
+            Value::String(message) => {
                 return Some(Status {
                     detail: ProviderDetail::message(message.clone()),
                     ..Status::default()

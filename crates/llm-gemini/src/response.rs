@@ -23,8 +23,10 @@
 use std::collections::VecDeque;
 
 use llm_core::{
-    ChatResponse, Collector, Error, FinishReason, StreamEvent, StreamStart, ToolCall, Usage,
+    ChatResponse, Collector, Error, FinishReason, Fragment, StreamEvent, StreamStart, ToolCall,
+    Usage,
 };
+use llm_http::JsonStr;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -89,66 +91,70 @@ pub fn call_id(n: usize, name: &str, arguments: &Value) -> String {
     format!("{GENERATED_ID_PREFIX}{n}_{hash:08x}")
 }
 
-/// One `GenerateContentResponse`, as much of it as llmux reads.
+/// One `GenerateContentResponse`, as much of it as llmux reads, its strings borrowed from the payload (a
+/// text piece is copied once, into its event), or the `error` it carries instead.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct Chunk {
-    #[serde(default)]
-    candidates: Vec<Candidate>,
-    #[serde(default)]
-    prompt_feedback: Option<PromptFeedback>,
+struct Chunk<'a> {
+    #[serde(borrow, default)]
+    candidates: Vec<Candidate<'a>>,
+    #[serde(borrow, default)]
+    prompt_feedback: Option<PromptFeedback<'a>>,
     #[serde(default)]
     usage_metadata: Option<UsageMetadata>,
+    #[serde(borrow, default)]
+    model_version: Option<JsonStr<'a>>,
+    #[serde(borrow, default)]
+    response_id: Option<JsonStr<'a>>,
     #[serde(default)]
-    model_version: Option<String>,
-    #[serde(default)]
-    response_id: Option<String>,
+    error: Option<Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Candidate {
-    #[serde(default)]
-    content: Option<Content>,
-    #[serde(default)]
-    finish_reason: Option<String>,
+struct Candidate<'a> {
+    #[serde(borrow, default)]
+    content: Option<Content<'a>>,
+    #[serde(borrow, default)]
+    finish_reason: Option<JsonStr<'a>>,
     #[serde(default)]
     index: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-struct Content {
-    #[serde(default)]
-    parts: Vec<Part>,
+struct Content<'a> {
+    #[serde(borrow, default)]
+    parts: Vec<Part<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Part {
-    #[serde(default)]
-    text: Option<String>,
+struct Part<'a> {
+    #[serde(borrow, default)]
+    text: Option<JsonStr<'a>>,
     #[serde(default)]
     thought: bool,
-    #[serde(default)]
-    thought_signature: Option<String>,
-    #[serde(default)]
-    function_call: Option<FunctionCall>,
+    #[serde(borrow, default)]
+    thought_signature: Option<JsonStr<'a>>,
+    #[serde(borrow, default)]
+    function_call: Option<FunctionCall<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-struct FunctionCall {
-    #[serde(default)]
-    id: Option<String>,
-    name: String,
+struct FunctionCall<'a> {
+    #[serde(borrow, default)]
+    id: Option<JsonStr<'a>>,
+    #[serde(borrow)]
+    name: JsonStr<'a>,
     #[serde(default)]
     args: Option<Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct PromptFeedback {
-    #[serde(default)]
-    block_reason: Option<String>,
+struct PromptFeedback<'a> {
+    #[serde(borrow, default)]
+    block_reason: Option<JsonStr<'a>>,
 }
 
 /// Gemini's `usageMetadata` counters.
@@ -238,15 +244,24 @@ impl Turn {
         data: &str,
         out: &mut VecDeque<StreamEvent>,
     ) -> Result<(), Error> {
-        let value: Value = serde_json::from_str(data).map_err(|e| {
-            error::invalid(&self.provider, "undecodable generateContent response").with_source(e)
-        })?;
-        if let Some(status) = Status::from_value(&value) {
+        let chunk: Chunk<'_> = match serde_json::from_str(data) {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                // An error object stands even when the rest of the payload is not a chunk (read again
+                // only on this path).
+                let value = serde_json::from_str::<Value>(data).ok();
+                if let Some(status) = value.as_ref().and_then(Status::from_value) {
+                    return Err(self.attach(error::from_status(&self.provider, &status)));
+                }
+                return Err(
+                    error::invalid(&self.provider, "undecodable generateContent response")
+                        .with_source(e),
+                );
+            }
+        };
+        if let Some(status) = chunk.error.as_ref().and_then(Status::from_error) {
             return Err(self.attach(error::from_status(&self.provider, &status)));
         }
-        let chunk: Chunk = serde_json::from_value(value).map_err(|e| {
-            error::invalid(&self.provider, "undecodable generateContent response").with_source(e)
-        })?;
         self.chunk(chunk, out);
         Ok(())
     }
@@ -260,16 +275,15 @@ impl Turn {
         error.with_request_id_opt(self.request_id.clone())
     }
 
-    fn chunk(&mut self, chunk: Chunk, out: &mut VecDeque<StreamEvent>) {
+    fn chunk(&mut self, chunk: Chunk<'_>, out: &mut VecDeque<StreamEvent>) {
         if !self.started {
             self.started = true;
             let model = chunk
                 .model_version
-                .clone()
-                .unwrap_or_else(|| self.model.clone());
+                .map_or_else(|| self.model.clone(), JsonStr::into_owned);
             let mut start = StreamStart::new(self.provider.clone(), model);
             start.request_id = self.request_id.clone();
-            start.response_id = chunk.response_id.clone();
+            start.response_id = chunk.response_id.map(JsonStr::into_owned);
             out.push_back(StreamEvent::Start(start));
         }
         let has_usage = chunk.usage_metadata.is_some();
@@ -295,7 +309,7 @@ impl Turn {
         self.complete |= has_usage && self.finish.is_some();
     }
 
-    fn part(&mut self, part: Part, out: &mut VecDeque<StreamEvent>) {
+    fn part(&mut self, part: Part<'_>, out: &mut VecDeque<StreamEvent>) {
         if let Some(call) = part.function_call {
             let arguments = match call.args {
                 Some(Value::Null) | None => Value::Object(Map::new()),
@@ -303,19 +317,20 @@ impl Turn {
             };
             let index = self.calls;
             self.calls += 1;
-            let id = call
-                .id
-                .filter(|id| !id.is_empty())
-                .unwrap_or_else(|| call_id(index, &call.name, &arguments));
+            let id = call.id.filter(|id| !id.is_empty()).map_or_else(
+                || call_id(index, &call.name, &arguments),
+                JsonStr::into_owned,
+            );
+            let name = call.name.into_owned();
             out.push_back(StreamEvent::ToolCallStart {
                 index,
                 id: id.clone(),
-                name: call.name.clone(),
+                name: name.clone(),
             });
             if let Some(signature) = part.thought_signature.filter(|s| !s.is_empty()) {
                 out.push_back(StreamEvent::ToolCall {
                     index,
-                    call: ToolCall::new(id.clone(), call.name, arguments),
+                    call: ToolCall::new(id.clone(), name, arguments),
                 });
                 let anchor = Anchor::Call {
                     id: &id,
@@ -325,26 +340,21 @@ impl Turn {
             } else {
                 out.push_back(StreamEvent::ToolCall {
                     index,
-                    call: ToolCall::new(id, call.name, arguments),
+                    call: ToolCall::new(id, name, arguments),
                 });
             }
             return;
         }
-        let text = part.text.unwrap_or_default();
         let signature = part.thought_signature.filter(|s| !s.is_empty());
         if part.thought {
-            if !text.is_empty() {
-                out.push_back(StreamEvent::ReasoningDelta(text.into()));
-            }
+            push_text(out, part.text, StreamEvent::ReasoningDelta);
             if let Some(signature) = signature {
                 out.push_back(StreamEvent::ReasoningSignature(
                     Anchor::Thought(&signature).to_text(),
                 ));
             }
         } else {
-            if !text.is_empty() {
-                out.push_back(StreamEvent::TextDelta(text.into()));
-            }
+            push_text(out, part.text, StreamEvent::TextDelta);
             if let Some(signature) = signature {
                 out.push_back(StreamEvent::ReasoningSignature(
                     Anchor::Text(&signature).to_text(),
@@ -367,6 +377,18 @@ impl Turn {
         };
         out.push_back(StreamEvent::Finish(reason));
         Some(())
+    }
+}
+
+/// Gives a non-empty piece of text as its event: the fragment is made straight from the payload's slice
+/// (or takes the unescaped string), with no `String` in between.
+fn push_text(
+    out: &mut VecDeque<StreamEvent>,
+    text: Option<JsonStr<'_>>,
+    event: fn(Fragment) -> StreamEvent,
+) {
+    if let Some(text) = text.filter(|t| !t.is_empty()) {
+        out.push_back(event(text.into()));
     }
 }
 
