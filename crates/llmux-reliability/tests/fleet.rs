@@ -406,3 +406,31 @@ fn successes_elsewhere_keep_the_fleets_ratio_under_the_threshold() {
     );
     assert!(good.first_opened().is_none(), "never opened there");
 }
+
+/// Successes a process counted for the fleet's window (sent by its reporter every 250 ms) say nothing
+/// about failures the fleet counted after them: they must not reset the fleet's consecutive count. The
+/// healthy process succeeds, the failing one fails just after (before the healthy one's tick sends that
+/// success), waits out the tick and fails again: the second failure is the fleet's second in a row and
+/// opens the breaker everywhere.
+#[test]
+fn successes_counted_before_a_failure_elsewhere_do_not_reset_the_fleets_count() {
+    let redis = RedisServer::start();
+    let failing = Katan::builder().args(["--error-rate", "1.0"]).start();
+    let healthy = Katan::start();
+    let args = ["--threshold", "2"];
+    let mut good = Worker::start(&redis, "tick", &healthy, &healthy, &args);
+    let mut bad = Worker::start(&redis, "tick", &failing, &healthy, &args);
+    assert_eq!(good.call().1, 1, "the healthy process's entry 0 answers");
+    assert_eq!(
+        bad.call(),
+        (1, 1, "-".to_owned()),
+        "one failure, then entry 1"
+    );
+    // Past the healthy process's next tick, which sends its counted success.
+    thread::sleep(Duration::from_millis(600));
+    assert_eq!(bad.call().1, 1, "the second failure is still attempted");
+    eventually(
+        "the fleet's second failure in a row opens the breaker for the healthy process",
+        || good.first_opened().is_some(),
+    );
+}

@@ -173,7 +173,7 @@ async fn reporter(shared: Weak<Shared>, mut reports: mpsc::Receiver<(usize, Repo
             r = reports.recv() => {
                 let Some((t, report)) = r else { return };
                 let Some(s) = shared.upgrade() else { return };
-                handle(&s, t, report, 1).await;
+                handle(&s, t, report).await;
                 s.handled.send_modify(|n| *n += 1);
             }
             _ = tick.tick() => {
@@ -184,19 +184,46 @@ async fn reporter(shared: Weak<Shared>, mut reports: mpsc::Receiver<(usize, Repo
     }
 }
 
-/// Sends the successes each target counted since its last report into the fleet's window.
+/// Sends the successes each target counted since its last report into the fleet's window, and only
+/// there: they came before whatever failures the fleet counted since (a target the fleet counts failures
+/// for reports each success instead of counting it), so they neither reset the fleet's consecutive count
+/// nor close its breaker, and they leave `dirty` for the next reported success.
 pub(super) async fn send_counted_successes(s: &Shared) {
+    if !s.is_up() {
+        return;
+    }
     let Some(bound) = s.bound() else { return };
-    for (t, keys) in bound.keys.iter().enumerate() {
-        if keys.pending_ok.load(Ordering::Relaxed) > 0 {
-            handle(s, t, Report::Success { probe: false }, 0).await;
+    let policy = bound.view.policy();
+    if !super::ratio_window(policy) {
+        return;
+    }
+    let window_s = policy.window.as_secs().max(1).to_string();
+    for keys in &bound.keys {
+        let counted = keys.pending_ok.swap(0, Ordering::Relaxed);
+        if counted == 0 {
+            continue;
         }
+        let args = [
+            bound.channel.clone(),
+            keys.id.clone(),
+            "0".to_owned(),
+            counted.to_string(),
+            window_s.clone(),
+            "1".to_owned(),
+        ];
+        let _: Option<i64> = s
+            .ask(
+                &s.scripts.success,
+                &[&keys.breaker, &keys.probe, &keys.window_ok],
+                &args,
+                BACKGROUND_WAIT,
+            )
+            .await;
     }
 }
 
-/// Runs one report's script (`queued`: 1 for a report from the queue, 0 for the counted successes alone;
-/// a success adds the target's counted ones).
-async fn handle(s: &Shared, t: usize, report: Report, queued: u64) {
+/// Runs one report's script; a success adds the successes the target counted since its last report.
+async fn handle(s: &Shared, t: usize, report: Report) {
     if !s.is_up() {
         return;
     }
@@ -262,16 +289,16 @@ async fn handle(s: &Shared, t: usize, report: Report, queued: u64) {
             Report::Success { probe } => {
                 let counted = keys.pending_ok.swap(0, Ordering::Relaxed);
                 let dirty = keys.dirty.swap(false, Ordering::Relaxed);
-                if !probe && !dirty && (window_s == 0 || queued + counted == 0) {
+                if !probe && !dirty && window_s == 0 {
                     return;
                 }
                 let args = [
                     bound.channel.clone(),
                     keys.id.clone(),
                     flag(probe),
-                    (queued + counted).to_string(),
+                    (1 + counted).to_string(),
                     window_s.to_string(),
-                    flag(!probe && !dirty && queued == 0),
+                    "0".to_owned(),
                 ];
                 let _: Option<i64> = s
                     .ask(
