@@ -16,7 +16,7 @@ use llmux::{
 use serde_json::{Map, Value, json};
 
 use super::wire::{
-    self, CallNames, Encode, Invalid, Parsed, as_array, as_object, as_str, at, bool_field,
+    self, CallNames, Encode, Invalid, Parsed, Quoted, as_array, as_object, as_str, at, bool_field,
     f64_field, i64_field, present, str_field,
 };
 
@@ -462,11 +462,14 @@ impl Events {
         index
     }
 
-    fn delta(out: &mut String, index: usize, delta: Value) {
-        wire::sse(
+    /// A `content_block_delta` of block `index`. Written as text, not built as a JSON tree: text,
+    /// thinking and argument pieces come once per token.
+    fn delta(out: &mut String, index: usize, delta: impl std::fmt::Display) {
+        use std::fmt::Write as _;
+        let _ = write!(
             out,
-            Some("content_block_delta"),
-            &json!({"type": "content_block_delta", "index": index, "delta": delta}),
+            "event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":{index},\
+             \"delta\":{delta}}}\n\n"
         );
     }
 }
@@ -547,19 +550,23 @@ impl Events {
             }
             StreamEvent::TextDelta(text) => {
                 let i = self.open(Block::Text, json!({"type": "text", "text": ""}), out);
-                // The hot path: written as text, not built as a JSON tree.
-                use std::fmt::Write as _;
-                let _ = write!(
+                Events::delta(
                     out,
-                    "event: content_block_delta\ndata: {{\"type\":\"content_block_delta\",\"index\":{i},\
-                     \"delta\":{{\"type\":\"text_delta\",\"text\":{}}}}}\n\n",
-                    Value::String(text.into_string())
+                    i,
+                    format_args!("{{\"type\":\"text_delta\",\"text\":{}}}", Quoted(&text)),
                 );
             }
             StreamEvent::ReasoningDelta(text) => {
                 let body = json!({"type": "thinking", "thinking": "", "signature": ""});
                 let i = self.open(Block::Thinking, body, out);
-                Events::delta(out, i, json!({"type": "thinking_delta", "thinking": text}));
+                Events::delta(
+                    out,
+                    i,
+                    format_args!(
+                        "{{\"type\":\"thinking_delta\",\"thinking\":{}}}",
+                        Quoted(&text)
+                    ),
+                );
             }
             StreamEvent::ReasoningSignature(signature) => {
                 let body = json!({"type": "thinking", "thinking": "", "signature": ""});
@@ -594,7 +601,10 @@ impl Events {
                 Events::delta(
                     out,
                     self.next - 1,
-                    json!({"type": "input_json_delta", "partial_json": arguments}),
+                    format_args!(
+                        "{{\"type\":\"input_json_delta\",\"partial_json\":{}}}",
+                        Quoted(&arguments)
+                    ),
                 );
             }
             StreamEvent::ToolCall { index, call } => {

@@ -24,7 +24,6 @@ pub struct Metrics {
     attempts: Mutex<BTreeMap<(String, &'static str), u64>>,
     ttft: Mutex<Histogram>,
     open_streams: AtomicI64,
-    open_requests: AtomicI64,
     stream_failures: Mutex<BTreeMap<&'static str, u64>>,
     skips: Mutex<BTreeMap<(String, &'static str), u64>>,
 }
@@ -81,19 +80,15 @@ impl Metrics {
         *lock(&self.stream_failures).entry(api).or_default() += 1;
     }
 
-    /// A whole answer began (`1`) or ended (`-1`) being prepared.
-    pub fn whole(&self, delta: i64) {
-        self.open_requests.fetch_add(delta, Ordering::Relaxed);
-    }
-
     /// A stream opened (`1`) or closed (`-1`).
     pub fn streams(&self, delta: i64) {
         self.open_streams.fetch_add(delta, Ordering::Relaxed);
     }
 
-    /// Everything, in the text format, with the breaker states of each route's `health` (`""`: the main
+    /// Everything, in the text format, with the whole answers being prepared now (`open_requests`: the
+    /// gateway's semaphore counts them) and the breaker states of each route's `health` (`""`: the main
     /// chain).
-    pub fn render(&self, health: &[(&str, Vec<EntryHealth>)]) -> String {
+    pub fn render(&self, open_requests: usize, health: &[(&str, Vec<EntryHealth>)]) -> String {
         let mut out = String::new();
         out.push_str(
             "# HELP llmux_requests_total Requests answered, by API, streaming and HTTP status.\n",
@@ -155,11 +150,7 @@ impl Metrics {
         );
         out.push_str("# HELP llmux_open_requests Whole (unstreamed) answers being prepared now.\n");
         out.push_str("# TYPE llmux_open_requests gauge\n");
-        let _ = writeln!(
-            out,
-            "llmux_open_requests {}",
-            self.open_requests.load(Ordering::Relaxed)
-        );
+        let _ = writeln!(out, "llmux_open_requests {open_requests}");
         out.push_str("# HELP llmux_breaker_state Each chain entry's circuit breaker: 0 closed, 1 open, 2 half-open.\n");
         out.push_str("# TYPE llmux_breaker_state gauge\n");
         for (route, entry) in health
@@ -205,7 +196,7 @@ mod tests {
         m.ttft(Duration::from_millis(30));
         m.ttft(Duration::from_secs(60));
         m.stream_failed("anthropic");
-        let text = m.render(&[]);
+        let text = m.render(0, &[]);
         assert!(
             text.contains("llmux_requests_total{api=\"openai\",stream=\"true\",status=\"200\"} 2"),
             "{text}"

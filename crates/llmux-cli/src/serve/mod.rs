@@ -26,6 +26,7 @@ pub mod wire;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -43,6 +44,7 @@ use llmux::{ChatStream, Provider, StreamEvent};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Sleep;
 
 use crate::args::ServeArgs;
 use crate::build::{self, Options};
@@ -71,7 +73,8 @@ pub struct Gateway {
     metrics: Arc<Metrics>,
     streams: Arc<Semaphore>,
     max_streams: usize,
-    /// Whole (unstreamed) answers being prepared at once, at most `max_requests`.
+    /// Whole (unstreamed) answers being prepared at once, at most `max_requests`; the permits taken are
+    /// the `llmux_open_requests` gauge.
     requests: Arc<Semaphore>,
     max_requests: usize,
     /// How long a stream may stay silent before a keep-alive goes out (`None`: never).
@@ -442,11 +445,10 @@ fn provider_header(response: &mut Response, provider: &str) {
 }
 
 async fn whole(gateway: &Gateway, dialect: Dialect, parsed: Parsed) -> Response {
+    // Held (and counted as open) until this future ends, answered or dropped with its client.
     let Ok(_permit) = Arc::clone(&gateway.requests).try_acquire_owned() else {
         return ApiError::busy(dialect, gateway.max_requests, "whole requests").into_response();
     };
-    // Counted until this future ends, answered or dropped with its client.
-    let _open = Open::new(&gateway.metrics);
     match gateway.chain_for(&parsed.model).chat(&parsed.request).await {
         Ok(answer) => {
             let id = fresh_id(gateway, dialect);
@@ -514,7 +516,9 @@ async fn streamed(
         dialect,
         done,
         first: Some(first),
-        keepalive: gateway.keepalive,
+        keepalive: gateway
+            .keepalive
+            .map(|quiet| (quiet, Box::pin(tokio::time::sleep(quiet)))),
         _permit: permit,
         metrics: Arc::clone(&gateway.metrics),
     };
@@ -536,22 +540,6 @@ async fn streamed(
     response
 }
 
-/// One whole answer being prepared, for the `llmux_open_requests` gauge.
-struct Open<'a>(&'a Metrics);
-
-impl<'a> Open<'a> {
-    fn new(metrics: &'a Metrics) -> Open<'a> {
-        metrics.whole(1);
-        Open(metrics)
-    }
-}
-
-impl Drop for Open<'_> {
-    fn drop(&mut self) {
-        self.0.whole(-1);
-    }
-}
-
 /// A stream being sent: it holds its slot among the open streams until the body is done or dropped (a
 /// client that goes away drops it, which cancels the upstream request).
 struct Live {
@@ -560,7 +548,8 @@ struct Live {
     dialect: Dialect,
     done: bool,
     first: Option<String>,
-    keepalive: Option<Duration>,
+    /// `--keepalive` and the one timer, reset for each wait, that sends it.
+    keepalive: Option<(Duration, Pin<Box<Sleep>>)>,
     _permit: OwnedSemaphorePermit,
     metrics: Arc<Metrics>,
 }
@@ -576,17 +565,25 @@ impl Live {
         }
         let mut out = String::new();
         while out.is_empty() {
-            let next = match self.keepalive {
+            let next = match &mut self.keepalive {
                 // A silent provider (a long think, a slow tool call) would leave the client's and every
                 // proxy's idle timer running out: a keep-alive tells them the stream is alive. Waiting on
-                // `next()` again after a timeout loses nothing: the stream keeps its own state.
-                Some(quiet) => match tokio::time::timeout(quiet, self.stream.next()).await {
-                    Ok(next) => next,
-                    Err(_) => {
-                        self.encoder.keepalive(&mut out);
-                        continue;
+                // `next()` again after the timer fires loses nothing: the stream keeps its own state.
+                Some((quiet, timer)) => {
+                    // A `quiet` too long for an `Instant` is never: `sleep` set the timer far ahead.
+                    if let Some(deadline) = tokio::time::Instant::now().checked_add(*quiet) {
+                        timer.as_mut().reset(deadline);
                     }
-                },
+                    tokio::select! {
+                        // An event that is ready goes out before a keep-alive that is due.
+                        biased;
+                        next = self.stream.next() => next,
+                        () = timer.as_mut() => {
+                            self.encoder.keepalive(&mut out);
+                            continue;
+                        }
+                    }
+                }
                 None => self.stream.next().await,
             };
             self.take(next, &mut out);
@@ -676,7 +673,8 @@ async fn health(State(gateway): State<Shared>) -> Response {
 }
 
 async fn metrics_text(State(gateway): State<Shared>) -> Response {
-    let text = gateway.metrics.render(&gateway.health());
+    let open_requests = gateway.max_requests - gateway.requests.available_permits();
+    let text = gateway.metrics.render(open_requests, &gateway.health());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

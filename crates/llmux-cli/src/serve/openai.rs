@@ -18,7 +18,7 @@ use llmux::{
 use serde_json::{Map, Value, json};
 
 use super::wire::{
-    self, CallNames, Encode, Invalid, Parsed, as_array, as_object, as_str, at, bool_field,
+    self, CallNames, Encode, Invalid, Parsed, Quoted, as_array, as_object, as_str, at, bool_field,
     f64_field, i64_field, present, str_field,
 };
 
@@ -460,9 +460,9 @@ impl Chunks {
             out,
             "data: {{\"id\":{},\"object\":\"chat.completion.chunk\",\"created\":{},\"model\":{},\
              \"choices\":[{{\"index\":0,\"delta\":{delta},\"finish_reason\":{finish},\"logprobs\":null}}]}}\n\n",
-            Value::String(self.id.clone()),
+            Quoted(&self.id),
             self.created,
-            Value::String(self.model.clone()),
+            Quoted(&self.model),
         );
     }
 
@@ -491,12 +491,16 @@ impl Encode for Chunks {
             StreamEvent::TextDelta(text) => {
                 self.chunk(
                     out,
-                    format_args!("{{\"content\":{}}}", Value::String(text.into_string())),
+                    format_args!("{{\"content\":{}}}", Quoted(&text)),
                     Value::Null,
                 );
             }
             StreamEvent::ReasoningDelta(text) => {
-                self.chunk(out, json!({"reasoning_content": text}), Value::Null);
+                self.chunk(
+                    out,
+                    format_args!("{{\"reasoning_content\":{}}}", Quoted(&text)),
+                    Value::Null,
+                );
             }
             StreamEvent::ToolCallStart { index, id, name } => {
                 Chunks::mark(&mut self.started, index);
@@ -506,8 +510,14 @@ impl Encode for Chunks {
             }
             StreamEvent::ToolCallDelta { index, arguments } => {
                 Chunks::mark(&mut self.streamed_arguments, index);
-                let call = json!({"index": index, "function": {"arguments": arguments}});
-                self.chunk(out, json!({"tool_calls": [call]}), Value::Null);
+                self.chunk(
+                    out,
+                    format_args!(
+                        "{{\"tool_calls\":[{{\"index\":{index},\"function\":{{\"arguments\":{}}}}}]}}",
+                        Quoted(&arguments)
+                    ),
+                    Value::Null,
+                );
             }
             StreamEvent::ToolCall { index, call } => {
                 let started = Chunks::mark(&mut self.started, index);

@@ -2,7 +2,8 @@
 //! wrong shape into a message for a 400 (never a panic).
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
+use std::io;
 
 use llmux::{ChatRequest, Source, StreamEvent};
 use serde_json::{Map, Value};
@@ -33,7 +34,7 @@ pub fn object(body: &[u8]) -> Result<Map<String, Value>, Invalid> {
 }
 
 /// Where a value sits, for messages (`messages[2].content[0]`).
-pub fn at(path: &str, key: impl std::fmt::Display) -> String {
+pub fn at(path: &str, key: impl fmt::Display) -> String {
     if path.is_empty() {
         key.to_string()
     } else {
@@ -146,6 +147,33 @@ pub fn arguments_text(arguments: &Value) -> String {
     }
 }
 
+/// `text` as a JSON string (quoted and escaped), written straight into the output: a stream's per-token
+/// pieces need neither a `Value` nor a copy of their text to be escaped.
+#[derive(Debug, Clone, Copy)]
+pub struct Quoted<'a>(pub &'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        serde_json::to_writer(FmtWriter(f), self.0).map_err(|_| fmt::Error)
+    }
+}
+
+/// serde_json's `io::Write` output into a formatter. serde_json writes a string as pieces of it cut only
+/// at the ASCII characters it escapes, and the escapes themselves, so every write is whole UTF-8.
+struct FmtWriter<'a, 'b>(&'a mut fmt::Formatter<'b>);
+
+impl io::Write for FmtWriter<'_, '_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let text = std::str::from_utf8(buf).map_err(io::Error::other)?;
+        self.0.write_str(text).map_err(io::Error::other)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// One SSE event to `out`: `event:` when named, one `data:` line (JSON has no raw newlines).
 pub fn sse(out: &mut String, event: Option<&str>, data: &Value) {
     if let Some(name) = event {
@@ -200,5 +228,20 @@ mod tests {
         assert!(source_of_url("data:text/plain,hello").is_err());
         assert!(object(b"[1]").is_err());
         assert!(object(b"{").unwrap_err().contains("not valid JSON"));
+    }
+
+    #[test]
+    fn quoted_escapes_as_serde_json_does() {
+        for text in [
+            "",
+            "plain",
+            "q\"uote\\ and\nnew\tline \u{1} \u{7f}",
+            "ünï 🦀 \u{2028}",
+        ] {
+            assert_eq!(
+                Quoted(text).to_string(),
+                Value::String(text.to_owned()).to_string()
+            );
+        }
     }
 }
