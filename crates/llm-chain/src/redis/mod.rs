@@ -161,6 +161,16 @@ struct Keys {
     pending_ok: AtomicU64,
 }
 
+impl Keys {
+    /// `report` never reached Redis: a failure the fleet should have counted makes the next sync offer
+    /// this process's breaker instead.
+    fn missed(&self, report: &Report) {
+        if matches!(report, Report::Failure { counts: true, .. }) {
+            self.unsynced.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
 /// Whether the breaker's failure-ratio rule can trip, so the fleet must count every outcome in its window.
 pub(crate) fn ratio_window(policy: &crate::BreakerPolicy) -> bool {
     policy.enabled
@@ -516,14 +526,13 @@ impl StateStore for RedisState {
             _ => {}
         }
         if !self.shared.is_up() {
-            if matches!(report, Report::Failure { counts: true, .. }) {
-                keys.unsynced.store(true, Ordering::Relaxed);
-            }
+            keys.missed(&report);
             return;
         }
         // Counted before it is sent, so a flush never misses it.
         self.shared.queued.fetch_add(1, Ordering::SeqCst);
-        if bound.reports.try_send((target, report)).is_err() {
+        if let Err(full) = bound.reports.try_send((target, report)) {
+            keys.missed(&full.into_inner().1);
             self.shared.handled.send_modify(|n| *n += 1);
             tracing::debug!(
                 target,

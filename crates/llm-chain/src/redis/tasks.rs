@@ -224,14 +224,15 @@ pub(super) async fn send_counted_successes(s: &Shared) {
 
 /// Runs one report's script; a success adds the successes the target counted since its last report.
 async fn handle(s: &Shared, t: usize, report: Report) {
-    if !s.is_up() {
-        return;
-    }
     {
         let Some(bound) = s.bound() else { return };
         let Some(keys) = bound.keys.get(t) else {
             return;
         };
+        if !s.is_up() {
+            keys.missed(&report);
+            return;
+        }
         let policy = bound.view.policy();
         let flag = |b: bool| if b { "1" } else { "0" }.to_owned();
         // The failure-ratio window in whole seconds (0: the fleet keeps no window).
@@ -282,8 +283,7 @@ async fn handle(s: &Shared, t: usize, report: Report) {
                     Some((_, left)) if left >= 0 => bound.view.opened(t, duration(left)),
                     Some(_) => {}
                     // Redis did not hear it: the next sync offers this process's breaker instead.
-                    None if counts => keys.unsynced.store(true, Ordering::Relaxed),
-                    None => {}
+                    None => keys.missed(&report),
                 }
             }
             Report::Success { probe } => {
