@@ -206,7 +206,7 @@ macro_rules! script {
     ($file:literal) => {
         Script::new(concat!(include_str!("now.lua"), include_str!($file)))
     };
-    // The breaker's scripts, which also keep the failure-ratio window.
+    // The scripts that count per second: the breaker's failure-ratio window, the rate budgets.
     (window $file:literal) => {
         Script::new(concat!(
             include_str!("now.lua"),
@@ -223,10 +223,10 @@ impl Scripts {
             success: script!(window "success.lua"),
             probe: script!("probe.lua"),
             release: script!("release.lua"),
-            rate: script!("rate.lua"),
-            tokens: script!("tokens.lua"),
+            rate: script!(window "rate.lua"),
+            tokens: script!(window "tokens.lua"),
             exhausted: script!("exhausted.lua"),
-            remaining: script!("remaining.lua"),
+            remaining: script!(window "remaining.lua"),
             sync: script!("sync.lua"),
         }
     }

@@ -3,16 +3,8 @@
 -- allows and what the provider allows is counted as used in the current second, so no process sends more.
 local function lower(key, limit, left)
   if limit <= 0 or left < 0 then return end
-  local all = redis.call('HGETALL', key)
-  local used = 0
-  for i = 1, #all, 2 do
-    if tonumber(all[i]) > sec - 60 then used = used + tonumber(all[i + 1]) end
-  end
-  local ours = limit - used
-  if left < ours then
-    redis.call('HINCRBY', key, sec, ours - left)
-    redis.call('PEXPIRE', key, 61000)
-  end
+  local ours = limit - outcomes(key, 60)
+  if left < ours then count(key, ours - left, 60) end
 end
 lower(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[3]))
 lower(KEYS[2], tonumber(ARGV[2]), tonumber(ARGV[4]))

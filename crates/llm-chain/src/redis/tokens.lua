@@ -1,4 +1,3 @@
--- An answer used ARGV[1] tokens. KEYS: tokens hash.
-redis.call('HINCRBY', KEYS[1], sec, tonumber(ARGV[1]))
-redis.call('PEXPIRE', KEYS[1], 61000)
+-- An answer used ARGV[1] tokens. KEYS: tokens hash (per second, `window.lua`).
+count(KEYS[1], tonumber(ARGV[1]), 60)
 return 1

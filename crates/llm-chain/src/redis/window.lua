@@ -1,17 +1,20 @@
--- (prepended to the failure and success scripts) the breaker's failure-ratio window, fleet-wide: two
--- hashes counting successes and failures per second (field: unix second). `outcomes(key, window_s)` drops
--- the seconds older than the window and sums the rest.
+-- (prepended to the scripts that count per second) counters kept as a hash per key, one field per unix
+-- second: the breaker's failure-ratio window (successes, failures) and the rate budgets' last minute
+-- (requests, tokens). `outcomes(key, window_s)` drops the seconds older than the window and returns the
+-- sum of the rest and the oldest second kept; `count(key, n, window_s)` adds n to the current second.
 local function outcomes(key, window_s)
   local all = redis.call('HGETALL', key)
-  local total = 0
+  local total, oldest = 0, sec
   for i = 1, #all, 2 do
-    if tonumber(all[i]) <= sec - window_s then
+    local s = tonumber(all[i])
+    if s <= sec - window_s then
       redis.call('HDEL', key, all[i])
     else
       total = total + tonumber(all[i + 1])
+      if s < oldest then oldest = s end
     end
   end
-  return total
+  return total, oldest
 end
 local function count(key, n, window_s)
   redis.call('HINCRBY', key, sec, n)
