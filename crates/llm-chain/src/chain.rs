@@ -7,13 +7,14 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::time::Instant;
 
 use llm_core::Attempt;
 
 use crate::budget::Budget;
 use crate::clock::Clock;
 use crate::entry::{Entry, Strategy};
-use crate::fleet::{FleetView, StateStore, Target};
+use crate::fleet::{FleetView, Report, StateStore, Target};
 use crate::health::{EntryHealth, Skipped};
 use crate::policy::Policy;
 
@@ -114,6 +115,19 @@ impl Inner {
     /// The provider, model and parameters of target `t`.
     pub(crate) fn deployed(&self, t: usize) -> &Entry {
         &self.deployed[t].entry
+    }
+
+    /// `tokens` an answer used, counted against target `t`'s `tpm` (when it has one) in process and, with
+    /// a store, fleet-wide.
+    pub(crate) fn spend(&self, t: usize, now: Instant, tokens: u64) {
+        let target = self.target(t);
+        if target.limits.tpm.is_none() {
+            return;
+        }
+        target.rate.tokens(now, tokens);
+        if let Some(store) = &self.store {
+            store.report(t, Report::Tokens(tokens));
+        }
     }
 }
 

@@ -296,9 +296,8 @@ async fn run_target<O: Operation>(
                 telemetry::attempt_succeeded(&span, timing.first_content);
                 op.record(&won, &span);
                 permit.succeeded(end, timing.whole, timing.first_content);
-                let tokens = op.tokens(&won).filter(|_| target.limits.tpm.is_some());
-                if let Some(n) = tokens {
-                    target.rate.tokens(end, n);
+                if let Some(n) = op.tokens(&won) {
+                    chain.spend(t, end, n);
                 }
                 let left = op.rate_limit(&won).filter(|_| target.limits.any());
                 if let Some(l) = left {
@@ -307,9 +306,6 @@ async fn run_target<O: Operation>(
                 }
                 if let Some(store) = &chain.store {
                     store.report(t, Report::Success { probe });
-                    if let Some(n) = tokens {
-                        store.report(t, Report::Tokens(n));
-                    }
                     if let Some(l) = left {
                         store.report(
                             t,

@@ -175,18 +175,11 @@ impl ChainStream {
     /// (in process and, with a store, fleet-wide). Usage is a running total, the latest the truth: only
     /// what it grew by since the last one is counted.
     fn spend(&mut self, total: Option<u64>) {
-        let target = self.chain.target(self.target);
-        let Some(total) = total.filter(|_| target.limits.tpm.is_some()) else {
-            return;
-        };
+        let Some(total) = total else { return };
         let n = total.saturating_sub(self.spent);
         self.spent = self.spent.max(total);
-        if n == 0 {
-            return;
-        }
-        target.rate.tokens(self.chain.clock.now(), n);
-        if let Some(store) = &self.chain.store {
-            store.report(self.target, Report::Tokens(n));
+        if n > 0 {
+            self.chain.spend(self.target, self.chain.clock.now(), n);
         }
     }
 
