@@ -115,6 +115,37 @@ impl ToolCall {
             arguments,
         }
     }
+
+    /// A stable id for the `n`th call of an answer (counting from 0), named `name` with `arguments`, for
+    /// providers that give calls no id (Ollama, Gemini): `{prefix}{n}_{hash}`, where `hash` is the 32-bit
+    /// FNV-1a of `name`, a zero byte, and the compact JSON of `arguments` (as [`Value`]'s `Display` writes
+    /// it), as 8 lowercase hex digits.
+    ///
+    /// The id must be a function of the answer alone: a whole answer and the same answer streamed get the
+    /// same ids, and so does a replay, so a history that carries the calls and their results still matches
+    /// each result to its call. The position keeps two identical calls in one answer apart; the hash keeps
+    /// calls of different turns apart. FNV-1a needs no dependency and never changes between Rust versions
+    /// (unlike `std`'s `DefaultHasher`). The `prefix` marks whose ids they are (a provider may recognise and
+    /// drop its own made-up ids before sending a history back).
+    ///
+    /// ```
+    /// use llm_core::ToolCall;
+    /// use serde_json::json;
+    /// let id = ToolCall::stable_id("call_", 0, "get_weather", &json!({"city": "Paris"}));
+    /// assert_eq!(id, "call_0_784715fa");
+    /// ```
+    pub fn stable_id(prefix: &str, n: usize, name: &str, arguments: &Value) -> String {
+        let mut hash: u32 = 0x811c_9dc5;
+        for byte in name
+            .bytes()
+            .chain([0])
+            .chain(arguments.to_string().into_bytes())
+        {
+            hash ^= u32::from(byte);
+            hash = hash.wrapping_mul(0x0100_0193);
+        }
+        format!("{prefix}{n}_{hash:08x}")
+    }
 }
 
 /// What a tool answered.
@@ -158,5 +189,29 @@ mod tests {
             ToolOutput::Json(json!({"temp": 18})).to_text(),
             r#"{"temp":18}"#
         );
+    }
+
+    #[test]
+    fn stable_ids_depend_on_prefix_position_name_and_arguments() {
+        let paris = json!({"city": "Paris"});
+        let id = ToolCall::stable_id("call_", 0, "get_weather", &paris);
+        // Pinned: ids already in stored histories must keep matching.
+        assert_eq!(id, "call_0_784715fa");
+        assert_eq!(id, ToolCall::stable_id("call_", 0, "get_weather", &paris));
+        assert_eq!(
+            ToolCall::stable_id("gcall_", 0, "get_weather", &paris),
+            "gcall_0_784715fa"
+        );
+        assert_eq!(
+            ToolCall::stable_id("call_", 3, "get_weather", &json!({})),
+            "call_3_a6e9ee48"
+        );
+        for other in [
+            ToolCall::stable_id("call_", 1, "get_weather", &paris),
+            ToolCall::stable_id("call_", 0, "get_time", &paris),
+            ToolCall::stable_id("call_", 0, "get_weather", &json!({"city": "Rome"})),
+        ] {
+            assert_ne!(id, other);
+        }
     }
 }

@@ -77,18 +77,10 @@ impl<'a> Anchor<'a> {
     }
 }
 
-/// The stable id of the `n`th call of an answer, named `name` with `arguments` (FNV-1a over both).
+/// The stable id of the `n`th call of an answer, named `name` with `arguments`:
+/// [`ToolCall::stable_id`] with [`GENERATED_ID_PREFIX`].
 pub fn call_id(n: usize, name: &str, arguments: &Value) -> String {
-    let mut hash: u32 = 0x811c_9dc5;
-    for b in name
-        .bytes()
-        .chain([0])
-        .chain(arguments.to_string().into_bytes())
-    {
-        hash ^= u32::from(b);
-        hash = hash.wrapping_mul(0x0100_0193);
-    }
-    format!("{GENERATED_ID_PREFIX}{n}_{hash:08x}")
+    ToolCall::stable_id(GENERATED_ID_PREFIX, n, name, arguments)
 }
 
 /// One `GenerateContentResponse`, as much of it as llmux reads, its strings borrowed from the payload (a

@@ -61,9 +61,9 @@ pub(crate) struct WireFunction {
 
 impl WireCall {
     /// The call, with a stable id (Ollama gives calls none): `call_{n}_{hash}` from its position in the
-    /// answer and a hash of its name and arguments, so the same answer always gives the same ids and calls of
-    /// different turns do not collide. Arguments sent as JSON text (some proxies do) are parsed; missing
-    /// arguments are `{}`.
+    /// answer and a hash of its name and arguments ([`ToolCall::stable_id`]), so the same answer always
+    /// gives the same ids and calls of different turns do not collide. Arguments sent as JSON text (some
+    /// proxies do) are parsed before hashing; missing arguments are `{}`.
     pub(crate) fn to_call(&self, n: usize) -> ToolCall {
         let function = self.function.as_ref();
         let name = function.and_then(|f| f.name.clone()).unwrap_or_default();
@@ -72,23 +72,9 @@ impl WireCall {
             Some(value) => value,
             None => Value::Object(serde_json::Map::new()),
         };
-        let id = format!("call_{n}_{:08x}", fnv1a(&name, &arguments));
+        let id = ToolCall::stable_id("call_", n, &name, &arguments);
         ToolCall::new(id, name, arguments)
     }
-}
-
-/// 32-bit FNV-1a of a call's name and compact arguments: a stable, dependency-free id suffix.
-fn fnv1a(name: &str, arguments: &Value) -> u32 {
-    let mut hash: u32 = 0x811c_9dc5;
-    for byte in name
-        .bytes()
-        .chain([0])
-        .chain(arguments.to_string().into_bytes())
-    {
-        hash ^= u32::from(byte);
-        hash = hash.wrapping_mul(0x0100_0193);
-    }
-    hash
 }
 
 /// One line of a stream: a [`WireChunk`] without `model`, which the stream does not use (its start event
