@@ -3,13 +3,14 @@
 
 use std::time::SystemTime;
 
-use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use llm_core::{
     ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, EmbedTable, Error, Param, ParamTable,
     Range, Violation, classify,
 };
 use llm_http::{
-    Codec, DefaultConfig, EmbedCodec, Framing, HttpConfig, HttpProvider, WireRequest, secret_value,
+    Codec, DefaultConfig, EmbedCodec, Framing, HttpConfig, HttpProvider, WireRequest,
+    insert_bearer, secret_value,
 };
 
 use crate::config::GeminiConfig;
@@ -119,16 +120,9 @@ impl GeminiCodec {
     fn request_headers(&self) -> Result<HeaderMap, Error> {
         let mut headers = self.headers.clone();
         if let Some(tokens) = &self.config.tokens {
-            let token = tokens
-                .token()
-                .map_err(|e| e.with_provider(self.config.http.name.clone()))?;
-            headers.insert(
-                AUTHORIZATION,
-                secret_value(
-                    &self.config.http.name,
-                    &format!("Bearer {}", token.expose()),
-                )?,
-            );
+            let name = &self.config.http.name;
+            insert_bearer(&mut headers, name, tokens.as_ref())
+                .map_err(|e| e.with_provider(name.clone()))?;
         }
         Ok(headers)
     }
@@ -264,6 +258,7 @@ impl DefaultConfig for GeminiCodec {
 
 #[cfg(test)]
 mod tests {
+    use http::header::AUTHORIZATION;
     use llm_core::ErrorKind;
 
     use super::*;

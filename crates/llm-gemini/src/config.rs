@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use llm_core::{ApiKey, Error, ErrorKind};
-use llm_http::{Env, FromEnv, HttpConfig, IntoCodec, TokenSource};
+use llm_http::{Env, FromEnv, HttpConfig, IntoCodec, TokenSource, path_segment};
 
 use crate::codec::GeminiCodec;
 
@@ -112,19 +112,6 @@ impl llm_http::HasHttpConfig for GeminiConfig {
     fn http_mut(&mut self) -> &mut HttpConfig {
         &mut self.http
     }
-}
-
-/// `text` as one URL path segment: unreserved characters kept, every other byte percent-encoded.
-pub(crate) fn path_segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 impl GeminiConfig {

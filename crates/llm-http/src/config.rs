@@ -98,11 +98,10 @@ impl HttpConfig {
     /// # Errors
     /// `auth` when the key is not a valid header value.
     pub fn bearer(&self, headers: &mut HeaderMap) -> Result<(), Error> {
-        if let Some(key) = &self.api_key {
-            let value = secret_value(&self.name, &format!("Bearer {}", key.expose()))?;
-            headers.insert(AUTHORIZATION, value);
+        match &self.api_key {
+            Some(key) => insert_bearer_value(headers, &self.name, key),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -116,6 +115,30 @@ pub trait TokenSource: Send + Sync + fmt::Debug {
     /// # Errors
     /// The error that fails the request (`auth` when no token can be had).
     fn token(&self) -> Result<ApiKey, Error>;
+}
+
+/// Inserts `Authorization: Bearer {token}` (marked sensitive) into `headers`, with a fresh token from
+/// `tokens`: what a provider that takes a [`TokenSource`] does for each request.
+///
+/// # Errors
+/// The token source's error, as it gives it; `auth` when the token is not a valid header value.
+pub fn insert_bearer(
+    headers: &mut HeaderMap,
+    provider: &str,
+    tokens: &dyn TokenSource,
+) -> Result<(), Error> {
+    insert_bearer_value(headers, provider, &tokens.token()?)
+}
+
+/// `Authorization: Bearer {token}`, the one way a key or a token becomes that header.
+fn insert_bearer_value(
+    headers: &mut HeaderMap,
+    provider: &str,
+    token: &ApiKey,
+) -> Result<(), Error> {
+    let value = secret_value(provider, &format!("Bearer {}", token.expose()))?;
+    headers.insert(AUTHORIZATION, value);
+    Ok(())
 }
 
 /// A provider configuration built on [`HttpConfig`]: what lets one generic path (a CLI, a config file
@@ -137,6 +160,24 @@ pub fn secret_value(provider: &str, value: &str) -> Result<HeaderValue, Error> {
     })?;
     value.set_sensitive(true);
     Ok(value)
+}
+
+/// `text` as one URL path segment (a model, a deployment, a project in a provider's URL): RFC 3986's
+/// unreserved characters kept, every other byte percent-encoded, so no `/`, `?` or `#` in it changes the URL.
+///
+/// ```
+/// assert_eq!(llm_http::path_segment("prod gpt-4o/1"), "prod%20gpt-4o%2F1");
+/// ```
+pub fn path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Inserts header `name: value` into `headers`, or returns a `validation` error naming the header (never its

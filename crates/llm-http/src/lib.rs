@@ -37,8 +37,8 @@ mod transport;
 pub use body::Body;
 pub use codec::{Codec, Delivered, Frame, Framing, Method, StreamDecoder, WireRequest};
 pub use config::{
-    DEFAULT_EMBED_CONCURRENCY, Env, HasHttpConfig, HttpConfig, TokenSource, insert_header,
-    secret_value,
+    DEFAULT_EMBED_CONCURRENCY, Env, HasHttpConfig, HttpConfig, TokenSource, insert_bearer,
+    insert_header, path_segment, secret_value,
 };
 pub use decoding::Decoding;
 pub use embed::EmbedCodec;

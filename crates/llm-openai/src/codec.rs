@@ -4,12 +4,13 @@
 use std::time::SystemTime;
 
 use http::HeaderMap;
-use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use http::header::{CONTENT_TYPE, HeaderValue};
 use llm_core::{
     ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, EmbedTable, Error, classify,
 };
 use llm_http::{
-    Codec, DefaultConfig, EmbedCodec, Framing, HttpConfig, HttpProvider, WireRequest, secret_value,
+    Codec, DefaultConfig, EmbedCodec, Framing, HttpConfig, HttpProvider, WireRequest,
+    insert_bearer, path_segment, secret_value,
 };
 
 use std::sync::Arc;
@@ -40,12 +41,9 @@ pub type OpenAi = HttpProvider<ChatCompletions>;
 /// [`WireConfig`], the request [`Encoder`], the response and stream decoders, and the error table.
 #[derive(Debug, Clone)]
 pub struct ChatCompletions {
-    http: HttpConfig,
+    server: Server,
     chat_url: String,
     deployment_url: Option<(String, String)>,
-    health_url: String,
-    headers: HeaderMap,
-    tokens: Option<Arc<dyn TokenSource>>,
     encoder: Encoder,
     request_id_from_body: bool,
     embeddings_url: String,
@@ -53,61 +51,97 @@ pub struct ChatCompletions {
     embed_encoding: EmbedEncoding,
 }
 
-/// `text` as one URL path segment: unreserved characters kept, every other byte percent-encoded.
-fn path_segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+/// What both OpenAI wire formats (this one and [`Responses`](crate::Responses)) do alike for one server:
+/// its transport settings, the headers of every request, the health check, the error table, and what the
+/// decoders know of a response. Each codec holds one and adds its own URLs and encoder.
+#[derive(Debug, Clone)]
+pub(crate) struct Server {
+    http: HttpConfig,
+    /// The headers every request carries; a token source's bearer is added per request.
+    headers: HeaderMap,
+    tokens: Option<Arc<dyn TokenSource>>,
+    health_url: String,
 }
 
-/// The headers every request to the server `config` describes carries: the configuration's, the key (as
-/// the server names it: a bearer token or a named header such as Azure's `api-key`) and the JSON content
-/// type. Both OpenAI wire formats send them.
-pub(crate) fn request_headers(config: &dyn WireConfig) -> Result<HeaderMap, Error> {
-    let http = config.http();
-    let mut headers = config.headers()?;
-    if let Some(key) = &http.api_key {
-        match config.key_header() {
-            KeyHeader::Named(name) => {
-                let name = http::HeaderName::from_static(name);
-                headers.insert(name, secret_value(&http.name, key.expose())?);
-            }
-            _ => {
-                headers.insert(
-                    AUTHORIZATION,
-                    secret_value(&http.name, &format!("Bearer {}", key.expose()))?,
-                );
+impl Server {
+    /// The server `config` describes. An invalid header is a `validation` error; a key that is not a valid
+    /// header value is `auth`.
+    pub(crate) fn new(config: &dyn WireConfig) -> Result<Self, Error> {
+        let http = config.http().clone();
+        let mut headers = config.headers()?;
+        // The key as the server names it: a bearer token or a named header such as Azure's `api-key`.
+        if let Some(key) = &http.api_key {
+            match config.key_header() {
+                KeyHeader::Named(name) => {
+                    let name = http::HeaderName::from_static(name);
+                    headers.insert(name, secret_value(&http.name, key.expose())?);
+                }
+                _ => http.bearer(&mut headers)?,
             }
         }
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        Ok(Server {
+            headers,
+            tokens: config.token_source(),
+            health_url: config.health_url(),
+            http,
+        })
     }
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    Ok(headers)
+
+    /// The transport settings.
+    pub(crate) fn http(&self) -> &HttpConfig {
+        &self.http
+    }
+
+    /// The headers of one request: the fixed ones, and a fresh bearer token when a source gives them.
+    pub(crate) fn request_headers(&self) -> Result<HeaderMap, Error> {
+        let mut headers = self.headers.clone();
+        if let Some(tokens) = &self.tokens {
+            insert_bearer(&mut headers, &self.http.name, tokens.as_ref())?;
+        }
+        Ok(headers)
+    }
+
+    /// What the decoders know of a response for `model` that carried `headers`.
+    pub(crate) fn meta(&self, model: &str, headers: &HeaderMap) -> ResponseMeta {
+        ResponseMeta::new(self.http.name.clone(), model).request_id(classify::request_id(headers))
+    }
+
+    /// The error a failed response is, classified by OpenAI's error table.
+    pub(crate) fn error(
+        &self,
+        status: u16,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Error {
+        classify::error_from_response(self.http.name.clone(), status, headers, body, now, &ERRORS)
+    }
+
+    /// The health check: a `GET` of the health URL with the request headers but no content type.
+    pub(crate) fn health(&self) -> WireRequest {
+        // A token source that fails now leaves the fixed headers: the health check then reports `auth`.
+        let mut headers = self
+            .request_headers()
+            .unwrap_or_else(|_| self.headers.clone());
+        headers.remove(CONTENT_TYPE);
+        WireRequest::get(&self.health_url, headers)
+    }
 }
 
 impl ChatCompletions {
     /// The codec for the server `config` describes. An invalid header is a `validation` error; a key that
     /// is not a valid header value is `auth`.
     pub fn new(config: &dyn WireConfig) -> Result<Self, Error> {
-        let http = config.http().clone();
-        let headers = request_headers(config)?;
         Ok(ChatCompletions {
+            server: Server::new(config)?,
             chat_url: config.chat_url(),
             deployment_url: config.deployment_url(),
-            health_url: config.health_url(),
-            headers,
-            tokens: config.token_source(),
             encoder: Encoder::new(config),
             request_id_from_body: config.request_id_from_body(),
             embeddings_url: config.embeddings_url(),
             embed_table: config.embed_table(),
             embed_encoding: config.embed_encoding(),
-            http,
         })
     }
 
@@ -131,19 +165,6 @@ impl ChatCompletions {
         }
     }
 
-    /// The headers of one request: the fixed ones, and a fresh bearer token when a source gives them.
-    fn request_headers(&self) -> Result<HeaderMap, Error> {
-        let mut headers = self.headers.clone();
-        if let Some(tokens) = &self.tokens {
-            let token = tokens.token()?;
-            headers.insert(
-                AUTHORIZATION,
-                secret_value(&self.http.name, &format!("Bearer {}", token.expose()))?,
-            );
-        }
-        Ok(headers)
-    }
-
     /// The URL embeddings requests go to.
     pub fn embeddings_url(&self) -> &str {
         &self.embeddings_url
@@ -156,8 +177,8 @@ impl ChatCompletions {
 
     /// What the decoders know of a response to `request` that carried `headers`.
     pub fn meta(&self, request: &ChatRequest, headers: &HeaderMap) -> ResponseMeta {
-        ResponseMeta::new(self.http.name.clone(), request.model.clone())
-            .request_id(classify::request_id(headers))
+        self.server
+            .meta(&request.model, headers)
             .request_id_from_body(self.request_id_from_body)
     }
 }
@@ -166,11 +187,11 @@ impl Codec for ChatCompletions {
     type Decoder = ChunkDecoder;
 
     fn name(&self) -> &str {
-        &self.http.name
+        &self.server.http().name
     }
 
     fn http(&self) -> &HttpConfig {
-        &self.http
+        self.server.http()
     }
 
     fn validate(&self, request: &ChatRequest) -> Result<(), Error> {
@@ -181,7 +202,7 @@ impl Codec for ChatCompletions {
         let body = self.encoder.encode(request, stream)?;
         Ok(WireRequest::post(
             self.chat_url_for(&request.model),
-            self.request_headers()?,
+            self.server.request_headers()?,
             body,
         ))
     }
@@ -204,16 +225,11 @@ impl Codec for ChatCompletions {
     }
 
     fn error(&self, status: u16, headers: &HeaderMap, body: &[u8], now: SystemTime) -> Error {
-        classify::error_from_response(self.http.name.clone(), status, headers, body, now, &ERRORS)
+        self.server.error(status, headers, body, now)
     }
 
     fn health(&self) -> WireRequest {
-        // A token source that fails now leaves the fixed headers: the health check then reports `auth`.
-        let mut headers = self
-            .request_headers()
-            .unwrap_or_else(|_| self.headers.clone());
-        headers.remove(CONTENT_TYPE);
-        WireRequest::get(&self.health_url, headers)
+        self.server.health()
     }
 }
 
@@ -230,7 +246,7 @@ impl EmbedCodec for ChatCompletions {
         let body = embeddings_body(request, inputs, self.embed_encoding)?;
         // A server with the model in the URL (Azure's deployments) embeds at the deployment's URL too.
         let url = self.url_for(&request.model, "embeddings", &self.embeddings_url);
-        Ok(WireRequest::post(url, self.request_headers()?, body))
+        Ok(WireRequest::post(url, self.server.request_headers()?, body))
     }
 
     fn decode_embed(
@@ -240,9 +256,7 @@ impl EmbedCodec for ChatCompletions {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<EmbedResponse, Error> {
-        let meta = ResponseMeta::new(self.http.name.clone(), request.model.clone())
-            .request_id(classify::request_id(headers));
-        decode_embeddings(body, &meta, inputs)
+        decode_embeddings(body, &self.server.meta(&request.model, headers), inputs)
     }
 }
 

@@ -132,21 +132,15 @@ impl Encoder {
             file_bytes,
             &mut out,
         );
-        for key in request.extra.keys() {
-            if WRITTEN_FIELDS.contains(&key.as_str()) {
-                out.push(Violation::new(
-                    key.clone(),
-                    "a field llmux does not write itself (use the typed parameter)",
-                    "an extra field",
-                ));
-            } else if self.extras.contains_key(key) {
-                out.push(Violation::new(
-                    key.clone(),
-                    format!("a field the {} configuration does not set", self.provider),
-                    "an extra field",
-                ));
-            }
-        }
+        out.extend(request.extra.keys().filter_map(|key| {
+            extra_collision(
+                key,
+                &WRITTEN_FIELDS,
+                "parameter",
+                &self.extras,
+                &self.provider,
+            )
+        }));
         out
     }
 
@@ -479,6 +473,33 @@ impl Serialize for Extras<'_> {
             map.serialize_entry(k, v)?;
         }
         map.end()
+    }
+}
+
+/// The violation of a [`ChatRequest::extra`] `key` that would replace a field the encoder writes
+/// (`written`; the caller's `typed` setting is the way to it) or one of the configuration's `extras`, in
+/// both OpenAI wire formats.
+pub(crate) fn extra_collision(
+    key: &str,
+    written: &[&str],
+    typed: &str,
+    extras: &Map<String, Value>,
+    provider: &str,
+) -> Option<Violation> {
+    if written.contains(&key) {
+        Some(Violation::new(
+            key,
+            format!("a field llmux does not write itself (use the typed {typed})"),
+            "an extra field",
+        ))
+    } else if extras.contains_key(key) {
+        Some(Violation::new(
+            key,
+            format!("a field the {provider} configuration does not set"),
+            "an extra field",
+        ))
+    } else {
+        None
     }
 }
 

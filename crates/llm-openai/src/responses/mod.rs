@@ -46,18 +46,17 @@ pub mod response;
 pub mod stream;
 
 use std::borrow::Cow;
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use http::HeaderMap;
-use http::header::{AUTHORIZATION, CONTENT_TYPE};
-use llm_core::{ChatRequest, ChatResponse, Error, Param, ParamTable, Range, classify};
+use llm_core::{ChatRequest, ChatResponse, Error, Param, ParamTable, Range};
 use llm_http::{
     Codec, DefaultConfig, Env, FromEnv, HasHttpConfig, HttpConfig, HttpProvider, IntoCodec,
-    WireRequest, secret_value,
+    WireRequest,
 };
 
-use crate::config::{API_KEY_ENV, BASE_URL_ENV, OpenAiConfig, TokenSource, WireConfig};
+use crate::codec::Server;
+use crate::config::{API_KEY_ENV, BASE_URL_ENV, OpenAiConfig, WireConfig};
 use crate::response::ResponseMeta;
 
 pub use request::ResponsesEncoder;
@@ -206,11 +205,8 @@ impl<W: HasHttpConfig> HasHttpConfig for ResponsesConfig<W> {
 /// the request [`ResponsesEncoder`], the response and stream decoders, and the error table.
 #[derive(Debug, Clone)]
 pub struct Responses {
-    http: HttpConfig,
+    server: Server,
     url: String,
-    health_url: String,
-    headers: HeaderMap,
-    tokens: Option<Arc<dyn TokenSource>>,
     encoder: ResponsesEncoder,
 }
 
@@ -219,21 +215,17 @@ impl Responses {
     /// header value is `auth`.
     pub fn new<W: WireConfig>(config: &ResponsesConfig<W>) -> Result<Self, Error> {
         let wire = &config.wire;
-        let http = wire.http().clone();
-        let headers = crate::codec::request_headers(wire)?;
+        let name = &wire.http().name;
         let mut table = RESPONSES_PARAMS;
-        if let Cow::Borrowed(name) = &http.name {
+        if let Cow::Borrowed(name) = name {
             table.provider = name;
         }
         Ok(Responses {
+            server: Server::new(wire)?,
             url: wire.responses_url(),
-            health_url: wire.health_url(),
-            headers,
-            tokens: wire.token_source(),
-            encoder: ResponsesEncoder::new(http.name.clone(), table, wire.features(), config.store)
+            encoder: ResponsesEncoder::new(name.clone(), table, wire.features(), config.store)
                 .encrypted_reasoning(config.encrypted_reasoning)
                 .with_extras(wire.body_extras()),
-            http,
         })
     }
 
@@ -249,21 +241,7 @@ impl Responses {
 
     /// What the decoders know of a response to `request` that carried `headers`.
     pub fn meta(&self, request: &ChatRequest, headers: &HeaderMap) -> ResponseMeta {
-        ResponseMeta::new(self.http.name.clone(), request.model.clone())
-            .request_id(classify::request_id(headers))
-    }
-
-    /// The headers of one request: the fixed ones, and a fresh bearer token when a source gives them.
-    fn request_headers(&self) -> Result<HeaderMap, Error> {
-        let mut headers = self.headers.clone();
-        if let Some(tokens) = &self.tokens {
-            let token = tokens.token()?;
-            headers.insert(
-                AUTHORIZATION,
-                secret_value(&self.http.name, &format!("Bearer {}", token.expose()))?,
-            );
-        }
-        Ok(headers)
+        self.server.meta(&request.model, headers)
     }
 }
 
@@ -271,11 +249,11 @@ impl Codec for Responses {
     type Decoder = ResponsesDecoder;
 
     fn name(&self) -> &str {
-        &self.http.name
+        &self.server.http().name
     }
 
     fn http(&self) -> &HttpConfig {
-        &self.http
+        self.server.http()
     }
 
     fn validate(&self, request: &ChatRequest) -> Result<(), Error> {
@@ -284,7 +262,11 @@ impl Codec for Responses {
 
     fn encode(&self, request: &ChatRequest, stream: bool) -> Result<WireRequest, Error> {
         let body = self.encoder.encode(request, stream)?;
-        Ok(WireRequest::post(&self.url, self.request_headers()?, body))
+        Ok(WireRequest::post(
+            &self.url,
+            self.server.request_headers()?,
+            body,
+        ))
     }
 
     fn decode(
@@ -305,23 +287,11 @@ impl Codec for Responses {
     }
 
     fn error(&self, status: u16, headers: &HeaderMap, body: &[u8], now: SystemTime) -> Error {
-        classify::error_from_response(
-            self.http.name.clone(),
-            status,
-            headers,
-            body,
-            now,
-            &crate::error::ERRORS,
-        )
+        self.server.error(status, headers, body, now)
     }
 
     fn health(&self) -> WireRequest {
-        // A token source that fails now leaves the fixed headers: the health check then reports `auth`.
-        let mut headers = self
-            .request_headers()
-            .unwrap_or_else(|_| self.headers.clone());
-        headers.remove(CONTENT_TYPE);
-        WireRequest::get(&self.health_url, headers)
+        self.server.health()
     }
 }
 

@@ -35,7 +35,7 @@ use llm_core::{
 use serde_json::{Map, Value, json};
 
 use crate::config::Features;
-use crate::request::common_violations;
+use crate::request::{common_violations, extra_collision};
 use crate::responses::response::ReasoningSignature;
 
 /// Every top-level body field this encoder writes itself. A [`ChatRequest::extra`] key among these is a
@@ -192,18 +192,14 @@ impl ResponsesEncoder {
             &mut out,
         );
         for (key, value) in &request.extra {
-            if WRITTEN_FIELDS.contains(&key.as_str()) {
-                out.push(Violation::new(
-                    key.clone(),
-                    "a field llmux does not write itself (use the typed setting)",
-                    "an extra field",
-                ));
-            } else if self.extras.contains_key(key) {
-                out.push(Violation::new(
-                    key.clone(),
-                    format!("a field the {} configuration does not set", self.provider),
-                    "an extra field",
-                ));
+            if let Some(v) = extra_collision(
+                key,
+                &WRITTEN_FIELDS,
+                "setting",
+                &self.extras,
+                &self.provider,
+            ) {
+                out.push(v);
             } else if key == PREVIOUS_RESPONSE_ID && !value.is_string() {
                 out.push(Violation::new(
                     key.clone(),

@@ -205,13 +205,18 @@ impl WireItem {
         text
     }
 
-    /// A function call item as a call, its arguments parsed.
-    pub(crate) fn tool_call(&self, provider: &str, index: usize) -> Result<ToolCall, Error> {
-        let id = self
-            .call_id
+    /// The id of a function call item, the `index`-th call of its response: its `call_id`, else its item
+    /// `id`, else one made up from `index`, so that every call has one to answer to.
+    pub(crate) fn call_id(&self, index: usize) -> String {
+        self.call_id
             .clone()
             .or_else(|| self.id.clone())
-            .unwrap_or_else(|| format!("call_{index}"));
+            .unwrap_or_else(|| format!("call_{index}"))
+    }
+
+    /// A function call item as a call, its arguments parsed.
+    pub(crate) fn tool_call(&self, provider: &str, index: usize) -> Result<ToolCall, Error> {
+        let id = self.call_id(index);
         let name = self.name.as_deref().unwrap_or_default();
         let arguments = self.arguments.as_deref().unwrap_or_default();
         let arguments = parse_arguments(provider, &id, name, arguments)?;

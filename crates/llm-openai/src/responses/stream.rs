@@ -34,7 +34,7 @@ use serde_json::Value;
 use crate::error::invalid;
 use crate::response::{ResponseMeta, WireUsage, parse_arguments};
 use crate::responses::response::{IncompleteDetails, WireItem, classify_error, incomplete_reason};
-use crate::stream::{MAX_ARGUMENT_BYTES, SNIPPET};
+use crate::stream::{count_argument_bytes, undecodable};
 
 /// One event. The fields every delta carries are borrowed from the payload: a text piece becomes its
 /// event's `Fragment` with no copy in between.
@@ -164,12 +164,7 @@ impl ResponsesDecoder {
         let mut parsed: Event<'_> = match serde_json::from_str(data) {
             Ok(e) => e,
             Err(e) => {
-                let shown: String = data.chars().take(SNIPPET).collect();
-                let err = invalid(
-                    self.meta.provider.clone(),
-                    format!("undecodable stream event: {shown}"),
-                )
-                .with_source(e);
+                let err = undecodable(&self.meta.provider, "event", data, e);
                 return Err(self.fail(err));
             }
         };
@@ -331,11 +326,7 @@ impl ResponsesDecoder {
 
     fn start_call(&mut self, item: &WireItem, out: &mut VecDeque<StreamEvent>) {
         let index = self.calls.len();
-        let id = item
-            .call_id
-            .clone()
-            .or_else(|| item.id.clone())
-            .unwrap_or_else(|| format!("call_{index}"));
+        let id = item.call_id(index);
         let name = item.name.clone().unwrap_or_default();
         out.push_back(StreamEvent::ToolCallStart {
             index,
@@ -373,13 +364,7 @@ impl ResponsesDecoder {
         piece: &str,
         out: &mut VecDeque<StreamEvent>,
     ) -> Result<(), Error> {
-        self.argument_bytes = self.argument_bytes.saturating_add(piece.len());
-        if self.argument_bytes > MAX_ARGUMENT_BYTES {
-            return Err(invalid(
-                self.meta.provider.clone(),
-                format!("tool call arguments larger than {MAX_ARGUMENT_BYTES} bytes"),
-            ));
-        }
+        count_argument_bytes(&mut self.argument_bytes, piece, &self.meta.provider)?;
         if piece.is_empty() {
             return Ok(());
         }

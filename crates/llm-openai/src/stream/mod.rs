@@ -39,7 +39,19 @@ mod chunk;
 use chunk::DeltaCall;
 
 /// The longest piece of an undecodable payload quoted in an error message.
-pub(crate) const SNIPPET: usize = 120;
+const SNIPPET: usize = 120;
+
+/// The `invalid_response` error for a payload that is not the `what` (`chunk`, `event`) a stream carries:
+/// its start quoted, the parser's error as the source.
+#[cold]
+pub(crate) fn undecodable(provider: &str, what: &str, data: &str, e: serde_json::Error) -> Error {
+    let shown: String = data.chars().take(SNIPPET).collect();
+    invalid(
+        provider.to_owned(),
+        format!("undecodable stream {what}: {shown}"),
+    )
+    .with_source(e)
+}
 
 /// A tool call being streamed: the wire's `index`, the call's id and name once known, its arguments so far.
 #[derive(Debug)]
@@ -52,7 +64,24 @@ struct PendingCall {
 }
 
 /// The most bytes of tool-call arguments one stream may collect (16 MiB); more is `invalid_response`.
-pub(crate) const MAX_ARGUMENT_BYTES: usize = 16 << 20;
+const MAX_ARGUMENT_BYTES: usize = 16 << 20;
+
+/// Counts a `piece` of tool-call arguments into a stream's running `total`: `invalid_response` once the
+/// total passes [`MAX_ARGUMENT_BYTES`], so a hostile stream cannot grow a call without bound.
+pub(crate) fn count_argument_bytes(
+    total: &mut usize,
+    piece: &str,
+    provider: &str,
+) -> Result<(), Error> {
+    *total = total.saturating_add(piece.len());
+    if *total > MAX_ARGUMENT_BYTES {
+        return Err(invalid(
+            provider.to_owned(),
+            format!("tool call arguments larger than {MAX_ARGUMENT_BYTES} bytes"),
+        ));
+    }
+    Ok(())
+}
 
 /// Where a [`ChunkDecoder`] stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,7 +177,8 @@ impl ChunkDecoder {
         }
         if let Err(e) = read {
             out.truncate(before);
-            return Err(self.undecodable(data, e));
+            let err = undecodable(&self.meta.provider, "chunk", data, e);
+            return Err(self.fail(err, None));
         }
         // An `error` key is an error; so is a chunk without choices or usage that is an error object
         // (vLLM's `{"object":"error",…}`): read again only then, as such chunks are rare.
@@ -188,18 +218,6 @@ impl ChunkDecoder {
             }
             None => Ok(()),
         }
-    }
-
-    /// The `invalid_response` error for a payload that is not a chunk.
-    #[cold]
-    fn undecodable(&mut self, data: &str, e: serde_json::Error) -> Error {
-        let shown: String = data.chars().take(SNIPPET).collect();
-        let err = invalid(
-            self.meta.provider.clone(),
-            format!("undecodable stream chunk: {shown}"),
-        )
-        .with_source(e);
-        self.fail(err, None)
     }
 
     /// The input ended. `Ok` when the stream is complete (`[DONE]`, or a finish reason without `[DONE]`);
@@ -292,13 +310,7 @@ impl ChunkDecoder {
             pending.name.get_or_insert_with(|| name.into_owned());
         }
         let piece = piece.unwrap_or_default();
-        self.argument_bytes = self.argument_bytes.saturating_add(piece.len());
-        if self.argument_bytes > MAX_ARGUMENT_BYTES {
-            return Err(invalid(
-                self.meta.provider.clone(),
-                format!("tool call arguments larger than {MAX_ARGUMENT_BYTES} bytes"),
-            ));
-        }
+        count_argument_bytes(&mut self.argument_bytes, &piece, &self.meta.provider)?;
         pending.arguments.push_str(&piece);
         if !pending.started && pending.name.is_some() {
             pending.started = true;
