@@ -166,7 +166,9 @@ pub fn detail_from_value(value: &Value) -> Option<ProviderDetail> {
     }
 }
 
-fn detail_from_object(obj: &serde_json::Map<String, Value>) -> ProviderDetail {
+/// Reads a bare error object, the inner value of the shapes [`detail_from_value`] takes: `message`,
+/// `type` (unless it is just `"error"`), `param` and `code` (a string or a number).
+pub fn detail_from_object(obj: &serde_json::Map<String, Value>) -> ProviderDetail {
     let text = |key: &str| -> Option<String> {
         match obj.get(key)? {
             Value::String(s) => Some(s.clone()),

@@ -164,6 +164,15 @@ impl<C: Codec> HttpProvider<C> {
 
     async fn whole(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
         let response = self.post(request, false).await?;
+        self.answer(request, response).await
+    }
+
+    /// A whole answer's body decoded, with the rate limit its headers report.
+    async fn answer(
+        &self,
+        request: &ChatRequest,
+        response: Response,
+    ) -> Result<ChatResponse, Error> {
         let headers = response.headers().clone();
         let body = response.bytes(DEFAULT_MAX_BODY).await?;
         let mut answer = self
@@ -182,12 +191,7 @@ impl<C: Codec> HttpProvider<C> {
         if answered_whole(framing, response.media_type().as_deref()) {
             // A whole answer where a stream was asked for (a proxy that buffers, a server that answers tools
             // as JSON): decode it whole and replay it as the events a stream would have produced.
-            let headers = response.headers().clone();
-            let body = response.bytes(DEFAULT_MAX_BODY).await?;
-            let mut whole = codec
-                .decode(request, &headers, &body)
-                .map_err(|e| self.inner.transport.finish(e))?;
-            whole.rate_limit = codec.rate_limit(&headers);
+            let whole = self.answer(request, response).await?;
             return Ok(Streamed::Whole(whole.into_events().into_iter()));
         }
         let decoder = codec.decoder(request, response.headers());

@@ -53,13 +53,8 @@ pub const RESPONSE_ERRORS: ErrorTable = ErrorTable {
 /// classified like a status would be: a code of [`RESPONSE_ERRORS`] first, else the crate's table.
 pub(crate) fn classify_error(provider: &str, value: &Value) -> Error {
     let detail = classify::detail_from_value(value)
-        .or_else(|| {
-            // A bare error object (`response.error`): `{code, message}` without a wrapper.
-            value
-                .is_object()
-                .then(|| classify::detail_from_value(&serde_json::json!({ "error": value })))
-                .flatten()
-        })
+        // A bare error object (`response.error`): `{code, message}` without a wrapper.
+        .or_else(|| value.as_object().map(classify::detail_from_object))
         .unwrap_or_else(|| ProviderDetail::message("response failed"));
     let own = [detail.code.as_deref(), detail.error_type.as_deref()]
         .into_iter()
