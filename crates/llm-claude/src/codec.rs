@@ -5,7 +5,9 @@ use std::time::SystemTime;
 
 use http::HeaderMap;
 use http::header::CONTENT_TYPE;
-use llm_core::{ChatRequest, ChatResponse, Error, Param, ParamTable, Range, RateLimit, classify};
+use llm_core::{
+    ChatRequest, ChatResponse, Error, Param, ParamTable, Pricing, Range, RateLimit, classify,
+};
 use llm_http::{Codec, DefaultConfig, Framing, HttpConfig, HttpProvider, WireRequest};
 
 use crate::config::ClaudeConfig;
@@ -93,6 +95,10 @@ impl Codec for ClaudeCodec {
 
     fn name(&self) -> &str {
         &self.config.http.name
+    }
+
+    fn pricing(&self) -> Pricing {
+        Pricing::Table(crate::prices::prices(), crate::prices::PROVIDER)
     }
 
     fn http(&self) -> &HttpConfig {

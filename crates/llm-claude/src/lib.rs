@@ -39,6 +39,7 @@
 mod codec;
 pub mod config;
 pub mod error;
+mod prices;
 pub mod request;
 pub mod response;
 pub mod stream;
@@ -46,4 +47,5 @@ pub mod stream;
 pub use codec::{Claude, ClaudeCodec, PARAMS};
 pub use config::ClaudeConfig;
 pub use error::ERRORS;
+pub use prices::prices;
 pub use stream::{MessagesDecoder, ToolInput, decode_chunks};

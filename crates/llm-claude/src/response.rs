@@ -31,6 +31,20 @@ pub struct UsageCounts {
     /// Prompt tokens read from the cache.
     #[serde(default)]
     pub cache_read_input_tokens: Option<u64>,
+    /// The cache writes by how long they are kept (`cache_creation`).
+    #[serde(default)]
+    pub cache_creation: Option<CacheCreation>,
+}
+
+/// Anthropic's `usage.cache_creation`: the cache writes by lifetime, priced apart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct CacheCreation {
+    /// Prompt tokens written to the 5-minute cache.
+    #[serde(default)]
+    pub ephemeral_5m_input_tokens: Option<u64>,
+    /// Prompt tokens written to the 1-hour cache.
+    #[serde(default)]
+    pub ephemeral_1h_input_tokens: Option<u64>,
 }
 
 impl UsageCounts {
@@ -51,6 +65,9 @@ impl UsageCounts {
             &mut self.cache_read_input_tokens,
             later.cache_read_input_tokens,
         );
+        if later.cache_creation.is_some() {
+            self.cache_creation = later.cache_creation;
+        }
     }
 
     /// True when no counter was reported.
@@ -58,9 +75,11 @@ impl UsageCounts {
         *self == UsageCounts::default()
     }
 
-    /// The normalised [`Usage`]: `input_tokens` counts the whole prompt (Anthropic's `input_tokens` plus the
-    /// cache writes and reads, so it means the same as other providers' prompt tokens); `cached_input_tokens`
-    /// is the cache reads, a part of that; the total is input plus output.
+    /// The normalised [`Usage`]: `input_tokens` counts the whole prompt (Anthropic's `input_tokens` excludes
+    /// cache reads and writes, so both are added: it then means what [`Usage`] says, as other providers'
+    /// prompt tokens do); `cached_input_tokens` and `cache_write_input_tokens` are the cache reads and writes,
+    /// parts of that, and `cache_write_1h_input_tokens` the part of the writes kept for an hour; the total is
+    /// input plus output.
     pub fn to_usage(&self) -> Usage {
         let cache_write = self.cache_creation_input_tokens.unwrap_or(0);
         let cache_read = self.cache_read_input_tokens.unwrap_or(0);
@@ -75,6 +94,9 @@ impl UsageCounts {
             .map(|(i, o)| i.saturating_add(o));
         usage.cached_input_tokens = self.cache_read_input_tokens;
         usage.cache_write_input_tokens = self.cache_creation_input_tokens;
+        usage.cache_write_1h_input_tokens = self
+            .cache_creation
+            .and_then(|c| c.ephemeral_1h_input_tokens);
         usage
     }
 }

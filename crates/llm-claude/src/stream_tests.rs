@@ -95,7 +95,8 @@ fn message_stop_without_stop_reason_finishes_as_other() {
                 input_tokens: Some(10),
                 output_tokens: Some(1),
                 cache_read_input_tokens: Some(4),
-                cache_creation_input_tokens: None
+                cache_creation_input_tokens: None,
+                cache_creation: None,
             }
             .to_usage()
         )

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::cost::Cost;
 use crate::error::{Error, ErrorKind};
 
 /// One attempt: one HTTP request to one chain entry. Retries are separate attempts.
@@ -27,6 +28,10 @@ pub struct Attempt {
     pub latency: Duration,
     /// The error's display text, when the attempt failed.
     pub message: Option<String>,
+    /// What this attempt alone cost (`None`: unknown, no price is known for its model). A failed attempt
+    /// that consumed nothing costs [`Cost::ZERO`]; one cut after it consumed tokens, or a hedged request
+    /// cancelled after it was sent, has an estimated cost.
+    pub cost: Option<Cost>,
 }
 
 impl Attempt {
@@ -48,6 +53,7 @@ impl Attempt {
             retry_after: None,
             latency,
             message: None,
+            cost: None,
         }
     }
 
@@ -70,6 +76,7 @@ impl Attempt {
             retry_after: error.retry_after(),
             latency,
             message: Some(error.to_string()),
+            cost: Some(Cost::ZERO),
         }
     }
 

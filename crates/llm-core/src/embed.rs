@@ -168,27 +168,12 @@ impl EmbedResponse {
     pub fn append(&mut self, later: EmbedResponse) {
         self.vectors.extend(later.vectors);
         self.usage = match (self.usage, later.usage) {
-            (Some(a), Some(b)) => Some(add_usage(a, b)),
+            (Some(a), Some(b)) => Some(a.add(b)),
             (a, b) => a.or(b),
         };
         if self.request_id.is_none() {
             self.request_id = later.request_id;
         }
-    }
-}
-
-fn add_usage(a: Usage, b: Usage) -> Usage {
-    let sum = |x: Option<u64>, y: Option<u64>| match (x, y) {
-        (Some(x), Some(y)) => Some(x + y),
-        (x, y) => x.or(y),
-    };
-    Usage {
-        input_tokens: sum(a.input_tokens, b.input_tokens),
-        output_tokens: sum(a.output_tokens, b.output_tokens),
-        total_tokens: sum(a.total_tokens, b.total_tokens),
-        cached_input_tokens: sum(a.cached_input_tokens, b.cached_input_tokens),
-        cache_write_input_tokens: sum(a.cache_write_input_tokens, b.cache_write_input_tokens),
-        reasoning_tokens: sum(a.reasoning_tokens, b.reasoning_tokens),
     }
 }
 

@@ -24,11 +24,13 @@
 
 mod attempt;
 pub mod classify;
+mod cost;
 mod embed;
 mod error;
 mod format;
 mod fragment;
 mod media;
+mod prices;
 mod provider;
 mod request;
 mod response;
@@ -38,6 +40,7 @@ mod tool;
 pub mod validate;
 
 pub use attempt::Attempt;
+pub use cost::{Cost, Price, Rates, Usd, sum_known};
 pub use embed::{EmbedRequest, EmbedResponse, EmbedTable, Embedder, InputKind, MAX_INPUTS};
 pub use error::{Error, ErrorKind, ProviderDetail, UnknownKind};
 #[cfg(feature = "schema")]
@@ -45,6 +48,7 @@ pub use format::chat_json;
 pub use format::{Effort, JsonSchema, Reasoning, ResponseFormat, parse_json};
 pub use fragment::Fragment;
 pub use media::{Source, media_type_of};
+pub use prices::{PriceEntry, PriceError, PriceRow, PriceTable, Pricing};
 pub use provider::{ChatStream, Provider};
 pub use request::{ChatRequest, ContentPart, Message, Params, Role};
 pub use response::{

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures_core::Stream;
 
+use crate::cost::Price;
 use crate::error::Error;
 use crate::request::ChatRequest;
 use crate::response::{ChatResponse, StreamEvent};
@@ -45,6 +46,14 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
     fn without_waiting(&self) -> Option<Arc<dyn Provider>> {
         None
     }
+
+    /// What `model`'s tokens cost at this provider, from the price table its crate ships (looked up as
+    /// [`PriceTable::lookup`](crate::PriceTable::lookup) does); `None` (the default) when no price is known.
+    /// Local servers answer [`Price::FREE`].
+    fn price(&self, model: &str) -> Option<Price> {
+        let _ = model;
+        None
+    }
 }
 
 #[async_trait]
@@ -71,5 +80,9 @@ impl<P: Provider + ?Sized> Provider for Arc<P> {
 
     fn without_waiting(&self) -> Option<Arc<dyn Provider>> {
         (**self).without_waiting()
+    }
+
+    fn price(&self, model: &str) -> Option<Price> {
+        (**self).price(model)
     }
 }

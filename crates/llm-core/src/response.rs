@@ -5,6 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::attempt::Attempt;
+use crate::cost::Cost;
 use crate::fragment::Fragment;
 use crate::request::{ContentPart, Message, Role};
 use crate::tool::ToolCall;
@@ -47,23 +48,47 @@ impl fmt::Display for FinishReason {
     }
 }
 
-/// Token counts, as far as the provider reports them.
+/// Token counts, as far as the provider reports them, and what they cost when they were priced.
+///
+/// Each count means the same whatever the provider; each provider crate maps its own wire counts to these
+/// (and tests the mapping), so a cost is computed one way ([`Price::cost`](crate::Price::cost)):
+/// - `input_tokens`: every prompt token, cached or not: cache reads and cache writes are parts of it
+///   (OpenAI's `prompt_tokens` and Gemini's `promptTokenCount` already count them; Anthropic's
+///   `input_tokens` does not, and its codec adds `cache_read_input_tokens` and
+///   `cache_creation_input_tokens`).
+/// - `output_tokens`: every generated token, hidden reasoning included (Gemini's `thoughtsTokenCount` is
+///   added to its `candidatesTokenCount`).
+/// - `cached_input_tokens`, `cache_write_input_tokens`: the parts of the input read from and written to the
+///   provider's prompt cache; `cache_write_1h_input_tokens`: the part of the writes kept for an hour
+///   (Anthropic's 1-hour cache).
+/// - `reasoning_tokens`: the part of the output spent on reasoning.
+/// - `total_tokens`: as reported, else input + output.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
-    /// Prompt tokens.
+    /// Prompt tokens, cached ones included.
     pub input_tokens: Option<u64>,
-    /// Generated tokens.
+    /// Generated tokens, reasoning included.
     pub output_tokens: Option<u64>,
     /// Total tokens as reported; see [`Usage::total`] for a computed fallback.
     pub total_tokens: Option<u64>,
     /// Prompt tokens read from the provider's cache (OpenAI `cached_tokens`, Claude
-    /// `cache_read_input_tokens`).
+    /// `cache_read_input_tokens`), a part of `input_tokens`.
     pub cached_input_tokens: Option<u64>,
-    /// Prompt tokens written to the provider's cache (Claude `cache_creation_input_tokens`).
+    /// Prompt tokens written to the provider's cache (Claude `cache_creation_input_tokens`), a part of
+    /// `input_tokens`.
     pub cache_write_input_tokens: Option<u64>,
-    /// Tokens spent on hidden reasoning.
+    /// The part of `cache_write_input_tokens` written for an hour (Claude
+    /// `cache_creation.ephemeral_1h_input_tokens`), priced apart where it costs more.
+    #[serde(default)]
+    pub cache_write_1h_input_tokens: Option<u64>,
+    /// Tokens spent on hidden reasoning, a part of `output_tokens`.
     pub reasoning_tokens: Option<u64>,
+    /// What the tokens cost, when they were priced: for a provider called directly, this answer's cost at
+    /// the provider's own price; through a chain, the whole call's cost so far, every attempt included.
+    /// `None`: not priced (no price is known for the model).
+    #[serde(default)]
+    pub cost: Option<Cost>,
 }
 
 impl Usage {
@@ -81,6 +106,30 @@ impl Usage {
     pub fn total(&self) -> Option<u64> {
         self.total_tokens
             .or_else(|| Some(self.input_tokens? + self.output_tokens?))
+    }
+
+    /// The counts of two answers added (a cost is unknown when either is).
+    pub fn add(self, other: Usage) -> Usage {
+        let sum = |x: Option<u64>, y: Option<u64>| match (x, y) {
+            (Some(x), Some(y)) => Some(x.saturating_add(y)),
+            (x, y) => x.or(y),
+        };
+        Usage {
+            input_tokens: sum(self.input_tokens, other.input_tokens),
+            output_tokens: sum(self.output_tokens, other.output_tokens),
+            total_tokens: sum(self.total_tokens, other.total_tokens),
+            cached_input_tokens: sum(self.cached_input_tokens, other.cached_input_tokens),
+            cache_write_input_tokens: sum(
+                self.cache_write_input_tokens,
+                other.cache_write_input_tokens,
+            ),
+            cache_write_1h_input_tokens: sum(
+                self.cache_write_1h_input_tokens,
+                other.cache_write_1h_input_tokens,
+            ),
+            reasoning_tokens: sum(self.reasoning_tokens, other.reasoning_tokens),
+            cost: self.cost.zip(other.cost).map(|(a, b)| a + b),
+        }
     }
 }
 
@@ -129,6 +178,12 @@ pub struct ChatResponse {
 }
 
 impl ChatResponse {
+    /// What the answer cost ([`Usage::cost`]): through a chain, the whole call, every attempt included;
+    /// `None` when it was not priced.
+    pub fn cost(&self) -> Option<Cost> {
+        self.usage.and_then(|u| u.cost)
+    }
+
     /// A response with text, model and provider set and everything else empty.
     pub fn new(
         provider: impl Into<String>,

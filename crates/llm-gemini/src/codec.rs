@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use llm_core::{
     ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, EmbedTable, Error, Param, ParamTable,
-    Range, Violation, classify,
+    Pricing, Range, Violation, classify,
 };
 use llm_http::{
     Codec, DefaultConfig, EmbedCodec, Framing, HttpConfig, HttpProvider, WireRequest,
@@ -133,6 +133,11 @@ impl Codec for GeminiCodec {
 
     fn name(&self) -> &str {
         &self.config.http.name
+    }
+
+    /// Google's prices, on the Gemini API and Vertex AI alike.
+    fn pricing(&self) -> Pricing {
+        Pricing::Table(crate::prices::prices(), crate::prices::PROVIDER)
     }
 
     fn http(&self) -> &HttpConfig {

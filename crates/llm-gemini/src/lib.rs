@@ -33,6 +33,7 @@ mod codec;
 pub mod config;
 pub mod embed;
 pub mod error;
+mod prices;
 pub mod request;
 pub mod response;
 pub mod stream;
@@ -44,4 +45,5 @@ pub use config::{
 pub use embed::EMBED_TABLE;
 pub use error::ERRORS;
 pub use llm_http::TokenSource;
+pub use prices::prices;
 pub use stream::{GenerateDecoder, decode_chunks};

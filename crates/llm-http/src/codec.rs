@@ -16,7 +16,7 @@ use std::time::SystemTime;
 
 use http::HeaderMap;
 use llm_core::classify::{self, RateLimitHeaders};
-use llm_core::{ChatRequest, ChatResponse, Error, RateLimit, StreamEvent};
+use llm_core::{ChatRequest, ChatResponse, Error, Pricing, RateLimit, StreamEvent};
 
 use crate::config::HttpConfig;
 
@@ -194,6 +194,11 @@ pub trait Codec: Send + Sync + fmt::Debug + 'static {
     /// standard `x-ratelimit-remaining-*` headers).
     fn rate_limit(&self, headers: &HeaderMap) -> Option<RateLimit> {
         classify::rate_limit(headers, &RateLimitHeaders::STANDARD)
+    }
+
+    /// Where this provider's prices come from (default: unknown, so costs are unknown).
+    fn pricing(&self) -> Pricing {
+        Pricing::Unknown
     }
 
     /// The request `health()` sends: it checks reachability and credentials without spending tokens.

@@ -71,9 +71,17 @@ impl<C: EmbedCodec> HttpProvider<C> {
         let limit = DEFAULT_MAX_BODY.max(inputs.len().saturating_mul(BODY_PER_INPUT));
         let body = response.bytes(limit).await?;
         let transport = self.transport();
-        let answer = codec
+        let mut answer = codec
             .decode_embed(request, inputs.len(), &headers, &body)
             .map_err(|e| transport.finish(e))?;
+        // Each batch is priced on its own, so the joined answer's cost is the sum of its batches'.
+        let pricing = codec.pricing();
+        let price = pricing
+            .price(&request.model)
+            .or_else(|| pricing.price(&answer.model));
+        if let Some(usage) = &mut answer.usage {
+            usage.cost = price.and_then(|p| p.cost(usage));
+        }
         if answer.vectors.len() != inputs.len() {
             return Err(transport
                 .error(

@@ -14,7 +14,10 @@ use std::time::Instant;
 use async_trait::async_trait;
 use futures_core::Stream;
 use http::header::{ACCEPT, HeaderValue};
-use llm_core::{ChatRequest, ChatResponse, ChatStream, Error, Provider, RateLimit, StreamEvent};
+use llm_core::{
+    ChatRequest, ChatResponse, ChatStream, Error, Price, Pricing, Provider, RateLimit, StreamEvent,
+    Usage,
+};
 use tracing::Instrument as _;
 
 use crate::body::Body;
@@ -181,7 +184,19 @@ impl<C: Codec> HttpProvider<C> {
             .decode(request, &headers, &body)
             .map_err(|e| self.inner.transport.finish(e))?;
         answer.rate_limit = self.inner.codec.rate_limit(&headers);
+        let price = self.price_of(&request.model, Some(&answer.model));
+        if let Some(usage) = &mut answer.usage {
+            price_usage(usage, price);
+        }
         Ok(answer)
+    }
+
+    /// The price of `model` at this provider, else of the model the answer reported (a dated snapshot).
+    fn price_of(&self, model: &str, reported: Option<&str>) -> Option<Price> {
+        let pricing = self.inner.codec.pricing();
+        pricing
+            .price(model)
+            .or_else(|| reported.and_then(|r| pricing.price(r)))
     }
 
     async fn streamed(&self, request: &ChatRequest) -> Result<Streamed<C::Decoder>, Error> {
@@ -196,14 +211,16 @@ impl<C: Codec> HttpProvider<C> {
         }
         let decoder = codec.decoder(request, response.headers());
         let rate_limit = codec.rate_limit(response.headers());
-        Ok(Streamed::Body(
-            EventStream::new(
+        Ok(Streamed::Body {
+            body: EventStream::new(
                 response.into_body(),
                 Decoding::new(self.inner.transport.provider().to_owned(), framing, decoder),
                 self.inner.transport.clone(),
             ),
             rate_limit,
-        ))
+            price: self.price_of(&request.model, None),
+            pricing: codec.pricing(),
+        })
     }
 }
 
@@ -215,6 +232,10 @@ impl<C: Codec> Provider for HttpProvider<C> {
 
     fn validate(&self, request: &ChatRequest) -> Result<(), Error> {
         self.inner.codec.validate(request)
+    }
+
+    fn price(&self, model: &str) -> Option<Price> {
+        self.inner.codec.pricing().price(model)
     }
 
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
@@ -255,9 +276,21 @@ impl<C: Codec> Provider for HttpProvider<C> {
 // Built once per call and boxed as a `ChatStream` right away: the size difference is never copied around.
 #[allow(clippy::large_enum_variant)]
 enum Streamed<D: StreamDecoder> {
-    /// A body, and the rate-limit headers' news until the `Start` event carries it.
-    Body(EventStream<D>, Option<RateLimit>),
+    /// A body being decoded.
+    Body {
+        body: EventStream<D>,
+        /// The rate-limit headers' news until the `Start` event carries it.
+        rate_limit: Option<RateLimit>,
+        /// The price of the requested model (else of the one `Start` reports), for each `Usage` event.
+        price: Option<Price>,
+        pricing: Pricing,
+    },
     Whole(std::vec::IntoIter<StreamEvent>),
+}
+
+/// Prices `usage` at `price`, when one is known.
+fn price_usage(usage: &mut Usage, price: Option<Price>) {
+    usage.cost = price.and_then(|p| p.cost(usage));
 }
 
 impl<D: StreamDecoder<Event = StreamEvent>> Stream for Streamed<D> {
@@ -265,12 +298,24 @@ impl<D: StreamDecoder<Event = StreamEvent>> Stream for Streamed<D> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         match &mut *self {
-            Streamed::Body(body, rate_limit) => {
+            Streamed::Body {
+                body,
+                rate_limit,
+                price,
+                pricing,
+            } => {
                 let mut polled = Pin::new(body).poll_next(cx);
-                if rate_limit.is_some()
-                    && let Poll::Ready(Some(Ok(StreamEvent::Start(start)))) = &mut polled
-                {
-                    start.rate_limit = rate_limit.take().map(Box::new);
+                match &mut polled {
+                    Poll::Ready(Some(Ok(StreamEvent::Usage(usage)))) => price_usage(usage, *price),
+                    Poll::Ready(Some(Ok(StreamEvent::Start(start)))) => {
+                        if rate_limit.is_some() {
+                            start.rate_limit = rate_limit.take().map(Box::new);
+                        }
+                        if price.is_none() {
+                            *price = pricing.price(&start.model);
+                        }
+                    }
+                    _ => {}
                 }
                 polled
             }

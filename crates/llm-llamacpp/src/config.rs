@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use llm_core::{EmbedTable, Error, ErrorKind, ParamTable};
+use llm_core::{EmbedTable, Error, ErrorKind, ParamTable, Pricing};
 use llm_http::{Env, FromEnv, HttpConfig, IntoCodec};
 use llm_openai::{
     ChatCompletions, Features, TokenLimit, WireConfig, compatible_embed_table, compatible_params,
@@ -149,6 +149,11 @@ impl LlamaCppConfig {
 impl WireConfig for LlamaCppConfig {
     fn http(&self) -> &HttpConfig {
         &self.http
+    }
+
+    /// A llama-server runs on the user's own machine: its tokens cost nothing.
+    fn pricing(&self) -> Pricing {
+        Pricing::Free
     }
 
     fn chat_url(&self) -> String {

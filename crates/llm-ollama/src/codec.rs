@@ -7,7 +7,7 @@ use http::HeaderMap;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use llm_core::{
     ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, EmbedTable, Error, ErrorKind, Param,
-    ParamTable, Range, StreamStart, classify,
+    ParamTable, Pricing, Range, StreamStart, classify,
 };
 use llm_http::{Codec, DefaultConfig, EmbedCodec, Framing, HttpConfig, HttpProvider, WireRequest};
 
@@ -90,6 +90,11 @@ impl Codec for OllamaCodec {
 
     fn name(&self) -> &str {
         OllamaCodec::name(self)
+    }
+
+    /// An Ollama server runs on the user's own machine: its tokens cost nothing.
+    fn pricing(&self) -> Pricing {
+        Pricing::Free
     }
 
     fn http(&self) -> &HttpConfig {

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use http::HeaderMap;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use llm_core::{
-    ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, EmbedTable, Error, classify,
+    ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, EmbedTable, Error, Pricing, classify,
 };
 use llm_http::{
     Codec, DefaultConfig, EmbedCodec, Framing, HttpConfig, HttpProvider, WireRequest,
@@ -61,6 +61,7 @@ pub(crate) struct Server {
     headers: HeaderMap,
     tokens: Option<Arc<dyn TokenSource>>,
     health_url: String,
+    pricing: Pricing,
 }
 
 impl Server {
@@ -84,6 +85,7 @@ impl Server {
             headers,
             tokens: config.token_source(),
             health_url: config.health_url(),
+            pricing: config.pricing(),
             http,
         })
     }
@@ -91,6 +93,11 @@ impl Server {
     /// The transport settings.
     pub(crate) fn http(&self) -> &HttpConfig {
         &self.http
+    }
+
+    /// Where the server's prices come from.
+    pub(crate) fn pricing(&self) -> Pricing {
+        self.pricing
     }
 
     /// The headers of one request: the fixed ones, and a fresh bearer token when a source gives them.
@@ -188,6 +195,10 @@ impl Codec for ChatCompletions {
 
     fn name(&self) -> &str {
         &self.server.http().name
+    }
+
+    fn pricing(&self) -> Pricing {
+        self.server.pricing()
     }
 
     fn http(&self) -> &HttpConfig {

@@ -6,7 +6,7 @@
 //! URLs, headers and body extras are computed then, not per request.
 
 use http::header::HeaderMap;
-use llm_core::{EmbedTable, Error, Param, ParamTable, Range};
+use llm_core::{EmbedTable, Error, Param, ParamTable, Pricing, Range};
 use llm_http::{Env, FromEnv, HttpConfig, IntoCodec, insert_header};
 use serde_json::{Map, Value};
 
@@ -114,6 +114,11 @@ pub trait WireConfig: Send + Sync {
     /// A source of bearer tokens asked on every request (Azure's Entra ID), in place of a fixed key.
     fn token_source(&self) -> Option<std::sync::Arc<dyn TokenSource>> {
         None
+    }
+
+    /// Where the server's prices come from (default: unknown).
+    fn pricing(&self) -> Pricing {
+        Pricing::Unknown
     }
 
     /// The URL `health()` GETs; any 2xx answer means healthy (default `{base}/models`).
@@ -299,6 +304,7 @@ pub struct OpenAiConfig {
     stream_usage: bool,
     embed_table: EmbedTable,
     embed_encoding: EmbedEncoding,
+    pricing: Option<Pricing>,
 }
 
 impl Default for OpenAiConfig {
@@ -307,6 +313,7 @@ impl Default for OpenAiConfig {
             http: HttpConfig::new(PROVIDER, DEFAULT_BASE_URL),
             health_path: "models".to_owned(),
             health_url: None,
+            pricing: None,
             organization: None,
             project: None,
             token_limit: TokenLimit::MaxCompletionTokens,
@@ -408,6 +415,15 @@ impl OpenAiConfig {
         self
     }
 
+    /// Where this server's prices come from (default: OpenAI's own table, [`prices`](crate::prices), by
+    /// model name): for an OpenAI-compatible server that charges otherwise, [`Pricing::Free`] for one on
+    /// your own machine or [`Pricing::Unknown`].
+    #[must_use]
+    pub fn pricing(mut self, pricing: Pricing) -> Self {
+        self.pricing = Some(pricing);
+        self
+    }
+
     /// Sends `OpenAI-Organization`.
     #[must_use]
     pub fn organization(mut self, organization: impl Into<String>) -> Self {
@@ -466,6 +482,13 @@ impl OpenAiConfig {
 impl WireConfig for OpenAiConfig {
     fn http(&self) -> &HttpConfig {
         &self.http
+    }
+
+    fn pricing(&self) -> Pricing {
+        self.pricing.unwrap_or(Pricing::Table(
+            crate::prices::prices(),
+            crate::prices::PROVIDER,
+        ))
     }
 
     fn health_url(&self) -> String {

@@ -42,6 +42,7 @@ mod codec;
 mod config;
 mod embed;
 mod error;
+mod prices;
 mod request;
 mod response;
 pub mod responses;
@@ -61,6 +62,7 @@ pub use embed::{
     embeddings_body,
 };
 pub use error::ERRORS;
+pub use prices::prices;
 pub use request::{Encoder, MAX_FILE_BYTES, MAX_IMAGE_BYTES};
 pub use response::{ResponseMeta, decode_response};
 pub use responses::{

@@ -49,7 +49,7 @@ use std::borrow::Cow;
 use std::time::SystemTime;
 
 use http::HeaderMap;
-use llm_core::{ChatRequest, ChatResponse, Error, Param, ParamTable, Range};
+use llm_core::{ChatRequest, ChatResponse, Error, Param, ParamTable, Pricing, Range};
 use llm_http::{
     Codec, DefaultConfig, Env, FromEnv, HasHttpConfig, HttpConfig, HttpProvider, IntoCodec,
     WireRequest,
@@ -250,6 +250,10 @@ impl Codec for Responses {
 
     fn name(&self) -> &str {
         &self.server.http().name
+    }
+
+    fn pricing(&self) -> Pricing {
+        self.server.pricing()
     }
 
     fn http(&self) -> &HttpConfig {
