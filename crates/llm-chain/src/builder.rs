@@ -17,6 +17,8 @@ use crate::fleet::{FleetView, StateStore, Target};
 use crate::health::Health;
 use crate::policy::Policy;
 use crate::rate::LocalRate;
+use crate::spend::LocalSpend;
+use crate::spend::price_for;
 
 /// Builds a [`Chain`].
 #[must_use]
@@ -93,8 +95,9 @@ impl ChainBuilder {
         self
     }
 
-    /// Builds the chain; a `validation` error when it has no entry, or when its entries that embed declare
-    /// more than one vector space (embeddings fall back only within one space).
+    /// Builds the chain; a `validation` error when it has no entry, when its entries that embed declare
+    /// more than one vector space (embeddings fall back only within one space), or when an entry with a
+    /// dollar budget has no known price.
     pub fn build(self) -> Result<Chain, Error> {
         if self.entries.is_empty() {
             return Err(Error::validation(
@@ -102,6 +105,7 @@ impl ChainBuilder {
                 vec![Violation::new("entries", "at least one entry", "none")],
             ));
         }
+        unpriced_budgets(&self.name, &self.entries)?;
         let space = one_space(&self.name, &self.entries)?;
         let origin = self.clock.now();
         let last = self.entries.len() - 1;
@@ -133,6 +137,7 @@ impl ChainBuilder {
                     health: Health::new(self.policy.breaker, origin),
                     limits: e.limits,
                     rate: LocalRate::new(origin),
+                    spend: LocalSpend::new(origin),
                 });
                 deployed.push(Deployed {
                     weight: e.weight_value(),
@@ -221,5 +226,36 @@ impl Chain {
             id: None,
             store: None,
         }
+    }
+}
+
+/// A dollar budget needs a price: an entry (or deployment) with one and no known price is a `validation`
+/// error naming it.
+fn unpriced_budgets(name: &str, entries: &[Entry]) -> Result<(), Error> {
+    let mut violations = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        for (d, e) in std::iter::once(entry)
+            .chain(entry.deployments())
+            .enumerate()
+        {
+            let model = e.embed_model().unwrap_or(e.model());
+            if e.limits.usd.any() && price_for(e, model).is_none() {
+                let at = if d == 0 {
+                    format!("entries[{i}]")
+                } else {
+                    format!("entries[{i}].deployments[{}]", d - 1)
+                };
+                violations.push(Violation::new(
+                    format!("{at}.usd_per_*"),
+                    "a dollar budget on an entry whose price is known (set one with Entry::price)",
+                    format!("no price known for {} model `{model}`", e.provider().name()),
+                ));
+            }
+        }
+    }
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::validation(name.to_owned(), violations))
     }
 }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use llm_core::{Attempt, Error, ErrorKind, Violation};
+use llm_core::{Attempt, Cost, Error, ErrorKind, Violation};
 use tracing::Span;
 
 use crate::chain::Inner;
@@ -23,6 +23,8 @@ struct Inflight {
     retry: u32,
     start: Instant,
     span: Span,
+    /// What the request costs if it is abandoned now (its prompt, estimated; `None`: no price known).
+    cancelled: Option<Cost>,
 }
 
 #[derive(Debug, Default)]
@@ -74,6 +76,8 @@ impl<'a> Call<'a> {
         log.sent
     }
 
+    /// A request was sent on `lane`; `cancelled` is what it costs if it is abandoned.
+    #[allow(clippy::too_many_arguments)] // one record's fields, each named at the one call site
     pub(crate) fn begin(
         &self,
         lane: usize,
@@ -82,6 +86,7 @@ impl<'a> Call<'a> {
         retry: u32,
         start: Instant,
         span: &Span,
+        cancelled: Option<Cost>,
     ) {
         if let Some(slot) = self.log().inflight.get_mut(lane) {
             *slot = Some(Inflight {
@@ -90,6 +95,7 @@ impl<'a> Call<'a> {
                 retry,
                 start,
                 span: span.clone(),
+                cancelled,
             });
         }
     }
@@ -101,12 +107,13 @@ impl<'a> Call<'a> {
     }
 
     /// Records the request in flight on `lane` (if any) as ended by `error`: used when its future is dropped
-    /// because another lane won, or the deadline passed.
+    /// because another lane won, or the deadline passed. It was sent, so the provider read its prompt: its
+    /// cost is the prompt's, estimated.
     pub(crate) fn abandon(&self, lane: usize, now: Instant, error: &Error) {
         let inflight = self.log().inflight.get_mut(lane).and_then(Option::take);
         if let Some(i) = inflight {
             let entry = self.chain.deployed(i.target);
-            let attempt = Attempt::failed(
+            let mut attempt = Attempt::failed(
                 i.entry,
                 entry.provider().name(),
                 entry.model(),
@@ -114,6 +121,7 @@ impl<'a> Call<'a> {
                 now.saturating_duration_since(i.start),
                 error,
             );
+            attempt.cost = i.cancelled;
             tracing::debug!(
                 entry = i.entry,
                 provider = entry.provider().name(),

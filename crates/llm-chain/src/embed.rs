@@ -65,6 +65,7 @@ impl Embedder for Chain {
         let (winner, attempts) = self.call(&op, &span, self.deadline()).await?;
         let mut response = winner.output;
         telemetry::embeddings(&span, &response);
+        response.usage = crate::provider::with_total(response.usage, &attempts);
         response.attempts = attempts;
         Ok(response)
     }

@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use llm_core::{ChatRequest, Embedder, Params, Provider, Reasoning, ResponseFormat};
+use llm_core::{ChatRequest, Embedder, Params, Price, Provider, Reasoning, ResponseFormat, Usd};
 use serde_json::{Map, Value};
 
 use crate::rate::Limits;
@@ -85,6 +85,7 @@ pub struct Entry {
     space: Option<String>,
     id: Option<String>,
     pub(crate) limits: Limits,
+    price: Option<Price>,
     weight: u32,
     deployments: Vec<Entry>,
     strategy: Strategy,
@@ -112,6 +113,7 @@ impl Entry {
             space: None,
             id: None,
             limits: Limits::default(),
+            price: None,
             weight: 1,
             deployments: Vec::new(),
             strategy: Strategy::InOrder,
@@ -213,6 +215,45 @@ impl Entry {
     #[must_use]
     pub fn tpm(mut self, tpm: u64) -> Self {
         self.limits.tpm = Some(tpm);
+        self
+    }
+
+    /// Prices this entry's tokens at `price`, over the price its provider ships for the model (for a
+    /// group: this deployment's). An entry with no price of its own and none shipped has an unknown cost.
+    #[must_use]
+    pub fn price(mut self, price: Price) -> Self {
+        self.price = Some(price);
+        self
+    }
+
+    /// The price set with [`Entry::price`], when one was.
+    pub fn own_price(&self) -> Option<Price> {
+        self.price
+    }
+
+    /// Allows at most `usd` of spend per minute on this entry (for a group: this deployment), across the
+    /// fleet when the chain has a shared store. Before each request the chain reserves the request's worst
+    /// case (its prompt's estimate and its `max_tokens`, else the entry's default, else
+    /// [`DEFAULT_RESERVED_OUTPUT_TOKENS`](crate::DEFAULT_RESERVED_OUTPUT_TOKENS), at the entry's price) and
+    /// settles at the real cost after; an entry without room is skipped without a request (`cost_budget`).
+    /// The entry needs a known price: building the chain fails otherwise.
+    #[must_use]
+    pub fn usd_per_minute(mut self, usd: Usd) -> Self {
+        self.limits.usd.per_minute = Some(usd);
+        self
+    }
+
+    /// Allows at most `usd` of spend per hour (see [`Entry::usd_per_minute`]).
+    #[must_use]
+    pub fn usd_per_hour(mut self, usd: Usd) -> Self {
+        self.limits.usd.per_hour = Some(usd);
+        self
+    }
+
+    /// Allows at most `usd` of spend per day, a sliding 24 hours (see [`Entry::usd_per_minute`]).
+    #[must_use]
+    pub fn usd_per_day(mut self, usd: Usd) -> Self {
+        self.limits.usd.per_day = Some(usd);
         self
     }
 
@@ -356,6 +397,7 @@ impl fmt::Debug for Entry {
             .field("space", &self.vector_space())
             .field("id", &self.id)
             .field("limits", &self.limits)
+            .field("price", &self.price)
             .field("deployments", &self.deployments)
             .field("strategy", &self.strategy)
             .finish()

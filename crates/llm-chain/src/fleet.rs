@@ -23,7 +23,10 @@ use std::time::{Duration, Instant};
 use crate::clock::Clock;
 use crate::health::Health;
 use crate::policy::BreakerPolicy;
+pub use crate::rate::Rate;
 use crate::rate::{Limits, LocalRate};
+use crate::spend::LocalSpend;
+use llm_core::Usd;
 
 /// A boxed future a store returns.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -50,16 +53,6 @@ pub enum Probe {
     Open(Duration),
     /// The fleet's breaker is closed (a probe elsewhere succeeded): send an ordinary request.
     Closed,
-}
-
-/// The fleet's answer when a target with a rate budget is about to be sent a request.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rate {
-    /// There was room; the request is counted.
-    Admitted,
-    /// The budget is spent; room frees up in this long.
-    Denied(Duration),
 }
 
 /// What happened to a request, reported to the store after it ended.
@@ -95,6 +88,14 @@ pub enum Report {
     /// The provider said it is out of budget for this long (`retry-after` on a rate-limited answer): every
     /// process skips the target's rate budget until then.
     Exhausted(Duration),
+    /// An attempt that reserved `reserved` against the target's dollar budgets ended having cost `actual`:
+    /// the fleet's spend is corrected by the difference.
+    Spent {
+        /// What was reserved (and counted) when the attempt was admitted.
+        reserved: Usd,
+        /// What it cost.
+        actual: Usd,
+    },
 }
 
 /// Shares a chain's breakers, cooldowns, probes and rate budgets with other processes.
@@ -116,6 +117,14 @@ pub trait StateStore: Send + Sync + fmt::Debug {
 
     /// A request is about to be sent to `target`, which has a rate budget: is there room?
     fn acquire_rate(&self, target: usize) -> StoreFuture<'_, Answer<Rate>>;
+
+    /// A request about to be sent to `target`, which has dollar budgets, may cost up to `reserve`: is there
+    /// room in the fleet's windows with everything else reserved? When there is, the amount is counted
+    /// until a [`Report::Spent`] corrects it. Default: [`Answer::Local`] (this process decides alone).
+    fn acquire_spend(&self, target: usize, reserve: Usd) -> StoreFuture<'_, Answer<Rate>> {
+        let _ = (target, reserve);
+        Box::pin(std::future::ready(Answer::Local))
+    }
 
     /// What happened to a request to `target`; never waits.
     fn report(&self, target: usize, report: Report);
@@ -162,6 +171,7 @@ pub struct Target {
     pub(crate) health: Health,
     pub(crate) limits: Limits,
     pub(crate) rate: LocalRate,
+    pub(crate) spend: LocalSpend,
 }
 
 impl Target {
@@ -188,6 +198,11 @@ impl Target {
     /// Tokens per minute allowed fleet-wide (`None`: unlimited).
     pub fn tpm(&self) -> Option<u64> {
         self.limits.tpm
+    }
+
+    /// Dollars allowed fleet-wide per minute, per hour and per day (`None`: unlimited).
+    pub fn usd_limits(&self) -> [Option<Usd>; 3] {
+        self.limits.usd.each()
     }
 }
 

@@ -83,6 +83,8 @@ pub(crate) enum Skip {
     ProbeInFlight,
     /// The target's rate budget is spent; room frees up in this long.
     RateBudget(Duration),
+    /// The target's dollar budget has no room for the request's worst case; room may free up in this long.
+    CostBudget(Duration),
 }
 
 /// Why an entry (or one deployment of it) was passed over without a request.
@@ -95,15 +97,19 @@ pub enum SkipReason {
     ProbeInFlight,
     /// Its requests- or tokens-per-minute budget is spent.
     RateBudget,
+    /// Its dollar budget (per minute, hour or day) has no room for the request's worst case.
+    CostBudget,
 }
 
 impl SkipReason {
-    /// `breaker_open`, `probe_in_flight` or `rate_budget`: the `reason` of the CLI's `skip` line.
+    /// `breaker_open`, `probe_in_flight`, `rate_budget` or `cost_budget`: the `reason` of the CLI's `skip`
+    /// line.
     pub fn as_str(self) -> &'static str {
         match self {
             SkipReason::BreakerOpen => "breaker_open",
             SkipReason::ProbeInFlight => "probe_in_flight",
             SkipReason::RateBudget => "rate_budget",
+            SkipReason::CostBudget => "cost_budget",
         }
     }
 }
@@ -132,6 +138,7 @@ impl Skip {
             Skip::Open(_) => SkipReason::BreakerOpen,
             Skip::ProbeInFlight => SkipReason::ProbeInFlight,
             Skip::RateBudget(_) => SkipReason::RateBudget,
+            Skip::CostBudget(_) => SkipReason::CostBudget,
         }
     }
 
@@ -155,6 +162,11 @@ impl fmt::Display for SkipDisplay {
             Skip::RateBudget(wait) => write!(
                 f,
                 "rate budget spent for another {:.1}s",
+                wait.as_secs_f64()
+            ),
+            Skip::CostBudget(wait) => write!(
+                f,
+                "dollar budget has no room for the request, for up to another {:.1}s",
                 wait.as_secs_f64()
             ),
         }

@@ -12,7 +12,7 @@ use llm_core::{Error, ErrorKind};
 use crate::call::{Call, LANES};
 use crate::clock::Sleep;
 use crate::operation::Operation;
-use crate::run::{LaneEnd, Winner, run_entry};
+use crate::target::{LaneEnd, Winner, run_entry};
 
 /// One entry's run for one call, on one lane.
 type Lane<'a, T> = Pin<Box<dyn Future<Output = LaneEnd<T>> + Send + 'a>>;

@@ -76,8 +76,10 @@ mod rate;
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
 mod run;
+mod spend;
 mod strategy;
 mod stream;
+mod target;
 mod telemetry;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
@@ -91,3 +93,4 @@ pub use entry::{Entry, Strategy};
 pub use fleet::{FleetView, InProcess, StateStore};
 pub use health::{BreakerState, EntryHealth, SkipReason, Skipped};
 pub use policy::{BreakerPolicy, FallThrough, Policy, RetryBudget, RetryPolicy, counts_for_health};
+pub use spend::DEFAULT_RESERVED_OUTPUT_TOKENS;

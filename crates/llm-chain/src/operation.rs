@@ -11,14 +11,18 @@ use std::time::{Duration, Instant};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use std::collections::VecDeque;
+
+use futures_util::StreamExt;
 use llm_core::{
-    ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, Error, ErrorKind, RateLimit,
+    ChatRequest, ChatResponse, ChatStream, Cost, EmbedRequest, EmbedResponse, Error, ErrorKind,
+    RateLimit, StreamEvent,
 };
 
 use tracing::Span;
 
 use crate::entry::Entry;
-use crate::stream::{Opened, open};
+use crate::spend::{DEFAULT_RESERVED_OUTPUT_TOKENS, Estimate, Meter};
 use crate::telemetry;
 
 /// What an answer tells the entry's health and the attempt's span.
@@ -85,6 +89,42 @@ pub(crate) trait Operation: Sync {
     fn rate_limit(&self, _output: &Self::Output) -> Option<RateLimit> {
         None
     }
+
+    /// What the request weighs, for estimates: its prompt's tokens and its output bound.
+    fn estimate(&self, request: &Self::Request) -> Estimate;
+
+    /// What the answer cost at `meter` (`None`: unknown, or not known when the attempt ends, as for a
+    /// stream whose usage comes at its end).
+    fn cost(&self, output: &Self::Output, meter: &Meter) -> Option<Cost>;
+
+    /// Whether the answer is still being read after the attempt ends (a stream): its dollar reservation is
+    /// then settled by whoever reads the rest.
+    fn reads_on(&self, _output: &Self::Output) -> bool {
+        false
+    }
+}
+
+/// A chat request's weight: its prompt's estimate and its `max_tokens` (with the entry's defaults already
+/// under it), else [`DEFAULT_RESERVED_OUTPUT_TOKENS`].
+fn chat_estimate(request: &ChatRequest) -> Estimate {
+    Estimate {
+        input_tokens: request.estimated_input_tokens(),
+        max_output_tokens: request
+            .params
+            .max_tokens
+            .and_then(|n| u64::try_from(n).ok())
+            .unwrap_or(DEFAULT_RESERVED_OUTPUT_TOKENS),
+    }
+}
+
+/// The output bytes of a whole answer: its text, reasoning and tool calls' arguments.
+fn output_bytes(response: &ChatResponse) -> u64 {
+    let calls: usize = response
+        .tool_calls
+        .iter()
+        .map(|c| c.name.len() + c.arguments.to_string().len())
+        .sum();
+    (response.text.len() + response.reasoning.as_ref().map_or(0, String::len) + calls) as u64
 }
 
 /// A whole answer: [`Provider::chat`].
@@ -138,6 +178,19 @@ impl Operation for Chat<'_> {
     fn rate_limit(&self, output: &ChatResponse) -> Option<RateLimit> {
         output.rate_limit
     }
+
+    fn estimate(&self, request: &ChatRequest) -> Estimate {
+        chat_estimate(request)
+    }
+
+    /// Priced from the reported usage; an answer that reported none is estimated from its size.
+    fn cost(&self, output: &ChatResponse, meter: &Meter) -> Option<Cost> {
+        output
+            .usage
+            .as_ref()
+            .and_then(|u| meter.cost(u))
+            .or_else(|| meter.partial(output.usage.as_ref(), output_bytes(output)))
+    }
 }
 
 /// A stream, read up to its first content event so the chain can still fall back: [`Provider::stream`].
@@ -188,6 +241,19 @@ impl Operation for Stream<'_> {
     /// the chain's stream counts them then.)
     fn rate_limit(&self, output: &Opened) -> Option<RateLimit> {
         output.rate_limit()
+    }
+
+    fn estimate(&self, request: &ChatRequest) -> Estimate {
+        chat_estimate(request)
+    }
+
+    /// Not known yet: the chain's stream prices the attempt when it ends.
+    fn cost(&self, _output: &Opened, _meter: &Meter) -> Option<Cost> {
+        None
+    }
+
+    fn reads_on(&self, _output: &Opened) -> bool {
+        true
     }
 }
 
@@ -300,9 +366,79 @@ impl Operation for Embed<'_> {
     fn record(&self, output: &EmbedResponse, span: &Span) {
         telemetry::embeddings(span, output);
     }
+
+    fn estimate(&self, request: &EmbedRequest) -> Estimate {
+        Estimate {
+            input_tokens: request.estimated_input_tokens(),
+            max_output_tokens: 0,
+        }
+    }
+
+    /// Priced from the reported usage (the sum of its batches'), else estimated from the inputs.
+    fn cost(&self, output: &EmbedResponse, meter: &Meter) -> Option<Cost> {
+        output
+            .usage
+            .as_ref()
+            .and_then(|u| meter.cost(u))
+            .or_else(|| meter.partial(output.usage.as_ref(), 0))
+    }
 }
 
 fn not_an_embedder(entry: &Entry) -> Error {
     Error::new(ErrorKind::Validation, "this entry does not embed")
         .with_provider(entry.provider().name().to_owned())
+}
+
+/// A provider stream read up to its first content event (or to its end, when it had none).
+pub(crate) struct Opened {
+    pub(crate) inner: ChatStream,
+    pub(crate) buffered: VecDeque<StreamEvent>,
+    /// The provider's stream has ended: it must not be polled again.
+    pub(crate) finished: bool,
+    /// A content event is among the buffered ones.
+    pub(crate) has_content: bool,
+    pub(crate) started: Instant,
+}
+
+impl Opened {
+    /// What the provider's rate-limit headers said was left, as its `Start` event carries it.
+    pub(crate) fn rate_limit(&self) -> Option<RateLimit> {
+        self.buffered.iter().find_map(|e| match e {
+            StreamEvent::Start(start) => start.rate_limit.as_deref().copied(),
+            _ => None,
+        })
+    }
+}
+
+/// Reads `inner` until its first content event. An error before it is the attempt's error (the chain may
+/// fall back); the events read so far are kept to be replayed by the winner only.
+pub(crate) async fn open(mut inner: ChatStream, started: Instant) -> Result<Opened, Error> {
+    let mut buffered = VecDeque::new();
+    loop {
+        match inner.next().await {
+            Some(Ok(event)) => {
+                let content = event.is_content();
+                buffered.push_back(event);
+                if content {
+                    return Ok(Opened {
+                        inner,
+                        buffered,
+                        finished: false,
+                        has_content: true,
+                        started,
+                    });
+                }
+            }
+            Some(Err(e)) => return Err(e),
+            None => {
+                return Ok(Opened {
+                    inner,
+                    buffered,
+                    finished: true,
+                    has_content: false,
+                    started,
+                });
+            }
+        }
+    }
 }

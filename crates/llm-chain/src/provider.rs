@@ -6,14 +6,15 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use llm_core::{
-    Attempt, ChatRequest, ChatResponse, ChatStream, Error, ErrorKind, Provider, Violation,
+    Attempt, ChatRequest, ChatResponse, ChatStream, Error, ErrorKind, Provider, Usage, Violation,
 };
 use tracing::{Instrument, Span};
 
 use crate::chain::Chain;
 use crate::operation::{Chat, Operation, Stream};
-use crate::run::{Winner, run};
+use crate::run::run;
 use crate::stream::ChainStream;
+use crate::target::Winner;
 use crate::telemetry;
 
 impl Chain {
@@ -96,6 +97,7 @@ impl Provider for Chain {
         let (winner, attempts) = self.call(&op, &span, self.deadline()).await?;
         let mut response = winner.output;
         telemetry::response(&span, &response);
+        response.usage = with_total(response.usage, &attempts);
         response.attempts = attempts;
         Ok(response)
     }
@@ -128,5 +130,22 @@ impl Provider for Chain {
             }
         }
         Err(last.unwrap_or_else(|| Error::new(ErrorKind::Unknown, "the chain has no entries")))
+    }
+}
+
+/// An answer's usage with the whole call's cost: the sum of every attempt's (`None` when one is unknown). A
+/// call priced without reported usage gets a usage of no counts that carries the estimate.
+pub(crate) fn with_total(usage: Option<Usage>, attempts: &[Attempt]) -> Option<Usage> {
+    let total = Attempt::total_cost(attempts);
+    match usage {
+        Some(mut u) => {
+            u.cost = total;
+            Some(u)
+        }
+        None => total.map(|cost| {
+            let mut u = Usage::default();
+            u.cost = Some(cost);
+            u
+        }),
     }
 }

@@ -5,7 +5,7 @@
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::fleet::Rate;
+use crate::spend::UsdLimits;
 use crate::window::Window;
 
 /// The length of a rate window.
@@ -13,6 +13,16 @@ pub(crate) const MINUTE: Duration = Duration::from_secs(60);
 
 const REQUESTS: usize = 0;
 const TOKENS: usize = 1;
+
+/// The fleet's answer when a target with a rate budget is about to be sent a request.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rate {
+    /// There was room; the request is counted.
+    Admitted,
+    /// The budget is spent; room frees up in this long.
+    Denied(Duration),
+}
 
 /// A target's budgets.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -23,10 +33,12 @@ pub(crate) struct Limits {
     pub(crate) tpm: Option<u64>,
     /// The longest the chain waits for room instead of skipping the target (`None`: skip at once).
     pub(crate) wait: Option<Duration>,
+    /// Dollars per minute, hour and day.
+    pub(crate) usd: UsdLimits,
 }
 
 impl Limits {
-    /// Whether any budget is set.
+    /// Whether a request or token budget is set.
     pub(crate) fn any(&self) -> bool {
         self.rpm.is_some() || self.tpm.is_some()
     }
@@ -142,7 +154,7 @@ mod tests {
         let limits = Limits {
             rpm: Some(3),
             tpm: Some(100),
-            wait: None,
+            ..Limits::default()
         };
         for _ in 0..3 {
             assert_eq!(r.acquire(t0, &limits, true), Rate::Admitted);
@@ -162,7 +174,7 @@ mod tests {
         let limits = Limits {
             rpm: Some(100),
             tpm: Some(1000),
-            wait: None,
+            ..Limits::default()
         };
         assert_eq!(r.acquire(t0, &limits, true), Rate::Admitted);
         r.remaining(t0, &limits, Some(2), Some(5000));

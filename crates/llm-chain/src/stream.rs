@@ -8,71 +8,20 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures_core::Stream;
-use futures_util::StreamExt;
-use llm_core::{Attempt, ChatStream, Error, ErrorKind, RateLimit, StreamEvent, StreamStart};
+use llm_core::{
+    Attempt, ChatStream, Cost, Error, ErrorKind, StreamEvent, StreamStart, Usage, Usd, sum_known,
+};
 
 use tracing::Span;
 
 use crate::chain::Inner;
 use crate::clock::Sleep;
 use crate::fleet::Report;
+use crate::operation::Opened;
 use crate::policy::counts_for_health;
-use crate::run::Winner;
+use crate::spend::{Held, Meter};
+use crate::target::Winner;
 use crate::telemetry;
-
-/// A provider stream read up to its first content event (or to its end, when it had none).
-pub(crate) struct Opened {
-    inner: ChatStream,
-    buffered: VecDeque<StreamEvent>,
-    /// The provider's stream has ended: it must not be polled again.
-    pub(crate) finished: bool,
-    /// A content event is among the buffered ones.
-    pub(crate) has_content: bool,
-    started: Instant,
-}
-
-impl Opened {
-    /// What the provider's rate-limit headers said was left, as its `Start` event carries it.
-    pub(crate) fn rate_limit(&self) -> Option<RateLimit> {
-        self.buffered.iter().find_map(|e| match e {
-            StreamEvent::Start(start) => start.rate_limit.as_deref().copied(),
-            _ => None,
-        })
-    }
-}
-
-/// Reads `inner` until its first content event. An error before it is the attempt's error (the chain may
-/// fall back); the events read so far are kept to be replayed by the winner only.
-pub(crate) async fn open(mut inner: ChatStream, started: Instant) -> Result<Opened, Error> {
-    let mut buffered = VecDeque::new();
-    loop {
-        match inner.next().await {
-            Some(Ok(event)) => {
-                let content = event.is_content();
-                buffered.push_back(event);
-                if content {
-                    return Ok(Opened {
-                        inner,
-                        buffered,
-                        finished: false,
-                        has_content: true,
-                        started,
-                    });
-                }
-            }
-            Some(Err(e)) => return Err(e),
-            None => {
-                return Ok(Opened {
-                    inner,
-                    buffered,
-                    finished: true,
-                    has_content: false,
-                    started,
-                });
-            }
-        }
-    }
-}
 
 /// The stream a chain returns: the answering entry's events, starting with its `Start` (carrying every
 /// attempt), never mixed with another attempt's output.
@@ -94,6 +43,17 @@ pub(crate) struct ChainStream {
     attempts: Vec<Attempt>,
     started: Instant,
     deadline: Option<(Sleep, Duration)>,
+    /// What the answering attempt is charged at.
+    meter: Meter,
+    /// Its dollar reservation, settled when the stream ends, fails or is dropped.
+    reserved: Option<Held>,
+    /// The cost of every attempt before the answering one (`None`: one of them is unknown).
+    prior: Option<Cost>,
+    /// The latest usage the provider reported.
+    usage: Option<Usage>,
+    /// Bytes of output delivered (text, reasoning, tool-call arguments), for an estimate when the usage
+    /// never came.
+    output_bytes: u64,
 }
 
 impl ChainStream {
@@ -109,7 +69,20 @@ impl ChainStream {
             target,
             output: opened,
             span,
+            meter,
+            reserved,
         } = winner;
+        // Every attempt but the answering one (the last of its entry that succeeded) is already priced.
+        let answering = attempts
+            .iter()
+            .rposition(|a| a.entry == entry && a.outcome.is_none());
+        let prior = sum_known(
+            attempts
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| Some(*i) != answering)
+                .map(|(_, a)| a.cost),
+        );
         let Opened {
             inner,
             mut buffered,
@@ -144,7 +117,48 @@ impl ChainStream {
             attempts,
             started,
             deadline,
+            meter,
+            reserved,
+            prior,
+            usage: None,
+            output_bytes: 0,
         }
+    }
+
+    /// The answering attempt's record.
+    fn answering(&mut self) -> Option<&mut Attempt> {
+        let entry = self.entry;
+        self.attempts
+            .iter_mut()
+            .rev()
+            .find(|a| a.entry == entry && a.outcome.is_none())
+    }
+
+    /// The answering attempt ended having cost `cost`: its record says so and its reservation is settled.
+    fn charge(&mut self, cost: Option<Cost>) {
+        if let Some(a) = self.answering() {
+            a.cost = cost;
+        }
+        if let Some(held) = self.reserved.take() {
+            self.chain
+                .settle_spend(held, cost.map_or(Usd::ZERO, |c| c.usd));
+        }
+    }
+
+    /// What the answering attempt has cost so far, estimated unless its usage came and the stream is whole.
+    fn cost_so_far(&self, whole: bool) -> Option<Cost> {
+        match (&self.usage, whole) {
+            (Some(u), true) => self.meter.cost(u),
+            (usage, _) => self.meter.partial(usage.as_ref(), self.output_bytes),
+        }
+    }
+
+    /// A usage event as the caller sees it: the provider's counts, and the whole call's cost so far.
+    fn priced(&mut self, mut usage: Usage) -> Usage {
+        self.usage = Some(usage);
+        let own = self.meter.cost(&usage);
+        usage.cost = self.prior.zip(own).map(|(p, o)| p + o);
+        usage
     }
 
     /// Gives up the spans (they close once the caller drops them).
@@ -152,13 +166,21 @@ impl ChainStream {
         std::mem::replace(&mut self.spans, [Span::none(), Span::none()])
     }
 
-    /// Counts the bytes delivered and records what the event says about the response.
-    fn count(&mut self, event: &StreamEvent) {
+    /// Counts the bytes delivered, prices a usage event, and records what the event says about the
+    /// response.
+    fn count(&mut self, event: &mut StreamEvent) {
         match event {
             StreamEvent::TextDelta(t) | StreamEvent::ReasoningDelta(t) => {
                 self.delivered += t.len() as u64;
+                self.output_bytes += t.len() as u64;
             }
-            StreamEvent::Usage(usage) => self.spend(usage.total()),
+            StreamEvent::ToolCallDelta { arguments, .. } => {
+                self.output_bytes += arguments.len() as u64;
+            }
+            StreamEvent::Usage(usage) => {
+                self.spend(usage.total());
+                *usage = self.priced(*usage);
+            }
             _ => {}
         }
         if !matches!(
@@ -206,16 +228,15 @@ impl ChainStream {
             }
         }
         let entry = self.entry;
-        if let Some(a) = self
-            .attempts
-            .iter_mut()
-            .rev()
-            .find(|a| a.entry == entry && a.outcome.is_none())
-        {
+        // Cut after content: what it consumed is estimated (never silently 0).
+        let cost = self.cost_so_far(false);
+        self.charge(cost);
+        let started = self.started;
+        if let Some(a) = self.answering() {
             a.outcome = Some(error.kind());
             a.status = error.status();
             a.retry_after = error.retry_after();
-            a.latency = now.saturating_duration_since(self.started);
+            a.latency = now.saturating_duration_since(started);
             a.message = Some(error.to_string());
         }
         tracing::debug!(
@@ -233,14 +254,56 @@ impl ChainStream {
     }
 }
 
+impl ChainStream {
+    /// Whether the answering attempt is not priced yet.
+    fn answering_unpriced(&mut self) -> bool {
+        self.answering().is_some_and(|a| a.cost.is_none())
+    }
+
+    /// Prices the whole answer once its provider's stream ended; the usage event to give the caller when
+    /// the provider never sent one and the estimate is known.
+    fn finish_cost(&mut self) -> Option<StreamEvent> {
+        if !self.answering_unpriced() && self.reserved.is_none() {
+            return None;
+        }
+        let cost = self.cost_so_far(true);
+        self.charge(cost);
+        if self.usage.is_some() {
+            return None;
+        }
+        let own = cost?;
+        let mut usage = Usage::default();
+        usage.cost = self.prior.map(|p| p + own);
+        self.usage = Some(usage);
+        Some(StreamEvent::Usage(usage))
+    }
+}
+
+impl Drop for ChainStream {
+    /// A stream dropped before its end settles its reservation at what it delivered, estimated.
+    fn drop(&mut self) {
+        if self.reserved.is_some() {
+            let cost = self.cost_so_far(false);
+            self.charge(cost);
+        }
+    }
+}
+
 impl Stream for ChainStream {
     type Item = Result<StreamEvent, Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        if let Some(event) = this.buffered.pop_front() {
-            this.count(&event);
+        if let Some(mut event) = this.buffered.pop_front() {
+            this.count(&mut event);
             return Poll::Ready(Some(Ok(event)));
+        }
+        if this.inner_done && !this.done && this.reserved.is_some() | this.answering_unpriced() {
+            // The provider's stream ended: price the answer once, and when it never said what it used,
+            // tell the caller the estimate in a last usage event.
+            if let Some(event) = this.finish_cost() {
+                return Poll::Ready(Some(Ok(event)));
+            }
         }
         if this.done || this.inner_done {
             this.done = true;
@@ -248,13 +311,13 @@ impl Stream for ChainStream {
             return Poll::Ready(None);
         }
         match this.inner.as_mut().poll_next(cx) {
-            Poll::Ready(Some(Ok(event))) => {
-                this.count(&event);
+            Poll::Ready(Some(Ok(mut event))) => {
+                this.count(&mut event);
                 Poll::Ready(Some(Ok(event)))
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(this.fail(e, true)))),
             Poll::Ready(None) => {
-                this.done = true;
+                this.inner_done = true;
                 let latency = this
                     .chain
                     .clock
@@ -264,6 +327,11 @@ impl Stream for ChainStream {
                     .target(this.target)
                     .health
                     .stream_completed(latency);
+                if let Some(event) = this.finish_cost() {
+                    // The spans close on the next poll, which ends the stream.
+                    return Poll::Ready(Some(Ok(event)));
+                }
+                this.done = true;
                 // The response is complete: its spans close now, not when the stream is dropped.
                 this.close_spans();
                 Poll::Ready(None)

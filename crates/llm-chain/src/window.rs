@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-/// Slots per window.
+/// Slots per window, unless a window says otherwise.
 const SLOTS: usize = 10;
 
 #[derive(Debug, Clone, Copy)]
@@ -13,25 +13,25 @@ struct Slot {
     counts: [u64; 2],
 }
 
-/// Two counters over a sliding window of time.
+/// Two counters over a sliding window of time, in `N` slots (the oldest slot's counts leave together).
 #[derive(Debug, Clone)]
-pub(crate) struct Window {
+pub(crate) struct Window<const N: usize = SLOTS> {
     origin: Instant,
     slot_nanos: u128,
-    slots: [Slot; SLOTS],
+    slots: [Slot; N],
 }
 
-impl Window {
+impl<const N: usize> Window<N> {
     /// A window of length `window` whose time starts at `origin`.
     pub(crate) fn new(origin: Instant, window: Duration) -> Self {
-        let slot_nanos = (window.as_nanos() / SLOTS as u128).max(1);
+        let slot_nanos = (window.as_nanos() / N as u128).max(1);
         Window {
             origin,
             slot_nanos,
             slots: [Slot {
                 epoch: None,
                 counts: [0; 2],
-            }; SLOTS],
+            }; N],
         }
     }
 
@@ -53,7 +53,7 @@ impl Window {
     /// Adds `n` to counter `which` (0 or 1) at `now`.
     pub(crate) fn add_n(&mut self, now: Instant, which: usize, n: u64) {
         let epoch = self.epoch(now);
-        let slot = &mut self.slots[(epoch % SLOTS as u64) as usize];
+        let slot = &mut self.slots[(epoch % N as u64) as usize];
         if slot.epoch != Some(epoch) {
             *slot = Slot {
                 epoch: Some(epoch),
@@ -72,7 +72,7 @@ impl Window {
         for slot in &self.slots {
             if let Some(e) = slot.epoch
                 && e <= current
-                && current - e < SLOTS as u64
+                && current - e < N as u64
             {
                 out[0] += slot.counts[0];
                 out[1] += slot.counts[1];
@@ -96,7 +96,7 @@ mod tests {
     #[test]
     fn counts_slide_out_of_the_window() {
         let t0 = Instant::now();
-        let mut w = Window::new(t0, Duration::from_secs(10));
+        let mut w: Window = Window::new(t0, Duration::from_secs(10));
         w.add(t0, 0);
         w.add(t0 + Duration::from_secs(5), 1);
         assert_eq!(w.sums(t0 + Duration::from_secs(6)), [1, 1]);

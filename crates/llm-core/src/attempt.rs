@@ -80,6 +80,12 @@ impl Attempt {
         }
     }
 
+    /// What a call of these attempts cost: their sum, an estimate when one is, unknown (`None`) when one
+    /// is.
+    pub fn total_cost(attempts: &[Attempt]) -> Option<Cost> {
+        crate::cost::sum_known(attempts.iter().map(|a| a.cost))
+    }
+
     /// `ok` or the kind's name.
     pub fn outcome_str(&self) -> &'static str {
         self.outcome.map_or("ok", ErrorKind::as_str)

@@ -346,6 +346,19 @@ impl Sum for Cost {
     }
 }
 
+/// Bytes of text counted as one token by [`tokens_of_text`]: a rough mean for English text and code under
+/// the providers' tokenizers, used only where no count was reported.
+pub const BYTES_PER_TOKEN: u64 = 4;
+
+/// Tokens counted for an image or a document where no count was reported.
+pub const TOKENS_PER_ATTACHMENT: u64 = 1_500;
+
+/// An estimate of the tokens in `bytes` bytes of text (one per [`BYTES_PER_TOKEN`], rounded up), used only
+/// where no count was reported: a stream cut before its usage, a budget reservation.
+pub fn tokens_of_text(bytes: usize) -> u64 {
+    (bytes as u64).div_ceil(BYTES_PER_TOKEN)
+}
+
 /// The sum of costs any of which may be unknown: unknown as soon as one is.
 pub fn sum_known(costs: impl IntoIterator<Item = Option<Cost>>) -> Option<Cost> {
     costs

@@ -61,6 +61,12 @@ pub struct EmbedRequest {
 }
 
 impl EmbedRequest {
+    /// An estimate of the inputs' tokens ([`tokens_of_text`](crate::tokens_of_text) of their bytes), for
+    /// budgets. Never a reported count.
+    pub fn estimated_input_tokens(&self) -> u64 {
+        crate::cost::tokens_of_text(self.inputs.iter().map(String::len).sum())
+    }
+
     /// A request for the embeddings of `inputs` from `model`.
     pub fn new<I, S>(model: impl Into<String>, inputs: I) -> Self
     where

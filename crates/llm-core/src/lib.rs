@@ -40,7 +40,9 @@ mod tool;
 pub mod validate;
 
 pub use attempt::Attempt;
-pub use cost::{Cost, Price, Rates, Usd, sum_known};
+pub use cost::{
+    BYTES_PER_TOKEN, Cost, Price, Rates, TOKENS_PER_ATTACHMENT, Usd, sum_known, tokens_of_text,
+};
 pub use embed::{EmbedRequest, EmbedResponse, EmbedTable, Embedder, InputKind, MAX_INPUTS};
 pub use error::{Error, ErrorKind, ProviderDetail, UnknownKind};
 #[cfg(feature = "schema")]

@@ -334,6 +334,45 @@ pub struct ChatRequest {
 }
 
 impl ChatRequest {
+    /// An estimate of the request's prompt tokens, for budgets and for pricing what a provider consumed
+    /// without reporting it: text (messages, tool calls and results, reasoning, tool definitions) at
+    /// [`BYTES_PER_TOKEN`](crate::BYTES_PER_TOKEN) bytes a token, [`TOKENS_PER_ATTACHMENT`](crate::TOKENS_PER_ATTACHMENT)
+    /// per image or document, and four tokens of framing per message. Never a reported count.
+    pub fn estimated_input_tokens(&self) -> u64 {
+        let mut bytes = 0usize;
+        let mut tokens = 0u64;
+        for message in &self.messages {
+            tokens += 4;
+            for part in &message.content {
+                match part {
+                    ContentPart::Text { text } | ContentPart::Reasoning { text, .. } => {
+                        bytes += text.len();
+                    }
+                    ContentPart::ToolCall(call) => {
+                        bytes += call.name.len() + json_len(&call.arguments);
+                    }
+                    ContentPart::ToolResult { content, .. } => {
+                        bytes += match content {
+                            ToolOutput::Text(text) => text.len(),
+                            ToolOutput::Json(value) => json_len(value),
+                        };
+                    }
+                    ContentPart::Image { .. } | ContentPart::Document { .. } => {
+                        tokens += crate::cost::TOKENS_PER_ATTACHMENT;
+                    }
+                    ContentPart::RedactedReasoning { data } => bytes += data.len(),
+                    ContentPart::CacheBreakpoint => {}
+                }
+            }
+        }
+        for tool in &self.tools {
+            bytes += tool.name.len()
+                + tool.description.as_ref().map_or(0, String::len)
+                + json_len(&tool.parameters);
+        }
+        tokens + crate::cost::tokens_of_text(bytes)
+    }
+
     /// A request for `model` with no messages yet.
     pub fn new(model: impl Into<String>) -> Self {
         ChatRequest {
@@ -489,4 +528,22 @@ impl ChatRequest {
         self.extra.insert(key.into(), value);
         self
     }
+}
+
+/// The length of `value`'s compact JSON text.
+fn json_len(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing to a counter cannot fail.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }

@@ -52,6 +52,7 @@ use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{Client, Script};
+use llm_core::Usd;
 use tokio::sync::{mpsc, watch};
 
 use crate::fleet::{Answer, FleetView, Probe, Rate, Report, StateStore, StoreFuture};
@@ -149,6 +150,8 @@ struct Keys {
     requests: String,
     tokens: String,
     hold: String,
+    /// The dollar windows: minute, hour, day.
+    spend: [String; 3],
     /// The failure-ratio window's per-second successes and failures.
     window_ok: String,
     window_failed: String,
@@ -199,6 +202,7 @@ struct Scripts {
     tokens: Script,
     exhausted: Script,
     remaining: Script,
+    spend: Script,
     sync: Script,
 }
 
@@ -227,6 +231,7 @@ impl Scripts {
             tokens: script!(window "tokens.lua"),
             exhausted: script!("exhausted.lua"),
             remaining: script!(window "remaining.lua"),
+            spend: script!("spend.lua"),
             sync: script!("sync.lua"),
         }
     }
@@ -416,6 +421,11 @@ impl StateStore for RedisState {
                     requests: format!("{base}:r"),
                     tokens: format!("{base}:t"),
                     hold: format!("{base}:h"),
+                    spend: [
+                        format!("{base}:$m"),
+                        format!("{base}:$h"),
+                        format!("{base}:$d"),
+                    ],
                     window_ok: format!("{base}:ws"),
                     window_failed: format!("{base}:wf"),
                     dirty: AtomicBool::new(false),
@@ -506,6 +516,35 @@ impl StateStore for RedisState {
         })
     }
 
+    fn acquire_spend(&self, target: usize, reserve: Usd) -> StoreFuture<'_, Answer<Rate>> {
+        Box::pin(async move {
+            let shared = &self.shared;
+            let (Some(bound), true) = (shared.bound(), shared.is_up()) else {
+                return Answer::Local;
+            };
+            let (Some(keys), Some(t)) = (bound.keys.get(target), bound.view.targets().get(target))
+            else {
+                return Answer::Local;
+            };
+            let mut args = vec!["reserve".to_owned(), micros(reserve).to_string()];
+            args.extend(spend_limits(t));
+            let [m, h, d] = &keys.spend;
+            let answer: Option<(i64, i64)> = shared
+                .ask(
+                    &shared.scripts.spend,
+                    &[m, h, d],
+                    &args,
+                    shared.options.wait,
+                )
+                .await;
+            match answer {
+                Some((1, _)) => Answer::Shared(Rate::Admitted),
+                Some((_, wait)) => Answer::Shared(Rate::Denied(duration(wait))),
+                None => Answer::Local,
+            }
+        })
+    }
+
     fn report(&self, target: usize, report: Report) {
         let Some(bound) = self.shared.bound() else {
             return;
@@ -554,4 +593,15 @@ impl StateStore for RedisState {
             let _ = tokio::time::timeout(bound, rx.wait_for(|n| *n >= goal)).await;
         })
     }
+}
+
+/// Dollars as the fleet counts them: whole microdollars, rounded up (Lua's numbers are doubles, exact for
+/// microdollar sums up to billions of dollars, where picodollars would not be).
+pub(crate) fn micros(usd: Usd) -> i64 {
+    i64::try_from(usd.picos().div_ceil(1_000_000)).unwrap_or(i64::MAX)
+}
+
+/// A target's dollar limits as the spend script's arguments (microdollars; 0: none).
+pub(crate) fn spend_limits(target: &crate::fleet::Target) -> [String; 3] {
+    target.usd_limits().map(|l| l.map_or(0, micros).to_string())
 }

@@ -349,6 +349,21 @@ async fn handle(s: &Shared, t: usize, report: Report) {
                     )
                     .await;
             }
+            Report::Spent { reserved, actual } => {
+                let Some(target) = bound.view.targets().get(t) else {
+                    return;
+                };
+                let correction = super::micros(actual) - super::micros(reserved);
+                if correction == 0 {
+                    return;
+                }
+                let mut args = vec!["settle".to_owned(), correction.to_string()];
+                args.extend(super::spend_limits(target));
+                let [m, h, d] = &keys.spend;
+                let _: Option<(i64, i64)> = s
+                    .ask(&s.scripts.spend, &[m, h, d], &args, BACKGROUND_WAIT)
+                    .await;
+            }
             Report::Exhausted(wait) => {
                 let _: Option<i64> = s
                     .ask(
