@@ -261,11 +261,19 @@ impl Price {
     }
 
     /// What `usage` costs at this price, by the rule in this module's docs. `None` when the usage counts
-    /// nothing at all; an estimate when the input or output count is missing (the missing one counts 0).
+    /// nothing at all. A missing output count is the total less the input when both are reported (an
+    /// embeddings answer's output is 0 that way); an estimate when the input or output count is still
+    /// missing (the missing one counts 0).
     pub fn cost(&self, usage: &Usage) -> Option<Cost> {
         if usage.input_tokens.is_none() && usage.output_tokens.is_none() {
             return None;
         }
+        let output = usage.output_tokens.or_else(|| {
+            usage
+                .total_tokens
+                .zip(usage.input_tokens)
+                .and_then(|(t, i)| t.checked_sub(i))
+        });
         let input = usage.input_tokens.unwrap_or(0);
         let read = usage.cached_input_tokens.unwrap_or(0).min(input);
         let write = usage
@@ -279,10 +287,10 @@ impl Price {
             + r.cache_read.per_million(read)
             + r.cache_write.per_million(write - write_1h)
             + r.cache_write_1h.per_million(write_1h)
-            + r.output.per_million(usage.output_tokens.unwrap_or(0));
+            + r.output.per_million(output.unwrap_or(0));
         Some(Cost {
             usd,
-            estimated: usage.input_tokens.is_none() || usage.output_tokens.is_none(),
+            estimated: usage.input_tokens.is_none() || output.is_none(),
         })
     }
 }
@@ -445,6 +453,11 @@ mod tests {
         odd.cache_write_input_tokens = Some(50);
         assert_eq!(price.cost(&odd).unwrap().usd, usd(10.0 / 1e6));
         assert_eq!(Price::FREE.cost(&Usage::new(5, 5)), Some(Cost::ZERO));
+        // Only a total and the input: the output is their difference, exactly (embeddings: 0).
+        let mut totals = Usage::default();
+        totals.input_tokens = Some(1_000_000);
+        totals.total_tokens = Some(1_500_000);
+        assert_eq!(price.cost(&totals), Some(Cost::exact(usd(2.0))));
     }
 
     #[test]

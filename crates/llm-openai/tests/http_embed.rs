@@ -236,3 +236,54 @@ async fn a_body_of_the_wrong_shape_is_invalid_response() {
         "a missing vector: {err}"
     );
 }
+
+#[tokio::test]
+async fn embeddings_in_batches_cost_the_sum_of_their_batches() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/embeddings"))
+        .respond_with(echo)
+        .expect(4)
+        .mount(&server)
+        .await;
+    // Three batches of the first call, one of the second. 1.5 dollars per million tokens: each batch's tokens at that price, summed exactly.
+    let table = llm_core::PriceTable::from_toml(
+        "[[price]]\nprovider = \"openai\"\nmodel = \"m\"\ninput = 1.5\noutput = 0\n",
+    )
+    .unwrap();
+    let table: &'static llm_core::PriceTable = Box::leak(Box::new(table));
+    let openai = OpenAi::new(
+        OpenAiConfig::new("k")
+            .base_url(format!("{}/v1", server.uri()))
+            .pricing(llm_core::Pricing::Table(table, "openai"))
+            .embed_table(llm_core::EmbedTable {
+                max_batch: 2,
+                ..EMBED_TABLE
+            }),
+    )
+    .unwrap();
+    let answer = openai
+        .embed(&EmbedRequest::new("m", inputs(5)))
+        .await
+        .unwrap();
+    let usage = answer.usage.unwrap();
+    assert_eq!(usage.input_tokens, Some(5));
+    assert_eq!(
+        usage.cost,
+        Some(llm_core::Cost::exact(
+            llm_core::Usd::from_dollars(5.0 * 1.5 / 1e6).unwrap()
+        ))
+    );
+    // A model without a price costs what is unknown, never 0.
+    let unpriced = OpenAi::new(
+        OpenAiConfig::new("k")
+            .base_url(format!("{}/v1", server.uri()))
+            .pricing(llm_core::Pricing::Unknown),
+    )
+    .unwrap();
+    let answer = unpriced
+        .embed(&EmbedRequest::new("m", inputs(1)))
+        .await
+        .unwrap();
+    assert_eq!(answer.usage.unwrap().cost, None);
+}
