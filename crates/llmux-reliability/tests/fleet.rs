@@ -245,6 +245,46 @@ fn an_rpm_budget_holds_across_four_concurrent_processes() {
 }
 
 #[test]
+fn a_dollar_budget_holds_across_four_concurrent_processes() {
+    let redis = RedisServer::start();
+    let first = Katan::start();
+    let second = Katan::start();
+    let budget = 0.02;
+    let mut workers: Vec<Worker> = (0..4)
+        .map(|_| {
+            let usd = budget.to_string();
+            Worker::start(&redis, "usd", &first, &second, &["--usd-per-minute", &usd])
+        })
+        .collect();
+    for w in &mut workers {
+        w.send("burst 30");
+    }
+    let bursts: Vec<(usize, usize, usize)> =
+        workers.iter().map(|w| parse_burst(&w.answer())).collect();
+    let answered: usize = bursts.iter().map(|b| b.0).sum();
+    let sent_first: usize = bursts.iter().map(|b| b.2).sum();
+    let spent: u64 = workers
+        .iter_mut()
+        .map(|w| {
+            let line = w.ask("cost");
+            line.strip_prefix("cost ")
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or_else(|| panic!("unexpected answer {line:?}"))
+        })
+        .sum();
+    let spent = spent as f64 / 1e12;
+    println!(
+        "fleet: ${budget} a minute across 4 processes: {sent_first} of 120 calls to entry 0 spent ${spent}"
+    );
+    assert_eq!(answered, 120, "every call answered (entry 1 takes the rest)");
+    assert!(sent_first > 0 && sent_first < 120, "the budget passed entry 0 over once spent");
+    // Each process alone would allow the whole budget (4x in all); shared, the fleet spends at most the
+    // budget plus what real costs exceeded the reservations of the four calls that can be in flight.
+    assert!(spent <= budget * 1.25, "spent ${spent} of ${budget}");
+    assert!(spent >= budget * 0.5, "the budget was used: ${spent} of ${budget}");
+}
+
+#[test]
 fn redis_killed_mid_run_fails_no_call_and_the_fleet_resyncs_when_it_returns() {
     let mut redis = RedisServer::start();
     let failing = Katan::builder().args(["--error-rate", "1.0"]).start();

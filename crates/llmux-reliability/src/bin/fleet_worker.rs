@@ -5,6 +5,7 @@
 //! - `call`: one chat call → `call ENTRY ATTEMPTS0 SKIP0` (the answering entry or -1, the requests sent to
 //!   entry 0, and why entry 0 was skipped or `-`)
 //! - `burst N`: N calls in a row → `burst OK FAILED FIRST` (answered, failed, answered by entry 0)
+//! - `cost`: what this process's answers from entry 0 cost so far → `cost PICODOLLARS`
 //! - `half`: waits until this process's view of entry 0 is half-open → `half`
 //! - `synced`: waits until Redis is reachable and the fleet's state read → `synced`
 //! - `quit`
@@ -12,15 +13,16 @@
 //! Unprompted, it prints `opened MICROS` (Unix time in microseconds) each time its own view of entry 0
 //! turns open, so a test can measure how fast a breaker opened elsewhere reaches it.
 //!
-//! Arguments: `--redis URL --chain ID --first URL --second URL [--rpm N] [--threshold N]
-//! [--cooldown-ms N] [--wait-ms N]`.
+//! Arguments: `--redis URL --chain ID --first URL --second URL [--rpm N] [--usd-per-minute DOLLARS]
+//! [--threshold N] [--cooldown-ms N] [--wait-ms N]`. With a dollar budget, entry 0 is priced at $100 per
+//! million tokens, input and output.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use llm_chain::redis::{RedisOptions, RedisState};
 use llm_chain::{BreakerPolicy, BreakerState, Chain, Entry, Policy, RetryPolicy, Skipped};
-use llm_core::{ChatRequest, Provider, Timeouts};
+use llm_core::{ChatRequest, Price, Provider, Timeouts, Usd};
 use llm_openai::{OpenAi, OpenAiConfig};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -33,6 +35,7 @@ struct Args {
     first: String,
     second: String,
     rpm: Option<u64>,
+    usd_per_minute: Option<Usd>,
     threshold: u32,
     cooldown: Duration,
     wait: Duration,
@@ -45,6 +48,7 @@ fn parse() -> Result<Args, String> {
         first: String::new(),
         second: String::new(),
         rpm: None,
+        usd_per_minute: None,
         threshold: 5,
         cooldown: Duration::from_secs(30),
         wait: Duration::from_millis(5),
@@ -59,6 +63,11 @@ fn parse() -> Result<Args, String> {
             "--first" => args.first = value.clone(),
             "--second" => args.second = value.clone(),
             "--rpm" => args.rpm = Some(number()?),
+            "--usd-per-minute" => {
+                let dollars: f64 = value.parse().map_err(|e| format!("{value}: {e}"))?;
+                args.usd_per_minute =
+                    Some(Usd::from_dollars(dollars).ok_or_else(|| format!("{value}: not dollars"))?);
+            }
             "--threshold" => {
                 args.threshold = u32::try_from(number()?).map_err(|e| e.to_string())?
             }
@@ -105,6 +114,11 @@ async fn main() -> Result<(), String> {
     if let Some(rpm) = args.rpm {
         first = first.rpm(rpm);
     }
+    if let Some(usd) = args.usd_per_minute {
+        let price = Price::per_million(100.0, 100.0).ok_or("a price")?;
+        first = first.price(price).usd_per_minute(usd);
+    }
+    let mut spent = Usd::ZERO;
     let skips: Arc<Mutex<Vec<Skipped>>> = Arc::default();
     let seen = Arc::clone(&skips);
     let chain = Chain::builder()
@@ -171,12 +185,15 @@ async fn main() -> Result<(), String> {
                             if r.attempts.last().is_some_and(|a| a.entry == 0) {
                                 first += 1;
                             }
+                            let of_first = r.attempts.iter().filter(|a| a.entry == 0);
+                            spent += of_first.filter_map(|a| a.cost).map(|c| c.usd).sum();
                         }
                         Err(_) => failed += 1,
                     }
                 }
                 println!("burst {ok} {failed} {first}");
             }
+            Some("cost") => println!("cost {}", spent.picos()),
             Some("half") => {
                 let wait = async {
                     while !matches!(
