@@ -63,9 +63,13 @@ impl<'a> Call<'a> {
 
     /// Records an ended attempt and tells the observer.
     pub(crate) fn push_attempt(&self, attempt: Attempt) {
-        if let Some(observer) = &self.chain.observer {
-            observer(&attempt);
-        }
+        self.chain.observe(&attempt);
+        self.log().attempts.push(attempt);
+    }
+
+    /// Records the answering attempt of a stream, which the observer hears of when its stream ends (with
+    /// its cost and its outcome).
+    pub(crate) fn push_answering(&self, attempt: Attempt) {
         self.log().attempts.push(attempt);
     }
 

@@ -117,6 +117,13 @@ impl Inner {
         &self.deployed[t].entry
     }
 
+    /// Tells the observer, when there is one, that `attempt` ended.
+    pub(crate) fn observe(&self, attempt: &Attempt) {
+        if let Some(observer) = &self.observer {
+            observer(attempt);
+        }
+    }
+
     /// `tokens` an answer used, counted against target `t`'s `tpm` (when it has one) in process and, with
     /// a store, fleet-wide.
     pub(crate) fn spend(&self, t: usize, now: Instant, tokens: u64) {

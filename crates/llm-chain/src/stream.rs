@@ -51,6 +51,10 @@ pub(crate) struct ChainStream {
     prior: Option<Cost>,
     /// The latest usage the provider reported.
     usage: Option<Usage>,
+    /// The answering attempt's position in `attempts`.
+    answering: Option<usize>,
+    /// Whether the answering attempt was priced and the observer told of it.
+    observed: bool,
     /// Bytes of output delivered (text, reasoning, tool-call arguments), for an estimate when the usage
     /// never came.
     output_bytes: u64,
@@ -121,27 +125,33 @@ impl ChainStream {
             reserved,
             prior,
             usage: None,
+            answering,
+            observed: false,
             output_bytes: 0,
         }
     }
 
     /// The answering attempt's record.
     fn answering(&mut self) -> Option<&mut Attempt> {
-        let entry = self.entry;
-        self.attempts
-            .iter_mut()
-            .rev()
-            .find(|a| a.entry == entry && a.outcome.is_none())
+        self.answering.and_then(|i| self.attempts.get_mut(i))
     }
 
-    /// The answering attempt ended having cost `cost`: its record says so and its reservation is settled.
+    /// The answering attempt ended having cost `cost`: its record says so, its reservation is settled, and
+    /// the observer hears of it now (a streamed attempt ends with its stream).
     fn charge(&mut self, cost: Option<Cost>) {
+        if self.observed {
+            return;
+        }
+        self.observed = true;
         if let Some(a) = self.answering() {
             a.cost = cost;
         }
         if let Some(held) = self.reserved.take() {
             self.chain
                 .settle_spend(held, cost.map_or(Usd::ZERO, |c| c.usd));
+        }
+        if let Some(a) = self.answering.and_then(|i| self.attempts.get(i)) {
+            self.chain.observe(a);
         }
     }
 
@@ -228,9 +238,6 @@ impl ChainStream {
             }
         }
         let entry = self.entry;
-        // Cut after content: what it consumed is estimated (never silently 0).
-        let cost = self.cost_so_far(false);
-        self.charge(cost);
         let started = self.started;
         if let Some(a) = self.answering() {
             a.outcome = Some(error.kind());
@@ -239,6 +246,9 @@ impl ChainStream {
             a.latency = now.saturating_duration_since(started);
             a.message = Some(error.to_string());
         }
+        // Cut after content: what it consumed is estimated (never silently 0).
+        let cost = self.cost_so_far(false);
+        self.charge(cost);
         tracing::debug!(
             entry,
             outcome = error.kind().as_str(),
@@ -255,15 +265,10 @@ impl ChainStream {
 }
 
 impl ChainStream {
-    /// Whether the answering attempt is not priced yet.
-    fn answering_unpriced(&mut self) -> bool {
-        self.answering().is_some_and(|a| a.cost.is_none())
-    }
-
     /// Prices the whole answer once its provider's stream ended; the usage event to give the caller when
     /// the provider never sent one and the estimate is known.
     fn finish_cost(&mut self) -> Option<StreamEvent> {
-        if !self.answering_unpriced() && self.reserved.is_none() {
+        if self.observed {
             return None;
         }
         let cost = self.cost_so_far(true);
@@ -280,9 +285,10 @@ impl ChainStream {
 }
 
 impl Drop for ChainStream {
-    /// A stream dropped before its end settles its reservation at what it delivered, estimated.
+    /// A stream dropped before its end settles its reservation at what it delivered, estimated, and the
+    /// observer hears of its attempt.
     fn drop(&mut self) {
-        if self.reserved.is_some() {
+        if !self.observed {
             let cost = self.cost_so_far(false);
             self.charge(cost);
         }
@@ -298,7 +304,7 @@ impl Stream for ChainStream {
             this.count(&mut event);
             return Poll::Ready(Some(Ok(event)));
         }
-        if this.inner_done && !this.done && this.reserved.is_some() | this.answering_unpriced() {
+        if this.inner_done && !this.done && !this.observed {
             // The provider's stream ended: price the answer once, and when it never said what it used,
             // tell the caller the estimate in a last usage event.
             if let Some(event) = this.finish_cost() {

@@ -372,17 +372,22 @@ async fn run_target<O: Operation>(
                 let timing = op.timing(&won, latency);
                 telemetry::attempt_succeeded(&span, timing.first_content);
                 op.record(&won, &span);
+                let reads_on = op.reads_on(&won);
                 let outcome = Outcome::Won {
                     timing,
                     tokens: op.tokens(&won),
                     left: op.rate_limit(&won),
                     cost: op.cost(&won, &meter),
-                    keep_reservation: op.reads_on(&won),
+                    keep_reservation: reads_on,
                 };
                 let (cost, reserved) = settle(chain, t, admission, end, &outcome);
                 let mut attempt = Attempt::succeeded(index, provider.name(), model, retry, latency);
                 attempt.cost = cost;
-                call.push_attempt(attempt);
+                if reads_on {
+                    call.push_answering(attempt);
+                } else {
+                    call.push_attempt(attempt);
+                }
                 return LaneEnd::Won(Winner {
                     entry: index,
                     target: t,
