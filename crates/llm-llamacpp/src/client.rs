@@ -12,7 +12,7 @@ use http::HeaderMap;
 use http::header::{CONNECTION, CONTENT_TYPE, HeaderValue};
 use llm_core::{
     ChatRequest, ChatResponse, ChatStream, EmbedRequest, EmbedResponse, Embedder, Error, ErrorKind,
-    Provider,
+    Price, Provider,
 };
 use llm_http::{
     DEFAULT_MAX_BODY, Decoding, EventStream, Framing, HttpProvider, Response, Transport,
@@ -285,6 +285,11 @@ impl Provider for LlamaCpp {
 
     fn validate(&self, request: &ChatRequest) -> Result<(), Error> {
         self.chat.validate(request)
+    }
+
+    /// A llama-server runs on the user's own machine: its tokens cost nothing.
+    fn price(&self, model: &str) -> Option<Price> {
+        self.chat.price(model)
     }
 
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {

@@ -26,7 +26,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use llm_core::{
     ChatRequest, ChatResponse, ChatStream, EmbedRequest, EmbedResponse, Embedder, Error, ErrorKind,
-    Provider,
+    Price, Provider,
 };
 use tokio::time::Instant;
 
@@ -478,6 +478,10 @@ impl Provider for ManagedServer {
 
     fn validate(&self, request: &ChatRequest) -> Result<(), Error> {
         self.client.validate(request)
+    }
+
+    fn price(&self, model: &str) -> Option<Price> {
+        self.client.price(model)
     }
 
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {

@@ -1,7 +1,7 @@
 //! The OpenRouter provider: llm-http's driver over `llm-openai`'s codec, configured by [`OpenRouterConfig`].
 
 use async_trait::async_trait;
-use llm_core::{ChatRequest, ChatResponse, ChatStream, Error, Provider};
+use llm_core::{ChatRequest, ChatResponse, ChatStream, Error, Price, Provider};
 use llm_http::HttpProvider;
 use llm_openai::ChatCompletions;
 
@@ -41,6 +41,10 @@ impl Provider for OpenRouter {
 
     fn validate(&self, request: &ChatRequest) -> Result<(), Error> {
         self.client.validate(request)
+    }
+
+    fn price(&self, model: &str) -> Option<Price> {
+        self.client.price(model)
     }
 
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {

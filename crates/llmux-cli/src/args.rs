@@ -33,6 +33,8 @@ pub enum Command {
     Health(SelectArgs),
     /// List the configured providers and where each setting came from (never a key).
     Providers(SelectArgs),
+    /// List the prices in force (USD per million tokens), with where and when each was read.
+    Prices(PricesArgs),
     /// Serve the chain over HTTP as an OpenAI- and Anthropic-compatible API (gateway keys from
     /// LLMUX_GATEWAY_KEYS, comma-separated; without one, only a loopback address is accepted).
     Serve(ServeArgs),
@@ -120,6 +122,9 @@ pub struct ChatArgs {
     /// Which providers.
     #[command(flatten)]
     pub select: SelectArgs,
+    /// Prices over the shipped ones (`--prices FILE`).
+    #[command(flatten)]
+    pub prices: PricesArg,
     /// A system message.
     #[arg(long)]
     pub system: Option<String>,
@@ -197,6 +202,9 @@ pub struct EmbedArgs {
     /// Which providers (a chain file's entries fall back only within one vector space).
     #[command(flatten)]
     pub select: SelectArgs,
+    /// Prices over the shipped ones (`--prices FILE`).
+    #[command(flatten)]
+    pub prices: PricesArg,
     /// The width of the vectors asked for, where the provider can shorten them (OpenAI's
     /// `text-embedding-3` models); a provider that cannot is a validation error.
     #[arg(long, value_name = "N")]
@@ -225,6 +233,9 @@ pub struct ServeArgs {
     /// Which providers serve every request (every model name a client sends is served by this chain).
     #[command(flatten)]
     pub select: SelectArgs,
+    /// Prices over the shipped ones (`--prices FILE`).
+    #[command(flatten)]
+    pub prices: PricesArg,
     /// Serve the model name NAME with the chain in FILE instead (repeatable); other names go to the main
     /// chain. `GET /v1/models` lists every NAME.
     #[arg(long = "route", value_name = "NAME=FILE")]
@@ -268,4 +279,30 @@ pub struct ServeArgs {
     /// Limit for each request: every attempt, retry and fallback.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
+}
+
+/// `--prices FILE`: prices over the shipped ones.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PricesArg {
+    /// A TOML file of `[[price]]` tables (USD per million tokens: provider, model, input, output,
+    /// cache_read, cache_write) whose rows win over the shipped prices; a chain file's `[[price]]` rows win
+    /// over both. `llmux prices` shows the table in force.
+    #[arg(long = "prices", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+/// `llmux prices`: the price table in force.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PricesArgs {
+    /// Show only the rows that price these models (exact names, or dated snapshots of them).
+    pub models: Vec<String>,
+    /// The prices a chain file's `[[price]]` tables add.
+    #[arg(long, value_name = "FILE")]
+    pub chain: Option<PathBuf>,
+    /// Prices over the shipped ones (`--prices FILE`).
+    #[command(flatten)]
+    pub prices: PricesArg,
+    /// Print JSON lines, one row each.
+    #[arg(long)]
+    pub json: bool,
 }

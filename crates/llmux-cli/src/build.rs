@@ -16,7 +16,7 @@ use llmux::openai::{AzureConfig, OpenAi, OpenAiConfig, OpenAiResponses, Response
 use llmux::openrouter::{OpenRouter, OpenRouterConfig};
 use llmux::{
     ApiKey, ChatRequest, ChatResponse, ChatStream, EmbedRequest, EmbedResponse, Embedder, Error,
-    ErrorKind, Provider, Timeouts,
+    ErrorKind, PriceTable, Provider, Timeouts,
 };
 
 use crate::args::ProviderName;
@@ -89,9 +89,10 @@ pub fn chain(
         builder = builder.state(Arc::new(store));
     }
     for entry in &spec.entries {
-        let mut built = self::entry(entry, options.timeouts)?.strategy(entry.fleet.strategy);
+        let mut built =
+            self::entry(entry, options.timeouts, &spec.prices)?.strategy(entry.fleet.strategy);
         for d in &entry.fleet.deployments {
-            built = built.deployment(self::entry(d, options.timeouts)?);
+            built = built.deployment(self::entry(d, options.timeouts, &spec.prices)?);
         }
         builder = builder.entry(built);
     }
@@ -112,12 +113,22 @@ fn policy(options: Options) -> Policy {
     policy
 }
 
-/// The chain entry (one deployment, for a group) of `entry`: its provider, model, parameters, budgets.
-fn entry(entry: &EntrySpec, timeouts: Timeouts) -> Result<Entry, ConfigError> {
+/// The chain entry (one deployment, for a group) of `entry`: its provider, model, parameters, budgets, and
+/// its price when `prices` (the user's rows) has one for its provider and model (else its provider's own).
+fn entry(entry: &EntrySpec, timeouts: Timeouts, prices: &PriceTable) -> Result<Entry, ConfigError> {
     let provider = provider(entry, timeouts)?;
     let mut built = Entry::new(provider, entry.model.value.clone())
         .defaults(entry.defaults.clone())
         .params(entry.params.clone());
+    // An entry's one price: its chat model's row, else its embedding model's.
+    let name = entry.backend.name();
+    let price = prices.price(name, &entry.model.value).or_else(|| {
+        let embed = entry.embed_model.as_ref()?;
+        prices.price(name, &embed.value)
+    });
+    if let Some(price) = price {
+        built = built.price(price);
+    }
     for (key, value) in &entry.extra {
         built = built.extra(key.clone(), value.clone());
     }
@@ -130,6 +141,16 @@ fn entry(entry: &EntrySpec, timeouts: Timeouts) -> Result<Entry, ConfigError> {
     }
     if let Some(tpm) = fleet.tpm {
         built = built.tpm(tpm);
+    }
+    let [minute, hour, day] = fleet.usd;
+    if let Some(usd) = minute {
+        built = built.usd_per_minute(usd);
+    }
+    if let Some(usd) = hour {
+        built = built.usd_per_hour(usd);
+    }
+    if let Some(usd) = day {
+        built = built.usd_per_day(usd);
     }
     if let Some(id) = &fleet.id {
         built = built.id(id.clone());
@@ -336,7 +357,11 @@ pub fn embed_chain(
             continue;
         };
         let (provider, embedder) = embedder(entry, options.timeouts)?;
+        let price = spec.prices.price(entry.backend.name(), &model);
         let mut built = Entry::new(provider, model.clone()).embeddings(embedder, model);
+        if let Some(price) = price {
+            built = built.price(price);
+        }
         if let Some(space) = &entry.space {
             built = built.space(space.clone());
         }

@@ -2,8 +2,9 @@
 //! one vector per input.
 //!
 //! `--json` prints exactly one line per input, `{"type":"embedding","index":0,"dims":576,"vector":[…]}`, in
-//! input order (keys in that order: other programs read these lines); a failure is one `error` line, as
-//! `chat` prints it. Text mode prints each input's index, width and first values on stdout; failed attempts
+//! input order (keys in that order: other programs read these lines), then one `usage` line as `chat`
+//! prints it (token counts, `cost_usd`: the call's cost or `null` when unknown, `cost_estimated`); a
+//! failure is one `error` line, as `chat` prints it. Text mode prints each input's index, width and first values on stdout; failed attempts
 //! (a fallback's reasons) and errors go to stderr.
 
 use std::io::{self, BufRead, Write};
@@ -113,6 +114,11 @@ where
                 }
                 out.flush()
             });
+            let usage = answer.usage.unwrap_or_default();
+            let written = written.and_then(|()| output.event(Event::Usage(&usage)));
+            for attempt in &answer.attempts {
+                let _ = output.unpriced(attempt);
+            }
             if written.is_ok() {
                 exit::OK
             } else {
@@ -141,7 +147,8 @@ fn prepare(
     stdin: &mut dyn BufRead,
     observer: Option<AttemptObserver>,
 ) -> Result<(llmux::chain::Chain, EmbedRequest), ConfigError> {
-    let spec = spec::resolve_embed(&args.select, env)?;
+    let spec =
+        spec::resolve_embed(&args.select, env)?.with_prices_file(args.prices.file.as_deref())?;
     let inputs = texts(&args.texts, stdin)?;
     let options = Options::from_flags(
         args.connect_timeout,

@@ -21,6 +21,7 @@ pub mod local;
 pub mod log;
 pub mod media;
 pub mod output;
+pub mod prices;
 pub mod serve;
 pub mod spec;
 pub mod spinner;
@@ -75,6 +76,10 @@ where
         }
         Command::Health(select) => runtime.block_on(inspect::health(select, env, &mut stdout)),
         Command::Providers(select) => inspect::providers(select, env, &mut stdout),
+        Command::Prices(args) => {
+            let mut stderr = stderr;
+            prices::run(args, env, &mut stdout, &mut stderr)
+        }
         Command::Serve(args) => runtime.block_on(serve::run(args, env)),
     }
 }

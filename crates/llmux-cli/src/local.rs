@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 use llmux::llamacpp::{LlamaCppConfig, ManagedConfig, ManagedServer, Pooling};
 use llmux::{
-    ChatRequest, ChatResponse, ChatStream, EmbedRequest, EmbedResponse, Embedder, Error, Provider,
-    Timeouts,
+    ChatRequest, ChatResponse, ChatStream, EmbedRequest, EmbedResponse, Embedder, Error, Price,
+    Provider, Timeouts,
 };
 use tokio::sync::OnceCell;
 
@@ -60,6 +60,11 @@ impl Provider for LazyLocal {
 
     fn validate(&self, request: &ChatRequest) -> Result<(), Error> {
         self.validator.validate(request)
+    }
+
+    /// The managed llama-server runs on this machine: its tokens cost nothing.
+    fn price(&self, _model: &str) -> Option<Price> {
+        Some(Price::FREE)
     }
 
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {

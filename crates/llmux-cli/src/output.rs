@@ -7,7 +7,9 @@
 use std::io::{self, Write};
 
 use llmux::chain::Skipped;
-use llmux::{Attempt, Error, FinishReason, StreamStart, ToolCall, Usage};
+use std::collections::HashSet;
+
+use llmux::{Attempt, Cost, Error, FinishReason, StreamStart, ToolCall, Usage};
 use serde_json::{Value, json};
 
 use crate::spinner::Spinner;
@@ -45,6 +47,7 @@ pub fn event_json(event: Event<'_>) -> Value {
             "model": a.model,
             "retry": a.retry,
             "outcome": a.outcome_str(),
+            "cost_usd": cost_usd(a.cost),
         }),
         Event::Skip(s) => json!({
             "type": "skip",
@@ -68,6 +71,8 @@ pub fn event_json(event: Event<'_>) -> Value {
             "cache_read_input_tokens": u.cached_input_tokens,
             "cache_write_input_tokens": u.cache_write_input_tokens,
             "reasoning_tokens": u.reasoning_tokens,
+            "cost_usd": cost_usd(u.cost),
+            "cost_estimated": u.cost.is_some_and(|c| c.estimated),
         }),
         Event::ToolCall(index, call) => json!({
             "type": "tool_call",
@@ -95,6 +100,11 @@ pub fn event_json(event: Event<'_>) -> Value {
     }
 }
 
+/// A cost as the JSON lines give it: dollars, or `null` when unknown.
+pub fn cost_usd(cost: Option<Cost>) -> Value {
+    cost.map_or(Value::Null, |c| json!(c.usd.as_dollars()))
+}
+
 /// How to print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -115,6 +125,8 @@ pub struct Output<O: Write, E: Write> {
     at_line_start: bool,
     /// Whether any answer text was printed.
     printed_text: bool,
+    /// The (provider, model) pairs already said to have no known price.
+    unpriced: HashSet<(String, String)>,
 }
 
 impl<O: Write, E: Write> Output<O, E> {
@@ -127,6 +139,7 @@ impl<O: Write, E: Write> Output<O, E> {
             spinner,
             at_line_start: true,
             printed_text: false,
+            unpriced: HashSet::new(),
         }
     }
 
@@ -163,10 +176,27 @@ impl<O: Write, E: Write> Output<O, E> {
         self.out.flush()
     }
 
+    /// Says once per provider and model, on stderr, that an attempt's cost is unknown: its model has no
+    /// price.
+    pub fn unpriced(&mut self, attempt: &Attempt) -> io::Result<()> {
+        let key = (attempt.provider.clone(), attempt.model.clone());
+        if attempt.cost.is_some() || !self.unpriced.insert(key) {
+            return Ok(());
+        }
+        self.note(&format!(
+            "no price is known for {} model `{}`: its cost is unknown (add a [[price]] row to the chain \
+             file or give --prices FILE; `llmux prices` lists the known ones)",
+            attempt.provider, attempt.model
+        ))
+    }
+
     /// Reports `event`.
     pub fn event(&mut self, event: Event<'_>) -> io::Result<()> {
         if !matches!(event, Event::Attempt(_) | Event::Skip(_)) {
             self.stop_spinner();
+        }
+        if let Event::Attempt(a) = event {
+            self.unpriced(a)?;
         }
         if self.mode == Mode::Json {
             return self.json_line(event);

@@ -23,7 +23,8 @@ fn json_lines(events: &[Event<'_>]) -> Vec<Value> {
 
 #[test]
 fn every_event_has_its_json_shape_with_nulls_for_absent_values() {
-    let ok = Attempt::succeeded(1, "llamacpp", "smol", 0, Duration::from_millis(5));
+    let mut ok = Attempt::succeeded(1, "llamacpp", "smol", 0, Duration::from_millis(5));
+    ok.cost = Some(llmux::Cost::ZERO);
     let err = Error::new(ErrorKind::RateLimited, "slow down")
         .with_provider("openai")
         .with_status(429)
@@ -36,6 +37,9 @@ fn every_event_has_its_json_shape_with_nulls_for_absent_values() {
     usage.input_tokens = Some(3);
     usage.output_tokens = Some(4);
     usage.cached_input_tokens = Some(2);
+    usage.cost = Some(llmux::Cost::estimate(
+        llmux::Usd::from_dollars(0.000125).unwrap(),
+    ));
     let lines = json_lines(&[
         Event::Attempt(&failed),
         Event::Attempt(&ok),
@@ -49,13 +53,16 @@ fn every_event_has_its_json_shape_with_nulls_for_absent_values() {
     assert_eq!(
         lines,
         [
-            json!({"type":"attempt","entry":0,"provider":"openai","model":"gpt","retry":2,"outcome":"rate_limited"}),
-            json!({"type":"attempt","entry":1,"provider":"llamacpp","model":"smol","retry":0,"outcome":"ok"}),
+            json!({"type":"attempt","entry":0,"provider":"openai","model":"gpt","retry":2,"outcome":"rate_limited",
+                   "cost_usd":0.0}),
+            json!({"type":"attempt","entry":1,"provider":"llamacpp","model":"smol","retry":0,"outcome":"ok",
+                   "cost_usd":0.0}),
             json!({"type":"start","provider":"llamacpp","model":"smol","request_id":"r-2"}),
             json!({"type":"reasoning","text":"hmm"}),
             json!({"type":"delta","text":"Hi"}),
             json!({"type":"usage","input_tokens":3,"output_tokens":4,"total_tokens":7,
-                   "cache_read_input_tokens":2,"cache_write_input_tokens":null,"reasoning_tokens":null}),
+                   "cache_read_input_tokens":2,"cache_write_input_tokens":null,"reasoning_tokens":null,
+                   "cost_usd":0.000125,"cost_estimated":true}),
             json!({"type":"finish","reason":"length"}),
             json!({"type":"error","kind":"rate_limited","retryable":true,"retry_after_ms":1500,
                    "provider":"openai","status":429,"request_id":"req-1","message":"slow down","violations":[]}),
@@ -125,4 +132,26 @@ fn a_tool_call_is_one_json_line_in_order_and_a_readable_line_in_text_mode() {
         String::from_utf8(stdout).unwrap(),
         "Checking.\ntool call call_A get_weather({\"city\":\"Paris\"})\n"
     );
+}
+
+#[test]
+fn an_unknown_cost_is_null_and_said_once_on_stderr() {
+    let mut out = Output::new(Mode::Json, Vec::new(), Vec::new(), None);
+    let unpriced = Attempt::succeeded(0, "openai", "mystery", 0, Duration::ZERO);
+    for _ in 0..3 {
+        out.event(Event::Attempt(&unpriced)).unwrap();
+    }
+    out.event(Event::Usage(&Usage::new(1, 2))).unwrap();
+    let (stdout, stderr) = out.into_inner();
+    let lines: Vec<Value> = String::from_utf8(stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["cost_usd"], Value::Null);
+    assert_eq!(lines[3]["cost_usd"], Value::Null);
+    assert_eq!(lines[3]["cost_estimated"], false);
+    let stderr = String::from_utf8(stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "said once: {stderr}");
+    assert!(stderr.contains("no price is known for openai model `mystery`"));
 }

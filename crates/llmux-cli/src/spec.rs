@@ -7,7 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use llmux::chain::Strategy;
-use llmux::{ApiKey, Params};
+use llmux::{ApiKey, Params, PriceEntry, PriceTable, Usd};
 use serde::Deserialize;
 
 use crate::args::{ProviderName, SelectArgs};
@@ -152,6 +152,8 @@ pub struct FleetSpec {
     pub rpm: Option<u64>,
     /// Tokens per minute (`tpm`).
     pub tpm: Option<u64>,
+    /// Dollars per minute, hour and day (`usd_per_minute`, `usd_per_hour`, `usd_per_day`).
+    pub usd: [Option<Usd>; 3],
     /// The id shared state is keyed by (`id`).
     pub id: Option<String>,
     /// Its weight among a group's deployments (`weight`).
@@ -214,6 +216,48 @@ pub struct ChainSpec {
     pub state: Option<StateSpec>,
     /// The gateway keys a chain file names (`[gateway] keys`), read by `llmux serve` only.
     pub gateway_keys: GatewayKeys,
+    /// The prices the user gave: a `--prices` file's rows under the chain file's `[[price]]` rows (each
+    /// entry's own price when one matches it, over the price its provider ships).
+    pub prices: PriceTable,
+}
+
+impl ChainSpec {
+    /// A chain of `entries` with nothing else set.
+    pub fn of(entries: Vec<EntrySpec>) -> ChainSpec {
+        ChainSpec {
+            entries,
+            state: None,
+            gateway_keys: GatewayKeys::default(),
+            prices: PriceTable::default(),
+        }
+    }
+
+    /// Puts the rows of the prices file at `path` under this chain's own (`--prices FILE`).
+    pub fn with_prices_file(mut self, path: Option<&Path>) -> Result<ChainSpec, ConfigError> {
+        if let Some(path) = path {
+            let mut table = read_prices(path)?;
+            table.overlay(&self.prices);
+            self.prices = table;
+        }
+        Ok(self)
+    }
+}
+
+/// The `[[price]]` tables of the file at `path`.
+pub fn read_prices(path: &Path) -> Result<PriceTable, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError(format!(
+            "cannot read the prices file {}: {e}",
+            path.display()
+        ))
+    })?;
+    PriceTable::from_toml(&text).map_err(|e| {
+        ConfigError(format!(
+            "invalid prices file {}: {}",
+            path.display(),
+            e.to_string().trim_end()
+        ))
+    })
 }
 
 /// The fixed facts about a provider the CLI needs.
@@ -319,11 +363,7 @@ pub fn info(provider: ProviderName) -> ProviderInfo {
 /// Resolves the chain `select` asks for in `env`.
 pub fn resolve(select: &SelectArgs, env: &Env) -> Result<ChainSpec, ConfigError> {
     if let Some(provider) = select.provider {
-        return single(provider, select, env).map(|e| ChainSpec {
-            entries: vec![e],
-            state: None,
-            gateway_keys: GatewayKeys::default(),
-        });
+        return single(provider, select, env).map(|e| ChainSpec::of(vec![e]));
     }
     if let Some(path) = &select.chain {
         let text = std::fs::read_to_string(path).map_err(|e| {
@@ -351,11 +391,7 @@ pub fn resolve_embed(select: &SelectArgs, env: &Env) -> Result<ChainSpec, Config
         Backend::Remote(p) => info(*p).default_embed_model.is_some(),
     };
     match spec.entries.into_iter().find(embeds) {
-        Some(entry) => Ok(ChainSpec {
-            entries: vec![entry],
-            state: None,
-            gateway_keys: GatewayKeys::default(),
-        }),
+        Some(entry) => Ok(ChainSpec::of(vec![entry])),
         None => Err(ConfigError(format!(
             "no configured provider embeds (Claude and OpenRouter do not through llmux): set OPENAI_API_KEY, \
              OLLAMA_HOST or LLAMA_SERVER_URL, or run `cargo xtask peers` to install llama-server and SmolLM2, \
@@ -496,11 +532,7 @@ pub fn default_chain(env: &Env) -> Result<ChainSpec, ConfigError> {
             LOCAL_MODEL_VAR
         )));
     }
-    Ok(ChainSpec {
-        entries,
-        state: None,
-        gateway_keys: GatewayKeys::default(),
-    })
+    Ok(ChainSpec::of(entries))
 }
 
 /// The managed local llama-server's binary and model, as the environment locates them.
@@ -605,6 +637,9 @@ struct ChainFile {
     state: Option<StateFile>,
     gateway: Option<GatewayFile>,
     entry: Vec<FileEntry>,
+    /// Prices that win over a `--prices` file's and the shipped ones.
+    #[serde(default)]
+    price: Vec<PriceEntry>,
 }
 
 #[derive(Deserialize)]
@@ -638,6 +673,9 @@ struct FileEntry {
     params: toml::Table,
     rpm: Option<u64>,
     tpm: Option<u64>,
+    usd_per_minute: Option<f64>,
+    usd_per_hour: Option<f64>,
+    usd_per_day: Option<f64>,
     id: Option<String>,
     strategy: Option<String>,
     #[serde(default)]
@@ -685,6 +723,9 @@ struct FileDeployment {
     params: toml::Table,
     rpm: Option<u64>,
     tpm: Option<u64>,
+    usd_per_minute: Option<f64>,
+    usd_per_hour: Option<f64>,
+    usd_per_day: Option<f64>,
     id: Option<String>,
     weight: Option<u32>,
 }
@@ -770,6 +811,11 @@ pub fn parse_chain_file(text: &str, path: &Path, env: &Env) -> Result<ChainSpec,
             {
                 spec.fleet.rpm = e.rpm;
                 spec.fleet.tpm = e.tpm;
+                spec.fleet.usd = dollars(
+                    [e.usd_per_minute, e.usd_per_hour, e.usd_per_day],
+                    &format!("entry {i}"),
+                    &mut problems,
+                );
                 spec.fleet.id.clone_from(&e.id);
                 spec.extra = extra;
                 spec.reasoning = reasoning;
@@ -808,6 +854,15 @@ pub fn parse_chain_file(text: &str, path: &Path, env: &Env) -> Result<ChainSpec,
                 // An entry's rpm/tpm is the default of each deployment that sets none.
                 spec.fleet.rpm = dep.rpm.or(e.rpm);
                 spec.fleet.tpm = dep.tpm.or(e.tpm);
+                spec.fleet.usd = dollars(
+                    [
+                        dep.usd_per_minute.or(e.usd_per_minute),
+                        dep.usd_per_hour.or(e.usd_per_hour),
+                        dep.usd_per_day.or(e.usd_per_day),
+                    ],
+                    &at,
+                    &mut problems,
+                );
                 spec.fleet.id.clone_from(&dep.id);
                 spec.fleet.weight = dep.weight;
                 spec.extra.clone_from(&extra);
@@ -844,11 +899,16 @@ pub fn parse_chain_file(text: &str, path: &Path, env: &Env) -> Result<ChainSpec,
             gateway_keys.push(key.to_owned());
         }
     }
+    let prices = PriceTable::from_entries(file.price).unwrap_or_else(|e| {
+        problems.push(e.to_string());
+        PriceTable::default()
+    });
     if problems.is_empty() {
         Ok(ChainSpec {
             entries,
             state,
             gateway_keys: GatewayKeys(gateway_keys),
+            prices,
         })
     } else {
         Err(ConfigError(format!(
@@ -857,6 +917,23 @@ pub fn parse_chain_file(text: &str, path: &Path, env: &Env) -> Result<ChainSpec,
             problems.join("; ")
         )))
     }
+}
+
+/// A table's `usd_per_minute`, `usd_per_hour` and `usd_per_day` as amounts; a value that is not one is a
+/// problem recorded.
+fn dollars(values: [Option<f64>; 3], at: &str, problems: &mut Vec<String>) -> [Option<Usd>; 3] {
+    let names = ["usd_per_minute", "usd_per_hour", "usd_per_day"];
+    let mut out = [None; 3];
+    for ((value, name), slot) in values.into_iter().zip(names).zip(&mut out) {
+        let Some(v) = value else { continue };
+        match Usd::from_dollars(v).filter(|u| *u > Usd::ZERO) {
+            Some(usd) => *slot = Some(usd),
+            None => problems.push(format!(
+                "{at}: {name} = {v}: expected an amount of dollars above 0"
+            )),
+        }
+    }
+    out
 }
 
 /// The spec of one provider table; `None` (and a problem recorded) when its provider is unknown.

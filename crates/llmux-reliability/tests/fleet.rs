@@ -276,12 +276,21 @@ fn a_dollar_budget_holds_across_four_concurrent_processes() {
     println!(
         "fleet: ${budget} a minute across 4 processes: {sent_first} of 120 calls to entry 0 spent ${spent}"
     );
-    assert_eq!(answered, 120, "every call answered (entry 1 takes the rest)");
-    assert!(sent_first > 0 && sent_first < 120, "the budget passed entry 0 over once spent");
+    assert_eq!(
+        answered, 120,
+        "every call answered (entry 1 takes the rest)"
+    );
+    assert!(
+        sent_first > 0 && sent_first < 120,
+        "the budget passed entry 0 over once spent"
+    );
     // Each process alone would allow the whole budget (4x in all); shared, the fleet spends at most the
     // budget plus what real costs exceeded the reservations of the four calls that can be in flight.
     assert!(spent <= budget * 1.25, "spent ${spent} of ${budget}");
-    assert!(spent >= budget * 0.5, "the budget was used: ${spent} of ${budget}");
+    assert!(
+        spent >= budget * 0.5,
+        "the budget was used: ${spent} of ${budget}"
+    );
 }
 
 #[test]

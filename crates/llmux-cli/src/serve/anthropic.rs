@@ -342,9 +342,18 @@ fn stop_reason(reason: Option<&FinishReason>) -> &str {
     }
 }
 
+/// Anthropic's `input_tokens`: the prompt tokens neither read from nor written to the cache (llmux's
+/// `input_tokens` counts them all, so both are taken out: a client adds them back).
+fn uncached_input(u: &Usage) -> Option<u64> {
+    let cached = u.cached_input_tokens.unwrap_or(0);
+    let written = u.cache_write_input_tokens.unwrap_or(0);
+    u.input_tokens
+        .map(|n| n.saturating_sub(cached).saturating_sub(written))
+}
+
 fn usage(u: Option<&Usage>) -> Value {
     let mut v = json!({
-        "input_tokens": u.and_then(|u| u.input_tokens).unwrap_or(0),
+        "input_tokens": u.and_then(uncached_input).unwrap_or(0),
         "output_tokens": u.and_then(|u| u.output_tokens).unwrap_or(0),
     });
     if let Some(n) = u.and_then(|u| u.cache_write_input_tokens) {
@@ -509,7 +518,7 @@ impl Encode for Events {
         }
         let mut usage =
             json!({"output_tokens": self.usage.and_then(|u| u.output_tokens).unwrap_or(0)});
-        if let Some(n) = self.usage.and_then(|u| u.input_tokens) {
+        if let Some(n) = self.usage.as_ref().and_then(uncached_input) {
             usage["input_tokens"] = json!(n);
         }
         wire::sse(

@@ -117,11 +117,15 @@ pub async fn handle(State(gateway): State<Shared>, body: Body) -> Response {
                         .into_response()
                 }
                 Ok(chain) => match chain.embed(&call.request).await {
-                    Ok(answer) => (
-                        [(header::CONTENT_TYPE, "application/json")],
-                        response(&answer, &call.request.model, call.base64).to_string(),
-                    )
-                        .into_response(),
+                    Ok(answer) => {
+                        let mut http = (
+                            [(header::CONTENT_TYPE, "application/json")],
+                            response(&answer, &call.request.model, call.base64).to_string(),
+                        )
+                            .into_response();
+                        super::cost_header(&mut http, answer.usage.and_then(|u| u.cost));
+                        http
+                    }
                     Err(e) => ApiError::from_error(dialect, &e).into_response(),
                 },
             },

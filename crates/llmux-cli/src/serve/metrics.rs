@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use llmux::Attempt;
+use llmux::{Attempt, Usd};
 use llmux::chain::{BreakerState, EntryHealth, Skipped};
 
 /// Upper bounds of the time-to-first-token buckets, in seconds.
@@ -26,6 +26,8 @@ pub struct Metrics {
     open_streams: AtomicI64,
     stream_failures: Mutex<BTreeMap<&'static str, u64>>,
     skips: Mutex<BTreeMap<(String, &'static str), u64>>,
+    /// What attempts cost, by route, provider and model, summed exactly.
+    cost: Mutex<BTreeMap<(String, String, String), Usd>>,
 }
 
 #[derive(Debug, Default)]
@@ -48,11 +50,19 @@ impl Metrics {
             .or_default() += 1;
     }
 
-    /// One attempt the chain made.
-    pub fn attempt(&self, attempt: &Attempt) {
+    /// One attempt the chain of `route` made (`""`: the main chain), and what it cost when known.
+    pub fn attempt(&self, route: &str, attempt: &Attempt) {
         *lock(&self.attempts)
             .entry((attempt.provider.clone(), attempt.outcome_str()))
             .or_default() += 1;
+        if let Some(cost) = attempt.cost.filter(|c| c.usd > Usd::ZERO) {
+            let key = (
+                route.to_owned(),
+                attempt.provider.clone(),
+                attempt.model.clone(),
+            );
+            *lock(&self.cost).entry(key).or_default() += cost.usd;
+        }
     }
 
     /// An entry the chain passed over without a request (the gateway's form of the CLI's `skip` line).
@@ -151,6 +161,17 @@ impl Metrics {
         out.push_str("# HELP llmux_open_requests Whole (unstreamed) answers being prepared now.\n");
         out.push_str("# TYPE llmux_open_requests gauge\n");
         let _ = writeln!(out, "llmux_open_requests {open_requests}");
+        out.push_str("# HELP llmux_cost_usd_total What attempts cost in US dollars (estimates included: a cut stream, a cancelled hedge), by route, provider and model; models of unknown price are not counted.\n");
+        out.push_str("# TYPE llmux_cost_usd_total counter\n");
+        for ((route, provider, model), usd) in lock(&self.cost).iter() {
+            let _ = writeln!(
+                out,
+                "llmux_cost_usd_total{{route=\"{}\",provider=\"{}\",model=\"{}\"}} {usd}",
+                escape(route),
+                escape(provider),
+                escape(model)
+            );
+        }
         out.push_str("# HELP llmux_breaker_state Each chain entry's circuit breaker: 0 closed, 1 open, 2 half-open.\n");
         out.push_str("# TYPE llmux_breaker_state gauge\n");
         for (route, entry) in health
@@ -192,7 +213,10 @@ mod tests {
         let m = Metrics::default();
         m.request("openai", true, 200);
         m.request("openai", true, 200);
-        m.attempt(&Attempt::succeeded(0, "claude", "m", 0, Duration::ZERO));
+        let mut priced = Attempt::succeeded(0, "claude", "m", 0, Duration::ZERO);
+        priced.cost = Some(llmux::Cost::exact(Usd::from_picos(1_500_000_000)));
+        m.attempt("fast", &priced);
+        m.attempt("fast", &priced);
         m.ttft(Duration::from_millis(30));
         m.ttft(Duration::from_secs(60));
         m.stream_failed("anthropic");
@@ -202,8 +226,14 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("llmux_attempts_total{provider=\"claude\",outcome=\"ok\"} 1"),
+            text.contains("llmux_attempts_total{provider=\"claude\",outcome=\"ok\"} 2"),
             "{text}"
+        );
+        assert!(
+            text.contains(
+                "llmux_cost_usd_total{route=\"fast\",provider=\"claude\",model=\"m\"} 0.003"
+            ),
+            "two attempts of $0.0015, summed exactly: {text}"
         );
         assert!(
             text.contains("llmux_time_to_first_token_seconds_bucket{le=\"0.05\"} 1"),

@@ -177,7 +177,8 @@ fn prepare(args: &ServeArgs, env: &Env) -> Result<(Gateway, SocketAddr), ConfigE
             }
         }
     }
-    let spec = spec::resolve(&args.select, env)?;
+    let prices = args.prices.file.as_deref();
+    let spec = spec::resolve(&args.select, env)?.with_prices_file(prices)?;
     let mut keys = gateway_keys(env);
     keys.extend(
         spec.gateway_keys
@@ -199,10 +200,13 @@ fn prepare(args: &ServeArgs, env: &Env) -> Result<(Gateway, SocketAddr), ConfigE
         args.max_retries,
     );
     let metrics = Arc::new(Metrics::default());
-    let observer: AttemptObserver = {
+    // Each route's attempts are counted under its name (`""`: the main chain), their costs too.
+    let observer_for = |route: &str| -> AttemptObserver {
         let metrics = Arc::clone(&metrics);
-        Arc::new(move |attempt| metrics.attempt(attempt))
+        let route = route.to_owned();
+        Arc::new(move |attempt| metrics.attempt(&route, attempt))
     };
+    let observer = observer_for("");
     let skips: SkipObserver = {
         let metrics = Arc::clone(&metrics);
         Arc::new(move |skipped| metrics.skip(skipped))
@@ -222,7 +226,7 @@ fn prepare(args: &ServeArgs, env: &Env) -> Result<(Gateway, SocketAddr), ConfigE
             chain: Some(file.into()),
             ..crate::args::SelectArgs::default()
         };
-        let spec = spec::resolve(&select, env)?;
+        let spec = spec::resolve(&select, env)?.with_prices_file(prices)?;
         if !spec.gateway_keys.expose().is_empty() {
             return Err(ConfigError(format!(
                 "--route `{name}`: [gateway] keys are read from the main chain file only"
@@ -231,7 +235,7 @@ fn prepare(args: &ServeArgs, env: &Env) -> Result<(Gateway, SocketAddr), ConfigE
         let built = build::chain(
             &spec,
             options,
-            Some(Arc::clone(&observer)),
+            Some(observer_for(name)),
             Some(Arc::clone(&skips)),
         )?;
         if routes.insert(name.to_owned(), built).is_some() {
@@ -444,6 +448,13 @@ fn provider_header(response: &mut Response, provider: &str) {
     }
 }
 
+/// `x-llmux-cost-usd`: what a whole answer cost, every attempt included, in dollars; absent when unknown.
+pub(crate) fn cost_header(response: &mut Response, cost: Option<llmux::Cost>) {
+    if let Some(v) = cost.and_then(|c| HeaderValue::from_str(&c.usd.to_string()).ok()) {
+        response.headers_mut().insert("x-llmux-cost-usd", v);
+    }
+}
+
 async fn whole(gateway: &Gateway, dialect: Dialect, parsed: Parsed) -> Response {
     // Held (and counted as open) until this future ends, answered or dropped with its client.
     let Ok(_permit) = Arc::clone(&gateway.requests).try_acquire_owned() else {
@@ -462,6 +473,7 @@ async fn whole(gateway: &Gateway, dialect: Dialect, parsed: Parsed) -> Response 
             )
                 .into_response();
             provider_header(&mut response, &answer.provider);
+            cost_header(&mut response, answer.cost());
             response
         }
         Err(e) => ApiError::from_error(dialect, &e).into_response(),

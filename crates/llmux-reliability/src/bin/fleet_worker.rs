@@ -65,8 +65,9 @@ fn parse() -> Result<Args, String> {
             "--rpm" => args.rpm = Some(number()?),
             "--usd-per-minute" => {
                 let dollars: f64 = value.parse().map_err(|e| format!("{value}: {e}"))?;
-                args.usd_per_minute =
-                    Some(Usd::from_dollars(dollars).ok_or_else(|| format!("{value}: not dollars"))?);
+                args.usd_per_minute = Some(
+                    Usd::from_dollars(dollars).ok_or_else(|| format!("{value}: not dollars"))?,
+                );
             }
             "--threshold" => {
                 args.threshold = u32::try_from(number()?).map_err(|e| e.to_string())?
