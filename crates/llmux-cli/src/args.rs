@@ -288,7 +288,7 @@ pub struct PricesArg {
     /// cache_read, cache_write) whose rows win over the shipped prices; a chain file's `[[price]]` rows win
     /// over both. `llmux prices` shows the table in force.
     #[arg(long = "prices", value_name = "FILE")]
-    pub file: Option<PathBuf>,
+    pub prices_file: Option<PathBuf>,
 }
 
 /// `llmux prices`: the price table in force.
@@ -305,4 +305,14 @@ pub struct PricesArgs {
     /// Print JSON lines, one row each.
     #[arg(long)]
     pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
 }

@@ -148,7 +148,7 @@ fn prepare(
     observer: Option<AttemptObserver>,
 ) -> Result<(llmux::chain::Chain, EmbedRequest), ConfigError> {
     let spec =
-        spec::resolve_embed(&args.select, env)?.with_prices_file(args.prices.file.as_deref())?;
+        spec::resolve_embed(&args.select, env)?.with_prices_file(args.prices.prices_file.as_deref())?;
     let inputs = texts(&args.texts, stdin)?;
     let options = Options::from_flags(
         args.connect_timeout,

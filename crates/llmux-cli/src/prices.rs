@@ -51,7 +51,7 @@ pub fn in_force(
 
 /// Runs `llmux prices`.
 pub fn run(args: &PricesArgs, env: &Env, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
-    let table = match in_force(args.prices.file.as_deref(), args.chain.as_deref(), env) {
+    let table = match in_force(args.prices.prices_file.as_deref(), args.chain.as_deref(), env) {
         Ok(t) => t,
         Err(e) => {
             let _ = writeln!(err, "llmux: {}", e.0);

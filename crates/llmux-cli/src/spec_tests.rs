@@ -371,3 +371,91 @@ fn a_chain_file_names_gateway_keys_that_never_print() {
     assert!(!shown.contains("gw-secret"), "{shown}");
     assert!(shown.contains("GatewayKeys(2 keys"), "{shown}");
 }
+
+#[test]
+fn a_chain_file_prices_models_and_sets_dollar_budgets() {
+    let env = Env::from_pairs([("OPENAI_API_KEY", "sk-a")]);
+    let text = r#"
+[[price]]
+provider = "openai"
+model = "gpt-4o-mini"
+input = 0.15
+output = 0.60
+cache_read = 0.075
+
+[[price]]
+model = "anywhere"
+input = 1
+output = 2
+
+[[entry]]
+provider = "openai"
+model = "gpt-4o-mini"
+usd_per_minute = 0.5
+usd_per_day = 20
+
+[[entry]]
+strategy = "in_order"
+usd_per_hour = 3
+
+[[entry.deployment]]
+provider = "openai"
+model = "anywhere"
+
+[[entry.deployment]]
+provider = "openai"
+model = "anywhere"
+usd_per_hour = 1
+"#;
+    let spec = parse_chain_file(text, Path::new("c.toml"), &env).expect("valid");
+    let dollars = |d: f64| Some(llmux::Usd::from_dollars(d).unwrap());
+    assert_eq!(spec.entries[0].fleet.usd, [dollars(0.5), None, dollars(20.0)]);
+    assert_eq!(spec.entries[1].fleet.usd, [None, dollars(3.0), None]);
+    assert_eq!(
+        spec.entries[1].fleet.deployments[0].fleet.usd,
+        [None, dollars(1.0), None],
+        "a deployment's own budget wins"
+    );
+    let mini = spec.prices.price("openai", "gpt-4o-mini").expect("a row");
+    assert_eq!(mini.rates.cache_read, llmux::Usd::from_dollars(0.075).unwrap());
+    assert!(spec.prices.price("claude", "anywhere").is_some());
+
+    // A --prices file's rows go under the chain file's.
+    let dir = std::env::temp_dir().join(format!("llmux-prices-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("prices.toml");
+    std::fs::write(
+        &file,
+        "[[price]]\nprovider = \"openai\"\nmodel = \"gpt-4o-mini\"\ninput = 9\noutput = 9\n\
+         [[price]]\nprovider = \"openai\"\nmodel = \"other\"\ninput = 3\noutput = 4\n",
+    )
+    .unwrap();
+    let merged = spec.with_prices_file(Some(&file)).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        merged.prices.price("openai", "gpt-4o-mini").unwrap().rates.input,
+        llmux::Usd::from_dollars(0.15).unwrap(),
+        "the chain file's row wins"
+    );
+    assert!(merged.prices.price("openai", "other").is_some());
+}
+
+#[test]
+fn price_and_budget_mistakes_say_what() {
+    let env = Env::from_pairs([("OPENAI_API_KEY", "sk-a")]);
+    let err = |text: &str| {
+        parse_chain_file(text, Path::new("c.toml"), &env)
+            .expect_err("invalid")
+            .0
+    };
+    let entry = "[[entry]]\nprovider = \"openai\"\nmodel = \"m\"\n";
+    assert!(
+        err(&format!("{entry}[[price]]\nmodel = \"m\"\ninput = 1\noutput = 1\nextra = 2\n"))
+            .contains("extra")
+    );
+    assert!(
+        err(&format!("{entry}[[price]]\nmodel = \"m\"\ninput = -1\noutput = 1\n")).contains("input")
+    );
+    assert!(err(&format!("{entry}usd_per_day = -3\n")).contains("usd_per_day"));
+    assert!(err("[[entry]]\nprovider = \"openai\"\nmodel = \"m\"\nusd_per_week = 3\n").contains("usd_per_week"));
+}

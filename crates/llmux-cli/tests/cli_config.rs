@@ -84,8 +84,10 @@ async fn a_missing_key_is_an_auth_attempt_and_the_chain_moves_on() {
     assert_eq!(
         run.of_type("attempt"),
         [
-            json!({"type":"attempt","entry":0,"provider":"openrouter","model":"first","retry":0,"outcome":"auth"}),
-            json!({"type":"attempt","entry":1,"provider":"openai","model":"second","retry":0,"outcome":"ok"}),
+            json!({"type":"attempt","entry":0,"provider":"openrouter","model":"first","retry":0,"outcome":"auth",
+                   "cost_usd":0.0}),
+            json!({"type":"attempt","entry":1,"provider":"openai","model":"second","retry":0,"outcome":"ok",
+                   "cost_usd":null}),
         ]
     );
     let text: String = run

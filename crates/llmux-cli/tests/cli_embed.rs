@@ -48,14 +48,22 @@ async fn llama_like() -> MockServer {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn json_prints_exactly_one_line_per_input_in_order() {
+async fn json_prints_exactly_one_line_per_input_in_order_then_the_usage() {
     let server = llama_like().await;
     let run = embed(&server, &["--json", "first", "second"], None).await;
     assert_eq!(run.code, 0, "{run:?}");
+    let (vectors, usage) = run.stdout.split_at(run.stdout.find("{\"cache").expect("a usage line"));
     assert_eq!(
-        run.stdout,
+        vectors,
         "{\"type\":\"embedding\",\"index\":0,\"dims\":3,\"vector\":[0.0,0.5,-2.0]}\n\
          {\"type\":\"embedding\",\"index\":1,\"dims\":3,\"vector\":[1.0,0.5,-2.0]}\n"
+    );
+    let usage: Value = serde_json::from_str(usage.trim_end()).expect("one JSON line");
+    assert_eq!(
+        usage,
+        json!({"type":"usage","input_tokens":2,"output_tokens":null,"total_tokens":2,"cache_read_input_tokens":null,
+               "cache_write_input_tokens":null,"reasoning_tokens":null,"cost_usd":0.0,"cost_estimated":false}),
+        "a local server costs nothing"
     );
     let sent: Value =
         serde_json::from_slice(&server.received_requests().await.unwrap()[0].body).unwrap();
@@ -125,10 +133,15 @@ async fn openai_is_asked_for_base64_and_claude_cannot_embed() {
     )
     .await;
     assert_eq!(run.code, 0, "{run:?}");
+    let lines = run.json_lines();
     assert_eq!(
-        run.stdout,
-        "{\"type\":\"embedding\",\"index\":0,\"dims\":2,\"vector\":[1.0,-0.5]}\n"
+        lines[0],
+        json!({"type":"embedding","index":0,"dims":2,"vector":[1.0,-0.5]})
     );
+    // No usage came back: the input's estimate (1 token) at the shipped $0.02 per million.
+    assert_eq!(lines[1]["type"], "usage");
+    assert_eq!(lines[1]["cost_usd"], json!(0.00000002));
+    assert_eq!(lines[1]["cost_estimated"], true);
     assert!(!run.stderr.contains(KEY));
     let run = llmux(
         &["embed", "--provider", "claude", "x"],
@@ -173,10 +186,11 @@ async fn a_chain_file_falls_back_within_its_declared_space_and_refuses_two_space
     .await;
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(
-        run.json_lines().len(),
+        run.of_type("embedding").len(),
         1,
         "no attempt lines: one line per input"
     );
+    assert_eq!(run.json_lines().len(), 2, "and the usage");
     let sent: Value =
         serde_json::from_slice(&up.received_requests().await.unwrap()[0].body).unwrap();
     assert_eq!(
@@ -237,7 +251,7 @@ fn the_default_embeds_offline_with_a_local_llama_server() {
         None,
     );
     assert_eq!(run.code, 0, "{run:?}");
-    let lines = run.json_lines();
+    let lines = run.of_type("embedding");
     assert_eq!(lines.len(), 3);
     for (i, line) in lines.iter().enumerate() {
         assert_eq!(line["type"], "embedding");

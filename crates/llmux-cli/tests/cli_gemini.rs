@@ -60,7 +60,8 @@ async fn chat_streams_from_the_model_url_with_the_key_header() {
     assert_eq!(
         run.of_type("attempt"),
         [
-            json!({"type":"attempt","entry":0,"provider":"gemini","model":"gemini-2.5-flash","retry":0,"outcome":"ok"})
+            json!({"type":"attempt","entry":0,"provider":"gemini","model":"gemini-2.5-flash","retry":0,"outcome":"ok",
+                   "cost_usd":null})
         ]
     );
     let text: String = run
@@ -145,7 +146,8 @@ async fn a_chain_falls_back_from_an_overloaded_gemini_entry() {
     assert_eq!(
         attempts.last(),
         Some(
-            &json!({"type":"attempt","entry":1,"provider":"openai","model":"second","retry":0,"outcome":"ok"})
+            &json!({"type":"attempt","entry":1,"provider":"openai","model":"second","retry":0,"outcome":"ok",
+                    "cost_usd":null})
         )
     );
 }

@@ -44,7 +44,8 @@ fn the_default_chain_answers_offline_through_the_managed_server() {
     assert_eq!(
         run.of_type("attempt"),
         [
-            json!({"type":"attempt","entry":0,"provider":"llamacpp","model":"SmolLM2-135M-Instruct","retry":0,"outcome":"ok"})
+            json!({"type":"attempt","entry":0,"provider":"llamacpp","model":"SmolLM2-135M-Instruct","retry":0,"outcome":"ok",
+                   "cost_usd":0.0})
         ]
     );
     assert_eq!(run.of_type("start")[0]["provider"], "llamacpp");
@@ -52,6 +53,7 @@ fn the_default_chain_answers_offline_through_the_managed_server() {
     assert!(!deltas.is_empty(), "{run:?}");
     let usage = &run.of_type("usage")[0];
     assert_eq!(usage["output_tokens"], 8, "{run:?}");
+    assert_eq!(usage["cost_usd"], 0.0, "a local model costs nothing: {run:?}");
     assert!(
         usage["input_tokens"].as_u64().is_some_and(|n| n > 0),
         "{run:?}"

@@ -4,7 +4,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{llmux_async, openai_error, openai_stream, openai_whole, pairs, strings};
+use support::{Scratch, llmux_async, openai_error, openai_stream, openai_whole, pairs, strings};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer};
 
@@ -46,19 +46,30 @@ async fn streams_json_lines_in_order() {
         .expect(1)
         .mount(&server)
         .await;
-    let run = chat(&server, &["--json", "hi"], None).await;
+    // Priced by a --prices file: 5 tokens in at $1 and 2 out at $2 per million.
+    let dir = Scratch::new("openai-prices");
+    let prices = dir.file(
+        "prices.toml",
+        "[[price]]\nprovider = \"openai\"\nmodel = \"gpt-test\"\ninput = 1\noutput = 2\n",
+    );
+    let prices = prices.to_str().expect("utf-8 path");
+    let run = chat(&server, &["--json", "--prices", prices, "hi"], None).await;
     assert_eq!(run.code, 0, "{run:?}");
+    // A streamed attempt's line comes when its stream ends, with its cost.
     assert_eq!(
         run.json_lines(),
         [
-            json!({"type":"attempt","entry":0,"provider":"openai","model":"gpt-test","retry":0,"outcome":"ok"}),
             json!({"type":"start","provider":"openai","model":"gpt-test","request_id":"req-123"}),
             json!({"type":"delta","text":"Hel"}),
             json!({"type":"delta","text":"lo"}),
-            json!({"type":"usage","input_tokens":5,"output_tokens":2,"total_tokens":7,"cache_read_input_tokens":null,"cache_write_input_tokens":null,"reasoning_tokens":null}),
+            json!({"type":"attempt","entry":0,"provider":"openai","model":"gpt-test","retry":0,"outcome":"ok",
+                   "cost_usd":0.000009}),
+            json!({"type":"usage","input_tokens":5,"output_tokens":2,"total_tokens":7,"cache_read_input_tokens":null,
+                   "cache_write_input_tokens":null,"reasoning_tokens":null,"cost_usd":0.000009,"cost_estimated":false}),
             json!({"type":"finish","reason":"stop"}),
         ]
     );
+    assert!(run.stderr.is_empty(), "a known price is not remarked on: {run:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -90,9 +101,14 @@ async fn no_stream_prints_one_delta_with_the_whole_text() {
         [
             json!({"type":"start","provider":"openai","model":"gpt-test","request_id":"req-456"}),
             json!({"type":"delta","text":"All at once."}),
-            json!({"type":"usage","input_tokens":5,"output_tokens":3,"total_tokens":8,"cache_read_input_tokens":null,"cache_write_input_tokens":null,"reasoning_tokens":null}),
+            json!({"type":"usage","input_tokens":5,"output_tokens":3,"total_tokens":8,"cache_read_input_tokens":null,
+                   "cache_write_input_tokens":null,"reasoning_tokens":null,"cost_usd":null,"cost_estimated":false}),
             json!({"type":"finish","reason":"stop"}),
         ]
+    );
+    assert!(
+        run.stderr.contains("no price is known for openai model `gpt-test`"),
+        "an unknown price is said on stderr: {run:?}"
     );
     let sent = sent_bodies(&server.received_requests().await.unwrap_or_default());
     assert_eq!(sent[0]["stream"], json!(false), "{}", sent[0]);
@@ -141,7 +157,8 @@ async fn exit_codes_follow_the_error_class() {
         assert_eq!(lines.len(), 2, "{run:?}");
         assert_eq!(
             lines[0],
-            json!({"type":"attempt","entry":0,"provider":"openai","model":"gpt-test","retry":0,"outcome":expected_kind})
+            json!({"type":"attempt","entry":0,"provider":"openai","model":"gpt-test","retry":0,"outcome":expected_kind,
+                   "cost_usd":0.0})
         );
         let error = &lines[1];
         assert_eq!(error["type"], "error");
@@ -372,7 +389,8 @@ async fn ollama_and_llamacpp_take_their_base_url_from_the_flag() {
     assert_eq!(
         ollama.of_type("usage"),
         [
-            json!({"type":"usage","input_tokens":3,"output_tokens":1,"total_tokens":4,"cache_read_input_tokens":null,"cache_write_input_tokens":null,"reasoning_tokens":null})
+            json!({"type":"usage","input_tokens":3,"output_tokens":1,"total_tokens":4,"cache_read_input_tokens":null,
+                   "cache_write_input_tokens":null,"reasoning_tokens":null,"cost_usd":0.0,"cost_estimated":false})
         ]
     );
     let llamacpp = llmux_async(

@@ -92,11 +92,13 @@ async fn streams_a_responses_answer_as_json_lines() {
     assert_eq!(
         run.json_lines(),
         [
-            json!({"type":"attempt","entry":0,"provider":"openai-responses","model":"gpt-test","retry":0,"outcome":"ok"}),
             json!({"type":"start","provider":"openai-responses","model":"gpt-test","request_id":"req-resp"}),
             json!({"type":"delta","text":"Hel"}),
             json!({"type":"delta","text":"lo"}),
-            json!({"type":"usage","input_tokens":5,"output_tokens":2,"total_tokens":7,"cache_read_input_tokens":1,"cache_write_input_tokens":null,"reasoning_tokens":0}),
+            json!({"type":"attempt","entry":0,"provider":"openai-responses","model":"gpt-test","retry":0,"outcome":"ok",
+                   "cost_usd":null}),
+            json!({"type":"usage","input_tokens":5,"output_tokens":2,"total_tokens":7,"cache_read_input_tokens":1,
+                   "cache_write_input_tokens":null,"reasoning_tokens":0,"cost_usd":null,"cost_estimated":false}),
             json!({"type":"finish","reason":"stop"}),
         ]
     );

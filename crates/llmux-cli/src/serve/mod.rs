@@ -177,7 +177,7 @@ fn prepare(args: &ServeArgs, env: &Env) -> Result<(Gateway, SocketAddr), ConfigE
             }
         }
     }
-    let prices = args.prices.file.as_deref();
+    let prices = args.prices.prices_file.as_deref();
     let spec = spec::resolve(&args.select, env)?.with_prices_file(prices)?;
     let mut keys = gateway_keys(env);
     keys.extend(
