@@ -70,3 +70,52 @@ fn routes_pick_a_chain_by_model_name_and_each_key_has_its_requests_per_minute() 
         "another key has its own minute: {out}"
     );
 }
+
+const COST: &str = r#"
+import json, os, urllib.request, openai
+base = os.environ["BASE"]
+client = openai.OpenAI(base_url=base + "/v1", api_key="k1", max_retries=0)
+raw = client.chat.completions.with_raw_response.create(model="fast", messages=[{"role": "user", "content": "hi"}])
+usage = raw.parse().usage
+metrics = urllib.request.urlopen(base + "/metrics").read().decode()
+print(json.dumps({"header": raw.headers.get("x-llmux-cost-usd"), "prompt": usage.prompt_tokens,
+                  "completion": usage.completion_tokens,
+                  "metrics": [l for l in metrics.splitlines() if l.startswith("llmux_cost_usd_total")]}))
+"#;
+
+#[test]
+fn a_whole_answer_says_its_cost_and_metrics_sum_it_by_route() {
+    let routed = Katan::start();
+    let main = Katan::start();
+    let dir = Scratch::new("route-cost");
+    // $1 per million input tokens, $2 per million output tokens for the route's model.
+    let fast = dir.file(
+        "fast.toml",
+        &format!(
+            "{}\n[[price]]\nprovider = \"openai\"\nmodel = \"{}\"\ninput = 1\noutput = 2\n",
+            entry("openai", Katan::MODEL, &format!("{}/v1", routed.base_url())),
+            Katan::MODEL
+        ),
+    );
+    let route = format!("fast={}", fast.display());
+    let gateway = Gateway::start(
+        &entry("claude", Katan::MODEL, &main.base_url()),
+        &["--route", &route],
+        &[("LLMUX_GATEWAY_KEYS", "k1")],
+    );
+    let run = python(COST, gateway.base_url(), "unused");
+    assert_eq!(run.code, 0, "{run:?}\n{}", gateway.log());
+    let out = run.json();
+    let (prompt, completion) = (out["prompt"].as_u64().unwrap(), out["completion"].as_u64().unwrap());
+    let expected = llmux::Usd::from_dollars(prompt as f64 * 1e-6 + completion as f64 * 2e-6).unwrap();
+    assert!(prompt > 0, "{out}");
+    assert_eq!(out["header"], expected.to_string(), "{out}");
+    assert_eq!(
+        out["metrics"],
+        serde_json::json!([format!(
+            "llmux_cost_usd_total{{route=\"fast\",provider=\"openai\",model=\"{}\"}} {expected}",
+            Katan::MODEL
+        )]),
+        "{out}"
+    );
+}
