@@ -8,10 +8,12 @@
 //!   the `key=value` result line `cargo xtask bench` reads.
 //!
 //! Binaries: `bench-server` (the server), and one client per library compared: `client-llmux`,
+//! `client-llmux-unpriced` (the same with prices off),
 //! `client-hand` (reqwest + a minimal SSE split + serde), `client-floor` (reqwest counting `data:` lines),
 //! `client-async-openai`, `client-genai`.
 
 pub mod driver;
+pub mod llmux_client;
 pub mod measure;
 pub mod plain;
 pub mod wire;

@@ -23,8 +23,22 @@ use std::time::Instant;
 use crate::ci::Outcome;
 use crate::cmd::{self, Context as _, Failure, Result, bail};
 
-/// The client binaries, in the order they alternate.
-const CLIENTS: [&str; 5] = ["llmux", "hand", "floor", "async-openai", "genai"];
+/// The client binaries, in the order they alternate. `llmux-unpriced` is llmux with prices off: it runs
+/// only in the cases that measure what pricing costs.
+const CLIENTS: [&str; 6] = [
+    "llmux",
+    "llmux-unpriced",
+    "hand",
+    "floor",
+    "async-openai",
+    "genai",
+];
+
+/// The clients of a case unless it says otherwise: every library compared.
+const LIBRARIES: [&str; 5] = ["llmux", "hand", "floor", "async-openai", "genai"];
+
+/// The clients of the cases that also measure llmux with prices off.
+const WITH_UNPRICED: [&str; 6] = CLIENTS;
 
 /// How much of everything to run.
 #[derive(Debug, Clone, Copy)]
@@ -94,12 +108,12 @@ fn case(id: impl Into<String>, args: &str, clients: &[&'static str], reps: usize
 }
 
 fn cases(size: Size) -> Vec<Case> {
-    let all = &CLIENTS[..];
+    let all = &LIBRARIES[..];
     let no_async_openai = &["llmux", "hand", "floor", "genai"][..];
     let mut cases = Vec::new();
     for format in ["openai", "anthropic", "ollama"] {
         let clients = if format == "openai" {
-            all
+            &WITH_UNPRICED[..]
         } else {
             no_async_openai
         };
@@ -121,7 +135,7 @@ fn cases(size: Size) -> Vec<Case> {
             "short --format openai --streams {} --tokens 50",
             size.short_streams
         ),
-        all,
+        &WITH_UNPRICED,
         size.reps,
     ));
     cases.push(case(
@@ -434,8 +448,8 @@ fn table(results: &BTreeMap<(String, &str), Vec<Fields>>) -> String {
             &spawn,
             "CPU ns/token",
             "cpu_ns_per_token",
-            "llmux ≤ 1.2× hand".into(),
-            r.map(|r| (r, r <= 1.2)),
+            "llmux ≤ 1.15× hand".into(),
+            r.map(|r| (r, r <= 1.15)),
         ));
         let own = ratio(
             m(&main, "llmux", "cpu_ns_per_token"),
@@ -463,6 +477,25 @@ fn table(results: &BTreeMap<(String, &str), Vec<Fields>>) -> String {
             verdict,
         ));
     }
+    // What pricing costs: llmux against itself with prices off, in the same runs.
+    for id in ["stream openai spawn", "stream openai main"] {
+        let r = pr(id, "llmux", "llmux-unpriced", "cpu_ns_per_token");
+        rows.push(row(
+            id,
+            "CPU ns/token, prices on",
+            "cpu_ns_per_token",
+            "llmux ≤ 1.03× llmux-unpriced".into(),
+            r.map(|r| (r, r <= 1.03)),
+        ));
+    }
+    let r = pr("short", "llmux", "llmux-unpriced", "cpu_us_per_stream");
+    rows.push(row(
+        "short",
+        "CPU µs/stream, prices on",
+        "cpu_us_per_stream",
+        "llmux ≤ 1.03× llmux-unpriced".into(),
+        r.map(|r| (r, r <= 1.03)),
+    ));
     let conns = m("short", "llmux", "connections");
     rows.push(row(
         "short",

@@ -270,6 +270,8 @@ pub enum Pricing {
     Unknown,
     /// Every model is free (a server on the user's own machine).
     Free,
+    /// Every model at this one price (a server that charges by the token whatever the model).
+    Flat(Price),
     /// Prices from this table, for the provider named by the second field.
     Table(&'static PriceTable, &'static str),
 }
@@ -280,6 +282,7 @@ impl Pricing {
         match self {
             Pricing::Unknown => None,
             Pricing::Free => Some(Price::FREE),
+            Pricing::Flat(price) => Some(*price),
             Pricing::Table(table, provider) => table.price(provider, model),
         }
     }
