@@ -282,3 +282,102 @@ async fn health_prints_a_table_and_exits_by_the_first_failure() {
     assert!(rows[1][5].starts_with("network"), "{run:?}");
     assert!(!run.stdout.contains(SECRET));
 }
+
+#[test]
+fn prices_lists_the_table_in_force_with_each_rows_source() {
+    let dir = Scratch::new("prices");
+    let file = dir.file(
+        "prices.toml",
+        "[[price]]\nprovider = \"openai\"\nmodel = \"mine\"\ninput = 1.5\noutput = 6\n\
+         source = \"https://example.test/quote\"\ndate = \"2026-12-01\"\n",
+    );
+    let chain = dir.file(
+        "chain.toml",
+        "[[price]]\nprovider = \"openai\"\nmodel = \"mine\"\ninput = 2\noutput = 8\n\n\
+         [[entry]]\nprovider = \"openai\"\nmodel = \"mine\"\n",
+    );
+    let prices = file.to_str().expect("utf-8 path");
+    let run = llmux(
+        &["prices", "--json", "--prices", prices, "mine-2026-11-30", "nothing-known"],
+        &[],
+        None,
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.json_lines(),
+        [json!({"provider":"openai","model":"mine","input":1.5,"output":6.0,"cache_read":1.5,
+                "cache_write":1.5,"cache_write_1h":1.5,"above":null,
+                "source":"https://example.test/quote","date":"2026-12-01"})],
+        "the file's row, found by a dated snapshot name"
+    );
+    assert!(
+        run.stderr.contains("no price is known for `nothing-known`"),
+        "{run:?}"
+    );
+    // The chain file's rows win over the prices file's.
+    let chain = chain.to_str().expect("utf-8 path");
+    let run = llmux(
+        &["prices", "--json", "--prices", prices, "--chain", chain, "mine"],
+        &[("OPENAI_API_KEY", SECRET)],
+        None,
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.json_lines()[0]["input"], 2.0, "{run:?}");
+    // The whole table: every shipped row has a source and a date, and the local servers cost 0.
+    let all = llmux(&["prices", "--json"], &[], None);
+    let rows = all.json_lines();
+    assert!(rows.len() > 20, "{all:?}");
+    for row in &rows {
+        assert!(row["source"].is_string(), "{row}");
+    }
+    assert!(rows.iter().any(|r| r["provider"] == "llamacpp" && r["input"] == 0.0));
+    // A bad file is a configuration error naming the problem.
+    let bad = dir.file("bad.toml", "[[price]]\nmodel = \"m\"\ninput = 1\noutput = 1\nflavour = 2\n");
+    let run = llmux(&["prices", "--prices", bad.to_str().unwrap()], &[], None);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("flavour"), "{run:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_entry_without_room_in_its_dollar_budget_is_skipped() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(openai_stream(&["from the second"]))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = Scratch::new("usd-budget");
+    // The first entry's worst case (its max_tokens of 1000 at $10 per million output tokens) is $0.01: more
+    // than its minute's $0.001, so it is passed over without a request.
+    let file = dir.file(
+        "chain.toml",
+        &format!(
+            "[[price]]\nmodel = \"pricey\"\ninput = 10\noutput = 10\n\n\
+             [[entry]]\nprovider = \"openai\"\nmodel = \"pricey\"\nbase_url = \"http://127.0.0.1:9/v1\"\n\
+             usd_per_minute = 0.001\n\n\
+             [[entry]]\nprovider = \"openai\"\nmodel = \"second\"\nbase_url = \"{}/v1\"\n",
+            server.uri()
+        ),
+    );
+    let run = llmux_async(
+        strings(&[
+            "chat",
+            "--json",
+            "--chain",
+            file.to_str().expect("utf-8 path"),
+            "--param",
+            "max_tokens=1000",
+            "hi",
+        ]),
+        pairs(&[("OPENAI_API_KEY", SECRET)]),
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.of_type("skip"),
+        [json!({"type":"skip","entry":0,"provider":"openai","reason":"cost_budget"})]
+    );
+    assert_eq!(run.of_type("attempt")[0]["entry"], 1, "{run:?}");
+}
