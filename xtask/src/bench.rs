@@ -41,7 +41,7 @@ const LIBRARIES: [&str; 5] = ["llmux", "hand", "floor", "async-openai", "genai"]
 const WITH_UNPRICED: [&str; 6] = CLIENTS;
 
 /// How much of everything to run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Size {
     quick: bool,
     /// Runs of each client per case (alternating A B A B).
@@ -55,6 +55,8 @@ struct Size {
     paced_tokens: u32,
     many_streams: u32,
     fallback_requests: u32,
+    /// Runs only the cases whose id contains this text (`--only`).
+    only: Option<String>,
 }
 
 impl Size {
@@ -71,6 +73,7 @@ impl Size {
                 paced_tokens: 10,
                 many_streams: 1_000,
                 fallback_requests: 100,
+                only: None,
             }
         } else {
             Size {
@@ -84,6 +87,7 @@ impl Size {
                 paced_tokens: 50,
                 many_streams: 10_000,
                 fallback_requests: 500,
+                only: None,
             }
         }
     }
@@ -107,7 +111,7 @@ fn case(id: impl Into<String>, args: &str, clients: &[&'static str], reps: usize
     }
 }
 
-fn cases(size: Size) -> Vec<Case> {
+fn cases(size: &Size) -> Vec<Case> {
     let all = &LIBRARIES[..];
     let no_async_openai = &["llmux", "hand", "floor", "genai"][..];
     let mut cases = Vec::new();
@@ -188,14 +192,19 @@ fn cases(size: Size) -> Vec<Case> {
 
 /// `cargo xtask bench [--quick]`.
 pub(crate) fn run(root: &Path, args: &[String]) -> Result {
-    let mut quick = false;
-    for arg in args {
+    let mut size = Size::new(false);
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--quick" => quick = true,
-            other => bail!("unknown bench option `{other}` (expected --quick)"),
+            "--quick" => size = Size { only: size.only, ..Size::new(true) },
+            "--only" => match args.next() {
+                Some(s) => size.only = Some(s.clone()),
+                None => bail!("--only needs the text of the case ids to run"),
+            },
+            other => bail!("unknown bench option `{other}` (expected --quick or --only TEXT)"),
         }
     }
-    bench(root, Size::new(quick))
+    bench(root, size)
 }
 
 /// The `ci` step: `bench --quick`, so the benches keep compiling and running. Never fails on a number.
@@ -236,7 +245,11 @@ fn bench(root: &Path, size: Size) -> Result {
     let load_before = load_average();
     let mut results: BTreeMap<(String, &str), Vec<Fields>> = BTreeMap::new();
     let mut raw = String::new();
-    for case in cases(size) {
+    let only = size.only.clone();
+    let chosen = cases(&size)
+        .into_iter()
+        .filter(|c| only.as_ref().is_none_or(|o| c.id.contains(o.as_str())));
+    for case in chosen {
         eprintln!(
             "bench: {} ({} runs)",
             case.id,
@@ -659,8 +672,8 @@ mod tests {
 
     #[test]
     fn every_case_id_is_unique_and_quick_is_smaller() {
-        let quick = cases(Size::new(true));
-        let full = cases(Size::new(false));
+        let quick = cases(&Size::new(true));
+        let full = cases(&Size::new(false));
         assert_eq!(quick.len(), full.len());
         for (i, c) in quick.iter().enumerate() {
             assert!(
@@ -694,7 +707,7 @@ mod tests {
         );
         let report = table(&results);
         assert!(
-            report.contains("| llmux ≤ 1.2× hand | 1.00 | yes |"),
+            report.contains("| llmux ≤ 1.15× hand | 1.00 | yes |"),
             "{report}"
         );
     }

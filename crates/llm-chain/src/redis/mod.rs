@@ -33,7 +33,9 @@
 //!
 //! Keys, under `{namespace}:{chain}:{target}`: `:b` the breaker (a hash: consecutive failures `f`, open
 //! until `u` in the server's milliseconds), `:p` the probe lease, `:r` and `:t` requests and tokens per
-//! second, `:h` the provider's own hold (`retry-after` on a rate-limited answer). Every time is the Redis
+//! second, `:h` the provider's own hold (`retry-after` on a rate-limited answer), `:$m`, `:$h` and `:$d` the
+//! dollar budgets' spend (microdollars per second, minute and 24 minutes over the last minute, hour and day:
+//! a reservation is counted when it is admitted and corrected by the real cost when it settles). Every time is the Redis
 //! server's (`TIME`), so the hosts' clocks need not agree. `:ws` and `:wf` count successes and failures per
 //! second over the [`BreakerPolicy`](crate::BreakerPolicy) window, so its failure ratio is the fleet's too
 //! (successes are counted in process and sent with the target's next report, every 250 ms, and on
