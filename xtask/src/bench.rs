@@ -196,7 +196,12 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result {
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--quick" => size = Size { only: size.only, ..Size::new(true) },
+            "--quick" => {
+                size = Size {
+                    only: size.only,
+                    ..Size::new(true)
+                }
+            }
             "--only" => match args.next() {
                 Some(s) => size.only = Some(s.clone()),
                 None => bail!("--only needs the text of the case ids to run"),

@@ -169,7 +169,8 @@ where
     E: Write + Send + 'static,
 {
     let (params, mut violations) = parse_params(&args.params)?;
-    let spec = spec::resolve(&args.select, env)?.with_prices_file(args.prices.prices_file.as_deref())?;
+    let spec =
+        spec::resolve(&args.select, env)?.with_prices_file(args.prices.prices_file.as_deref())?;
     // With a whole conversation from a file, a prompt is optional and stdin is not read.
     let mut request = match &args.request {
         Some(path) => conversation::load_request(path)?,

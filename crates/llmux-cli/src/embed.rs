@@ -147,8 +147,8 @@ fn prepare(
     stdin: &mut dyn BufRead,
     observer: Option<AttemptObserver>,
 ) -> Result<(llmux::chain::Chain, EmbedRequest), ConfigError> {
-    let spec =
-        spec::resolve_embed(&args.select, env)?.with_prices_file(args.prices.prices_file.as_deref())?;
+    let spec = spec::resolve_embed(&args.select, env)?
+        .with_prices_file(args.prices.prices_file.as_deref())?;
     let inputs = texts(&args.texts, stdin)?;
     let options = Options::from_flags(
         args.connect_timeout,

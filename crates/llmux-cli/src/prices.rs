@@ -51,7 +51,11 @@ pub fn in_force(
 
 /// Runs `llmux prices`.
 pub fn run(args: &PricesArgs, env: &Env, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
-    let table = match in_force(args.prices.prices_file.as_deref(), args.chain.as_deref(), env) {
+    let table = match in_force(
+        args.prices.prices_file.as_deref(),
+        args.chain.as_deref(),
+        env,
+    ) {
         Ok(t) => t,
         Err(e) => {
             let _ = writeln!(err, "llmux: {}", e.0);
@@ -65,7 +69,9 @@ pub fn run(args: &PricesArgs, env: &Env, out: &mut dyn Write, err: &mut dyn Writ
             .iter()
             .filter(|r| {
                 let provider = r.provider.as_deref().unwrap_or_default();
-                table.lookup(provider, model).is_some_and(|l| std::ptr::eq(l, *r))
+                table
+                    .lookup(provider, model)
+                    .is_some_and(|l| std::ptr::eq(l, *r))
             })
             .collect();
         if found.is_empty() && !FREE.is_empty() {
@@ -184,7 +190,13 @@ fn text(rows: &[&PriceRow], all: bool, out: &mut dyn Write) -> std::io::Result<(
         }
     }
     let widths: Vec<usize> = (0..9)
-        .map(|c| lines.iter().map(|l| l[c].chars().count()).max().unwrap_or(0))
+        .map(|c| {
+            lines
+                .iter()
+                .map(|l| l[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     writeln!(out, "USD per million tokens")?;
     for line in &lines {
@@ -199,7 +211,11 @@ fn text(rows: &[&PriceRow], all: bool, out: &mut dyn Write) -> std::io::Result<(
         writeln!(out, "{}", text.trim_end())?;
     }
     if all {
-        writeln!(out, "{}: every model 0 (a server on this machine)", FREE.join(", "))?;
+        writeln!(
+            out,
+            "{}: every model 0 (a server on this machine)",
+            FREE.join(", ")
+        )?;
     }
     Ok(())
 }

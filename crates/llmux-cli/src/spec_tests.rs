@@ -409,7 +409,10 @@ usd_per_hour = 1
 "#;
     let spec = parse_chain_file(text, Path::new("c.toml"), &env).expect("valid");
     let dollars = |d: f64| Some(llmux::Usd::from_dollars(d).unwrap());
-    assert_eq!(spec.entries[0].fleet.usd, [dollars(0.5), None, dollars(20.0)]);
+    assert_eq!(
+        spec.entries[0].fleet.usd,
+        [dollars(0.5), None, dollars(20.0)]
+    );
     assert_eq!(spec.entries[1].fleet.usd, [None, dollars(3.0), None]);
     assert_eq!(
         spec.entries[1].fleet.deployments[0].fleet.usd,
@@ -417,7 +420,10 @@ usd_per_hour = 1
         "a deployment's own budget wins"
     );
     let mini = spec.prices.price("openai", "gpt-4o-mini").expect("a row");
-    assert_eq!(mini.rates.cache_read, llmux::Usd::from_dollars(0.075).unwrap());
+    assert_eq!(
+        mini.rates.cache_read,
+        llmux::Usd::from_dollars(0.075).unwrap()
+    );
     assert!(spec.prices.price("claude", "anywhere").is_some());
 
     // A --prices file's rows go under the chain file's.
@@ -433,7 +439,12 @@ usd_per_hour = 1
     let merged = spec.with_prices_file(Some(&file)).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(
-        merged.prices.price("openai", "gpt-4o-mini").unwrap().rates.input,
+        merged
+            .prices
+            .price("openai", "gpt-4o-mini")
+            .unwrap()
+            .rates
+            .input,
         llmux::Usd::from_dollars(0.15).unwrap(),
         "the chain file's row wins"
     );
@@ -450,12 +461,20 @@ fn price_and_budget_mistakes_say_what() {
     };
     let entry = "[[entry]]\nprovider = \"openai\"\nmodel = \"m\"\n";
     assert!(
-        err(&format!("{entry}[[price]]\nmodel = \"m\"\ninput = 1\noutput = 1\nextra = 2\n"))
-            .contains("extra")
+        err(&format!(
+            "{entry}[[price]]\nmodel = \"m\"\ninput = 1\noutput = 1\nextra = 2\n"
+        ))
+        .contains("extra")
     );
     assert!(
-        err(&format!("{entry}[[price]]\nmodel = \"m\"\ninput = -1\noutput = 1\n")).contains("input")
+        err(&format!(
+            "{entry}[[price]]\nmodel = \"m\"\ninput = -1\noutput = 1\n"
+        ))
+        .contains("input")
     );
     assert!(err(&format!("{entry}usd_per_day = -3\n")).contains("usd_per_day"));
-    assert!(err("[[entry]]\nprovider = \"openai\"\nmodel = \"m\"\nusd_per_week = 3\n").contains("usd_per_week"));
+    assert!(
+        err("[[entry]]\nprovider = \"openai\"\nmodel = \"m\"\nusd_per_week = 3\n")
+            .contains("usd_per_week")
+    );
 }

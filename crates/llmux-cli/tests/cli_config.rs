@@ -298,16 +298,25 @@ fn prices_lists_the_table_in_force_with_each_rows_source() {
     );
     let prices = file.to_str().expect("utf-8 path");
     let run = llmux(
-        &["prices", "--json", "--prices", prices, "mine-2026-11-30", "nothing-known"],
+        &[
+            "prices",
+            "--json",
+            "--prices",
+            prices,
+            "mine-2026-11-30",
+            "nothing-known",
+        ],
         &[],
         None,
     );
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(
         run.json_lines(),
-        [json!({"provider":"openai","model":"mine","input":1.5,"output":6.0,"cache_read":1.5,
+        [
+            json!({"provider":"openai","model":"mine","input":1.5,"output":6.0,"cache_read":1.5,
                 "cache_write":1.5,"cache_write_1h":1.5,"above":null,
-                "source":"https://example.test/quote","date":"2026-12-01"})],
+                "source":"https://example.test/quote","date":"2026-12-01"})
+        ],
         "the file's row, found by a dated snapshot name"
     );
     assert!(
@@ -317,7 +326,9 @@ fn prices_lists_the_table_in_force_with_each_rows_source() {
     // The chain file's rows win over the prices file's.
     let chain = chain.to_str().expect("utf-8 path");
     let run = llmux(
-        &["prices", "--json", "--prices", prices, "--chain", chain, "mine"],
+        &[
+            "prices", "--json", "--prices", prices, "--chain", chain, "mine",
+        ],
         &[("OPENAI_API_KEY", SECRET)],
         None,
     );
@@ -330,9 +341,15 @@ fn prices_lists_the_table_in_force_with_each_rows_source() {
     for row in &rows {
         assert!(row["source"].is_string(), "{row}");
     }
-    assert!(rows.iter().any(|r| r["provider"] == "llamacpp" && r["input"] == 0.0));
+    assert!(
+        rows.iter()
+            .any(|r| r["provider"] == "llamacpp" && r["input"] == 0.0)
+    );
     // A bad file is a configuration error naming the problem.
-    let bad = dir.file("bad.toml", "[[price]]\nmodel = \"m\"\ninput = 1\noutput = 1\nflavour = 2\n");
+    let bad = dir.file(
+        "bad.toml",
+        "[[price]]\nmodel = \"m\"\ninput = 1\noutput = 1\nflavour = 2\n",
+    );
     let run = llmux(&["prices", "--prices", bad.to_str().unwrap()], &[], None);
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("flavour"), "{run:?}");

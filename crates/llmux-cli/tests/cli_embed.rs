@@ -52,7 +52,9 @@ async fn json_prints_exactly_one_line_per_input_in_order_then_the_usage() {
     let server = llama_like().await;
     let run = embed(&server, &["--json", "first", "second"], None).await;
     assert_eq!(run.code, 0, "{run:?}");
-    let (vectors, usage) = run.stdout.split_at(run.stdout.find("{\"cache").expect("a usage line"));
+    let (vectors, usage) = run
+        .stdout
+        .split_at(run.stdout.find("{\"cache").expect("a usage line"));
     assert_eq!(
         vectors,
         "{\"type\":\"embedding\",\"index\":0,\"dims\":3,\"vector\":[0.0,0.5,-2.0]}\n\

@@ -53,7 +53,10 @@ fn the_default_chain_answers_offline_through_the_managed_server() {
     assert!(!deltas.is_empty(), "{run:?}");
     let usage = &run.of_type("usage")[0];
     assert_eq!(usage["output_tokens"], 8, "{run:?}");
-    assert_eq!(usage["cost_usd"], 0.0, "a local model costs nothing: {run:?}");
+    assert_eq!(
+        usage["cost_usd"], 0.0,
+        "a local model costs nothing: {run:?}"
+    );
     assert!(
         usage["input_tokens"].as_u64().is_some_and(|n| n > 0),
         "{run:?}"

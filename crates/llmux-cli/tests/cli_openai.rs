@@ -69,7 +69,10 @@ async fn streams_json_lines_in_order() {
             json!({"type":"finish","reason":"stop"}),
         ]
     );
-    assert!(run.stderr.is_empty(), "a known price is not remarked on: {run:?}");
+    assert!(
+        run.stderr.is_empty(),
+        "a known price is not remarked on: {run:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -107,7 +110,8 @@ async fn no_stream_prints_one_delta_with_the_whole_text() {
         ]
     );
     assert!(
-        run.stderr.contains("no price is known for openai model `gpt-test`"),
+        run.stderr
+            .contains("no price is known for openai model `gpt-test`"),
         "an unknown price is said on stderr: {run:?}"
     );
     let sent = sent_bodies(&server.received_requests().await.unwrap_or_default());

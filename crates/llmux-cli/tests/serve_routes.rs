@@ -106,8 +106,12 @@ fn a_whole_answer_says_its_cost_and_metrics_sum_it_by_route() {
     let run = python(COST, gateway.base_url(), "unused");
     assert_eq!(run.code, 0, "{run:?}\n{}", gateway.log());
     let out = run.json();
-    let (prompt, completion) = (out["prompt"].as_u64().unwrap(), out["completion"].as_u64().unwrap());
-    let expected = llmux::Usd::from_dollars(prompt as f64 * 1e-6 + completion as f64 * 2e-6).unwrap();
+    let (prompt, completion) = (
+        out["prompt"].as_u64().unwrap(),
+        out["completion"].as_u64().unwrap(),
+    );
+    let expected =
+        llmux::Usd::from_dollars(prompt as f64 * 1e-6 + completion as f64 * 2e-6).unwrap();
     assert!(prompt > 0, "{out}");
     assert_eq!(out["header"], expected.to_string(), "{out}");
     assert_eq!(

@@ -9,8 +9,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use llmux::{Attempt, Usd};
 use llmux::chain::{BreakerState, EntryHealth, Skipped};
+use llmux::{Attempt, Usd};
 
 /// Upper bounds of the time-to-first-token buckets, in seconds.
 const TTFT_BUCKETS: [f64; 12] = [
