@@ -444,8 +444,10 @@ mod tests {
     fn missing_counts_make_an_estimate_and_nothing_counted_is_unknown() {
         let price = Price::per_million(1.0, 2.0).unwrap();
         assert_eq!(price.cost(&Usage::default()), None);
-        let mut u = Usage::default();
-        u.output_tokens = Some(1_000_000);
+        let u = Usage {
+            output_tokens: Some(1_000_000),
+            ..Usage::default()
+        };
         assert_eq!(price.cost(&u), Some(Cost::estimate(usd(2.0))));
         // Counts that contradict each other never go below zero.
         let mut odd = Usage::new(10, 0);
@@ -454,9 +456,11 @@ mod tests {
         assert_eq!(price.cost(&odd).unwrap().usd, usd(10.0 / 1e6));
         assert_eq!(Price::FREE.cost(&Usage::new(5, 5)), Some(Cost::ZERO));
         // Only a total and the input: the output is their difference, exactly (embeddings: 0).
-        let mut totals = Usage::default();
-        totals.input_tokens = Some(1_000_000);
-        totals.total_tokens = Some(1_500_000);
+        let totals = Usage {
+            input_tokens: Some(1_000_000),
+            total_tokens: Some(1_500_000),
+            ..Usage::default()
+        };
         assert_eq!(price.cost(&totals), Some(Cost::exact(usd(2.0))));
     }
 

@@ -174,7 +174,7 @@ impl EmbedResponse {
     pub fn append(&mut self, later: EmbedResponse) {
         self.vectors.extend(later.vectors);
         self.usage = match (self.usage, later.usage) {
-            (Some(a), Some(b)) => Some(a.add(b)),
+            (Some(a), Some(b)) => Some(a + b),
             (a, b) => a.or(b),
         };
         if self.request_id.is_none() {

@@ -107,9 +107,14 @@ impl Usage {
         self.total_tokens
             .or_else(|| Some(self.input_tokens? + self.output_tokens?))
     }
+}
 
-    /// The counts of two answers added (a cost is unknown when either is).
-    pub fn add(self, other: Usage) -> Usage {
+/// The counts of two answers added, as the batches of one embeddings call are (a cost is unknown when
+/// either is).
+impl std::ops::Add for Usage {
+    type Output = Usage;
+
+    fn add(self, other: Usage) -> Usage {
         let sum = |x: Option<u64>, y: Option<u64>| match (x, y) {
             (Some(x), Some(y)) => Some(x.saturating_add(y)),
             (x, y) => x.or(y),

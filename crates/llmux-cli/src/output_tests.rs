@@ -24,7 +24,7 @@ fn json_lines(events: &[Event<'_>]) -> Vec<Value> {
 #[test]
 fn every_event_has_its_json_shape_with_nulls_for_absent_values() {
     let mut ok = Attempt::succeeded(1, "llamacpp", "smol", 0, Duration::from_millis(5));
-    ok.cost = Some(llmux::Cost::ZERO);
+    ok.cost = Some(Cost::ZERO);
     let err = Error::new(ErrorKind::RateLimited, "slow down")
         .with_provider("openai")
         .with_status(429)
@@ -37,9 +37,7 @@ fn every_event_has_its_json_shape_with_nulls_for_absent_values() {
     usage.input_tokens = Some(3);
     usage.output_tokens = Some(4);
     usage.cached_input_tokens = Some(2);
-    usage.cost = Some(llmux::Cost::estimate(
-        llmux::Usd::from_dollars(0.000125).unwrap(),
-    ));
+    usage.cost = Some(Cost::estimate(llmux::Usd::from_dollars(0.000125).unwrap()));
     let lines = json_lines(&[
         Event::Attempt(&failed),
         Event::Attempt(&ok),

@@ -408,7 +408,7 @@ model = "anywhere"
 usd_per_hour = 1
 "#;
     let spec = parse_chain_file(text, Path::new("c.toml"), &env).expect("valid");
-    let dollars = |d: f64| Some(llmux::Usd::from_dollars(d).unwrap());
+    let dollars = |d: f64| Some(Usd::from_dollars(d).unwrap());
     assert_eq!(
         spec.entries[0].fleet.usd,
         [dollars(0.5), None, dollars(20.0)]
@@ -420,10 +420,7 @@ usd_per_hour = 1
         "a deployment's own budget wins"
     );
     let mini = spec.prices.price("openai", "gpt-4o-mini").expect("a row");
-    assert_eq!(
-        mini.rates.cache_read,
-        llmux::Usd::from_dollars(0.075).unwrap()
-    );
+    assert_eq!(mini.rates.cache_read, Usd::from_dollars(0.075).unwrap());
     assert!(spec.prices.price("claude", "anywhere").is_some());
 
     // A --prices file's rows go under the chain file's.
@@ -445,7 +442,7 @@ usd_per_hour = 1
             .unwrap()
             .rates
             .input,
-        llmux::Usd::from_dollars(0.15).unwrap(),
+        Usd::from_dollars(0.15).unwrap(),
         "the chain file's row wins"
     );
     assert!(merged.prices.price("openai", "other").is_some());
