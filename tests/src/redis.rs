@@ -18,6 +18,8 @@ const POLL_INTERVAL: Duration = Duration::from_millis(20);
 pub struct RedisServer {
     child: Option<Child>,
     port: u16,
+    /// With TLS: the TLS port and the folder of its certificates (removed on drop).
+    tls: Option<(u16, PathBuf)>,
 }
 
 impl RedisServer {
@@ -45,9 +47,115 @@ impl RedisServer {
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .unwrap_or_else(|e| panic!("cannot find a free loopback port: {e}"));
-        let mut server = RedisServer { child: None, port };
+        let mut server = RedisServer {
+            child: None,
+            port,
+            tls: None,
+        };
         server.restart();
         server
+    }
+
+    /// Starts one that also serves TLS on a second free loopback port, with a certificate for
+    /// `127.0.0.1` signed by a certificate authority made for it (with `openssl`, which `cargo xtask
+    /// peers` installs); the plain port stays for [`RedisServer::command`].
+    ///
+    /// # Panics
+    /// As [`RedisServer::start`], and when `openssl` is missing or fails.
+    pub fn start_tls() -> RedisServer {
+        let free = || {
+            TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .unwrap_or_else(|e| panic!("cannot find a free loopback port: {e}"))
+        };
+        let (port, tls_port) = (free(), free());
+        let dir =
+            std::env::temp_dir().join(format!("llmux-redis-tls-{}-{tls_port}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(&dir)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run openssl (run `cargo xtask peers`): {e}"));
+            assert!(
+                out.status.success(),
+                "openssl {args:?} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        std::fs::write(
+            dir.join("leaf.ext"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+        )
+        .unwrap_or_else(|e| panic!("cannot write leaf.ext: {e}"));
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=llmux test CA",
+        ]);
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "1",
+            "-extfile",
+            "leaf.ext",
+        ]);
+        let mut server = RedisServer {
+            child: None,
+            port,
+            tls: Some((tls_port, dir)),
+        };
+        server.restart();
+        server
+    }
+
+    /// `rediss://127.0.0.1:TLS_PORT`, when the server serves TLS.
+    pub fn tls_url(&self) -> Option<String> {
+        self.tls
+            .as_ref()
+            .map(|(port, _)| format!("rediss://127.0.0.1:{port}"))
+    }
+
+    /// The PEM of the certificate authority the TLS port's certificate chains to.
+    pub fn tls_ca(&self) -> Option<Vec<u8>> {
+        let (_, dir) = self.tls.as_ref()?;
+        std::fs::read(dir.join("ca.pem")).ok()
     }
 
     /// `redis://127.0.0.1:PORT`.
@@ -76,9 +184,25 @@ impl RedisServer {
     /// Starts the server again on the same port (after [`RedisServer::kill`]), empty, and waits for `PING`.
     pub fn restart(&mut self) {
         self.kill();
-        let child = Command::new(Self::binary_path())
-            .args(["--port", &self.port.to_string()])
-            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        let mut command = Command::new(Self::binary_path());
+        command.args(["--port", &self.port.to_string()]).args([
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]);
+        if let Some((tls_port, dir)) = &self.tls {
+            let file = |name: &str| dir.join(name).to_string_lossy().into_owned();
+            command
+                .args(["--tls-port", &tls_port.to_string()])
+                .args(["--tls-cert-file", &file("server.pem")])
+                .args(["--tls-key-file", &file("server.key")])
+                .args(["--tls-ca-cert-file", &file("ca.pem")])
+                .args(["--tls-auth-clients", "no"]);
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -133,5 +257,8 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
+        if let Some((_, dir)) = &self.tls {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }

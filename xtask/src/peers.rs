@@ -82,19 +82,22 @@ pub(crate) fn provision(layout: &PeerLayout, artifacts: &[Artifact]) -> Result {
     Ok(())
 }
 
-/// Debian's `redis-server` for the fleet-state tests (`shared/peers.md`, section 4), installed with apt-get
-/// when it is not on `PATH`. A system package, not cached in the peers folder: tests start one per test on a
-/// free loopback port.
+/// Debian's `redis-server` for the fleet-state tests (`shared/peers.md`, section 4), and `openssl`, with
+/// which the TLS test makes its certificates, installed with apt-get when either is not on `PATH`. System
+/// packages, not cached in the peers folder: tests start one server per test on a free loopback port.
 pub(crate) fn ensure_redis() -> Result {
-    let present = || cmd::succeeds("redis-server", &["--version"]);
+    let present =
+        || cmd::succeeds("redis-server", &["--version"]) && cmd::succeeds("openssl", &["version"]);
     if present() {
         eprintln!("peers: redis-server: installed");
         return Ok(());
     }
     eprintln!("peers: redis-server: provisioning");
-    apt_install(&["redis-server"])?;
+    apt_install(&["redis-server", "openssl"])?;
     if !present() {
-        bail!("peers: redis-server is still not on PATH after apt-get install redis-server");
+        bail!(
+            "peers: redis-server or openssl is still not on PATH after apt-get install redis-server openssl"
+        );
     }
     eprintln!("peers: redis-server: ready");
     Ok(())

@@ -116,10 +116,9 @@ impl ChainBuilder {
             let whole = entry.clone();
             let (first, rest, strategy) = entry.split();
             let group = !rest.is_empty();
-            let entry_id = first.explicit_id().map_or_else(
-                || format!("{i}:{}:{}", first.provider().name(), first.model()),
-                str::to_owned,
-            );
+            let entry_id = first
+                .explicit_id()
+                .map_or_else(|| default_id(i, &first), str::to_owned);
             let start = targets.len();
             for (d, e) in std::iter::once(first).chain(rest).enumerate() {
                 let id = match (group, d) {
@@ -127,7 +126,8 @@ impl ChainBuilder {
                     (true, 0) => format!("{entry_id}/0"),
                     (true, _) => format!(
                         "{entry_id}/{}",
-                        e.explicit_id().map_or_else(|| d.to_string(), str::to_owned)
+                        e.explicit_id()
+                            .map_or_else(|| default_id(d, &e), str::to_owned)
                     ),
                 };
                 targets.push(Target {
@@ -258,4 +258,20 @@ fn unpriced_budgets(name: &str, entries: &[Entry]) -> Result<(), Error> {
     } else {
         Err(Error::validation(name.to_owned(), violations))
     }
+}
+
+/// The id shared state keys a target by when none is set: its position, provider and model, and a
+/// fingerprint of the provider's name, [identity](llm_core::Provider::identity) (base URL, key fingerprint)
+/// and model, so entries that reach different servers or accounts never share a breaker or a budget, and no
+/// two spellings run together (`0:openai:gpt-4o-mini#1f0c…`).
+fn default_id(position: usize, entry: &Entry) -> String {
+    let provider = entry.provider();
+    let identity = provider.identity().unwrap_or_default();
+    let model = entry.embed_model().unwrap_or(entry.model());
+    let print = llm_core::fingerprint(&[provider.name(), &identity, entry.model(), model]);
+    format!(
+        "{position}:{}:{}#{print:016x}",
+        provider.name(),
+        entry.model()
+    )
 }

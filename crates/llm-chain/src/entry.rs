@@ -195,7 +195,9 @@ impl Entry {
     }
 
     /// Sets the id a shared state store keys this entry's breaker and budgets by (default: its position,
-    /// provider and model, e.g. `0:openai:gpt-4o-mini`). Processes that share a chain must agree on it.
+    /// provider and model, and a fingerprint of its provider's name, base URL, key fingerprint and model,
+    /// e.g. `0:openai:gpt-4o-mini#9a0c…`, so entries reaching different servers or accounts never share
+    /// state). Processes that share a chain must agree on it.
     #[must_use]
     pub fn id(mut self, id: impl Into<String>) -> Self {
         self.id = Some(id.into());

@@ -27,6 +27,7 @@ pub mod classify;
 mod cost;
 mod embed;
 mod error;
+mod fingerprint;
 mod format;
 mod fragment;
 mod media;
@@ -45,6 +46,7 @@ pub use cost::{
 };
 pub use embed::{EmbedRequest, EmbedResponse, EmbedTable, Embedder, InputKind, MAX_INPUTS};
 pub use error::{Error, ErrorKind, ProviderDetail, UnknownKind};
+pub use fingerprint::fingerprint;
 #[cfg(feature = "schema")]
 pub use format::chat_json;
 pub use format::{Effort, JsonSchema, Reasoning, ResponseFormat, parse_json};

@@ -47,6 +47,14 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
         None
     }
 
+    /// What tells this provider's server and credentials apart from another's of the same name: its base
+    /// URL and its key's [fingerprint](crate::ApiKey::fingerprint), never the key. Shared fleet state keys a
+    /// target's breakers and budgets by it, so two chains whose entries reach different servers or accounts
+    /// never share them. `None` (the default): nothing beyond the name.
+    fn identity(&self) -> Option<String> {
+        None
+    }
+
     /// What `model`'s tokens cost at this provider, from the price table its crate ships (looked up as
     /// [`PriceTable::lookup`](crate::PriceTable::lookup) does); `None` (the default) when no price is known.
     /// Local servers answer [`Price::FREE`].
@@ -84,5 +92,9 @@ impl<P: Provider + ?Sized> Provider for Arc<P> {
 
     fn price(&self, model: &str) -> Option<Price> {
         (**self).price(model)
+    }
+
+    fn identity(&self) -> Option<String> {
+        (**self).identity()
     }
 }

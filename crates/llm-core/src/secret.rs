@@ -22,6 +22,15 @@ impl ApiKey {
         &self.0
     }
 
+    /// A fingerprint of the key (16 hex digits of [`fingerprint`](crate::fingerprint)): tells two keys
+    /// apart in ids and logs without saying either.
+    pub fn fingerprint(&self) -> String {
+        format!(
+            "{:016x}",
+            crate::fingerprint::fingerprint(&[self.0.as_str()])
+        )
+    }
+
     /// True when the key is the empty string.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

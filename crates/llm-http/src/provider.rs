@@ -15,8 +15,8 @@ use async_trait::async_trait;
 use futures_core::Stream;
 use http::header::{ACCEPT, HeaderValue};
 use llm_core::{
-    ChatRequest, ChatResponse, ChatStream, Error, Price, Pricing, Provider, RateLimit, StreamEvent,
-    Usage,
+    ApiKey, ChatRequest, ChatResponse, ChatStream, Error, Price, Pricing, Provider, RateLimit,
+    StreamEvent, Usage,
 };
 use tracing::Instrument as _;
 
@@ -236,6 +236,17 @@ impl<C: Codec> Provider for HttpProvider<C> {
 
     fn price(&self, model: &str) -> Option<Price> {
         self.inner.codec.pricing().price(model)
+    }
+
+    /// Its base URL and its key's fingerprint (`-` without a key).
+    fn identity(&self) -> Option<String> {
+        let http = self.inner.codec.http();
+        let key = http.api_key.as_ref().map(ApiKey::fingerprint);
+        Some(format!(
+            "{} {}",
+            http.base_url,
+            key.as_deref().unwrap_or("-")
+        ))
     }
 
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {

@@ -292,6 +292,10 @@ impl Provider for LlamaCpp {
         self.chat.price(model)
     }
 
+    fn identity(&self) -> Option<String> {
+        self.chat.identity()
+    }
+
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
         self.waiting_out_a_load(|| with_fresh_connection(|| self.chat.chat(request)))
             .await

@@ -484,6 +484,10 @@ impl Provider for ManagedServer {
         self.client.price(model)
     }
 
+    fn identity(&self) -> Option<String> {
+        self.client.identity()
+    }
+
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
         self.client.validate(request)?;
         self.ensure_ready().await?;

@@ -44,9 +44,12 @@ pub(crate) struct WireMessage<'a> {
     pub(crate) tool_calls: Option<Vec<WireCall>>,
 }
 
-/// A call as Ollama sends it: whole (never in pieces), arguments an object, and no id.
+/// A call as Ollama sends it: whole (never in pieces), arguments an object; with an id from newer servers,
+/// none from older ones.
 #[derive(Debug, Deserialize)]
 pub(crate) struct WireCall {
+    #[serde(default)]
+    pub(crate) id: Option<String>,
     #[serde(default)]
     pub(crate) function: Option<WireFunction>,
 }
@@ -60,10 +63,11 @@ pub(crate) struct WireFunction {
 }
 
 impl WireCall {
-    /// The call, with a stable id (Ollama gives calls none): `call_{n}_{hash}` from its position in the
-    /// answer and a hash of its name and arguments ([`ToolCall::stable_id`]), so the same answer always
-    /// gives the same ids and calls of different turns do not collide. Arguments sent as JSON text (some
-    /// proxies do) are parsed before hashing; missing arguments are `{}`.
+    /// The call, with the server's id when it sends one (newer Ollama does), else a stable id:
+    /// `call_{n}_{hash}` from its position in the answer and a hash of its name and arguments
+    /// ([`ToolCall::stable_id`]), so the same answer always gives the same ids and calls of different turns
+    /// do not collide. Arguments sent as JSON text (some proxies do) are parsed before hashing; missing
+    /// arguments are `{}`.
     pub(crate) fn to_call(&self, n: usize) -> ToolCall {
         let function = self.function.as_ref();
         let name = function.and_then(|f| f.name.clone()).unwrap_or_default();
@@ -72,7 +76,10 @@ impl WireCall {
             Some(value) => value,
             None => Value::Object(serde_json::Map::new()),
         };
-        let id = ToolCall::stable_id("call_", n, &name, &arguments);
+        let id = match self.id.as_deref().filter(|id| !id.is_empty()) {
+            Some(id) => id.to_owned(),
+            None => ToolCall::stable_id("call_", n, &name, &arguments),
+        };
         ToolCall::new(id, name, arguments)
     }
 }

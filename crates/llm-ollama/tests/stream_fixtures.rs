@@ -258,3 +258,29 @@ fn whole_tool_calls_get_stable_ids_and_the_answer_finishes_with_tool_calls() {
         Some(&Out::Event(StreamEvent::Finish(FinishReason::ToolCalls)))
     );
 }
+
+#[test]
+fn a_call_id_the_server_sends_is_kept_and_only_a_missing_one_is_made() {
+    let outs = decode_every_split("tool_calls_with_ids.ndjson");
+    let ids: Vec<String> = outs
+        .iter()
+        .filter_map(|o| match o {
+            Out::Event(StreamEvent::ToolCall { call, .. }) => Some(call.id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids.len(), 2, "{outs:?}");
+    assert_eq!(ids[0], "call_k3x9", "newer Ollama's own id");
+    assert!(
+        ids[1].starts_with("call_1_"),
+        "made only when absent: {ids:?}"
+    );
+    let whole = llm_ollama::decode_chat(
+        "ollama".into(),
+        "qwen3",
+        br#"{"model":"qwen3","message":{"role":"assistant","content":"","tool_calls":[{"id":"call_z","function":{"name":"f","arguments":{}}}]},"done":true,"done_reason":"stop"}"#,
+        None,
+    )
+    .unwrap();
+    assert_eq!(whole.tool_calls[0].id, "call_z");
+}

@@ -47,6 +47,10 @@ impl Provider for OpenRouter {
         self.client.price(model)
     }
 
+    fn identity(&self) -> Option<String> {
+        self.client.identity()
+    }
+
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
         self.client.chat(request).await
     }

@@ -81,8 +81,21 @@ pub fn chain(
     if let Some(o) = skip_observer {
         builder = builder.on_skip(o);
     }
+    if let Some(route) = &spec.route {
+        builder = builder.id(format!("llmux/{route}"));
+    }
     if let Some(state) = &spec.state {
-        let options = RedisOptions::default().namespace(state.key.as_deref().unwrap_or("llmux"));
+        let mut options =
+            RedisOptions::default().namespace(state.key.as_deref().unwrap_or("llmux"));
+        if let Some(path) = &state.ca_file {
+            let pem = std::fs::read(path).map_err(|e| {
+                ConfigError(format!(
+                    "cannot read [state] ca_file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            options = options.root_certificate(pem);
+        }
         // The error never carries the URL: it may hold a password.
         let store = RedisState::connect(state.redis.expose(), options)
             .map_err(|e| ConfigError(format!("cannot set up [state] redis: {e}")))?;

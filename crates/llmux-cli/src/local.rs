@@ -62,6 +62,14 @@ impl Provider for LazyLocal {
         self.validator.validate(request)
     }
 
+    /// This process's own server: its state is never shared with another process's.
+    fn identity(&self) -> Option<String> {
+        Some(format!(
+            "managed llama-server of process {}",
+            std::process::id()
+        ))
+    }
+
     /// The managed llama-server runs on this machine: its tokens cost nothing.
     fn price(&self, _model: &str) -> Option<Price> {
         Some(Price::FREE)

@@ -188,6 +188,9 @@ pub struct StateSpec {
     pub redis: RedisUrl,
     /// `key`: the namespace of every key (default `llmux`).
     pub key: Option<String>,
+    /// `ca_file`: the certificate authority a `rediss://` server's certificate must chain to (PEM; default:
+    /// the system's roots).
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `llmux serve`'s gateway keys from a chain file's `[gateway] keys`: secrets, never printed.
@@ -216,6 +219,9 @@ pub struct ChainSpec {
     pub state: Option<StateSpec>,
     /// The gateway keys a chain file names (`[gateway] keys`), read by `llmux serve` only.
     pub gateway_keys: GatewayKeys,
+    /// The gateway route this chain serves (`llmux serve --route NAME=FILE`), when it serves one: part of
+    /// its id in shared state, so two routes never share breakers or budgets.
+    pub route: Option<String>,
     /// The prices the user gave: a `--prices` file's rows under the chain file's `[[price]]` rows (each
     /// entry's own price when one matches it, over the price its provider ships).
     pub prices: PriceTable,
@@ -228,6 +234,7 @@ impl ChainSpec {
             entries,
             state: None,
             gateway_keys: GatewayKeys::default(),
+            route: None,
             prices: PriceTable::default(),
         }
     }
@@ -659,6 +666,7 @@ impl fmt::Debug for GatewayFile {
 struct StateFile {
     redis: String,
     key: Option<String>,
+    ca_file: Option<PathBuf>,
 }
 
 /// One `[[entry]]`: a provider and model, or a group of `[[entry.deployment]]` tables with a `strategy`.
@@ -882,6 +890,7 @@ pub fn parse_chain_file(text: &str, path: &Path, env: &Env) -> Result<ChainSpec,
     let state = file.state.map(|s| StateSpec {
         redis: RedisUrl(s.redis),
         key: s.key,
+        ca_file: s.ca_file,
     });
     if let Some(s) = &state
         && !["redis://", "rediss://", "unix://", "redis+unix://"]
@@ -908,6 +917,7 @@ pub fn parse_chain_file(text: &str, path: &Path, env: &Env) -> Result<ChainSpec,
             entries,
             state,
             gateway_keys: GatewayKeys(gateway_keys),
+            route: None,
             prices,
         })
     } else {

@@ -333,7 +333,7 @@ fn redis_killed_mid_run_fails_no_call_and_the_fleet_resyncs_when_it_returns() {
         .unwrap()
         .as_millis()
         + 60_000;
-    let id = "0:first:katan-echo";
+    let id = "first";
     let breaker = format!("test:down:{id}:b");
     let written = redis.command(&["HSET", &breaker, "f", "2", "u", &until.to_string()]);
     assert!(written.is_some_and(|r| r.starts_with(':')), "HSET answered");
@@ -405,7 +405,7 @@ fn a_breaker_opened_while_redis_was_down_is_offered_to_the_fleet_when_it_returns
     );
     redis.restart();
     alone.ask("synced");
-    let breaker = "test:offer:0:first:katan-echo:b";
+    let breaker = "test:offer:first:b";
     eventually("the breaker is written to Redis", || {
         redis
             .command(&["HGET", breaker, "u"])
@@ -430,7 +430,7 @@ fn successes_elsewhere_keep_the_fleets_ratio_under_the_threshold() {
     for _ in 0..20 {
         assert_eq!(good.call().1, 1, "the healthy process's entry 0 answers");
     }
-    let window = "test:mix:0:first:katan-echo:ws";
+    let window = "test:mix:first:ws";
     eventually("the successes reach the fleet's window", || {
         let values = redis.command(&["HVALS", window]).unwrap_or_default();
         let total: u64 = values

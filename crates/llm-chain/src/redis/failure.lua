@@ -5,7 +5,7 @@
 -- The breaker opens on the fleet's consecutive failures or on the fleet's failure ratio over the window,
 -- as one process's breaker would on its own.
 -- Returns {fleet consecutive failures, open for ms (-1: closed)}.
-local u = tonumber(redis.call('HGET', KEYS[1], 'u') or '0')
+local u = num(redis.call('HGET', KEYS[1], 'u'), 0)
 local ratio, min_outcomes, window_s = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
 if window_s > 0 and tonumber(ARGV[12]) > 0 then count(KEYS[3], tonumber(ARGV[12]), window_s) end
 if ARGV[8] ~= '1' then
@@ -13,6 +13,8 @@ if ARGV[8] ~= '1' then
   if u > 0 and now < u then return {0, u - now} end
   return {0, -1}
 end
+-- A count that is not a number starts again from 0 rather than failing the script.
+if num(redis.call('HGET', KEYS[1], 'f'), nil) == nil then redis.call('HSET', KEYS[1], 'f', 0) end
 local f = redis.call('HINCRBY', KEYS[1], 'f', 1)
 redis.call('PEXPIRE', KEYS[1], 86400000)
 local threshold = tonumber(ARGV[1])

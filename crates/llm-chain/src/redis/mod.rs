@@ -48,7 +48,7 @@
 mod tasks;
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -74,6 +74,9 @@ pub struct RedisOptions {
     pub startup_wait: Duration,
     /// How long a half-open probe lease lasts when its holder never reports (default 30 s).
     pub probe_lease: Duration,
+    /// The certificate authority a `rediss://` server's certificate must chain to, PEM (default: the
+    /// system's roots).
+    pub root_certificate: Option<Vec<u8>>,
 }
 
 impl Default for RedisOptions {
@@ -83,6 +86,7 @@ impl Default for RedisOptions {
             wait: Duration::from_millis(5),
             startup_wait: Duration::from_millis(100),
             probe_lease: Duration::from_secs(30),
+            root_certificate: None,
         }
     }
 }
@@ -106,6 +110,14 @@ impl RedisOptions {
     #[must_use]
     pub fn startup_wait(mut self, wait: Duration) -> Self {
         self.startup_wait = wait;
+        self
+    }
+
+    /// Trusts `pem` (a certificate authority, PEM) for a `rediss://` server's certificate, instead of the
+    /// system's roots: a private CA, or a server's self-signed certificate.
+    #[must_use]
+    pub fn root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificate = Some(pem.into());
         self
     }
 
@@ -137,6 +149,20 @@ impl fmt::Display for StateError {
 }
 
 impl std::error::Error for StateError {}
+
+/// Bounded waits that must pass in a row before Redis counts as away.
+const SLOW_IN_A_ROW: u32 = 3;
+/// The least time between two warnings about Redis coming and going.
+const WARN_EVERY: Duration = Duration::from_secs(30);
+
+/// Whether a warning may be logged at `now`, the last one having been at `last`; records it when it may.
+fn warn_now(last: &mut Option<std::time::Instant>, now: std::time::Instant) -> bool {
+    if last.is_some_and(|at| now.saturating_duration_since(at) < WARN_EVERY) {
+        return false;
+    }
+    *last = Some(now);
+    true
+}
 
 /// Whether Redis answered lately, for the once-per-change log lines.
 const UNKNOWN: u8 = 0;
@@ -247,6 +273,10 @@ pub(crate) struct Shared {
     /// This process's probe-lease token.
     token: String,
     status: AtomicU8,
+    /// Bounded waits that passed in a row without an answer.
+    slow: AtomicU32,
+    /// When Redis's coming or going was last a warning.
+    last_warning: std::sync::Mutex<Option<std::time::Instant>>,
     bound: OnceLock<Bound>,
     /// `true` once the first read of the fleet's state is done (or given up).
     synced: watch::Sender<bool>,
@@ -274,12 +304,23 @@ impl fmt::Debug for RedisState {
 }
 
 impl RedisState {
-    /// A store for the Redis at `url` (`redis://[:password@]host:port[/db]`). Nothing is sent yet: the
+    /// A store for the Redis at `url` (`redis://[:password@]host:port[/db]`, or `rediss://` for TLS: the
+    /// server's certificate checked against the system's roots or [`RedisOptions::root_certificate`]). Nothing is sent yet: the
     /// connection is made in the background, and a Redis that is down now is only logged, never an error.
     /// Must be called inside a tokio runtime.
     pub fn connect(url: &str, options: RedisOptions) -> Result<RedisState, StateError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| StateError::NoRuntime)?;
-        let client = Client::open(url).map_err(|_| StateError::InvalidUrl)?;
+        let client = match &options.root_certificate {
+            Some(pem) if url.starts_with("rediss://") => Client::build_with_tls(
+                url,
+                ::redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem.clone()),
+                },
+            ),
+            _ => Client::open(url),
+        }
+        .map_err(|_| StateError::InvalidUrl)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_millis(250)))
             .set_response_timeout(Some(Duration::from_secs(1)))
@@ -300,6 +341,8 @@ impl RedisState {
                 scripts: Scripts::new(),
                 token: format!("{:016x}", fastrand::u64(..)),
                 status: AtomicU8::new(UNKNOWN),
+                slow: AtomicU32::new(0),
+                last_warning: std::sync::Mutex::new(None),
                 bound: OnceLock::new(),
                 synced,
                 queued: AtomicU64::new(0),
@@ -333,23 +376,49 @@ impl Shared {
 
     /// Redis answered.
     fn mark_up(&self) {
+        self.slow.store(0, Ordering::Relaxed);
         if self.status.swap(UP, Ordering::Relaxed) == DOWN {
-            tracing::warn!(
-                namespace = self.options.namespace.as_str(),
-                "fleet state: Redis reachable again; shared state re-synced"
-            );
+            let namespace = self.options.namespace.as_str();
+            if self.may_warn() {
+                tracing::warn!(
+                    namespace,
+                    "fleet state: Redis reachable again; shared state re-synced"
+                );
+            } else {
+                tracing::debug!(
+                    namespace,
+                    "fleet state: Redis reachable again; shared state re-synced"
+                );
+            }
         }
     }
 
     /// Redis did not answer in time, or failed: decide in process until it is back.
     fn mark_down(&self, why: &str) {
         if self.status.swap(DOWN, Ordering::Relaxed) != DOWN {
-            tracing::warn!(
-                namespace = self.options.namespace.as_str(),
-                reason = why,
-                "fleet state: Redis unreachable; deciding from in-process state until it returns"
-            );
+            let namespace = self.options.namespace.as_str();
+            if self.may_warn() {
+                tracing::warn!(
+                    namespace,
+                    reason = why,
+                    "fleet state: Redis unreachable; deciding from in-process state until it returns"
+                );
+            } else {
+                tracing::debug!(
+                    namespace,
+                    reason = why,
+                    "fleet state: Redis unreachable; deciding from in-process state until it returns"
+                );
+            }
         }
+    }
+
+    /// Whether a change of Redis's state may be a warning: at most one every [`WARN_EVERY`], so a Redis
+    /// that comes and goes does not fill the log (the changes in between are logged at debug).
+    fn may_warn(&self) -> bool {
+        let now = std::time::Instant::now();
+        let mut last = self.last_warning.lock().unwrap_or_else(|e| e.into_inner());
+        warn_now(&mut last, now)
     }
 
     fn is_up(&self) -> bool {
@@ -373,13 +442,20 @@ impl Shared {
         }
         let mut connection = self.manager.clone();
         match tokio::time::timeout(wait, invocation.invoke_async::<T>(&mut connection)).await {
-            Ok(Ok(v)) => Some(v),
+            Ok(Ok(v)) => {
+                self.slow.store(0, Ordering::Relaxed);
+                Some(v)
+            }
             Ok(Err(e)) => {
                 self.mark_down(error_kind(&e));
                 None
             }
             Err(_) => {
-                self.mark_down("timeout");
+                // One slow answer is this decision's to make alone; only several in a row say Redis is
+                // away (a Redis answering near the bounded wait would otherwise flap up and down).
+                if self.slow.fetch_add(1, Ordering::Relaxed) + 1 >= SLOW_IN_A_ROW {
+                    self.mark_down("timeout");
+                }
                 None
             }
         }
@@ -403,19 +479,30 @@ fn ms(d: Duration) -> String {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).to_string()
 }
 
-fn duration(ms: i64) -> Duration {
-    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+/// `ms` milliseconds read from Redis, at most `max`: a value anyone could have written never holds a
+/// target longer than this process's own policy would.
+fn clamped(ms: i64, max: Duration) -> Duration {
+    Duration::from_millis(u64::try_from(ms).unwrap_or(0)).min(max)
 }
+
+/// The longest a rate budget's window holds a request back.
+const RATE_WINDOW: Duration = Duration::from_secs(60);
+/// The longest a dollar budget's window holds a request back.
+const SPEND_WINDOW: Duration = Duration::from_secs(86_400);
 
 impl StateStore for RedisState {
     fn attach(&self, view: Arc<FleetView>) {
         let shared = &self.shared;
-        let prefix = format!("{}:{}", shared.options.namespace, view.chain());
+        let prefix = format!(
+            "{}:{}",
+            component(&shared.options.namespace),
+            component(view.chain())
+        );
         let keys = view
             .targets()
             .iter()
             .map(|t| {
-                let base = format!("{prefix}:{}", t.id());
+                let base = format!("{prefix}:{}", component(t.id()));
                 Keys {
                     id: t.id().to_owned(),
                     breaker: format!("{base}:b"),
@@ -480,7 +567,9 @@ impl StateStore for RedisState {
                 .await;
             match answer {
                 Some((0, _)) => Answer::Shared(Probe::Closed),
-                Some((1, left)) => Answer::Shared(Probe::Open(duration(left))),
+                Some((1, left)) => {
+                    Answer::Shared(Probe::Open(clamped(left, bound.view.policy().max_cooldown)))
+                }
                 Some((2, _)) => Answer::Shared(Probe::Granted),
                 Some((3, _)) => Answer::Shared(Probe::InFlight),
                 _ => Answer::Local,
@@ -512,7 +601,7 @@ impl StateStore for RedisState {
                 .await;
             match answer {
                 Some((1, _)) => Answer::Shared(Rate::Admitted),
-                Some((_, wait)) => Answer::Shared(Rate::Denied(duration(wait))),
+                Some((_, wait)) => Answer::Shared(Rate::Denied(clamped(wait, RATE_WINDOW))),
                 None => Answer::Local,
             }
         })
@@ -541,7 +630,7 @@ impl StateStore for RedisState {
                 .await;
             match answer {
                 Some((1, _)) => Answer::Shared(Rate::Admitted),
-                Some((_, wait)) => Answer::Shared(Rate::Denied(duration(wait))),
+                Some((_, wait)) => Answer::Shared(Rate::Denied(clamped(wait, SPEND_WINDOW))),
                 None => Answer::Local,
             }
         })
@@ -606,4 +695,50 @@ pub(crate) fn micros(usd: Usd) -> i64 {
 /// A target's dollar limits as the spend script's arguments (microdollars; 0: none).
 pub(crate) fn spend_limits(target: &crate::fleet::Target) -> [String; 3] {
     target.usd_limits().map(|l| l.map_or(0, micros).to_string())
+}
+
+/// One part of a key or channel name: `:` (the separator) and `%` written as `%3A` and `%25`, so that no
+/// namespace, chain id and target id can run together into another's.
+fn component(part: &str) -> std::borrow::Cow<'_, str> {
+    if part.contains([':', '%']) {
+        std::borrow::Cow::Owned(part.replace('%', "%25").replace(':', "%3A"))
+    } else {
+        std::borrow::Cow::Borrowed(part)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+
+    #[test]
+    fn warnings_about_redis_coming_and_going_are_one_per_thirty_seconds() {
+        let t0 = Instant::now();
+        let mut last = None;
+        assert!(warn_now(&mut last, t0));
+        assert!(!warn_now(&mut last, t0 + Duration::from_secs(1)));
+        assert!(!warn_now(&mut last, t0 + Duration::from_secs(29)));
+        assert!(warn_now(&mut last, t0 + Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn key_components_cannot_run_together() {
+        assert_eq!(component("llmux"), "llmux");
+        assert_eq!(component("a:b"), "a%3Ab");
+        assert_eq!(component("50%:x"), "50%25%3Ax");
+        assert_ne!(
+            format!("{}:{}", component("a:b"), component("c")),
+            format!("{}:{}", component("a"), component("b:c"))
+        );
+    }
+
+    #[test]
+    fn times_read_from_redis_are_clamped() {
+        let max = Duration::from_secs(300);
+        assert_eq!(clamped(i64::MAX, max), max);
+        assert_eq!(clamped(-5, max), Duration::ZERO);
+        assert_eq!(clamped(1_500, max), Duration::from_millis(1_500));
+    }
 }

@@ -6,7 +6,7 @@
 -- consecutive count and counts toward the failure-ratio window. Returns 1 when it closed the breaker.
 if tonumber(ARGV[5]) > 0 then count(KEYS[3], tonumber(ARGV[4]), tonumber(ARGV[5])) end
 if ARGV[6] == '1' then return 0 end
-local u = tonumber(redis.call('HGET', KEYS[1], 'u') or '0')
+local u = num(redis.call('HGET', KEYS[1], 'u'), 0)
 if u > 0 and (now >= u or ARGV[3] == '1') then
   redis.call('DEL', KEYS[1], KEYS[2])
   redis.call('PUBLISH', ARGV[1], 'c ' .. ARGV[2])

@@ -3,12 +3,12 @@
 -- learned while Redis was away) and the target id. A breaker this process opened alone while Redis was
 -- away, closed or half-open in the fleet, is opened for the fleet for what is left of its cooldown (and
 -- published), so the others learn what it learned. Returns, per key, {consecutive failures, open for ms
--- (-1: closed, 0: half-open)}, flattened.
+-- (-1: closed, 0: half-open)}, one pair per key whatever the fields hold.
 local out = {}
 for i, k in ipairs(KEYS) do
   local v = redis.call('HMGET', k, 'f', 'u')
-  local u = tonumber(v[2] or '0')
-  local ours = tonumber(ARGV[2 * i])
+  local u = num(v[2], 0)
+  local ours = num(ARGV[2 * i], -1)
   if ours > 0 and (u == 0 or u <= now) then
     u = now + ours
     redis.call('HSET', k, 'u', u)
@@ -17,7 +17,6 @@ for i, k in ipairs(KEYS) do
   end
   local left = -1
   if u > 0 then left = math.max(0, u - now) end
-  out[#out + 1] = tonumber(v[1] or '0')
-  out[#out + 1] = left
+  out[#out + 1] = {num(v[1], 0), left}
 end
 return out

@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
-use super::{Bound, Shared, duration, ms};
+use super::{Bound, Shared, clamped, ms};
 use crate::fleet::Report;
 
 /// How long a background request to Redis may take before Redis counts as down.
@@ -112,31 +112,36 @@ async fn sync(shared: &Shared, bound: &Bound) -> bool {
         args.push(ours.map_or("-1".to_owned(), |d| ms(d.max(Duration::from_millis(1)))));
         args.push(k.id.clone());
     }
-    let Some(flat) = shared
-        .ask::<Vec<i64>>(&shared.scripts.sync, &keys, &args, BACKGROUND_WAIT)
+    // One pair per target, whatever its fields hold (the script reads them with defaults).
+    let Some(pairs) = shared
+        .ask::<Vec<(i64, i64)>>(&shared.scripts.sync, &keys, &args, BACKGROUND_WAIT)
         .await
     else {
         return false;
     };
+    if pairs.len() != bound.keys.len() {
+        return false;
+    }
     for k in &bound.keys {
         k.unsynced.store(false, Ordering::Relaxed);
     }
-    for (t, pair) in flat.chunks(2).enumerate() {
-        let [failures, left] = pair else { continue };
+    let max = bound.view.policy().max_cooldown;
+    for (t, (failures, left)) in pairs.into_iter().enumerate() {
         if let Some(k) = bound.keys.get(t) {
-            k.dirty.store(*failures > 0, Ordering::Relaxed);
+            k.dirty.store(failures > 0, Ordering::Relaxed);
         }
         // A breaker closed in the fleet leaves one this process opened alone (while Redis was away) to its
         // own cooldown; its probe then asks the fleet.
-        if *left >= 0 {
-            bound.view.opened(t, duration(*left));
+        if left >= 0 {
+            bound.view.opened(t, clamped(left, max));
         }
     }
     true
 }
 
 /// One message of the chain's channel: `o MS ID` opened for MS, `c ID` closed, `f N ID` N consecutive
-/// failures.
+/// failures. Anyone who can publish to Redis can write here: a number that does not parse drops the
+/// message, and an opening is never longer than the policy's longest cooldown.
 fn apply(bound: &Bound, text: &str) {
     let mut parts = text.splitn(3, ' ');
     let (Some(kind), Some(second)) = (parts.next(), parts.next()) else {
@@ -144,16 +149,18 @@ fn apply(bound: &Bound, text: &str) {
     };
     let (id, number) = match kind {
         "c" => (second, 0),
-        _ => match parts.next() {
-            Some(id) => (id, second.parse::<i64>().unwrap_or(0)),
-            None => return,
+        _ => match (parts.next(), second.parse::<i64>()) {
+            (Some(id), Ok(n)) => (id, n),
+            _ => return,
         },
     };
     let Some(t) = bound.keys.iter().position(|k| k.id == id) else {
         return;
     };
     match kind {
-        "o" => bound.view.opened(t, duration(number)),
+        "o" => bound
+            .view
+            .opened(t, clamped(number, bound.view.policy().max_cooldown)),
         "c" => {
             bound.keys[t].dirty.store(false, Ordering::Relaxed);
             bound.view.closed(t);
@@ -280,7 +287,9 @@ async fn handle(s: &Shared, t: usize, report: Report) {
                     )
                     .await;
                 match answer {
-                    Some((_, left)) if left >= 0 => bound.view.opened(t, duration(left)),
+                    Some((_, left)) if left >= 0 => {
+                        bound.view.opened(t, clamped(left, policy.max_cooldown));
+                    }
                     Some(_) => {}
                     // Redis did not hear it: the next sync offers this process's breaker instead.
                     None => keys.missed(&report),
@@ -365,11 +374,13 @@ async fn handle(s: &Shared, t: usize, report: Report) {
                     .await;
             }
             Report::Exhausted(wait) => {
+                // Redis takes no expiry under 1 ms.
+                let hold = wait.max(Duration::from_millis(1));
                 let _: Option<i64> = s
                     .ask(
                         &s.scripts.exhausted,
                         &[&keys.hold],
-                        &[ms(wait)],
+                        &[ms(hold)],
                         BACKGROUND_WAIT,
                     )
                     .await;

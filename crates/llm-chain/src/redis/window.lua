@@ -6,11 +6,11 @@ local function outcomes(key, window_s)
   local all = redis.call('HGETALL', key)
   local total, oldest = 0, sec
   for i = 1, #all, 2 do
-    local s = tonumber(all[i])
-    if s <= sec - window_s then
+    local s, n = tonumber(all[i]), tonumber(all[i + 1])
+    if s == nil or n == nil or s <= sec - window_s then
       redis.call('HDEL', key, all[i])
     else
-      total = total + tonumber(all[i + 1])
+      total = total + n
       if s < oldest then oldest = s end
     end
   end

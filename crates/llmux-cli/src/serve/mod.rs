@@ -226,7 +226,8 @@ fn prepare(args: &ServeArgs, env: &Env) -> Result<(Gateway, SocketAddr), ConfigE
             chain: Some(file.into()),
             ..crate::args::SelectArgs::default()
         };
-        let spec = spec::resolve(&select, env)?.with_prices_file(prices)?;
+        let mut spec = spec::resolve(&select, env)?.with_prices_file(prices)?;
+        spec.route = Some(name.to_owned());
         if !spec.gateway_keys.expose().is_empty() {
             return Err(ConfigError(format!(
                 "--route `{name}`: [gateway] keys are read from the main chain file only"

@@ -111,7 +111,8 @@ async fn main() -> Result<(), String> {
             .probe_lease(Duration::from_secs(10)),
     )
     .map_err(|e| e.to_string())?;
-    let mut first = entry("first", &args.first)?;
+    // Ids the tests can name in Redis (the default ids carry a fingerprint of the server and key).
+    let mut first = entry("first", &args.first)?.id("first");
     if let Some(rpm) = args.rpm {
         first = first.rpm(rpm);
     }
@@ -125,7 +126,7 @@ async fn main() -> Result<(), String> {
     let chain = Chain::builder()
         .id(args.chain.clone())
         .entry(first)
-        .entry(entry("second", &args.second)?)
+        .entry(entry("second", &args.second)?.id("second"))
         .policy(
             Policy::default().retry(RetryPolicy::none()).breaker(
                 BreakerPolicy::default()
