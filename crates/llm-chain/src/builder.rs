@@ -15,10 +15,10 @@ use crate::clock::{Clock, SystemClock};
 use crate::entry::Entry;
 use crate::fleet::{FleetView, StateStore, Target};
 use crate::health::Health;
+use crate::meter::price_for;
 use crate::policy::Policy;
 use crate::rate::LocalRate;
 use crate::spend::LocalSpend;
-use crate::spend::price_for;
 
 /// Builds a [`Chain`].
 #[must_use]

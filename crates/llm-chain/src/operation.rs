@@ -22,7 +22,7 @@ use llm_core::{
 use tracing::Span;
 
 use crate::entry::Entry;
-use crate::spend::{DEFAULT_RESERVED_OUTPUT_TOKENS, Estimate, Meter};
+use crate::meter::{DEFAULT_RESERVED_OUTPUT_TOKENS, Estimate, Meter};
 use crate::telemetry;
 
 /// What an answer tells the entry's health and the attempt's span.

@@ -17,9 +17,9 @@ use tracing::Span;
 use crate::chain::Inner;
 use crate::clock::Sleep;
 use crate::fleet::Report;
+use crate::meter::{Held, Meter};
 use crate::operation::Opened;
 use crate::policy::counts_for_health;
-use crate::spend::{Held, Meter};
 use crate::target::Winner;
 use crate::telemetry;
 

@@ -14,9 +14,9 @@ use crate::chain::Inner;
 use crate::decision::{self, Decision, Failed, NoRetry};
 use crate::fleet::{Answer, Probe, Rate, Report, StateStore};
 use crate::health::{Permit, Skip};
+use crate::meter::{Held, Meter, Reserved, price_for};
 use crate::operation::{Operation, Timing};
 use crate::policy::counts_for_health;
-use crate::spend::{Held, Meter, Reserved, price_for};
 use crate::{strategy, telemetry};
 
 /// The entry that answered a call.
