@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use llmux::chain::redis::{RedisOptions, RedisState};
-use llmux::chain::{AttemptObserver, Chain, Entry, Policy, RetryPolicy, SkipObserver};
+use llmux::chain::{AttemptObserver, Chain, Entry, Policy, SkipObserver};
 use llmux::claude::{Claude, ClaudeConfig};
 use llmux::gemini::{Gemini, GeminiConfig};
 use llmux::http::HasHttpConfig;
@@ -74,7 +74,7 @@ pub fn chain(
     observer: Option<AttemptObserver>,
     skip_observer: Option<SkipObserver>,
 ) -> Result<Chain, ConfigError> {
-    let mut builder = Chain::builder().name("llmux").policy(policy(options));
+    let mut builder = Chain::builder().name("llmux").policy(policy(options, spec));
     if let Some(o) = observer {
         builder = builder.on_attempt(o);
     }
@@ -114,11 +114,12 @@ pub fn chain(
         .map_err(|e| ConfigError(format!("cannot build the chain: {e}")))
 }
 
-/// The chain policy the CLI's flags ask for.
-fn policy(options: Options) -> Policy {
-    let mut policy = Policy::default();
+/// The chain policy: the chain file's `[chain]` table (or the defaults), under the CLI's flags.
+fn policy(options: Options, spec: &ChainSpec) -> Policy {
+    let mut policy = spec.policy.clone();
     if let Some(n) = options.max_retries {
-        policy = policy.retry(RetryPolicy::default().max_attempts(n.saturating_add(1)));
+        let retry = policy.retry.max_attempts(n.saturating_add(1));
+        policy = policy.retry(retry);
     }
     if let Some(d) = options.deadline {
         policy = policy.deadline(d);
@@ -354,7 +355,7 @@ pub fn embed_chain(
     options: Options,
     observer: Option<AttemptObserver>,
 ) -> Result<Chain, ConfigError> {
-    let mut builder = Chain::builder().name("llmux").policy(policy(options));
+    let mut builder = Chain::builder().name("llmux").policy(policy(options, spec));
     if let Some(o) = observer {
         builder = builder.on_attempt(o);
     }

@@ -6,7 +6,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use llmux::chain::Strategy;
+use llmux::ErrorKind;
+use llmux::chain::{BreakerPolicy, FallThrough, Policy, RetryBudget, RetryPolicy, Strategy};
 use llmux::{ApiKey, Params, PriceEntry, PriceTable, Usd};
 use serde::Deserialize;
 
@@ -219,6 +220,9 @@ pub struct ChainSpec {
     pub state: Option<StateSpec>,
     /// The gateway keys a chain file names (`[gateway] keys`), read by `llmux serve` only.
     pub gateway_keys: GatewayKeys,
+    /// The chain's policies (`[chain]`; the library's defaults without one). The CLI's `--max-retries` and
+    /// `--timeout` win over the file's `max_retries` and `deadline`.
+    pub policy: Policy,
     /// The gateway route this chain serves (`llmux serve --route NAME=FILE`), when it serves one: part of
     /// its id in shared state, so two routes never share breakers or budgets.
     pub route: Option<String>,
@@ -234,6 +238,7 @@ impl ChainSpec {
             entries,
             state: None,
             gateway_keys: GatewayKeys::default(),
+            policy: Policy::default(),
             route: None,
             prices: PriceTable::default(),
         }
@@ -636,11 +641,12 @@ pub fn peers_dir(env: &Env) -> Option<PathBuf> {
     Some(cache.join("peers"))
 }
 
-/// A chain file: `[[entry]]` tables, tried in file order, an optional `[state]` table and, for `llmux
-/// serve`, an optional `[gateway]` table.
+/// A chain file: `[[entry]]` tables, tried in file order, optional `[chain]` (policies) and `[state]`
+/// tables and, for `llmux serve`, an optional `[gateway]` table.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ChainFile {
+    chain: Option<PolicyFile>,
     state: Option<StateFile>,
     gateway: Option<GatewayFile>,
     entry: Vec<FileEntry>,
@@ -658,6 +664,125 @@ struct GatewayFile {
 impl fmt::Debug for GatewayFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GatewayFile").finish_non_exhaustive()
+    }
+}
+
+/// `[chain]`: the chain's policies, each key optional (absent: the library's default).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    max_retries: Option<u32>,
+    backoff: Option<String>,
+    max_backoff: Option<String>,
+    retry_budget: Option<f64>,
+    deadline: Option<String>,
+    hedge_after: Option<String>,
+    context_length: Option<String>,
+    breaker: Option<BreakerFile>,
+}
+
+/// `[chain.breaker]` (or `breaker = { … }`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BreakerFile {
+    enabled: Option<bool>,
+    failures: Option<u32>,
+    failure_ratio: Option<f64>,
+    min_requests: Option<u32>,
+    window: Option<String>,
+    cooldown: Option<String>,
+    max_cooldown: Option<String>,
+}
+
+impl PolicyFile {
+    /// The chain policy this table asks for, over the library's defaults; every mistake recorded.
+    fn to_policy(&self, problems: &mut Vec<String>) -> Policy {
+        let duration = |key: &str, text: &Option<String>, problems: &mut Vec<String>| {
+            let text = text.as_deref()?;
+            match crate::duration::parse_duration(text) {
+                Ok(d) if !d.is_zero() => Some(d),
+                Ok(_) => {
+                    problems.push(format!(
+                        "[chain] {key} = \"{text}\": expected a duration above 0"
+                    ));
+                    None
+                }
+                Err(e) => {
+                    problems.push(format!("[chain] {key} = \"{text}\": {e}"));
+                    None
+                }
+            }
+        };
+        let mut policy = Policy::default();
+        let mut retry = RetryPolicy::default();
+        if let Some(n) = self.max_retries {
+            retry = retry.max_attempts(n.saturating_add(1));
+        }
+        let backoff = duration("backoff", &self.backoff, problems);
+        let max_backoff = duration("max_backoff", &self.max_backoff, problems);
+        if backoff.is_some() || max_backoff.is_some() {
+            let initial = backoff.unwrap_or(retry.initial_backoff);
+            let max = max_backoff.unwrap_or(retry.max_backoff).max(initial);
+            retry = retry.backoff(initial, max);
+        }
+        policy = policy.retry(retry);
+        match self.retry_budget {
+            Some(r) if r.is_finite() && r >= 0.0 => {
+                policy = policy.budget(RetryBudget::default().ratio(r));
+            }
+            Some(r) => problems.push(format!(
+                "[chain] retry_budget = {r}: expected a share of calls, 0 or more (0.2: a retry per five calls)"
+            )),
+            None => {}
+        }
+        if let Some(d) = duration("deadline", &self.deadline, problems) {
+            policy = policy.deadline(d);
+        }
+        if let Some(d) = duration("hedge_after", &self.hedge_after, problems) {
+            policy = policy.hedge_after(d);
+        }
+        match self.context_length.as_deref() {
+            None | Some("stop") => {}
+            Some("next") => {
+                policy = policy.fall_through(FallThrough::default().with(ErrorKind::ContextLength));
+            }
+            Some(other) => problems.push(format!(
+                "[chain] context_length = \"{other}\": expected \"next\" (try the next entry, whose window may be larger) or \"stop\""
+            )),
+        }
+        if let Some(b) = &self.breaker {
+            let mut breaker = if b.enabled == Some(false) {
+                BreakerPolicy::disabled()
+            } else {
+                BreakerPolicy::default()
+            };
+            if let Some(n) = b.failures {
+                breaker = breaker.consecutive_failures(n);
+            }
+            match (b.failure_ratio, b.min_requests) {
+                (Some(r), _) if !(r > 0.0 && r <= 1.0) => problems.push(format!(
+                    "[chain] breaker.failure_ratio = {r}: expected a share of requests above 0, at most 1"
+                )),
+                (None, None) => {}
+                (r, n) => {
+                    breaker = breaker.failure_ratio(
+                        r.unwrap_or(breaker.failure_ratio),
+                        n.unwrap_or(breaker.min_requests),
+                    );
+                }
+            }
+            if let Some(w) = duration("breaker.window", &b.window, problems) {
+                breaker = breaker.window(w);
+            }
+            let cooldown = duration("breaker.cooldown", &b.cooldown, problems);
+            let max = duration("breaker.max_cooldown", &b.max_cooldown, problems);
+            if cooldown.is_some() || max.is_some() {
+                let c = cooldown.unwrap_or(breaker.cooldown);
+                breaker = breaker.cooldown(c, max.unwrap_or(breaker.max_cooldown).max(c));
+            }
+            policy = policy.breaker(breaker);
+        }
+        policy
     }
 }
 
@@ -908,6 +1033,10 @@ pub fn parse_chain_file(text: &str, path: &Path, env: &Env) -> Result<ChainSpec,
             gateway_keys.push(key.to_owned());
         }
     }
+    let policy = file
+        .chain
+        .as_ref()
+        .map_or_else(Policy::default, |p| p.to_policy(&mut problems));
     let prices = PriceTable::from_entries(file.price).unwrap_or_else(|e| {
         problems.push(e.to_string());
         PriceTable::default()
@@ -917,6 +1046,7 @@ pub fn parse_chain_file(text: &str, path: &Path, env: &Env) -> Result<ChainSpec,
             entries,
             state,
             gateway_keys: GatewayKeys(gateway_keys),
+            policy,
             route: None,
             prices,
         })

@@ -1,6 +1,7 @@
 //! Tests of configuration resolution: the default chain, the local default's paths, chain files.
 
 use std::path::Path;
+use std::time::Duration;
 
 use llmux_e2e::layout::PeerLayout;
 
@@ -210,7 +211,7 @@ fn chain_file_mistakes_are_configuration_errors_that_say_what() {
             "[[entry]]\nprovider = \"openai\"\nmodel = \"m\"\n[entry.params]\ntop_k = \"many\"\n",
             "entry 0: params.top_k",
         ),
-        ("[[chain]]\n", "unknown field `chain`"),
+        ("[[chains]]\n", "unknown field `chains`"),
         (
             "[gateway]\nkeys = [\" \"]\n[[entry]]\nprovider = \"openai\"\nmodel = \"m\"\n",
             "[gateway] keys must not be empty strings",
@@ -474,4 +475,90 @@ fn price_and_budget_mistakes_say_what() {
         err("[[entry]]\nprovider = \"openai\"\nmodel = \"m\"\nusd_per_week = 3\n")
             .contains("usd_per_week")
     );
+}
+
+#[test]
+fn the_chain_table_reaches_every_policy() {
+    let env = Env::from_pairs([("OPENAI_API_KEY", "sk-a")]);
+    let text = r#"
+[chain]
+max_retries = 4
+backoff = "200ms"
+max_backoff = "2s"
+retry_budget = 0.5
+deadline = "30s"
+hedge_after = "800ms"
+context_length = "next"
+breaker = { failures = 3, cooldown = "10s", max_cooldown = "2m", failure_ratio = 0.25, min_requests = 20, window = "30s" }
+
+[[entry]]
+provider = "openai"
+model = "m"
+"#;
+    let spec = parse_chain_file(text, Path::new("c.toml"), &env).expect("valid");
+    let p = &spec.policy;
+    assert_eq!(p.retry.max_attempts, 5);
+    assert_eq!(p.retry.initial_backoff, Duration::from_millis(200));
+    assert_eq!(p.retry.max_backoff, Duration::from_secs(2));
+    assert_eq!(p.budget.ratio, 0.5);
+    assert_eq!(p.deadline, Some(Duration::from_secs(30)));
+    assert_eq!(p.hedge_after, Some(Duration::from_millis(800)));
+    assert!(p.fall_through.contains(ErrorKind::ContextLength));
+    assert!(
+        p.fall_through.contains(ErrorKind::Server),
+        "the defaults stay"
+    );
+    let b = &p.breaker;
+    assert_eq!(
+        (
+            b.consecutive_failures,
+            b.cooldown,
+            b.max_cooldown,
+            b.failure_ratio,
+            b.min_requests,
+            b.window
+        ),
+        (
+            3,
+            Duration::from_secs(10),
+            Duration::from_secs(120),
+            0.25,
+            20,
+            Duration::from_secs(30)
+        )
+    );
+    // Without [chain]: the library's defaults.
+    let plain = parse_chain_file(
+        "[[entry]]\nprovider = \"openai\"\nmodel = \"m\"\n",
+        Path::new("c.toml"),
+        &env,
+    )
+    .expect("valid");
+    assert_eq!(plain.policy, Policy::default());
+    // Hedging off and the breaker disabled.
+    let off = parse_chain_file(
+        "[chain.breaker]\nenabled = false\n\n[[entry]]\nprovider = \"openai\"\nmodel = \"m\"\n",
+        Path::new("c.toml"),
+        &env,
+    )
+    .expect("valid");
+    assert!(!off.policy.breaker.enabled);
+}
+
+#[test]
+fn chain_table_mistakes_name_the_key() {
+    let env = Env::from_pairs([("OPENAI_API_KEY", "sk-a")]);
+    let entry = "[[entry]]\nprovider = \"openai\"\nmodel = \"m\"\n";
+    let err = |chain: &str| {
+        parse_chain_file(&format!("{chain}\n{entry}"), Path::new("c.toml"), &env)
+            .expect_err("invalid")
+            .0
+    };
+    assert!(err("[chain]\nhedge_afterr = \"1s\"\n").contains("hedge_afterr"));
+    assert!(err("[chain]\ndeadline = \"soon\"\n").contains("deadline"));
+    assert!(err("[chain]\ndeadline = \"0s\"\n").contains("above 0"));
+    assert!(err("[chain]\ncontext_length = \"maybe\"\n").contains("context_length"));
+    assert!(err("[chain]\nretry_budget = -1.0\n").contains("retry_budget"));
+    assert!(err("[chain.breaker]\nfailure_ratio = 2.0\n").contains("failure_ratio"));
+    assert!(err("[chain.breaker]\nfailurez = 2\n").contains("failurez"));
 }

@@ -398,3 +398,64 @@ async fn an_entry_without_room_in_its_dollar_budget_is_skipped() {
     );
     assert_eq!(run.of_type("attempt")[0]["entry"], 1, "{run:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chain_table_turns_hedging_on() {
+    let slow = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(openai_stream(&["slow"]).set_delay(std::time::Duration::from_secs(10)))
+        .mount(&slow)
+        .await;
+    let quick = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(openai_stream(&["hedged"]))
+        .expect(1)
+        .mount(&quick)
+        .await;
+    let dir = Scratch::new("hedge");
+    let file = dir.file(
+        "chain.toml",
+        &format!(
+            "[chain]\nhedge_after = \"200ms\"\n\n\
+             [[entry]]\nprovider = \"openai\"\nmodel = \"first\"\nbase_url = \"{}/v1\"\n\n\
+             [[entry]]\nprovider = \"openai\"\nmodel = \"second\"\nbase_url = \"{}/v1\"\n",
+            slow.uri(),
+            quick.uri()
+        ),
+    );
+    let run = llmux_async(
+        strings(&[
+            "chat",
+            "--json",
+            "--chain",
+            file.to_str().expect("utf-8 path"),
+            "hi",
+        ]),
+        pairs(&[("OPENAI_API_KEY", SECRET)]),
+        None,
+    )
+    .await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let outcomes: Vec<(i64, String)> = run
+        .of_type("attempt")
+        .iter()
+        .map(|a| {
+            (
+                a["entry"].as_i64().unwrap_or(-1),
+                a["outcome"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        outcomes.contains(&(0, "cancelled".to_owned())) && outcomes.contains(&(1, "ok".to_owned())),
+        "the second entry started after 200 ms and won: {outcomes:?}"
+    );
+    let text: String = run
+        .of_type("delta")
+        .iter()
+        .map(|d| d["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(text, "hedged");
+}
