@@ -30,7 +30,7 @@ use futures::stream::{self, StreamExt};
 use llm_stream::{NdjsonParser, SseParser};
 use serde::Deserialize;
 
-#[path = "../tests/common/counting.rs"]
+#[path = "../tests/it/common/counting.rs"]
 mod counting;
 
 #[global_allocator]

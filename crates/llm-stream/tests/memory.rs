@@ -2,7 +2,7 @@
 //!
 //! This binary holds one test only, so no other test allocates while it measures.
 
-#[path = "common/counting.rs"]
+#[path = "it/common/counting.rs"]
 mod counting;
 
 use counting::Counting;

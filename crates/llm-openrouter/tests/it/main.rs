@@ -1,0 +1,4 @@
+//! The integration tests of `llm-openrouter`, as one test binary (one link instead of one per file); each
+//! module is what was a test file, with the same tests under the same names.
+
+mod openrouter;
