@@ -212,6 +212,37 @@ impl PriceTable {
             .position(|r| r.provider.as_deref() == provider && r.model == model)
     }
 
+    /// The table a provider crate ships as data (its `prices.toml`). A table that does not read is empty,
+    /// never a panic: each crate's test reads its own with [`PriceTable::check_shipped`].
+    pub fn shipped(text: &str) -> PriceTable {
+        PriceTable::from_toml(text).unwrap_or_default()
+    }
+
+    /// Reads a shipped table strictly: it must read, have rows, and every row must be `provider`'s and
+    /// say where (an `https://` source) and when (a date) it was read.
+    pub fn check_shipped(text: &str, provider: &str) -> Result<PriceTable, String> {
+        let table = PriceTable::from_toml(text).map_err(|e| e.to_string())?;
+        if table.is_empty() {
+            return Err("no [[price]] rows".to_owned());
+        }
+        for row in table.rows() {
+            if row.provider.as_deref() != Some(provider) {
+                return Err(format!("`{}` is not a row of `{provider}`", row.model));
+            }
+            if !row
+                .source
+                .as_deref()
+                .is_some_and(|s| s.starts_with("https://"))
+            {
+                return Err(format!("`{}` has no https:// source", row.model));
+            }
+            if row.date.is_none() {
+                return Err(format!("`{}` has no date", row.model));
+            }
+        }
+        Ok(table)
+    }
+
     /// Adds `row`, replacing a row of the same (provider, model).
     pub fn insert(&mut self, row: PriceRow) {
         match self.position(row.provider.as_deref(), &row.model) {
@@ -422,6 +453,35 @@ date = "2026-12-07"
         let twice = "[[price]]\nmodel = \"m\"\ninput = 1\noutput = 1\n".repeat(2);
         assert!(err(&twice).contains("two [[price]] rows"));
         assert!(PriceTable::from_toml("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_shipped_table_must_say_whose_each_row_is_and_where_it_came_from() {
+        let row = |extra: &str| format!("[[price]]\nmodel = \"m\"\ninput = 1\noutput = 1\n{extra}");
+        let good = row("provider = \"p\"\nsource = \"https://x.test\"\ndate = \"2026-12-07\"\n");
+        assert!(PriceTable::check_shipped(&good, "p").is_ok());
+        assert!(
+            PriceTable::check_shipped(&good, "q")
+                .unwrap_err()
+                .contains("not a row of")
+        );
+        let unsourced = row("provider = \"p\"\ndate = \"2026-12-07\"\n");
+        assert!(
+            PriceTable::check_shipped(&unsourced, "p")
+                .unwrap_err()
+                .contains("source")
+        );
+        let undated = row("provider = \"p\"\nsource = \"https://x.test\"\n");
+        assert!(
+            PriceTable::check_shipped(&undated, "p")
+                .unwrap_err()
+                .contains("date")
+        );
+        assert!(PriceTable::check_shipped("", "p").is_err());
+        assert!(
+            PriceTable::shipped("not toml [").is_empty(),
+            "never a panic"
+        );
     }
 
     #[test]

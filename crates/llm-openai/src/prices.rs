@@ -8,10 +8,8 @@ use llm_core::PriceTable;
 /// The provider name the shipped rows are written for.
 pub(crate) const PROVIDER: &str = "openai";
 
-static PRICES: LazyLock<PriceTable> = LazyLock::new(|| {
-    // The file is checked by this module's test: a table that does not read is empty, never a panic.
-    PriceTable::from_toml(include_str!("../prices.toml")).unwrap_or_default()
-});
+static PRICES: LazyLock<PriceTable> =
+    LazyLock::new(|| PriceTable::shipped(include_str!("../prices.toml")));
 
 /// The prices this crate ships, USD per million tokens (users add and override rows: see
 /// [`PriceTable::overlay`]).
@@ -29,19 +27,7 @@ mod tests {
 
     #[test]
     fn the_shipped_table_reads_and_every_row_says_where_it_came_from() {
-        let table = PriceTable::from_toml(include_str!("../prices.toml")).unwrap();
-        assert!(!table.is_empty());
-        for row in table.rows() {
-            assert_eq!(row.provider.as_deref(), Some(PROVIDER), "{}", row.model);
-            assert!(
-                row.source
-                    .as_deref()
-                    .is_some_and(|s| s.starts_with("https://")),
-                "{}",
-                row.model
-            );
-            assert!(row.date.is_some(), "{}", row.model);
-        }
+        PriceTable::check_shipped(include_str!("../prices.toml"), PROVIDER).unwrap();
     }
 
     /// OpenAI's `prompt_tokens` include the cached ones (`prompt_tokens_details.cached_tokens`), and
