@@ -3,6 +3,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use llmux::ErrorKind;
+
 use llmux_e2e::layout::PeerLayout;
 
 use super::*;
