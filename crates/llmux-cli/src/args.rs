@@ -40,27 +40,38 @@ pub enum Command {
     Serve(ServeArgs),
 }
 
-/// A provider name as the CLI spells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
+/// A provider as the CLI names it; everything about each is its row in [`crate::providers::PROVIDERS`]
+/// (its spelling, its `--provider` help, its variables, how it is built).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ProviderName {
-    /// OpenAI Chat Completions (OPENAI_API_KEY).
+    /// OpenAI Chat Completions.
     Openai,
-    /// OpenAI's Responses API, stateless (OPENAI_API_KEY; the same base URL as openai).
-    #[value(name = "openai-responses")]
+    /// OpenAI's Responses API.
     OpenaiResponses,
-    /// Anthropic Messages (ANTHROPIC_API_KEY).
+    /// Anthropic Messages.
     Claude,
-    /// OpenRouter (OPENROUTER_API_KEY).
+    /// OpenRouter.
     Openrouter,
-    /// Ollama's native API (OLLAMA_HOST).
+    /// Ollama's native API.
     Ollama,
-    /// llama.cpp's llama-server (LLAMA_SERVER_URL).
+    /// llama.cpp's llama-server.
     Llamacpp,
-    /// Azure OpenAI (AZURE_OPENAI_API_KEY; the endpoint from --base-url or AZURE_OPENAI_ENDPOINT; --model is
-    /// the deployment).
+    /// Azure OpenAI.
     Azure,
-    /// Google Gemini API (GEMINI_API_KEY; --base-url is the host, the client adds /v1beta/models/{model}:…).
+    /// Google Gemini API.
     Gemini,
+}
+
+/// `--provider`'s values and their help, from the providers' table.
+impl ValueEnum for ProviderName {
+    fn value_variants<'a>() -> &'a [Self] {
+        &ProviderName::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let row = crate::providers::row(*self);
+        Some(clap::builder::PossibleValue::new(row.id).help(row.help))
+    }
 }
 
 impl ProviderName {
@@ -77,17 +88,8 @@ impl ProviderName {
     ];
 
     /// The name as written on the command line and in chain files.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ProviderName::Openai => "openai",
-            ProviderName::OpenaiResponses => "openai-responses",
-            ProviderName::Claude => "claude",
-            ProviderName::Openrouter => "openrouter",
-            ProviderName::Ollama => "ollama",
-            ProviderName::Llamacpp => "llamacpp",
-            ProviderName::Azure => "azure",
-            ProviderName::Gemini => "gemini",
-        }
+    pub fn as_str(self) -> &'static str {
+        crate::providers::row(self).id
     }
 
     /// The provider named `name`, if any.

@@ -7,20 +7,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use llmux::chain::redis::{RedisOptions, RedisState};
 use llmux::chain::{AttemptObserver, Chain, Entry, Policy, SkipObserver};
-use llmux::claude::{Claude, ClaudeConfig};
-use llmux::gemini::{Gemini, GeminiConfig};
-use llmux::http::HasHttpConfig;
-use llmux::llamacpp::{LlamaCpp, LlamaCppConfig};
-use llmux::ollama::{Ollama, OllamaConfig};
-use llmux::openai::{AzureConfig, OpenAi, OpenAiConfig, OpenAiResponses, ResponsesConfig};
-use llmux::openrouter::{OpenRouter, OpenRouterConfig};
 use llmux::{
-    ApiKey, ChatRequest, ChatResponse, ChatStream, EmbedRequest, EmbedResponse, Embedder, Error,
-    ErrorKind, PriceTable, Provider, Timeouts,
+    ChatRequest, ChatResponse, ChatStream, EmbedRequest, EmbedResponse, Embedder, Error, ErrorKind,
+    PriceTable, Provider, Timeouts,
 };
 
 use crate::args::ProviderName;
 use crate::local::LazyLocal;
+use crate::providers::{self, Both, both};
 use crate::spec::{self, Backend, ChainSpec, ConfigError, EntrySpec, Key, Origin};
 
 /// How the CLI's flags shape every entry.
@@ -189,87 +183,13 @@ pub fn provider(entry: &EntrySpec, timeouts: Timeouts) -> Result<Arc<dyn Provide
     };
     let base_url = entry.base_url.value.clone();
     let built: Result<Arc<dyn Provider>, Error> = match &entry.backend {
-        Backend::Remote(p) => remote(*p, base_url, key, timeouts),
+        Backend::Remote(p) => providers::row(*p).build(base_url, key, timeouts),
         Backend::Managed { binary, model_file } => {
             LazyLocal::new(binary.value.clone(), model_file.value.clone(), timeouts)
                 .map(|p| Arc::new(p) as Arc<dyn Provider>)
         }
     };
     built.map_err(|e| ConfigError(format!("cannot set up {}: {e}", entry.backend.name())))
-}
-
-/// A provider config with the entry's base URL, key and the CLI's limits: one path for every provider,
-/// since each config embeds the same `HttpConfig`.
-fn configured<C: HasHttpConfig + Default>(
-    base_url: Option<String>,
-    key: Option<ApiKey>,
-    timeouts: Timeouts,
-) -> C {
-    let mut config = C::default();
-    let http = config.http_mut();
-    http.timeouts = timeouts;
-    if let Some(key) = key {
-        http.api_key = Some(key);
-    }
-    if let Some(url) = base_url {
-        http.base_url = url.trim_end_matches('/').to_owned();
-    }
-    config
-}
-
-fn remote(
-    provider: ProviderName,
-    base_url: Option<String>,
-    key: Option<ApiKey>,
-    timeouts: Timeouts,
-) -> Result<Arc<dyn Provider>, Error> {
-    let (url, key) = (base_url, key);
-    Ok(match provider {
-        ProviderName::Openai => {
-            Arc::new(OpenAi::new(configured::<OpenAiConfig>(url, key, timeouts))?)
-        }
-        ProviderName::OpenaiResponses => {
-            Arc::new(OpenAiResponses::new(configured::<ResponsesConfig>(
-                url, key, timeouts,
-            ))?)
-        }
-        ProviderName::Claude => {
-            Arc::new(Claude::new(configured::<ClaudeConfig>(url, key, timeouts))?)
-        }
-        ProviderName::Openrouter => Arc::new(OpenRouter::new(configured::<OpenRouterConfig>(
-            url, key, timeouts,
-        ))?),
-        ProviderName::Ollama => {
-            Arc::new(Ollama::new(configured::<OllamaConfig>(url, key, timeouts))?)
-        }
-        ProviderName::Llamacpp => Arc::new(LlamaCpp::new(configured::<LlamaCppConfig>(
-            url, key, timeouts,
-        ))?),
-        ProviderName::Azure => {
-            if url.is_none() {
-                return Err(Error::new(
-                    ErrorKind::Validation,
-                    format!(
-                        "no endpoint: pass --base-url https://NAME.openai.azure.com or set {}",
-                        llmux::openai::AZURE_ENDPOINT_ENV
-                    ),
-                )
-                .with_provider("azure"));
-            }
-            Arc::new(OpenAi::new(configured::<AzureConfig>(url, key, timeouts))?)
-        }
-        ProviderName::Gemini => {
-            Arc::new(Gemini::new(configured::<GeminiConfig>(url, key, timeouts))?)
-        }
-    })
-}
-
-/// A client as both a provider (for the chain's health) and an embedder.
-type Both = (Arc<dyn Provider>, Arc<dyn Embedder>);
-
-fn both<T: Provider + Embedder + 'static>(client: T) -> Both {
-    let client = Arc::new(client);
-    (client.clone(), client)
 }
 
 /// The embedding model `llmux embed` asks `entry` for: its `embed_model`; else, for a provider whose model
@@ -306,32 +226,10 @@ fn embedder(entry: &EntrySpec, timeouts: Timeouts) -> Result<Both, ConfigError> 
     };
     let url = entry.base_url.value.clone();
     let built: Result<Both, Error> = match &entry.backend {
-        Backend::Remote(ProviderName::Openai) => {
-            OpenAi::new(configured::<OpenAiConfig>(url, key, timeouts)).map(both)
-        }
-        Backend::Remote(ProviderName::Ollama) => {
-            Ollama::new(configured::<OllamaConfig>(url, key, timeouts)).map(both)
-        }
-        Backend::Remote(ProviderName::Llamacpp) => {
-            LlamaCpp::new(configured::<LlamaCppConfig>(url, key, timeouts)).map(both)
-        }
-        Backend::Remote(ProviderName::Azure) => {
-            if url.is_none() {
-                return Err(ConfigError(format!(
-                    "azure needs its endpoint: pass --base-url or set {}",
-                    llmux::openai::AZURE_ENDPOINT_ENV
-                )));
-            }
-            OpenAi::new(configured::<AzureConfig>(url, key, timeouts)).map(both)
-        }
-        Backend::Remote(ProviderName::Gemini) => {
-            Gemini::new(configured::<GeminiConfig>(url, key, timeouts)).map(both)
-        }
-        Backend::Remote(
-            p @ (ProviderName::Claude | ProviderName::Openrouter | ProviderName::OpenaiResponses),
-        ) => {
-            return Err(no_embeddings(*p));
-        }
+        Backend::Remote(p) => match providers::row(*p).build_embedder(url, key, timeouts) {
+            Some(built) => built,
+            None => return Err(no_embeddings(*p)),
+        },
         Backend::Managed { binary, model_file } => {
             LazyLocal::embeddings(binary.value.clone(), model_file.value.clone(), timeouts)
                 .map(both)
@@ -341,9 +239,15 @@ fn embedder(entry: &EntrySpec, timeouts: Timeouts) -> Result<Both, ConfigError> 
 }
 
 fn no_embeddings(provider: ProviderName) -> ConfigError {
+    let embedding: Vec<&str> = providers::PROVIDERS
+        .iter()
+        .filter(|r| r.embed.is_some())
+        .map(|r| r.id)
+        .collect();
     ConfigError(format!(
-        "{} has no embeddings through llmux: use openai, ollama, llamacpp, azure or gemini",
-        provider.as_str()
+        "{} has no embeddings through llmux: use {}",
+        provider.as_str(),
+        embedding.join(", ")
     ))
 }
 

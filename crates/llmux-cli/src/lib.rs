@@ -22,6 +22,7 @@ pub mod log;
 pub mod media;
 pub mod output;
 pub mod prices;
+pub mod providers;
 pub mod serve;
 pub mod spec;
 pub mod spinner;

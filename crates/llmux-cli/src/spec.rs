@@ -14,11 +14,10 @@ use crate::env::Env;
 
 mod file;
 mod local;
-mod providers;
 
+pub use crate::providers::{ProviderInfo, info};
 pub use file::parse_chain_file;
 pub use local::{LocalDefault, local_defaults, managed_local, peers_dir};
-pub use providers::{ProviderInfo, info};
 
 /// Overrides the managed llama-server binary of the default chain.
 pub const LLAMA_SERVER_BIN_VAR: &str = "LLMUX_LLAMA_SERVER_BIN";
