@@ -164,22 +164,9 @@ pub struct ChatArgs {
     /// Print JSON lines on stdout instead of text (attempt, start, delta, reasoning, usage, finish, error).
     #[arg(long)]
     pub json: bool,
-    /// Retries per chain entry for retryable failures (0: an entry's first failure is final; later entries
-    /// are still tried).
-    #[arg(long, value_name = "N")]
-    pub max_retries: Option<u32>,
-    /// Limit for establishing a connection (e.g. 500ms, 5s).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub connect_timeout: Option<Duration>,
-    /// Limit from sending a request until the first byte of the response body.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub first_byte_timeout: Option<Duration>,
-    /// Limit between two chunks of a response body.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub idle_timeout: Option<Duration>,
-    /// Limit for the whole command: every attempt, retry and fallback (also each request's total limit).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub timeout: Option<Duration>,
+    /// Retries and time limits.
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// What the inputs of `llmux embed` are for, where the provider distinguishes them.
@@ -218,15 +205,9 @@ pub struct EmbedArgs {
     /// Print one JSON line per input: `{"type":"embedding","index":0,"dims":576,"vector":[…]}`.
     #[arg(long)]
     pub json: bool,
-    /// Retries per chain entry for retryable failures.
-    #[arg(long, value_name = "N")]
-    pub max_retries: Option<u32>,
-    /// Limit for establishing a connection (e.g. 500ms, 5s).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub connect_timeout: Option<Duration>,
-    /// Limit for the whole command: every batch, attempt, retry and fallback.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub timeout: Option<Duration>,
+    /// Retries and time limits.
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 /// `llmux serve`.
@@ -266,10 +247,20 @@ pub struct ServeArgs {
     /// After ctrl-c or SIGTERM, how long open requests may take to finish before the server exits.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
     pub shutdown_timeout: Duration,
-    /// Retries per chain entry for retryable failures.
+    /// Retries and time limits, for each request served.
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Retries and time limits, the same flags on `chat`, `embed` and `serve` (for `serve`, each request
+/// served is one command).
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct LimitArgs {
+    /// Retries per chain entry for retryable failures (0: an entry's first failure is final; later entries
+    /// are still tried); over a chain file's `[chain] max_retries`.
     #[arg(long, value_name = "N")]
     pub max_retries: Option<u32>,
-    /// Limit for establishing a connection to a provider.
+    /// Limit for establishing a connection to a provider (e.g. 500ms, 5s).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub connect_timeout: Option<Duration>,
     /// Limit from sending a request to a provider until the first byte of its response body.
@@ -278,7 +269,8 @@ pub struct ServeArgs {
     /// Limit between two chunks of a provider's response body.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub idle_timeout: Option<Duration>,
-    /// Limit for each request: every attempt, retry and fallback.
+    /// Limit for the whole command: every attempt, retry and fallback (also each request's total limit);
+    /// over a chain file's `[chain] deadline`.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
 }

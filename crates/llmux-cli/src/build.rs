@@ -12,7 +12,7 @@ use llmux::{
     PriceTable, Provider, Timeouts,
 };
 
-use crate::args::ProviderName;
+use crate::args::{LimitArgs, ProviderName};
 use crate::local::LazyLocal;
 use crate::providers::{self, Both, both};
 use crate::spec::{self, Backend, ChainSpec, ConfigError, EntrySpec, Key, Origin};
@@ -29,33 +29,27 @@ pub struct Options {
 }
 
 impl Options {
-    /// The options the commands' common flags give: `--connect-timeout`, `--first-byte-timeout`,
+    /// The options the commands' limit flags give: `--connect-timeout`, `--first-byte-timeout`,
     /// `--idle-timeout`, `--timeout` (each request's total limit and the whole call's deadline) and
     /// `--max-retries`; a limit not given keeps its default.
-    pub fn from_flags(
-        connect: Option<Duration>,
-        first_byte: Option<Duration>,
-        idle: Option<Duration>,
-        total: Option<Duration>,
-        max_retries: Option<u32>,
-    ) -> Options {
+    pub fn from_limits(limits: &LimitArgs) -> Options {
         let mut timeouts = Timeouts::default();
-        if let Some(d) = connect {
+        if let Some(d) = limits.connect_timeout {
             timeouts = timeouts.connect(d);
         }
-        if let Some(d) = first_byte {
+        if let Some(d) = limits.first_byte_timeout {
             timeouts = timeouts.first_byte(d);
         }
-        if let Some(d) = idle {
+        if let Some(d) = limits.idle_timeout {
             timeouts = timeouts.idle(d);
         }
-        if let Some(d) = total {
+        if let Some(d) = limits.timeout {
             timeouts = timeouts.total(d);
         }
         Options {
             timeouts,
-            max_retries,
-            deadline: total,
+            max_retries: limits.max_retries,
+            deadline: limits.timeout,
         }
     }
 }

@@ -180,13 +180,7 @@ where
         (Some(_), None) => None,
         (_, arg) => Some(prompt(arg, stdin)?),
     };
-    let options = Options::from_flags(
-        args.connect_timeout,
-        args.first_byte_timeout,
-        args.idle_timeout,
-        args.timeout,
-        args.max_retries,
-    );
+    let options = Options::from_limits(&args.limits);
     let observer: AttemptObserver = {
         let output = Arc::clone(output);
         let entries: Vec<(String, String)> = spec

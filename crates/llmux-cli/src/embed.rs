@@ -150,13 +150,7 @@ fn prepare(
     let spec = spec::resolve_embed(&args.select, env)?
         .with_prices_file(args.prices.prices_file.as_deref())?;
     let inputs = texts(&args.texts, stdin)?;
-    let options = Options::from_flags(
-        args.connect_timeout,
-        None,
-        None,
-        args.timeout,
-        args.max_retries,
-    );
+    let options = Options::from_limits(&args.limits);
     let chain = build::embed_chain(&spec, options, observer)?;
     // The chain sends each entry its own model; this one names the request in errors and spans.
     let model = chain

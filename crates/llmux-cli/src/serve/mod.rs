@@ -192,13 +192,7 @@ fn prepare(args: &ServeArgs, env: &Env) -> Result<(Gateway, SocketAddr), ConfigE
              `[gateway] keys`, or listen on a loopback address"
         )));
     }
-    let options = Options::from_flags(
-        args.connect_timeout,
-        args.first_byte_timeout,
-        args.idle_timeout,
-        args.timeout,
-        args.max_retries,
-    );
+    let options = Options::from_limits(&args.limits);
     let metrics = Arc::new(Metrics::default());
     // Each route's attempts are counted under its name (`""`: the main chain), their costs too.
     let observer_for = |route: &str| -> AttemptObserver {
