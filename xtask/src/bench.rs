@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
-use crate::ci::Outcome;
+use crate::cmd::Outcome;
 use crate::cmd::{self, Context as _, Failure, Result, bail};
 
 /// The client binaries, in the order they alternate. `llmux-unpriced` is llmux with prices off: it runs

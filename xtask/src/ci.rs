@@ -10,6 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::bench;
+use crate::cmd::Outcome;
 use crate::cmd::{self, Context as _, Failure, Result, bail};
 use crate::fuzz;
 use crate::layout::{Artifact, PeerLayout};
@@ -17,15 +18,6 @@ use crate::peers;
 
 /// The cargo-deny release installed when `cargo deny` is missing or another version.
 const CARGO_DENY_VERSION: &str = "0.20.2";
-
-/// What a step did.
-#[derive(Debug)]
-pub(crate) enum Outcome {
-    /// The step ran and passed.
-    Passed,
-    /// The step had nothing to check yet, for the given reason.
-    Skipped(String),
-}
 
 /// One named CI step.
 #[derive(Debug)]

@@ -208,3 +208,12 @@ fn spawn_failure(line: &str, e: &io::Error) -> Failure {
         Failure(format!("cannot run `{line}`: {e}"))
     }
 }
+
+/// What a step did.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// The step ran and passed.
+    Passed,
+    /// The step had nothing to check yet, for the given reason.
+    Skipped(String),
+}

@@ -9,7 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process;
 
-use crate::ci::Outcome;
+use crate::cmd::Outcome;
 use crate::cmd::{self, Context as _, Failure, Result, bail};
 
 /// The cargo-fuzz release installed when `cargo fuzz` is missing or another version.

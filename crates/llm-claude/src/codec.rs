@@ -8,7 +8,7 @@ use http::header::CONTENT_TYPE;
 use llm_core::{
     ChatRequest, ChatResponse, Error, Param, ParamTable, Pricing, Range, RateLimit, classify,
 };
-use llm_http::{Codec, DefaultConfig, Framing, HttpConfig, HttpProvider, WireRequest};
+use llm_http::{Codec, DefaultConfig, Framing, HttpConfig, HttpProvider, IntoCodec, WireRequest};
 
 use crate::config::ClaudeConfig;
 use crate::stream::MessagesDecoder;
@@ -162,6 +162,14 @@ impl Codec for ClaudeCodec {
 
 impl DefaultConfig for ClaudeCodec {
     type Config = ClaudeConfig;
+}
+
+impl IntoCodec for ClaudeConfig {
+    type Codec = ClaudeCodec;
+
+    fn into_codec(self) -> Result<ClaudeCodec, Error> {
+        ClaudeCodec::new(self)
+    }
 }
 
 #[cfg(test)]

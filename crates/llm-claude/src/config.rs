@@ -1,9 +1,7 @@
 //! How to reach the Messages API: base URL, key, API version, beta flags, extra headers, limits and client.
 
 use llm_core::{ApiKey, Error};
-use llm_http::{Env, FromEnv, HttpConfig, IntoCodec};
-
-use crate::codec::ClaudeCodec;
+use llm_http::{Env, FromEnv, HttpConfig};
 
 /// The environment variable [`ClaudeConfig::from_env`] reads the key from.
 pub const API_KEY_ENV: &str = "ANTHROPIC_API_KEY";
@@ -76,14 +74,6 @@ impl FromEnv for ClaudeConfig {
             config = config.base_url(base);
         }
         Ok(config)
-    }
-}
-
-impl IntoCodec for ClaudeConfig {
-    type Codec = ClaudeCodec;
-
-    fn into_codec(self) -> Result<ClaudeCodec, Error> {
-        ClaudeCodec::new(self)
     }
 }
 

@@ -5,11 +5,11 @@ use std::time::SystemTime;
 
 use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use llm_core::{
-    ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, EmbedTable, Error, Param, ParamTable,
-    Pricing, Range, Violation, classify,
+    ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, EmbedTable, Error, Pricing, Violation,
+    classify,
 };
 use llm_http::{
-    Codec, DefaultConfig, EmbedCodec, Framing, HttpConfig, HttpProvider, WireRequest,
+    Codec, DefaultConfig, EmbedCodec, Framing, HttpConfig, HttpProvider, IntoCodec, WireRequest,
     insert_bearer, secret_value,
 };
 
@@ -19,24 +19,6 @@ use crate::{embed, error, request, response};
 
 /// The header the Gemini API takes its key in.
 pub const API_KEY_HEADER: &str = "x-goog-api-key";
-
-/// `generateContent`'s parameters and ranges: temperature 0..=2, topP 0..=1, topK ≥ 1, maxOutputTokens
-/// ≥ 1, up to five stop sequences, any seed, presence and frequency penalties in -2..=2; no repeat
-/// penalty.
-pub const PARAMS: ParamTable = ParamTable {
-    provider: crate::config::DEFAULT_NAME,
-    rules: &[
-        (Param::Temperature, Range::float(0.0, 2.0)),
-        (Param::TopP, Range::float(0.0, 1.0)),
-        (Param::TopK, Range::int_min(1)),
-        (Param::MaxTokens, Range::int_min(1)),
-        (Param::Stop, Range::List { max: Some(5) }),
-        (Param::Seed, Range::ANY_INT),
-        (Param::PresencePenalty, Range::float(-2.0, 2.0)),
-        (Param::FrequencyPenalty, Range::float(-2.0, 2.0)),
-    ],
-    requires_max_tokens: false,
-};
 
 /// The Gemini provider: `generateContent` and `streamGenerateContent?alt=sse` on the Gemini API or Vertex
 /// AI, and (Gemini API) `embedContent` / `batchEmbedContents`, through llm-http's driver. Cheap to clone:
@@ -261,12 +243,21 @@ impl DefaultConfig for GeminiCodec {
     type Config = GeminiConfig;
 }
 
+impl IntoCodec for GeminiConfig {
+    type Codec = GeminiCodec;
+
+    fn into_codec(self) -> Result<GeminiCodec, Error> {
+        GeminiCodec::new(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use http::header::AUTHORIZATION;
     use llm_core::ErrorKind;
 
     use super::*;
+    use crate::request::PARAMS;
 
     #[test]
     fn the_key_goes_in_its_header_and_never_in_the_url() {

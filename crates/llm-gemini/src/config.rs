@@ -4,9 +4,7 @@
 use std::sync::Arc;
 
 use llm_core::{ApiKey, Error, ErrorKind};
-use llm_http::{Env, FromEnv, HttpConfig, IntoCodec, TokenSource, path_segment};
-
-use crate::codec::GeminiCodec;
+use llm_http::{Env, FromEnv, HttpConfig, TokenSource, path_segment};
 
 /// The environment variable [`GeminiConfig::from_env`] reads the key from first.
 pub const API_KEY_ENV: &str = "GEMINI_API_KEY";
@@ -97,14 +95,6 @@ impl FromEnv for GeminiConfig {
         Ok(GeminiConfig::new(
             env.first_key(&[API_KEY_ENV, FALLBACK_API_KEY_ENV])?,
         ))
-    }
-}
-
-impl IntoCodec for GeminiConfig {
-    type Codec = GeminiCodec;
-
-    fn into_codec(self) -> Result<GeminiCodec, Error> {
-        GeminiCodec::new(self)
     }
 }
 

@@ -38,7 +38,7 @@ pub mod request;
 pub mod response;
 pub mod stream;
 
-pub use codec::{API_KEY_HEADER, Gemini, GeminiCodec, PARAMS};
+pub use codec::{API_KEY_HEADER, Gemini, GeminiCodec};
 pub use config::{
     API_KEY_ENV, DEFAULT_BASE_URL, Endpoint, FALLBACK_API_KEY_ENV, GeminiConfig, VERTEX_NAME,
 };
@@ -46,4 +46,5 @@ pub use embed::EMBED_TABLE;
 pub use error::ERRORS;
 pub use llm_http::TokenSource;
 pub use prices::prices;
+pub use request::PARAMS;
 pub use stream::{GenerateDecoder, decode_chunks};

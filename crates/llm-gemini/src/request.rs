@@ -28,13 +28,30 @@
 //!   crate writes is a `validation` error.
 
 use llm_core::{
-    ChatRequest, ContentPart, Error, Message, Reasoning, ResponseFormat, Role, Source, ToolChoice,
-    ToolOutput, Violation,
+    ChatRequest, ContentPart, Error, Message, Param, ParamTable, Range, Reasoning, ResponseFormat,
+    Role, Source, ToolChoice, ToolOutput, Violation,
 };
 use serde_json::{Map, Value, json};
 
-use crate::codec::PARAMS;
 use crate::response::{Anchor, GENERATED_ID_PREFIX};
+
+/// `generateContent`'s parameters and ranges: temperature 0..=2, topP 0..=1, topK ≥ 1, maxOutputTokens
+/// ≥ 1, up to five stop sequences, any seed, presence and frequency penalties in -2..=2; no repeat
+/// penalty.
+pub const PARAMS: ParamTable = ParamTable {
+    provider: crate::config::DEFAULT_NAME,
+    rules: &[
+        (Param::Temperature, Range::float(0.0, 2.0)),
+        (Param::TopP, Range::float(0.0, 1.0)),
+        (Param::TopK, Range::int_min(1)),
+        (Param::MaxTokens, Range::int_min(1)),
+        (Param::Stop, Range::List { max: Some(5) }),
+        (Param::Seed, Range::ANY_INT),
+        (Param::PresencePenalty, Range::float(-2.0, 2.0)),
+        (Param::FrequencyPenalty, Range::float(-2.0, 2.0)),
+    ],
+    requires_max_tokens: false,
+};
 
 /// Top-level keys this crate writes; [`ChatRequest::extra`] may not replace them.
 pub const RESERVED_KEYS: &[&str] = &[

@@ -25,14 +25,16 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
 
-use crate::transport::Transport;
+use crate::failure::Failures;
 
 /// The body of a response: `Result<Bytes, Error>` chunks. A limit that passes yields one `timeout` error and
 /// ends the stream; a broken connection yields one `network` error and ends it. Dropping the body closes
 /// the connection unless it was read to its end.
 pub struct Body {
     inner: Source,
-    transport: Transport,
+    failures: Failures,
+    /// The total limit, for its error's message.
+    total: Duration,
     first_byte: Duration,
     idle: Duration,
     /// When the current phase started: the request was sent, or the last chunk arrived.
@@ -49,7 +51,7 @@ pub struct Body {
 impl fmt::Debug for Body {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Body")
-            .field("provider", &self.transport.provider())
+            .field("provider", &self.failures.provider())
             .field("got_first", &self.got_first)
             .field("done", &self.done)
             .finish_non_exhaustive()
@@ -142,7 +144,8 @@ fn pump(mut chunks: Chunks) -> mpsc::Receiver<reqwest::Result<Bytes>> {
 impl Body {
     pub(crate) fn new(
         inner: BoxStream<'static, reqwest::Result<Bytes>>,
-        transport: Transport,
+        failures: Failures,
+        total: Duration,
         sent: Instant,
         first_byte: Duration,
         idle: Duration,
@@ -150,7 +153,8 @@ impl Body {
     ) -> Self {
         Body {
             inner: Source::Unpolled(inner),
-            transport,
+            failures,
+            total,
             first_byte,
             idle,
             last: sent,
@@ -162,9 +166,9 @@ impl Body {
         }
     }
 
-    /// The transport the body belongs to (for building errors).
-    pub fn transport(&self) -> &Transport {
-        &self.transport
+    /// How the body's errors are worded (its provider, its key scrubbed).
+    pub fn failures(&self) -> &Failures {
+        &self.failures
     }
 
     fn phase_deadline(&self) -> Instant {
@@ -177,7 +181,7 @@ impl Body {
 
     fn timeout(&mut self, what: String) -> Poll<Option<Result<Bytes, Error>>> {
         self.done = true;
-        Poll::Ready(Some(Err(self.transport.error(ErrorKind::Timeout, what))))
+        Poll::Ready(Some(Err(self.failures.error(ErrorKind::Timeout, what))))
     }
 }
 
@@ -206,7 +210,7 @@ impl Stream for Body {
                 }
                 Poll::Ready(Some(Err(e))) => {
                     this.done = true;
-                    let err = this.transport.from_reqwest(e, "reading the response body");
+                    let err = this.failures.from_reqwest(e, "reading the response body");
                     return Poll::Ready(Some(Err(err)));
                 }
                 Poll::Ready(None) => {
@@ -228,7 +232,7 @@ impl Stream for Body {
             return Poll::Pending;
         }
         if this.total_timer.as_mut().poll(cx).is_ready() {
-            let total = this.transport.timeouts().total;
+            let total = this.total;
             return this.timeout(format!(
                 "response not complete within the total limit of {total:?}"
             ));

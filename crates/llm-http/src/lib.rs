@@ -29,6 +29,7 @@ mod codec;
 mod config;
 mod decoding;
 mod embed;
+mod failure;
 mod provider;
 mod span;
 mod text;
@@ -42,6 +43,7 @@ pub use config::{
 };
 pub use decoding::Decoding;
 pub use embed::EmbedCodec;
+pub use failure::Failures;
 pub use provider::{DefaultConfig, EventStream, FromEnv, HttpProvider, IntoCodec};
 pub use text::JsonStr;
 pub use transport::{Classify, DEFAULT_MAX_BODY, Response, Transport};

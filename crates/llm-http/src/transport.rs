@@ -13,6 +13,7 @@ use llm_core::{ApiKey, Error, ErrorKind, Timeouts, classify};
 use tokio::time::Instant;
 
 use crate::body::Body;
+use crate::failure::Failures;
 
 /// The largest non-streamed body read by default (16 MiB): a larger one is an `invalid_response` error, never
 /// an unbounded allocation.
@@ -34,17 +35,15 @@ pub struct Transport {
 
 struct Inner {
     client: reqwest::Client,
-    provider: Cow<'static, str>,
     timeouts: Timeouts,
-    secret: Option<ApiKey>,
+    failures: Failures,
 }
 
 impl fmt::Debug for Transport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Transport")
-            .field("provider", &self.inner.provider)
             .field("timeouts", &self.inner.timeouts)
-            .field("secret", &self.inner.secret)
+            .field("failures", &self.inner.failures)
             .finish_non_exhaustive()
     }
 }
@@ -74,9 +73,8 @@ impl Transport {
         Ok(Transport {
             inner: Arc::new(Inner {
                 client,
-                provider,
                 timeouts,
-                secret: None,
+                failures: Failures::new(provider, None),
             }),
         })
     }
@@ -84,11 +82,11 @@ impl Transport {
     /// Scrub `key` out of every error this transport produces.
     #[must_use]
     pub fn with_secret(self, key: Option<ApiKey>) -> Self {
+        let provider = self.inner.failures.provider_name();
         let inner = Inner {
             client: self.inner.client.clone(),
-            provider: self.inner.provider.clone(),
             timeouts: self.inner.timeouts,
-            secret: key,
+            failures: Failures::new(provider, key),
         };
         Transport {
             inner: Arc::new(inner),
@@ -97,7 +95,12 @@ impl Transport {
 
     /// The provider name used in errors.
     pub fn provider(&self) -> &str {
-        &self.inner.provider
+        self.inner.failures.provider()
+    }
+
+    /// How this connection words its errors (what a body it reads uses too).
+    pub fn failures(&self) -> &Failures {
+        &self.inner.failures
     }
 
     /// The limits in force.
@@ -122,22 +125,19 @@ impl Transport {
 
     /// An error of `kind` from this provider, with the secret scrubbed.
     pub fn error(&self, kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Error {
-        self.finish(Error::new(kind, message).with_provider(self.inner.provider.clone()))
+        self.inner.failures.error(kind, message)
     }
 
     /// Scrubs the secret out of `error` (for errors built elsewhere, e.g. decoded from a stream).
     pub fn finish(&self, error: Error) -> Error {
-        match &self.inner.secret {
-            Some(key) => error.redact(key),
-            None => error,
-        }
+        self.inner.failures.finish(error)
     }
 
     /// Sends `request` and waits for the response headers within the first-byte and total limits. A
     /// non-success status is read (bounded) and returned as a classified error; a success is returned with
     /// its body not yet read.
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Result<Response, Error> {
-        let provider = self.inner.provider.clone();
+        let provider = self.inner.failures.provider_name();
         self.send_with(request, &|status, headers, body, now| {
             classify::error_from_response(
                 provider.clone(),
@@ -186,7 +186,8 @@ impl Transport {
         let headers = response.headers().clone();
         let body = Body::new(
             response.bytes_stream().boxed(),
-            self.clone(),
+            self.inner.failures.clone(),
+            t.total,
             sent,
             t.first_byte,
             t.idle,
@@ -204,42 +205,9 @@ impl Transport {
         }
     }
 
-    /// Maps a reqwest failure to a classified error: timeouts are `timeout`, connection and body failures are
-    /// `network` (reqwest reports a body cut mid-transfer as a decode error: it is still the connection that
-    /// failed, since llmux decodes payloads itself), a request that cannot be built `bad_request`.
+    /// Maps a reqwest failure to a classified error (see [`Failures::from_reqwest`]).
     pub fn from_reqwest(&self, e: reqwest::Error, doing: &str) -> Error {
-        let kind = if e.is_timeout() {
-            ErrorKind::Timeout
-        } else if e.is_builder() {
-            ErrorKind::BadRequest
-        } else {
-            ErrorKind::Network
-        };
-        let what = if e.is_connect() {
-            "could not connect"
-        } else if e.is_timeout() {
-            "timed out"
-        } else if e.is_builder() {
-            "invalid request"
-        } else {
-            "connection failed"
-        };
-        let host = e.url().and_then(|u| {
-            u.host_str()
-                .map(|h| (h.to_owned(), u.port_or_known_default()))
-        });
-        let message = match host {
-            Some((h, Some(p))) => format!("{what} while {doing} ({h}:{p})"),
-            Some((h, None)) => format!("{what} while {doing} ({h})"),
-            None => format!("{what} while {doing}"),
-        };
-        let connect_failed = e.is_connect();
-        self.finish(
-            Error::new(kind, message)
-                .with_provider(self.inner.provider.clone())
-                .with_connect_failed(connect_failed)
-                .with_source(e.without_url()),
-        )
+        self.inner.failures.from_reqwest(e, doing)
     }
 }
 
@@ -290,7 +258,7 @@ impl Response {
         while let Some(chunk) = body.next().await {
             let chunk = chunk?;
             if buf.len() + chunk.len() > limit {
-                return Err(body.transport().error(
+                return Err(body.failures().error(
                     ErrorKind::InvalidResponse,
                     format!("response body larger than {limit} bytes"),
                 ));
@@ -304,7 +272,7 @@ impl Response {
         let status = self.status;
         let headers = self.headers;
         let mut body = self.body;
-        let transport = body.transport().clone();
+        let failures = body.failures().clone();
         let mut buf = Vec::new();
         while let Some(Ok(chunk)) = body.next().await {
             let room = MAX_ERROR_BODY - buf.len();
@@ -313,6 +281,6 @@ impl Response {
                 break;
             }
         }
-        transport.finish(classify(status, &headers, &buf, SystemTime::now()))
+        failures.finish(classify(status, &headers, &buf, SystemTime::now()))
     }
 }

@@ -9,7 +9,9 @@ use llm_core::{
     ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, EmbedTable, Error, ErrorKind, Param,
     ParamTable, Pricing, Range, StreamStart, classify,
 };
-use llm_http::{Codec, DefaultConfig, EmbedCodec, Framing, HttpConfig, HttpProvider, WireRequest};
+use llm_http::{
+    Codec, DefaultConfig, EmbedCodec, Framing, HttpConfig, HttpProvider, IntoCodec, WireRequest,
+};
 
 use crate::config::OllamaConfig;
 use crate::embed::{EMBED_TABLE, decode_embed, embed_body};
@@ -201,5 +203,13 @@ impl EmbedCodec for OllamaCodec {
             inputs,
             classify::request_id(headers),
         )
+    }
+}
+
+impl IntoCodec for OllamaConfig {
+    type Codec = OllamaCodec;
+
+    fn into_codec(self) -> Result<OllamaCodec, Error> {
+        OllamaCodec::new(self)
     }
 }

@@ -6,10 +6,8 @@
 use std::time::Duration;
 
 use llm_core::{Error, ErrorKind};
-use llm_http::{FromEnv, HttpConfig, IntoCodec};
+use llm_http::{FromEnv, HttpConfig};
 use serde::{Serialize, Serializer};
-
-use crate::codec::OllamaCodec;
 
 /// The base URL used when nothing else is configured.
 pub const DEFAULT_BASE_URL: &str = "http://localhost:11434";
@@ -91,14 +89,6 @@ impl FromEnv for OllamaConfig {
             })?;
         }
         Ok(config)
-    }
-}
-
-impl IntoCodec for OllamaConfig {
-    type Codec = OllamaCodec;
-
-    fn into_codec(self) -> Result<OllamaCodec, Error> {
-        OllamaCodec::new(self)
     }
 }
 

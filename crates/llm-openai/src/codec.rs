@@ -9,14 +9,15 @@ use llm_core::{
     ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, EmbedTable, Error, Pricing, classify,
 };
 use llm_http::{
-    Codec, DefaultConfig, EmbedCodec, Framing, HttpConfig, HttpProvider, WireRequest,
+    Codec, DefaultConfig, EmbedCodec, Framing, HttpConfig, HttpProvider, IntoCodec, WireRequest,
     insert_bearer, path_segment, secret_value,
 };
 
 use std::sync::Arc;
 
+use crate::config::EmbedEncoding;
 use crate::config::{KeyHeader, OpenAiConfig, TokenSource, WireConfig};
-use crate::embed::{EmbedEncoding, decode_embeddings, embeddings_body};
+use crate::embed::{decode_embeddings, embeddings_body};
 use crate::error::ERRORS;
 use crate::request::Encoder;
 use crate::response::{ResponseMeta, decode_response};
@@ -273,4 +274,12 @@ impl EmbedCodec for ChatCompletions {
 
 impl DefaultConfig for ChatCompletions {
     type Config = OpenAiConfig;
+}
+
+impl IntoCodec for OpenAiConfig {
+    type Codec = ChatCompletions;
+
+    fn into_codec(self) -> Result<ChatCompletions, Error> {
+        ChatCompletions::new(&self)
+    }
 }

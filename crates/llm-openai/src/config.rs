@@ -6,12 +6,9 @@
 //! URLs, headers and body extras are computed then, not per request.
 
 use http::header::HeaderMap;
-use llm_core::{EmbedTable, Error, Param, ParamTable, Pricing, Range};
-use llm_http::{Env, FromEnv, HttpConfig, IntoCodec, insert_header};
+use llm_core::{EmbedTable, Error, MAX_INPUTS, Param, ParamTable, Pricing, Range};
+use llm_http::{Env, FromEnv, HttpConfig, insert_header};
 use serde_json::{Map, Value};
-
-use crate::codec::ChatCompletions;
-use crate::embed::{EMBED_TABLE, EmbedEncoding, compatible_embed_table};
 
 /// OpenAI's API base: `/chat/completions` is appended to it.
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
@@ -337,14 +334,6 @@ impl FromEnv for OpenAiConfig {
     }
 }
 
-impl IntoCodec for OpenAiConfig {
-    type Codec = ChatCompletions;
-
-    fn into_codec(self) -> Result<ChatCompletions, Error> {
-        ChatCompletions::new(&self)
-    }
-}
-
 impl llm_http::HasHttpConfig for OpenAiConfig {
     fn http_mut(&mut self) -> &mut HttpConfig {
         &mut self.http
@@ -537,5 +526,49 @@ impl WireConfig for OpenAiConfig {
 
     fn embed_encoding(&self) -> EmbedEncoding {
         self.embed_encoding
+    }
+}
+
+/// How vectors travel in the answer (`encoding_format`).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum EmbedEncoding {
+    /// A JSON array of numbers per vector: what every compatible server speaks.
+    #[default]
+    Float,
+    /// A base64 string of little-endian `f32`s per vector: about a quarter of the bytes, decoded without
+    /// parsing numbers (OpenAI's SDKs ask for it).
+    Base64,
+}
+
+impl EmbedEncoding {
+    /// The `encoding_format` value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EmbedEncoding::Float => "float",
+            EmbedEncoding::Base64 => "base64",
+        }
+    }
+}
+
+/// OpenAI's `/v1/embeddings`: 2,048 inputs per request, `dimensions` taken (by the `text-embedding-3`
+/// models), no input kind. Its per-input limit is documented in tokens (8,192), which llmux cannot count,
+/// so an input too long is the server's `400`.
+pub const EMBED_TABLE: EmbedTable = EmbedTable {
+    provider: PROVIDER,
+    max_batch: 2048,
+    max_inputs: MAX_INPUTS,
+    max_input_bytes: None,
+    dimensions: true,
+    input_kind: false,
+};
+
+/// The table of a compatible server named `provider`: OpenAI's batch size, no `dimensions` (not every
+/// server can shorten vectors: set a table that says so when yours can), no input kind.
+pub const fn compatible_embed_table(provider: &'static str) -> EmbedTable {
+    EmbedTable {
+        provider,
+        dimensions: false,
+        ..EMBED_TABLE
     }
 }

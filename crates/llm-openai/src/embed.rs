@@ -11,57 +11,14 @@ use std::fmt;
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-use llm_core::{EmbedRequest, EmbedResponse, EmbedTable, Error, MAX_INPUTS};
+use llm_core::{EmbedRequest, EmbedResponse, Error};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::config::EmbedEncoding;
 use crate::error::{error_in_json, invalid};
 use crate::response::{ResponseMeta, WireUsage};
-
-/// How vectors travel in the answer (`encoding_format`).
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub enum EmbedEncoding {
-    /// A JSON array of numbers per vector: what every compatible server speaks.
-    #[default]
-    Float,
-    /// A base64 string of little-endian `f32`s per vector: about a quarter of the bytes, decoded without
-    /// parsing numbers (OpenAI's SDKs ask for it).
-    Base64,
-}
-
-impl EmbedEncoding {
-    /// The `encoding_format` value.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            EmbedEncoding::Float => "float",
-            EmbedEncoding::Base64 => "base64",
-        }
-    }
-}
-
-/// OpenAI's `/v1/embeddings`: 2,048 inputs per request, `dimensions` taken (by the `text-embedding-3`
-/// models), no input kind. Its per-input limit is documented in tokens (8,192), which llmux cannot count,
-/// so an input too long is the server's `400`.
-pub const EMBED_TABLE: EmbedTable = EmbedTable {
-    provider: crate::config::PROVIDER,
-    max_batch: 2048,
-    max_inputs: MAX_INPUTS,
-    max_input_bytes: None,
-    dimensions: true,
-    input_kind: false,
-};
-
-/// The table of a compatible server named `provider`: OpenAI's batch size, no `dimensions` (not every
-/// server can shorten vectors: set a table that says so when yours can), no input kind.
-pub const fn compatible_embed_table(provider: &'static str) -> EmbedTable {
-    EmbedTable {
-        provider,
-        dimensions: false,
-        ..EMBED_TABLE
-    }
-}
 
 #[derive(Serialize)]
 struct Body<'a> {

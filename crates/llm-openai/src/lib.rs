@@ -54,13 +54,11 @@ pub use azure::{
 };
 pub use codec::{ChatCompletions, OpenAi};
 pub use config::{
-    API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, Features, KeyHeader, OpenAiConfig, PARAMS,
-    PROVIDER, TokenLimit, TokenSource, WireConfig, compatible_params,
+    API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, EMBED_TABLE, EmbedEncoding, Features, KeyHeader,
+    OpenAiConfig, PARAMS, PROVIDER, TokenLimit, TokenSource, WireConfig, compatible_embed_table,
+    compatible_params,
 };
-pub use embed::{
-    EMBED_TABLE, EmbedEncoding, compatible_embed_table, decode_base64, decode_embeddings,
-    embeddings_body,
-};
+pub use embed::{decode_base64, decode_embeddings, embeddings_body};
 pub use error::ERRORS;
 pub use prices::prices;
 pub use request::{Encoder, MAX_FILE_BYTES, MAX_IMAGE_BYTES};

@@ -40,63 +40,7 @@ pub enum Command {
     Serve(ServeArgs),
 }
 
-/// A provider as the CLI names it; everything about each is its row in [`crate::providers::PROVIDERS`]
-/// (its spelling, its `--provider` help, its variables, how it is built).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ProviderName {
-    /// OpenAI Chat Completions.
-    Openai,
-    /// OpenAI's Responses API.
-    OpenaiResponses,
-    /// Anthropic Messages.
-    Claude,
-    /// OpenRouter.
-    Openrouter,
-    /// Ollama's native API.
-    Ollama,
-    /// llama.cpp's llama-server.
-    Llamacpp,
-    /// Azure OpenAI.
-    Azure,
-    /// Google Gemini API.
-    Gemini,
-}
-
-/// `--provider`'s values and their help, from the providers' table.
-impl ValueEnum for ProviderName {
-    fn value_variants<'a>() -> &'a [Self] {
-        &ProviderName::ALL
-    }
-
-    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
-        let row = crate::providers::row(*self);
-        Some(clap::builder::PossibleValue::new(row.id).help(row.help))
-    }
-}
-
-impl ProviderName {
-    /// Every provider, in the order the default chain tries them.
-    pub const ALL: [ProviderName; 8] = [
-        ProviderName::Openai,
-        ProviderName::OpenaiResponses,
-        ProviderName::Claude,
-        ProviderName::Openrouter,
-        ProviderName::Ollama,
-        ProviderName::Llamacpp,
-        ProviderName::Azure,
-        ProviderName::Gemini,
-    ];
-
-    /// The name as written on the command line and in chain files.
-    pub fn as_str(self) -> &'static str {
-        crate::providers::row(self).id
-    }
-
-    /// The provider named `name`, if any.
-    pub fn from_name(name: &str) -> Option<ProviderName> {
-        ProviderName::ALL.into_iter().find(|p| p.as_str() == name)
-    }
-}
+pub use crate::providers::ProviderName;
 
 /// Which providers: one (`--provider`), a chain file (`--chain`), or the default chain.
 #[derive(Debug, Clone, Default, Args)]
