@@ -86,7 +86,7 @@ impl TokenLimit {
 /// this crate's codec for another server; [`OpenAiConfig`], `llm_openrouter::OpenRouterConfig` and
 /// `llm_llamacpp::LlamaCppConfig` are the implementations in llmux.
 ///
-/// Every method is called once, when a [`ChatCompletions`] codec is built.
+/// Every method is called once, when a [`ChatCompletions`](crate::ChatCompletions) codec is built.
 pub trait WireConfig: Send + Sync {
     /// The transport settings shared by every HTTP provider (name, base URL, key, limits, headers, client).
     fn http(&self) -> &HttpConfig;
