@@ -139,7 +139,11 @@ impl ChainBuilder {
                     rate: LocalRate::new(origin),
                     spend: LocalSpend::new(origin),
                 });
+                let chat_price = price_for(&e, e.model());
+                let embed_price = e.embed_model().and_then(|m| price_for(&e, m));
                 deployed.push(Deployed {
+                    chat_price,
+                    embed_price,
                     weight: e.weight_value(),
                     // Every entry but the last has somewhere else to go: it does not wait out a server that
                     // is not ready yet (a model still loading), it reports it and the chain moves on at once.

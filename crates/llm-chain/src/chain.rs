@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use llm_core::Attempt;
+use llm_core::{Attempt, Price};
 
 use crate::budget::Budget;
 use crate::clock::Clock;
@@ -64,6 +64,10 @@ pub(crate) struct Deployed {
     pub(crate) weight: u32,
     /// This process's requests in flight to it, for `least in flight`.
     pub(crate) inflight: AtomicU32,
+    /// What its chat model's tokens cost (its own price, else its provider's), looked up once.
+    pub(crate) chat_price: Option<Price>,
+    /// What its embedding model's tokens cost, looked up once.
+    pub(crate) embed_price: Option<Price>,
 }
 
 impl Deployed {

@@ -16,11 +16,12 @@ use std::collections::VecDeque;
 use futures_util::StreamExt;
 use llm_core::{
     ChatRequest, ChatResponse, ChatStream, Cost, EmbedRequest, EmbedResponse, Error, ErrorKind,
-    RateLimit, StreamEvent,
+    Price, RateLimit, StreamEvent,
 };
 
 use tracing::Span;
 
+use crate::chain::Deployed;
 use crate::entry::Entry;
 use crate::meter::{DEFAULT_RESERVED_OUTPUT_TOKENS, Estimate, Meter};
 use crate::telemetry;
@@ -92,6 +93,11 @@ pub(crate) trait Operation: Sync {
 
     /// What the request weighs, for estimates: its prompt's tokens and its output bound.
     fn estimate(&self, request: &Self::Request) -> Estimate;
+
+    /// What `deployed`'s tokens cost for this operation (default: its chat model's price).
+    fn price(&self, deployed: &Deployed) -> Option<Price> {
+        deployed.chat_price
+    }
 
     /// What the answer cost at `meter` (`None`: unknown, or not known when the attempt ends, as for a
     /// stream whose usage comes at its end).
@@ -365,6 +371,10 @@ impl Operation for Embed<'_> {
 
     fn record(&self, output: &EmbedResponse, span: &Span) {
         telemetry::embeddings(span, output);
+    }
+
+    fn price(&self, deployed: &Deployed) -> Option<Price> {
+        deployed.embed_price
     }
 
     fn estimate(&self, request: &EmbedRequest) -> Estimate {

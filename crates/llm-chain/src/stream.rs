@@ -55,9 +55,9 @@ pub(crate) struct ChainStream {
     answering: Option<usize>,
     /// Whether the answering attempt was priced and the observer told of it.
     observed: bool,
-    /// Bytes of output delivered (text, reasoning, tool-call arguments), for an estimate when the usage
-    /// never came.
-    output_bytes: u64,
+    /// Bytes of tool-call arguments delivered: with `delivered` (text and reasoning), the output an
+    /// estimate counts when the usage never came.
+    argument_bytes: u64,
 }
 
 impl ChainStream {
@@ -127,7 +127,7 @@ impl ChainStream {
             usage: None,
             answering,
             observed: false,
-            output_bytes: 0,
+            argument_bytes: 0,
         }
     }
 
@@ -159,7 +159,9 @@ impl ChainStream {
     fn cost_so_far(&self, whole: bool) -> Option<Cost> {
         match (&self.usage, whole) {
             (Some(u), true) => self.meter.cost(u),
-            (usage, _) => self.meter.partial(usage.as_ref(), self.output_bytes),
+            (usage, _) => self
+                .meter
+                .partial(usage.as_ref(), self.delivered + self.argument_bytes),
         }
     }
 
@@ -182,10 +184,9 @@ impl ChainStream {
         match event {
             StreamEvent::TextDelta(t) | StreamEvent::ReasoningDelta(t) => {
                 self.delivered += t.len() as u64;
-                self.output_bytes += t.len() as u64;
             }
             StreamEvent::ToolCallDelta { arguments, .. } => {
-                self.output_bytes += arguments.len() as u64;
+                self.argument_bytes += arguments.len() as u64;
             }
             StreamEvent::Usage(usage) => {
                 self.spend(usage.total());

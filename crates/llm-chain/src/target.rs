@@ -14,7 +14,7 @@ use crate::chain::Inner;
 use crate::decision::{self, Decision, Failed, NoRetry};
 use crate::fleet::{Answer, Probe, Rate, Report, StateStore};
 use crate::health::{Permit, Skip};
-use crate::meter::{Held, Meter, Reserved, price_for};
+use crate::meter::{Estimate, Held, Meter, Reserved};
 use crate::operation::{Operation, Timing};
 use crate::policy::counts_for_health;
 use crate::{strategy, telemetry};
@@ -332,8 +332,13 @@ async fn run_target<O: Operation>(
         };
     }
     let meter = Meter {
-        price: price_for(&deployed.entry, model),
-        estimate: op.estimate(&request),
+        price: op.price(deployed),
+        // Estimates serve only to price what was not reported: none without a price.
+        estimate: if op.price(deployed).is_some() {
+            op.estimate(&request)
+        } else {
+            Estimate::default()
+        },
     };
     let mut retry = 0u32;
     loop {
