@@ -18,6 +18,11 @@ pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// How many free ports are tried when another process takes the chosen one first.
 const PORT_ATTEMPTS: usize = 3;
+/// Where peers' ports are chosen: below Linux's ephemeral range (32768-60999), so no socket bound to port 0
+/// anywhere (a raw test server in this same test binary, a client's outgoing connection) can be handed the
+/// port between our check and the peer's own bind; when that happened, the peer's health check could be
+/// answered by the stranger and the test then talked to it.
+const PEER_PORTS: std::ops::Range<u16> = 20_000..32_000;
 
 /// The cached `artifact`, or a panic telling the developer how to provision it.
 pub(crate) fn provisioned(artifact: Artifact) -> PathBuf {
@@ -159,14 +164,28 @@ enum Ready {
     TimedOut(String),
 }
 
-/// A port that was free a moment ago (the peer binds it itself; see [`PORT_ATTEMPTS`] for the race).
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .unwrap_or_else(|e| panic!("cannot bind a loopback port: {e}"));
-    listener
-        .local_addr()
-        .unwrap_or_else(|e| panic!("cannot read the bound port: {e}"))
-        .port()
+/// A port in [`PEER_PORTS`] that was free a moment ago (the peer binds it itself; see [`PORT_ATTEMPTS`]
+/// for a race with other programs). Successive calls in one process never return the same port; the
+/// first candidate depends on the process id, so two test binaries running at once start far apart.
+pub(crate) fn free_port() -> u16 {
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let span = u32::from(PEER_PORTS.end - PEER_PORTS.start);
+    // The first call picks the start; a race between first calls only makes both start at the same place,
+    // and `fetch_add` below still hands each its own candidate.
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        (std::process::id().wrapping_mul(7919)) % span,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    for _ in 0..span {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed) % span;
+        let port = PEER_PORTS.start + u16::try_from(offset).expect("the span fits a port");
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {PEER_PORTS:?}")
 }
 
 /// A fresh folder for one peer instance's log and state.
@@ -195,7 +214,8 @@ mod tests {
     #[test]
     fn free_ports_are_loopback_ports_nobody_holds() {
         let port = free_port();
-        assert_ne!(port, 0);
+        assert!(PEER_PORTS.contains(&port), "{port} is outside {PEER_PORTS:?}");
+        assert_ne!(free_port(), port, "a second call hands out another port");
         TcpListener::bind(("127.0.0.1", port)).expect("the port is free again");
     }
 }

@@ -1,11 +1,13 @@
 //! A real `redis-server` per test on a free loopback port, nothing persisted (`shared/peers.md`, section 4).
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use crate::process::free_port;
 
 /// How long redis-server may take to answer `PING`.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
@@ -43,10 +45,7 @@ impl RedisServer {
     /// # Panics
     /// When redis-server is missing, exits early or does not answer within 20 s.
     pub fn start() -> RedisServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap_or_else(|e| panic!("cannot find a free loopback port: {e}"));
+        let port = free_port();
         let mut server = RedisServer {
             child: None,
             port,
@@ -63,13 +62,7 @@ impl RedisServer {
     /// # Panics
     /// As [`RedisServer::start`], and when `openssl` is missing or fails.
     pub fn start_tls() -> RedisServer {
-        let free = || {
-            TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .map(|a| a.port())
-                .unwrap_or_else(|e| panic!("cannot find a free loopback port: {e}"))
-        };
-        let (port, tls_port) = (free(), free());
+        let (port, tls_port) = (free_port(), free_port());
         let dir =
             std::env::temp_dir().join(format!("llmux-redis-tls-{}-{tls_port}", std::process::id()));
         std::fs::create_dir_all(&dir)
