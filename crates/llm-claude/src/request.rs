@@ -27,7 +27,7 @@ use std::borrow::Cow;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use llm_core::{
-    ChatRequest, ContentPart, Error, Reasoning, ResponseFormat, Role, Source, ToolChoice, Violation,
+    ChatRequest, ContentPart, Effort, Error, Reasoning, ResponseFormat, Role, Source, ToolChoice, Violation,
 };
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -305,6 +305,15 @@ fn text_only(parts: &[ContentPart]) -> bool {
 /// [`RESERVED_FIELDS`].
 pub fn violations(request: &ChatRequest) -> Vec<Violation> {
     let mut out = crate::PARAMS.violations(request);
+    if let Some(Reasoning::Effort(effort)) = request.reasoning {
+        out.extend(effort.check(&[
+            Effort::Low,
+            Effort::Medium,
+            Effort::High,
+            Effort::XHigh,
+            Effort::Max,
+        ]));
+    }
     let mut first_turn = None;
     let mut media = 0usize;
     for (i, message) in request.messages.iter().enumerate() {

@@ -146,20 +146,20 @@ pub enum Reasoning {
 }
 
 impl Reasoning {
-    /// `low`, `medium`, `high`, or a number of tokens.
+    /// An effort's name ([`Effort::parse`]), or a number of tokens.
     ///
     /// ```
     /// use llm_core::{Effort, Reasoning};
     /// assert_eq!(Reasoning::parse("high"), Some(Reasoning::Effort(Effort::High)));
+    /// assert_eq!(Reasoning::parse("xhigh"), Some(Reasoning::Effort(Effort::XHigh)));
     /// assert_eq!(Reasoning::parse("2048"), Some(Reasoning::Budget(2048)));
     /// assert_eq!(Reasoning::parse("lots"), None);
     /// ```
     pub fn parse(text: &str) -> Option<Reasoning> {
-        match text.trim() {
-            "low" => Some(Reasoning::Effort(Effort::Low)),
-            "medium" => Some(Reasoning::Effort(Effort::Medium)),
-            "high" => Some(Reasoning::Effort(Effort::High)),
-            other => other.parse().ok().map(Reasoning::Budget),
+        let text = text.trim();
+        match Effort::parse(text) {
+            Some(effort) => Some(Reasoning::Effort(effort)),
+            None => text.parse().ok().map(Reasoning::Budget),
         }
     }
 }
@@ -169,22 +169,69 @@ impl Reasoning {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Effort {
+    /// The least reasoning a model does (OpenAI's and Gemini's `minimal`).
+    Minimal,
     /// Little reasoning, fast answers.
     Low,
     /// The usual balance.
     Medium,
     /// Deep reasoning.
     High,
+    /// Deeper than high (OpenAI's and Claude's `xhigh`).
+    XHigh,
+    /// The most a model does (Claude's `max`).
+    Max,
 }
 
 impl Effort {
-    /// `low`, `medium` or `high`, as every provider spells it.
+    /// Every level, least first.
+    pub const ALL: &[Effort] = &[
+        Effort::Minimal,
+        Effort::Low,
+        Effort::Medium,
+        Effort::High,
+        Effort::XHigh,
+        Effort::Max,
+    ];
+
+    /// `minimal`, `low`, `medium`, `high`, `xhigh` or `max`, as the providers spell them.
     pub const fn as_str(self) -> &'static str {
         match self {
+            Effort::Minimal => "minimal",
             Effort::Low => "low",
             Effort::Medium => "medium",
             Effort::High => "high",
+            Effort::XHigh => "xhigh",
+            Effort::Max => "max",
         }
+    }
+
+    /// The level named `name` ([`Effort::as_str`]).
+    pub fn parse(name: &str) -> Option<Effort> {
+        Effort::ALL.iter().copied().find(|e| e.as_str() == name)
+    }
+
+    /// A violation of `reasoning` when a provider takes only the `accepted` levels (`None` when it takes
+    /// this one).
+    ///
+    /// ```
+    /// use llm_core::Effort;
+    /// let claude = [Effort::Low, Effort::Medium, Effort::High, Effort::XHigh, Effort::Max];
+    /// assert!(Effort::Max.check(&claude).is_none());
+    /// let v = Effort::Minimal.check(&claude).unwrap();
+    /// assert_eq!(v.param, "reasoning");
+    /// assert_eq!(v.to_string(), "reasoning: expected an effort of low, medium, high, xhigh, max, given `minimal`");
+    /// ```
+    pub fn check(self, accepted: &[Effort]) -> Option<crate::Violation> {
+        if accepted.contains(&self) {
+            return None;
+        }
+        let names: Vec<&str> = accepted.iter().map(|e| e.as_str()).collect();
+        Some(crate::Violation::new(
+            "reasoning",
+            format!("an effort of {}", names.join(", ")),
+            format!("`{}`", self.as_str()),
+        ))
     }
 }
 

@@ -28,7 +28,7 @@
 //!   crate writes is a `validation` error.
 
 use llm_core::{
-    ChatRequest, ContentPart, Error, Message, Param, ParamTable, Range, Reasoning, ResponseFormat,
+    ChatRequest, ContentPart, Effort, Error, Message, Param, ParamTable, Range, Reasoning, ResponseFormat,
     Role, Source, ToolChoice, ToolOutput, Violation,
 };
 use serde_json::{Map, Value, json};
@@ -65,6 +65,14 @@ pub const RESERVED_KEYS: &[&str] = &[
 /// Every reason `request` cannot be sent to Gemini (empty when it can).
 pub fn violations(request: &ChatRequest) -> Vec<Violation> {
     let mut out = PARAMS.violations(request);
+    if let Some(Reasoning::Effort(effort)) = request.reasoning {
+        out.extend(effort.check(&[
+            Effort::Minimal,
+            Effort::Low,
+            Effort::Medium,
+            Effort::High,
+        ]));
+    }
     if !request.messages.iter().any(|m| m.role != Role::System) {
         out.push(Violation::new(
             "messages",

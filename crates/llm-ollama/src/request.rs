@@ -13,7 +13,7 @@
 use std::borrow::Cow;
 
 use llm_core::{
-    ChatRequest, ContentPart, Error, ErrorKind, Reasoning, ResponseFormat, Role, Source,
+    ChatRequest, ContentPart, Effort, Error, ErrorKind, Reasoning, ResponseFormat, Role, Source,
     ToolChoice, Violation,
 };
 use serde::Serialize;
@@ -361,7 +361,10 @@ pub fn chat_body(
     };
     let think = match request.reasoning {
         None => None,
-        Some(Reasoning::Effort(effort)) => Some(effort.as_str()),
+        Some(Reasoning::Effort(effort)) => {
+            violations.extend(effort.check(&[Effort::Low, Effort::Medium, Effort::High]));
+            Some(effort.as_str())
+        }
         Some(_) => {
             violations.push(Violation::new(
                 "reasoning",

@@ -53,6 +53,15 @@ pub use azure::{
     AzureConfig, DEFAULT_API_VERSION,
 };
 pub use codec::{ChatCompletions, OpenAi};
+
+/// The reasoning efforts OpenAI's APIs take (`reasoning_effort`, `reasoning.effort`).
+pub const EFFORTS: &[llm_core::Effort] = &[
+    llm_core::Effort::Minimal,
+    llm_core::Effort::Low,
+    llm_core::Effort::Medium,
+    llm_core::Effort::High,
+    llm_core::Effort::XHigh,
+];
 pub use config::{
     API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, EMBED_TABLE, EmbedEncoding, Features, KeyHeader,
     OpenAiConfig, PARAMS, PROVIDER, TokenLimit, TokenSource, WireConfig, compatible_embed_table,

@@ -77,6 +77,9 @@ impl Encoder {
     /// format cannot carry, and `extra` keys colliding with a field the encoder writes or the configuration's extras.
     pub fn violations(&self, request: &ChatRequest) -> Vec<Violation> {
         let mut out = self.table.violations(request);
+        if let Some(Reasoning::Effort(effort)) = request.reasoning {
+            out.extend(effort.check(crate::EFFORTS));
+        }
         let f = self.features;
         let (mut image_bytes, mut file_bytes) = (0usize, 0usize);
         for (i, message) in request.messages.iter().enumerate() {

@@ -244,7 +244,7 @@ where
     if let Some(reasoning) = &args.reasoning {
         request.reasoning = Some(llmux::Reasoning::parse(reasoning).ok_or_else(|| {
             ConfigError(format!(
-                "--reasoning `{reasoning}`: expected low, medium, high or a number of tokens"
+                "--reasoning `{reasoning}`: expected minimal, low, medium, high, xhigh, max or a number of tokens"
             ))
         })?);
     }

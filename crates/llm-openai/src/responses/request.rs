@@ -138,6 +138,9 @@ impl ResponsesEncoder {
     /// written field.
     pub fn violations(&self, request: &ChatRequest) -> Vec<Violation> {
         let mut out = self.table.violations(request);
+        if let Some(Reasoning::Effort(effort)) = request.reasoning {
+            out.extend(effort.check(crate::EFFORTS));
+        }
         let f = self.features;
         let (mut image_bytes, mut file_bytes) = (0usize, 0usize);
         for (i, message) in request.messages.iter().enumerate() {

@@ -209,7 +209,7 @@ impl FileReasoning {
             (Some(effort), None) => match llmux::Reasoning::parse(effort) {
                 Some(r @ llmux::Reasoning::Effort(_)) => Ok(r),
                 _ => Err(format!(
-                    "reasoning.effort `{effort}`: expected low, medium or high"
+                    "reasoning.effort `{effort}`: expected minimal, low, medium, high, xhigh or max"
                 )),
             },
             (None, Some(budget)) => Ok(llmux::Reasoning::Budget(budget)),
