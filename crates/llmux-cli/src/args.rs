@@ -99,8 +99,9 @@ pub struct ChatArgs {
     /// A PDF document for the prompt. Repeatable.
     #[arg(long, value_name = "PATH")]
     pub file: Vec<PathBuf>,
-    /// How much the model reasons first: low, medium, high, or a budget of thinking tokens.
-    #[arg(long, value_name = "low|medium|high|TOKENS")]
+    /// How much the model reasons first: an effort (minimal, low, medium, high, xhigh, max: each
+    /// provider takes its own; one it does not is a validation error) or a budget of thinking tokens.
+    #[arg(long, value_name = "EFFORT|TOKENS")]
     pub reasoning: Option<String>,
     /// Wait for the whole answer instead of streaming it.
     #[arg(long)]
@@ -188,12 +189,25 @@ pub struct ServeArgs {
     /// an SSE comment for OpenAI clients); `0s` sends none.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "15s")]
     pub keepalive: Duration,
+    /// What a hosted tool in a Responses request (`web_search`, `code_interpreter`, …; no provider behind
+    /// the gateway runs one) gets: `remove` (named in the `x-llmux-removed-tools` header) or `refuse` (400).
+    #[arg(long, value_name = "POLICY", value_enum, default_value_t = HostedToolsArg::Remove)]
+    pub hosted_tools: HostedToolsArg,
     /// After ctrl-c or SIGTERM, how long open requests may take to finish before the server exits.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
     pub shutdown_timeout: Duration,
     /// Retries and time limits, for each request served.
     #[command(flatten)]
     pub limits: LimitArgs,
+}
+
+/// `--hosted-tools`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HostedToolsArg {
+    /// Take the tool out and name it in `x-llmux-removed-tools`.
+    Remove,
+    /// Answer 400 naming the tool.
+    Refuse,
 }
 
 /// Retries and time limits, the same flags on `chat`, `embed` and `serve` (for `serve`, each request

@@ -15,12 +15,93 @@ use llmux::{
     ChatRequest, ChatResponse, ContentPart, Effort, FinishReason, Message, Reasoning,
     ResponseFormat, Role, StreamEvent, Tool, ToolCall, ToolChoice, ToolOutput, Usage,
 };
+use axum::http::HeaderMap;
+use llmux::ErrorKind;
 use serde_json::{Map, Value, json};
 
-use super::wire::{
-    self, CallNames, Encode, Invalid, Parsed, Quoted, as_array, as_object, as_str, at, bool_field,
-    f64_field, i64_field, present, str_field,
+use crate::dialect::{Dialect, Encode, Invalid, Parsed, Reply};
+use crate::error::{ApiError, Problem};
+use crate::wire::{
+    self, CallNames, Quoted, as_array, as_object, as_str, at, bool_field, f64_field, i64_field,
+    present, str_field,
 };
+
+/// The Chat Completions API.
+#[derive(Debug, Clone, Copy)]
+pub struct ChatCompletions;
+
+/// The one [`ChatCompletions`] the gateway's routes name.
+pub static CHAT_COMPLETIONS: ChatCompletions = ChatCompletions;
+
+impl Dialect for ChatCompletions {
+    fn name(&self) -> &'static str {
+        "openai"
+    }
+
+    fn read(&self, body: &[u8], _headers: &HeaderMap) -> Result<Parsed, Invalid> {
+        parse(body)
+    }
+
+    fn fresh_id(&self, n: u64) -> String {
+        format!("chatcmpl-llmux-{n}")
+    }
+
+    fn whole(&self, answer: &ChatResponse, reply: &Reply, _parsed: &Parsed) -> Value {
+        response(answer, reply)
+    }
+
+    fn stream(&self, reply: Reply, parsed: &Parsed) -> Box<dyn Encode> {
+        Box::new(Chunks::new(reply, parsed.include_usage))
+    }
+
+    fn error_type(&self, problem: Problem) -> (&'static str, Option<&'static str>) {
+        error_type(problem)
+    }
+
+    fn error_body(&self, e: &ApiError) -> Value {
+        error_body(e)
+    }
+
+    fn error_event(&self, e: &ApiError) -> String {
+        // No `[DONE]` follows: the stream ends with the error.
+        format!("data: {}\n\n", e.body())
+    }
+
+    fn models(&self, names: &[String]) -> Value {
+        let data: Vec<_> = names
+            .iter()
+            .map(|n| json!({"id": n, "object": "model", "created": 0, "owned_by": "llmux"}))
+            .collect();
+        json!({"object": "list", "data": data})
+    }
+}
+
+/// An error's `type` and `code` in OpenAI's APIs (Chat Completions and Responses share them).
+pub(crate) fn error_type(problem: Problem) -> (&'static str, Option<&'static str>) {
+    match problem {
+        Problem::GatewayKey => ("authentication_error", Some("invalid_api_key")),
+        Problem::NoRoute => ("invalid_request_error", None),
+        Problem::Kind(kind) => match kind {
+            ErrorKind::Validation | ErrorKind::BadRequest | ErrorKind::PayloadTooLarge => {
+                ("invalid_request_error", None)
+            }
+            ErrorKind::ContextLength => ("invalid_request_error", Some("context_length_exceeded")),
+            ErrorKind::RateLimited => ("rate_limit_error", Some("rate_limit_exceeded")),
+            ErrorKind::Overloaded => ("server_error", Some("overloaded")),
+            ErrorKind::Timeout => ("timeout_error", None),
+            _ if problem.is_gateway_configuration() => {
+                ("upstream_error", Some("upstream_rejected_gateway"))
+            }
+            _ => ("server_error", None),
+        },
+    }
+}
+
+/// OpenAI's error body: `{"error": {message, type, param, code}}`.
+pub(crate) fn error_body(e: &ApiError) -> Value {
+    let (kind, code) = e.dialect.error_type(e.problem);
+    json!({"error": {"message": e.message, "type": kind, "param": null, "code": code}})
+}
 
 const KNOWN: &[&str] = &[
     "model",
@@ -104,28 +185,16 @@ pub fn parse(body: &[u8]) -> Result<Parsed, Invalid> {
         .transpose()?;
     request.reasoning = match present(&map, "reasoning_effort") {
         None => None,
-        Some(v) => Some(Reasoning::Effort(match as_str(v, "reasoning_effort")? {
-            "low" => Effort::Low,
-            "medium" => Effort::Medium,
-            "high" => Effort::High,
-            other => {
-                return Err(format!(
-                    "`reasoning_effort` `{other}` is not supported: low, medium or high"
-                ));
-            }
-        })),
+        Some(v) => Some(Reasoning::Effort(openai_effort(as_str(v, "reasoning_effort")?)?)),
     };
     let stream = bool_field(&map, "stream")?.unwrap_or(false);
     let include_usage = match present(&map, "stream_options") {
         Some(o) => bool_field(as_object(o, "stream_options")?, "include_usage")?.unwrap_or(false),
         None => false,
     };
-    Ok(Parsed {
-        request,
-        model,
-        stream,
-        include_usage,
-    })
+    let mut parsed = Parsed::new(request, model, stream);
+    parsed.include_usage = include_usage;
+    Ok(parsed)
 }
 
 fn message(value: &Value, path: &str, names: &mut CallNames) -> Result<Message, Invalid> {
@@ -341,8 +410,17 @@ fn response_format(value: &Value) -> Result<ResponseFormat, Invalid> {
     }
 }
 
+/// An effort as OpenAI's APIs name it: minimal, low, medium, high or xhigh.
+pub(crate) fn openai_effort(name: &str) -> Result<Effort, Invalid> {
+    Effort::parse(name)
+        .filter(|e| *e != Effort::Max)
+        .ok_or_else(|| {
+            format!("reasoning effort `{name}` is not supported: minimal, low, medium, high or xhigh")
+        })
+}
+
 /// Seconds since the epoch, for `created`.
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -355,7 +433,7 @@ fn finish(reason: &FinishReason) -> Value {
     }
 }
 
-fn usage(u: &Usage) -> Value {
+pub(crate) fn usage(u: &Usage) -> Value {
     let mut v = json!({
         "prompt_tokens": u.input_tokens.unwrap_or(0),
         "completion_tokens": u.output_tokens.unwrap_or(0),
@@ -380,7 +458,7 @@ fn call_json(index: usize, call: &ToolCall) -> Value {
 }
 
 /// A whole answer as a `chat.completion` object.
-pub fn response(r: &ChatResponse, id: &str) -> Value {
+pub fn response(r: &ChatResponse, reply: &Reply) -> Value {
     let mut message = Map::new();
     message.insert("role".into(), json!("assistant"));
     let content = if r.text.is_empty() && !r.tool_calls.is_empty() {
@@ -408,10 +486,10 @@ pub fn response(r: &ChatResponse, id: &str) -> Value {
         message.insert("tool_calls".into(), Value::Array(calls));
     }
     let mut body = json!({
-        "id": r.response_id.clone().filter(|i| i.starts_with("chatcmpl")).unwrap_or_else(|| id.to_owned()),
+        "id": r.response_id.clone().filter(|i| i.starts_with("chatcmpl")).unwrap_or_else(|| reply.id.clone()),
         "object": "chat.completion",
         "created": now(),
-        "model": r.model,
+        "model": reply.model,
         "choices": [{
             "index": 0,
             "message": message,
@@ -439,12 +517,12 @@ pub struct Chunks {
 }
 
 impl Chunks {
-    /// A stream with `id`, sending the usage chunk when `include_usage`.
-    pub fn new(id: String, include_usage: bool) -> Chunks {
+    /// A stream sent as `reply`, with the usage chunk when `include_usage`.
+    pub fn new(reply: Reply, include_usage: bool) -> Chunks {
         Chunks {
-            id,
+            id: reply.id,
             created: now(),
-            model: String::new(),
+            model: reply.model,
             include_usage,
             usage: None,
             streamed_arguments: Vec::new(),
@@ -478,7 +556,6 @@ impl Encode for Chunks {
     fn event(&mut self, event: StreamEvent, out: &mut String) {
         match event {
             StreamEvent::Start(start) => {
-                self.model = start.model;
                 if let Some(id) = start.response_id.filter(|i| i.starts_with("chatcmpl")) {
                     self.id = id;
                 }
@@ -631,7 +708,13 @@ mod tests {
 
     #[test]
     fn a_stream_is_chunks_then_usage_then_done() {
-        let mut chunks = Chunks::new("chatcmpl-x".into(), true);
+        let mut chunks = Chunks::new(
+            Reply {
+                id: "chatcmpl-x".into(),
+                model: "entry-model".into(),
+            },
+            true,
+        );
         let mut out = String::new();
         let call = ToolCall::new("c1", "f", json!({"a": 1}));
         for event in [

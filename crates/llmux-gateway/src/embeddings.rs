@@ -15,8 +15,9 @@ use base64::engine::general_purpose::STANDARD;
 use llmux::{EmbedRequest, EmbedResponse, Embedder as _};
 use serde_json::{Value, json};
 
-use super::Shared;
-use super::errors::{ApiError, Dialect};
+use crate::error::ApiError;
+use crate::handle::{Shared, body_bytes, cost_header};
+use crate::openai::CHAT_COMPLETIONS;
 
 /// A parsed embeddings request.
 #[derive(Debug, PartialEq)]
@@ -102,37 +103,34 @@ pub fn response(answer: &EmbedResponse, model: &str, base64: bool) -> Value {
 
 /// The handler.
 pub async fn handle(State(gateway): State<Shared>, body: Body) -> Response {
-    let dialect = Dialect::OpenAi;
-    let status_of = |r: Response| {
-        let status = r.status().as_u16();
-        (r, status)
+    let dialect = &CHAT_COMPLETIONS;
+    let bytes = match body_bytes(&gateway, dialect, body).await {
+        Ok(b) => b,
+        Err(response) => return response,
     };
-    let (response, status) = status_of(match axum::body::to_bytes(body, gateway.max_body).await {
-        Err(_) => ApiError::too_large(dialect, gateway.max_body).into_response(),
-        Ok(bytes) => match parse(&bytes) {
-            Err(message) => ApiError::invalid(dialect, message).into_response(),
-            Ok(call) => match &gateway.embeddings {
-                Err(why) => {
-                    ApiError::invalid(dialect, format!("this gateway serves no embeddings: {why}"))
-                        .into_response()
-                }
-                Ok(chain) => match chain.embed(&call.request).await {
-                    Ok(answer) => {
-                        let mut http = (
-                            [(header::CONTENT_TYPE, "application/json")],
-                            response(&answer, &call.request.model, call.base64).to_string(),
-                        )
-                            .into_response();
-                        super::cost_header(&mut http, answer.usage.and_then(|u| u.cost));
-                        http
-                    }
-                    Err(e) => ApiError::from_error(dialect, &e).into_response(),
-                },
-            },
-        },
-    });
-    gateway.metrics.request("openai", false, status);
-    response
+    let call = match parse(&bytes) {
+        Ok(call) => call,
+        Err(message) => return ApiError::invalid(dialect, message).into_response(),
+    };
+    let chain = match &gateway.embeddings {
+        Ok(chain) => chain,
+        Err(why) => {
+            return ApiError::invalid(dialect, format!("this gateway serves no embeddings: {why}"))
+                .into_response();
+        }
+    };
+    match chain.embed(&call.request).await {
+        Ok(answer) => {
+            let mut http = (
+                [(header::CONTENT_TYPE, "application/json")],
+                response(&answer, &call.request.model, call.base64).to_string(),
+            )
+                .into_response();
+            cost_header(&mut http, answer.usage.and_then(|u| u.cost));
+            http
+        }
+        Err(e) => ApiError::from_error(dialect, &e).into_response(),
+    }
 }
 
 #[cfg(test)]

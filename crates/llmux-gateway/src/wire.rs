@@ -1,28 +1,14 @@
-//! What both dialects share on the way in: a parsed request, and small readers of JSON values that turn a
-//! wrong shape into a message for a 400 (never a panic).
+//! What the dialects share on the wire: small readers of JSON values that turn a wrong shape into a
+//! message for a 400 (never a panic), and writers of JSON strings and SSE events.
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::io;
 
-use llmux::{ChatRequest, Source, StreamEvent};
+use llmux::Source;
 use serde_json::{Map, Value};
 
-/// A client's request, read into the library's vocabulary.
-#[derive(Debug)]
-pub struct Parsed {
-    /// The request the chain serves (its model empty: each entry sends its own).
-    pub request: ChatRequest,
-    /// The model name the client sent (echoed nowhere: the chain serves every name).
-    pub model: String,
-    /// Whether the client asked for a stream.
-    pub stream: bool,
-    /// OpenAI `stream_options.include_usage`.
-    pub include_usage: bool,
-}
-
-/// A 400's message.
-pub type Invalid = String;
+use crate::dialect::Invalid;
 
 /// The body as a JSON object.
 pub fn object(body: &[u8]) -> Result<Map<String, Value>, Invalid> {
@@ -180,19 +166,6 @@ pub fn sse(out: &mut String, event: Option<&str>, data: &Value) {
         let _ = writeln!(out, "event: {name}");
     }
     let _ = write!(out, "data: {data}\n\n");
-}
-
-/// Turns stream events into a dialect's SSE text.
-pub trait Encode: Send + 'static {
-    /// Appends what `event` becomes (possibly nothing).
-    fn event(&mut self, event: StreamEvent, out: &mut String);
-    /// Appends what ends a stream that finished well.
-    fn end(&mut self, out: &mut String);
-    /// Appends what tells a client the stream is alive while the provider is silent (an SSE comment unless
-    /// the dialect has an event for it).
-    fn keepalive(&self, out: &mut String) {
-        out.push_str(": keep-alive\n\n");
-    }
 }
 
 /// Tool names by call id, so a result can name the tool it answers (for providers keyed by name).

@@ -1,24 +1,136 @@
 //! The Anthropic Messages dialect, server side: a `POST /v1/messages` body read into a [`ChatRequest`], and
 //! a [`ChatResponse`] or a stream of [`StreamEvent`]s written back as a `message` object or the named event
 //! sequence `message_start`, per block `content_block_start`/`content_block_delta`/`content_block_stop`,
-//! `message_delta`, `message_stop`.
+//! `message_delta`, `message_stop`; and `POST /v1/messages/count_tokens`.
 //!
-//! Read: `model`, `system` (text or blocks), `messages` with `text`, `image`, `document`, `tool_use`,
-//! `tool_result`, `thinking` and `redacted_thinking` blocks (`cache_control` on any block or tool becomes a
-//! cache breakpoint), `max_tokens`, `temperature`, `top_p`, `top_k`, `stop_sequences`, `tools`,
-//! `tool_choice`, `thinking`, `output_config` (`format`, `effort`), `stream`. Accepted and not forwarded:
-//! `metadata`, `service_tier`. Anything else is a 400 naming the field.
+//! Read: `model`, `system` (text or blocks), `messages` with roles `user`, `assistant` and `system` (a
+//! system message anywhere in the conversation stays where it is) and `text`, `image`, `document`,
+//! `tool_use`, `tool_result`, `thinking` and `redacted_thinking` blocks (`cache_control` on any block or
+//! tool becomes a cache breakpoint), `max_tokens`, `temperature`, `top_p`, `top_k`, `stop_sequences`,
+//! `tools` (`defer_loading` and `eager_input_streaming` accepted: every tool is loaded and streamed),
+//! `tool_choice`, `thinking` (`display: "omitted"` sends thinking blocks with their signatures and no
+//! text), `output_config` (`format`, `effort` of low to max), `stream`. Accepted and not forwarded:
+//! `metadata`, `service_tier`. Removed and named in `x-llmux-removed-fields`: `context_management` (it
+//! tunes how Anthropic's servers trim a long context; no provider behind the gateway is sent it). Anything
+//! else is a 400 naming the field.
+//!
+//! Usage as the API defines it: `input_tokens` counts the prompt tokens neither read from nor written to
+//! the cache. A stream's `message_start` carries the prompt's count: the provider's when it reports one
+//! before the first content (Claude does), else the request's estimate
+//! ([`ChatRequest::estimated_input_tokens`]); `message_delta` carries the reported count at the end.
 
 use llmux::{
     ChatRequest, ChatResponse, ContentPart, Effort, FinishReason, Message, Reasoning,
     ResponseFormat, Role, Source, StreamEvent, Tool, ToolCall, ToolChoice, ToolOutput, Usage,
 };
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use llmux::ErrorKind;
 use serde_json::{Map, Value, json};
 
-use super::wire::{
-    self, CallNames, Encode, Invalid, Parsed, Quoted, as_array, as_object, as_str, at, bool_field,
-    f64_field, i64_field, present, str_field,
+use crate::dialect::{Dialect, Encode, Invalid, Parsed, Reply};
+use crate::error::{ApiError, Problem};
+use crate::handle::{Shared, body_bytes};
+use crate::wire::{
+    self, CallNames, Quoted, as_array, as_object, as_str, at, bool_field, f64_field, i64_field,
+    present, str_field,
 };
+
+/// The Messages API.
+#[derive(Debug, Clone, Copy)]
+pub struct Messages;
+
+/// The one [`Messages`] the gateway's routes name.
+pub static MESSAGES: Messages = Messages;
+
+impl Dialect for Messages {
+    fn name(&self) -> &'static str {
+        "anthropic"
+    }
+
+    fn read(&self, body: &[u8], _headers: &HeaderMap) -> Result<Parsed, Invalid> {
+        parse(body)
+    }
+
+    fn fresh_id(&self, n: u64) -> String {
+        format!("msg_llmux_{n}")
+    }
+
+    fn whole(&self, answer: &ChatResponse, reply: &Reply, parsed: &Parsed) -> Value {
+        response(answer, reply, parsed.omit_reasoning)
+    }
+
+    fn stream(&self, reply: Reply, parsed: &Parsed) -> Box<dyn Encode> {
+        let mut events = Events::new(reply, parsed.request.estimated_input_tokens());
+        events.omit_reasoning = parsed.omit_reasoning;
+        Box::new(events)
+    }
+
+    fn status(&self, problem: Problem) -> StatusCode {
+        match problem {
+            // Anthropic's own overload status; its SDK retries it.
+            Problem::Kind(ErrorKind::Overloaded) => {
+                StatusCode::from_u16(529).unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
+            }
+            p => p.status(),
+        }
+    }
+
+    fn error_type(&self, problem: Problem) -> (&'static str, Option<&'static str>) {
+        let kind = match problem {
+            Problem::GatewayKey => "authentication_error",
+            Problem::NoRoute => "not_found_error",
+            Problem::Kind(kind) => match kind {
+                ErrorKind::Validation | ErrorKind::BadRequest | ErrorKind::ContextLength => {
+                    "invalid_request_error"
+                }
+                ErrorKind::PayloadTooLarge => "request_too_large",
+                ErrorKind::RateLimited => "rate_limit_error",
+                ErrorKind::Overloaded => "overloaded_error",
+                ErrorKind::Timeout => "timeout_error",
+                _ => "api_error",
+            },
+        };
+        (kind, None)
+    }
+
+    fn error_body(&self, e: &ApiError) -> Value {
+        json!({"type": "error", "error": {"type": e.kind(), "message": e.message}})
+    }
+
+    fn error_event(&self, e: &ApiError) -> String {
+        format!("event: error\ndata: {}\n\n", e.body())
+    }
+
+    fn models(&self, names: &[String]) -> Value {
+        let data: Vec<_> = names
+            .iter()
+            .map(|n| json!({"type": "model", "id": n, "display_name": n, "created_at": "1970-01-01T00:00:00Z"}))
+            .collect();
+        json!({"data": data, "has_more": false, "first_id": names.first(), "last_id": names.last()})
+    }
+}
+
+/// `POST /v1/messages/count_tokens`: `{"input_tokens": N}` for a Messages request (`max_tokens` not
+/// needed). N is an estimate ([`ChatRequest::estimated_input_tokens`]: text at four bytes a token, a fixed
+/// count per image or document, framing per message), not a provider's tokenizer: the gateway may serve a
+/// request from any provider, and each counts differently.
+pub async fn count_tokens(State(gateway): State<Shared>, body: Body) -> Response {
+    let bytes = match body_bytes(&gateway, &MESSAGES, body).await {
+        Ok(b) => b,
+        Err(response) => return response,
+    };
+    match parse(&bytes) {
+        Ok(parsed) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            json!({"input_tokens": parsed.request.estimated_input_tokens()}).to_string(),
+        )
+            .into_response(),
+        Err(message) => ApiError::invalid(&MESSAGES, message).into_response(),
+    }
+}
 
 const KNOWN: &[&str] = &[
     "model",
@@ -36,6 +148,19 @@ const KNOWN: &[&str] = &[
     "output_config",
     "metadata",
     "service_tier",
+    "context_management",
+];
+
+/// The keys a tool definition may have (`type` only as `custom`: server tools are refused by name).
+const TOOL_KEYS: &[&str] = &[
+    "type",
+    "name",
+    "description",
+    "input_schema",
+    "cache_control",
+    "defer_loading",
+    "eager_input_streaming",
+    "strict",
 ];
 
 /// Reads a Messages request body.
@@ -70,6 +195,11 @@ pub fn parse(body: &[u8]) -> Result<Parsed, Invalid> {
         return Err("`messages` is required".to_owned());
     };
     let mut names = CallNames::default();
+    let mut removed_fields = Vec::new();
+    if let Some(cm) = present(&map, "context_management") {
+        as_object(cm, "context_management")?;
+        removed_fields.push("context_management".to_owned());
+    }
     for (i, m) in as_array(messages, "messages")?.iter().enumerate() {
         turn(
             m,
@@ -128,16 +258,31 @@ pub fn parse(body: &[u8]) -> Result<Parsed, Invalid> {
     let effort = match config.and_then(|c| present(c, "effort")) {
         None => None,
         Some(e) => Some(match as_str(e, "output_config.effort")? {
-            "low" => Effort::Low,
-            "medium" => Effort::Medium,
-            "high" | "max" => Effort::High,
-            other => return Err(format!("`output_config.effort` `{other}` is not supported")),
+            name @ ("low" | "medium" | "high" | "xhigh" | "max") => {
+                Effort::parse(name).ok_or("`output_config.effort` is not a level")?
+            }
+            other => {
+                return Err(format!(
+                    "`output_config.effort` `{other}` is not supported: low, medium, high, xhigh or max"
+                ));
+            }
         }),
     };
+    let mut omit_reasoning = false;
     request.reasoning = match present(&map, "thinking") {
         None => effort.map(Reasoning::Effort),
         Some(t) => {
             let t = as_object(t, "thinking")?;
+            wire::no_unknown_fields(t, &["type", "budget_tokens", "display"], "thinking")?;
+            match present(t, "display").map(|d| as_str(d, "thinking.display")).transpose()? {
+                None | Some("summarized") => {}
+                Some("omitted") => omit_reasoning = true,
+                Some(other) => {
+                    return Err(format!(
+                        "`thinking.display` `{other}` is not supported: summarized or omitted"
+                    ));
+                }
+            }
             match str_field(t, "type", "thinking")? {
                 "enabled" => {
                     let budget = i64_field(t, "budget_tokens")?
@@ -152,12 +297,10 @@ pub fn parse(body: &[u8]) -> Result<Parsed, Invalid> {
             }
         }
     };
-    Ok(Parsed {
-        request,
-        model,
-        stream: bool_field(&map, "stream")?.unwrap_or(false),
-        include_usage: false,
-    })
+    let mut parsed = Parsed::new(request, model, bool_field(&map, "stream")?.unwrap_or(false));
+    parsed.removed_fields = removed_fields;
+    parsed.omit_reasoning = omit_reasoning;
+    Ok(parsed)
 }
 
 /// One client turn: an assistant message, or a user message whose `tool_result` blocks become tool
@@ -172,9 +315,10 @@ fn turn(
     let role = match str_field(map, "role", path)? {
         "user" => Role::User,
         "assistant" => Role::Assistant,
+        "system" => Role::System,
         other => {
             return Err(format!(
-                "`{path}.role` `{other}` is not supported: user or assistant"
+                "`{path}.role` `{other}` is not supported: user, assistant or system"
             ));
         }
     };
@@ -225,6 +369,11 @@ fn block(
 ) -> Result<ContentPart, Invalid> {
     Ok(match str_field(b, "type", path)? {
         "text" => ContentPart::text(str_field(b, "text", path)?),
+        other if role == Role::System => {
+            return Err(format!(
+                "`{path}.type` `{other}` is not supported in a system message: text only"
+            ));
+        }
         "image" => ContentPart::Image {
             source: source(b.get("source"), &at(path, "source"))?,
         },
@@ -324,6 +473,12 @@ fn tool(value: &Value, path: &str) -> Result<Tool, Invalid> {
         .map(|d| as_str(d, &at(path, "description")).map(str::to_owned))
         .transpose()?;
     tool.cache_breakpoint = present(t, "cache_control").is_some();
+    wire::no_unknown_fields(t, TOOL_KEYS, path)?;
+    for flag in ["defer_loading", "eager_input_streaming"] {
+        bool_field(t, flag).map_err(|_| format!("`{}` must be a boolean", at(path, flag)))?;
+    }
+    tool.strict = bool_field(t, "strict")
+        .map_err(|_| format!("`{}` must be a boolean", at(path, "strict")))?;
     Ok(tool)
 }
 
@@ -365,13 +520,16 @@ fn usage(u: Option<&Usage>) -> Value {
     v
 }
 
-/// A whole answer as a `message` object.
-pub fn response(r: &ChatResponse, id: &str) -> Value {
+/// A whole answer as a `message` object; with `omit_reasoning`, thinking blocks keep their signatures and
+/// lose their text.
+pub fn response(r: &ChatResponse, reply: &Reply, omit_reasoning: bool) -> Value {
     let mut content = Vec::new();
     for part in &r.reasoning_parts {
         match part {
             ContentPart::Reasoning { text, signature } => content.push(json!({
-                "type": "thinking", "thinking": text, "signature": signature.clone().unwrap_or_default(),
+                "type": "thinking",
+                "thinking": if omit_reasoning { "" } else { text.as_str() },
+                "signature": signature.clone().unwrap_or_default(),
             })),
             ContentPart::RedactedReasoning { data } => {
                 content.push(json!({"type": "redacted_thinking", "data": data}));
@@ -380,6 +538,7 @@ pub fn response(r: &ChatResponse, id: &str) -> Value {
         }
     }
     if r.reasoning_parts.is_empty()
+        && !omit_reasoning
         && let Some(text) = r.reasoning.as_ref().filter(|t| !t.is_empty())
     {
         content.push(json!({"type": "thinking", "thinking": text, "signature": ""}));
@@ -393,10 +552,10 @@ pub fn response(r: &ChatResponse, id: &str) -> Value {
         );
     }
     json!({
-        "id": r.response_id.clone().filter(|i| i.starts_with("msg")).unwrap_or_else(|| id.to_owned()),
+        "id": r.response_id.clone().filter(|i| i.starts_with("msg")).unwrap_or_else(|| reply.id.clone()),
         "type": "message",
         "role": "assistant",
-        "model": r.model,
+        "model": reply.model,
         "content": content,
         "stop_reason": stop_reason(r.finish_reason.as_ref()),
         "stop_sequence": null,
@@ -417,6 +576,14 @@ enum Block {
 #[derive(Debug)]
 pub struct Events {
     id: String,
+    model: String,
+    /// `message_start` is written at the first event after the start (or the end): by then a provider that
+    /// counts the prompt first (Claude) has said so, and the count goes in it.
+    started: bool,
+    /// The request's estimate of its prompt tokens, for `message_start` when no count came before content.
+    estimated_input: u64,
+    /// Thinking blocks go out without their text (`thinking.display: "omitted"`).
+    omit_reasoning: bool,
     open: Option<Block>,
     /// The index the next block gets.
     next: usize,
@@ -431,10 +598,15 @@ pub struct Events {
 }
 
 impl Events {
-    /// A stream whose message id is `id` (unless the provider gives a `msg_` id).
-    pub fn new(id: String) -> Events {
+    /// A stream sent as `reply` (its id unless the provider gives a `msg_` id), its prompt estimated at
+    /// `estimated_input` tokens.
+    pub fn new(reply: Reply, estimated_input: u64) -> Events {
         Events {
-            id,
+            id: reply.id,
+            model: reply.model,
+            started: false,
+            estimated_input,
+            omit_reasoning: false,
             open: None,
             next: 0,
             usage: None,
@@ -485,6 +657,22 @@ impl Events {
 
 impl Encode for Events {
     fn event(&mut self, event: StreamEvent, out: &mut String) {
+        if !self.started {
+            match event {
+                StreamEvent::Start(start) => {
+                    if let Some(id) = start.response_id.filter(|i| i.starts_with("msg")) {
+                        self.id = id;
+                    }
+                    return;
+                }
+                // A count before the content belongs in `message_start`.
+                StreamEvent::Usage(u) => {
+                    self.usage = Some(u);
+                    return;
+                }
+                _ => self.start(out),
+            }
+        }
         if let Some(Block::Tool(open)) = self.open {
             let same_call = match &event {
                 StreamEvent::ToolCallDelta { index, .. } | StreamEvent::ToolCall { index, .. } => {
@@ -508,6 +696,9 @@ impl Encode for Events {
     }
 
     fn end(&mut self, out: &mut String) {
+        if !self.started {
+            self.start(out);
+        }
         // A call left open (no completion came) closes as it is, then what waited for it goes out.
         self.close(out);
         while !self.pending.is_empty() {
@@ -540,23 +731,28 @@ impl Encode for Events {
 const PING: &str = "event: ping\ndata: {\"type\": \"ping\"}\n\n";
 
 impl Events {
+    /// `message_start`, with the prompt's count (the provider's, else the estimate), then a `ping`.
+    fn start(&mut self, out: &mut String) {
+        self.started = true;
+        let mut usage = match self.usage.as_ref() {
+            Some(u) if u.input_tokens.is_some() => usage(Some(u)),
+            _ => json!({"input_tokens": self.estimated_input, "output_tokens": 0}),
+        };
+        usage["output_tokens"] = json!(0);
+        wire::sse(
+            out,
+            Some("message_start"),
+            &json!({"type": "message_start", "message": {
+                "id": self.id, "type": "message", "role": "assistant", "model": self.model,
+                "content": [], "stop_reason": null, "stop_sequence": null,
+                "usage": usage,
+            }}),
+        );
+        out.push_str(PING);
+    }
+
     fn encode(&mut self, event: StreamEvent, out: &mut String) {
         match event {
-            StreamEvent::Start(start) => {
-                if let Some(id) = start.response_id.filter(|i| i.starts_with("msg")) {
-                    self.id = id;
-                }
-                wire::sse(
-                    out,
-                    Some("message_start"),
-                    &json!({"type": "message_start", "message": {
-                        "id": self.id, "type": "message", "role": "assistant", "model": start.model,
-                        "content": [], "stop_reason": null, "stop_sequence": null,
-                        "usage": {"input_tokens": 0, "output_tokens": 0},
-                    }}),
-                );
-                out.push_str(PING);
-            }
             StreamEvent::TextDelta(text) => {
                 let i = self.open(Block::Text, json!({"type": "text", "text": ""}), out);
                 Events::delta(
@@ -568,6 +764,9 @@ impl Events {
             StreamEvent::ReasoningDelta(text) => {
                 let body = json!({"type": "thinking", "thinking": "", "signature": ""});
                 let i = self.open(Block::Thinking, body, out);
+                if self.omit_reasoning {
+                    return;
+                }
                 Events::delta(
                     out,
                     i,
@@ -642,6 +841,13 @@ mod tests {
     use super::*;
     use llmux::StreamStart;
 
+    fn reply() -> Reply {
+        Reply {
+            id: "msg_x".into(),
+            model: "entry-model".into(),
+        }
+    }
+
     #[test]
     fn a_full_request_reads_into_the_vocabulary() {
         let body = json!({
@@ -702,7 +908,11 @@ mod tests {
         for body in [
             "[]",
             r#"{"model":"m"}"#,
-            r#"{"model":"m","messages":[{"role":"system","content":"x"}]}"#,
+            r#"{"model":"m","messages":[{"role":"tool","content":"x"}]}"#,
+            r#"{"model":"m","messages":[{"role":"system","content":[{"type":"image","source":{"type":"url","url":"u"}}]}]}"#,
+            r#"{"model":"m","messages":[],"tools":[{"name":"t","input_schema":{},"surprise":1}]}"#,
+            r#"{"model":"m","messages":[],"thinking":{"type":"adaptive","display":"loud"}}"#,
+            r#"{"model":"m","messages":[],"output_config":{"effort":"extreme"}}"#,
             r#"{"model":"m","messages":[{"role":"user","content":[{"type":"tool_use","id":"a","name":"b"}]}]}"#,
             r#"{"model":"m","messages":[{"role":"user","content":[{"type":"image","source":{"type":"file"}}]}]}"#,
             r#"{"model":"m","messages":[],"thinking":{"type":"enabled","budget_tokens":-1}}"#,
@@ -714,8 +924,116 @@ mod tests {
     }
 
     #[test]
+    fn a_claude_code_request_reads_with_its_beta_fields_named() {
+        // The shape Claude Code 2.1 sends (trimmed): a system message after the user turn, adaptive
+        // thinking with an effort, context management, metadata, tools with loading hints.
+        let body = json!({
+            "model": "claude-opus-4-8", "max_tokens": 64000, "stream": true,
+            "system": [{"type": "text", "text": "x-anthropic-billing-header: cc"},
+                       {"type": "text", "text": "You are an agent", "cache_control": {"type": "ephemeral"}}],
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "say hi", "cache_control": {"type": "ephemeral"}}]},
+                {"role": "system", "content": "Available agent types: claude"}
+            ],
+            "tools": [{"name": "Bash", "description": "run", "input_schema": {"type": "object"},
+                       "defer_loading": false, "eager_input_streaming": true, "strict": true}],
+            "metadata": {"user_id": "{\"device_id\":\"d\"}"},
+            "thinking": {"type": "adaptive", "display": "omitted"},
+            "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
+            "output_config": {"effort": "xhigh"}
+        });
+        let parsed = parse(body.to_string().as_bytes()).unwrap();
+        let roles: Vec<Role> = parsed.request.messages.iter().map(|m| m.role).collect();
+        assert_eq!(roles, [Role::System, Role::User, Role::System]);
+        assert_eq!(
+            parsed.request.messages[2].content,
+            [ContentPart::text("Available agent types: claude")]
+        );
+        assert_eq!(parsed.removed_fields, ["context_management"]);
+        assert!(parsed.omit_reasoning);
+        assert_eq!(parsed.request.reasoning, Some(Reasoning::Effort(Effort::XHigh)));
+        assert_eq!(parsed.request.tools[0].strict, Some(true));
+        for (name, effort) in [("max", Effort::Max), ("low", Effort::Low)] {
+            let mut b = body.clone();
+            b["output_config"]["effort"] = json!(name);
+            let p = parse(b.to_string().as_bytes()).unwrap();
+            assert_eq!(p.request.reasoning, Some(Reasoning::Effort(effort)), "{name}");
+        }
+    }
+
+    fn events_of(out: &str) -> Vec<Value> {
+        out.lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .map(|d| serde_json::from_str(d).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn message_start_carries_the_prompt_count_and_usage_excludes_the_cache() {
+        // A provider that counts the prompt first (Claude): its count, without the cache, in message_start.
+        let mut events = Events::new(reply(), 7);
+        let mut out = String::new();
+        let mut early = Usage::new(36, 1);
+        early.cached_input_tokens = Some(30);
+        let mut late = Usage::new(36, 5);
+        late.cached_input_tokens = Some(30);
+        for event in [
+            StreamEvent::Start(StreamStart::new("claude", "m")),
+            StreamEvent::Usage(early),
+            StreamEvent::TextDelta("hi".into()),
+            StreamEvent::Usage(late),
+            StreamEvent::Finish(FinishReason::Stop),
+        ] {
+            events.event(event, &mut out);
+        }
+        events.end(&mut out);
+        let data = events_of(&out);
+        assert_eq!(data[0]["type"], "message_start");
+        assert_eq!(data[0]["message"]["model"], "entry-model");
+        assert_eq!(data[0]["message"]["usage"]["input_tokens"], 6, "{out}");
+        assert_eq!(data[0]["message"]["usage"]["cache_read_input_tokens"], 30);
+        let delta = data.iter().find(|d| d["type"] == "message_delta").unwrap();
+        assert_eq!(delta["usage"]["input_tokens"], 6);
+        assert_eq!(delta["usage"]["output_tokens"], 5);
+        // One that counts only at the end: the request's estimate.
+        let mut events = Events::new(reply(), 7);
+        let mut out = String::new();
+        events.event(StreamEvent::Start(StreamStart::new("openai", "m")), &mut out);
+        assert!(out.is_empty(), "message_start waits for the first event after the start");
+        events.event(StreamEvent::TextDelta("hi".into()), &mut out);
+        assert_eq!(events_of(&out)[0]["message"]["usage"]["input_tokens"], 7);
+    }
+
+    #[test]
+    fn omitted_thinking_keeps_its_signature_and_loses_its_text() {
+        let mut events = Events::new(reply(), 7);
+        events.omit_reasoning = true;
+        let mut out = String::new();
+        for event in [
+            StreamEvent::Start(StreamStart::new("claude", "m")),
+            StreamEvent::ReasoningDelta("secret plan".into()),
+            StreamEvent::ReasoningSignature("sig".into()),
+            StreamEvent::TextDelta("hi".into()),
+        ] {
+            events.event(event, &mut out);
+        }
+        events.end(&mut out);
+        assert!(!out.contains("secret plan"), "{out}");
+        assert!(out.contains("signature_delta"), "{out}");
+        let mut answer = ChatResponse::new("claude", "m", "hi");
+        answer.reasoning_parts = vec![ContentPart::Reasoning {
+            text: "secret plan".into(),
+            signature: Some("sig".into()),
+        }];
+        let body = response(&answer, &reply(), true);
+        assert_eq!(body["content"][0]["thinking"], "");
+        assert_eq!(body["content"][0]["signature"], "sig");
+        assert_eq!(body["model"], "entry-model");
+    }
+
+    #[test]
     fn calls_streamed_side_by_side_become_one_whole_block_each() {
-        let mut events = Events::new("msg_x".into());
+        let mut events = Events::new(reply(), 7);
         let mut out = String::new();
         let start = |index: usize, id: &str| StreamEvent::ToolCallStart {
             index,
@@ -771,7 +1089,7 @@ mod tests {
 
     #[test]
     fn a_stream_is_the_real_event_sequence() {
-        let mut events = Events::new("msg_x".into());
+        let mut events = Events::new(reply(), 7);
         let mut out = String::new();
         for event in [
             StreamEvent::Start(StreamStart::new("katan", "m")),

@@ -1,0 +1,272 @@
+//! Failures in the dialect the client speaks: the HTTP status for each [`ErrorKind`], the error body of
+//! each API, `retry-after`, and the error event that ends a stream which fails after its first token.
+//!
+//! The status says whose problem it is. The client's own mistakes keep their 4xx (`validation`,
+//! `bad_request`, `context_length` 400, `payload_too_large` 413). What the upstream providers refused
+//! because of the gateway's own configuration (their keys, permissions, models, billing: `auth`,
+//! `permission`, `not_found`, `quota_exhausted`) is 502: the client's credentials are fine and a 401 would
+//! tell its SDK the opposite; the message says what happened without the provider's text, which may
+//! quote the gateway's upstream key. Load is passed on so clients back off: `rate_limited` 429,
+//! `overloaded` 503 (529 in the Anthropic dialect, as Anthropic sends it), both with `retry-after` when a
+//! provider gave a wait. `timeout` is 504; `server`, `network`, `invalid_response` and anything else 502.
+//! The gateway's own key check answers 401.
+
+use std::time::Duration;
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use llmux::{Error, ErrorKind};
+use serde_json::Value;
+
+use crate::dialect::Dialect;
+
+/// What went wrong, before a dialect names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    /// A failure of this kind: the chain's, or the gateway's own (a 400 is `validation`, a full gateway
+    /// `overloaded`, a key over its minute `rate_limited`, a body too large `payload_too_large`).
+    Kind(ErrorKind),
+    /// A missing or unknown gateway key (401).
+    GatewayKey,
+    /// No route for the method and path (404).
+    NoRoute,
+}
+
+impl Problem {
+    /// The status every API uses for it.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Problem::GatewayKey => StatusCode::UNAUTHORIZED,
+            Problem::NoRoute => StatusCode::NOT_FOUND,
+            Problem::Kind(kind) => match kind {
+                ErrorKind::Validation | ErrorKind::BadRequest | ErrorKind::ContextLength => {
+                    StatusCode::BAD_REQUEST
+                }
+                ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+                ErrorKind::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+                ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+                _ => StatusCode::BAD_GATEWAY,
+            },
+        }
+    }
+
+    /// True when an upstream refused the gateway's own configuration (its keys, permissions, models,
+    /// billing): retrying cannot help, and the client's credentials are not the problem.
+    pub fn is_gateway_configuration(self) -> bool {
+        matches!(
+            self,
+            Problem::Kind(
+                ErrorKind::Auth
+                    | ErrorKind::Permission
+                    | ErrorKind::NotFound
+                    | ErrorKind::QuotaExhausted
+            )
+        )
+    }
+}
+
+/// A failure ready to be sent: status, dialect, problem, message and wait.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The API the body is written in.
+    pub dialect: &'static dyn Dialect,
+    /// What went wrong.
+    pub problem: Problem,
+    /// What happened, for the client.
+    pub message: String,
+    /// The wait to send as `retry-after`.
+    pub retry_after: Option<Duration>,
+}
+
+impl ApiError {
+    /// `problem` with `message`, its status as `dialect` gives it.
+    pub fn new(dialect: &'static dyn Dialect, problem: Problem, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: dialect.status(problem),
+            dialect,
+            problem,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// The client's request is malformed or unsupported (400).
+    pub fn invalid(dialect: &'static dyn Dialect, message: impl Into<String>) -> ApiError {
+        ApiError::new(dialect, Problem::Kind(ErrorKind::Validation), message)
+    }
+
+    /// The request body is larger than the gateway accepts (413).
+    pub fn too_large(dialect: &'static dyn Dialect, limit: usize) -> ApiError {
+        ApiError::new(
+            dialect,
+            Problem::Kind(ErrorKind::PayloadTooLarge),
+            format!("the request body is larger than {limit} bytes"),
+        )
+    }
+
+    /// A missing or unknown gateway key (401).
+    pub fn unauthorized(dialect: &'static dyn Dialect) -> ApiError {
+        ApiError::new(
+            dialect,
+            Problem::GatewayKey,
+            "missing or unknown gateway key (send it as `Authorization: Bearer KEY` or `x-api-key: KEY`)",
+        )
+    }
+
+    /// No route for this method and path (404).
+    pub fn no_route(dialect: &'static dyn Dialect, method: &str, path: &str) -> ApiError {
+        ApiError::new(dialect, Problem::NoRoute, format!("no route for {method} {path}"))
+    }
+
+    /// Too many streams are open (503, 529 for Anthropic), retry in a second.
+    pub fn busy(dialect: &'static dyn Dialect, limit: usize, what: &str) -> ApiError {
+        let mut e = ApiError::new(
+            dialect,
+            Problem::Kind(ErrorKind::Overloaded),
+            format!("the gateway already serves {limit} {what}; retry shortly"),
+        );
+        e.retry_after = Some(Duration::from_secs(1));
+        e
+    }
+
+    /// The key used up its `--key-rpm` for this minute (429).
+    pub fn over_rpm(dialect: &'static dyn Dialect, wait: Duration) -> ApiError {
+        let mut e = ApiError::new(
+            dialect,
+            Problem::Kind(ErrorKind::RateLimited),
+            "this gateway key made its requests for this minute; retry later",
+        );
+        e.retry_after = Some(wait);
+        e
+    }
+
+    /// The failure `error` of the chain, as the client's dialect tells it.
+    pub fn from_error(dialect: &'static dyn Dialect, error: &Error) -> ApiError {
+        let kind = error.kind();
+        let message = match kind {
+            // The provider's text may quote what it was sent (katan prints the expected key): never relay it.
+            ErrorKind::Auth | ErrorKind::Permission => format!(
+                "the upstream provider{} rejected the gateway's credentials ({}); the gateway's configuration needs fixing",
+                error
+                    .provider()
+                    .map(|p| format!(" {p}"))
+                    .unwrap_or_default(),
+                kind.as_str()
+            ),
+            ErrorKind::Validation if !error.violations().is_empty() => {
+                let list: Vec<String> =
+                    error.violations().iter().map(ToString::to_string).collect();
+                format!("{error}: {}", list.join("; "))
+            }
+            _ => error.to_string(),
+        };
+        let mut e = ApiError::new(dialect, Problem::Kind(kind), message);
+        e.retry_after = error.retry_after();
+        e
+    }
+
+    /// The error's `type` in its dialect.
+    pub fn kind(&self) -> &'static str {
+        self.dialect.error_type(self.problem).0
+    }
+
+    /// The error body in its dialect.
+    pub fn body(&self) -> Value {
+        self.dialect.error_body(self)
+    }
+
+    /// The SSE text that ends a stream failing after its first token.
+    pub fn stream_event(&self) -> String {
+        self.dialect.error_event(self)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let Some(wait) = self.retry_after {
+            // Whole seconds, rounded up: `retry-after` takes no fractions.
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            headers.insert(
+                "retry-after-ms",
+                HeaderValue::from(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)),
+            );
+        }
+        if self.problem.is_gateway_configuration() {
+            // Retrying cannot fix the gateway's configuration.
+            headers.insert("x-should-retry", HeaderValue::from_static("false"));
+        }
+        (self.status, headers, self.body().to_string()).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::anthropic::MESSAGES;
+    use crate::openai::CHAT_COMPLETIONS;
+    use crate::responses::RESPONSES;
+
+    #[test]
+    fn every_kind_has_a_status_in_every_dialect() {
+        for &kind in ErrorKind::ALL {
+            let error = Error::new(kind, "boom").with_provider("openai");
+            let expected = match kind {
+                ErrorKind::Validation | ErrorKind::BadRequest | ErrorKind::ContextLength => 400,
+                ErrorKind::PayloadTooLarge => 413,
+                ErrorKind::RateLimited => 429,
+                ErrorKind::Overloaded => 503,
+                ErrorKind::Timeout => 504,
+                _ => 502,
+            };
+            for dialect in [&CHAT_COMPLETIONS as &'static dyn Dialect, &RESPONSES] {
+                let e = ApiError::from_error(dialect, &error);
+                assert_eq!(e.status.as_u16(), expected, "{kind} {}", dialect.name());
+                assert!(e.body()["error"]["message"].is_string());
+                assert!(e.body()["error"]["type"].is_string());
+            }
+            let anthropic = ApiError::from_error(&MESSAGES, &error);
+            let anthropic_expected = if kind == ErrorKind::Overloaded {
+                529
+            } else {
+                expected
+            };
+            assert_eq!(anthropic.status.as_u16(), anthropic_expected, "{kind}");
+            assert_eq!(anthropic.body()["type"], "error");
+        }
+        assert_eq!(
+            ApiError::unauthorized(&CHAT_COMPLETIONS).body()["error"]["code"],
+            "invalid_api_key"
+        );
+        let missing = ApiError::no_route(&MESSAGES, "GET", "/v2");
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+        assert_eq!(missing.body()["error"]["type"], "not_found_error");
+    }
+
+    #[test]
+    fn upstream_auth_failures_do_not_relay_the_provider_text_and_waits_become_headers() {
+        let error =
+            Error::new(ErrorKind::Auth, "expected key sk-secret-upstream").with_provider("openai");
+        let e = ApiError::from_error(&CHAT_COMPLETIONS, &error);
+        assert!(!e.message.contains("sk-secret"), "{}", e.message);
+        assert_eq!(e.status, StatusCode::BAD_GATEWAY);
+        let response = e.into_response();
+        assert_eq!(response.headers()["x-should-retry"], "false");
+        let limited = Error::new(ErrorKind::RateLimited, "slow down")
+            .with_retry_after(Some(Duration::from_millis(1500)));
+        let response = ApiError::from_error(&MESSAGES, &limited).into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "2");
+        assert_eq!(response.headers()["retry-after-ms"], "1500");
+        let event = ApiError::from_error(&MESSAGES, &limited).stream_event();
+        assert!(event.starts_with("event: error\ndata: {"), "{event}");
+    }
+}

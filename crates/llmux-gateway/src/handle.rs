@@ -1,0 +1,281 @@
+//! The routes and what every API route shares: the key check and the request metrics (layers applied
+//! once), reading a body, answering whole or streamed, and the headers that say who answered, what it cost
+//! and what was taken out of the request.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use llmux::chain::BreakerState;
+use llmux::{ChatResponse, Cost, Provider as _};
+use serde_json::json;
+
+use crate::anthropic::{self, MESSAGES};
+use crate::dialect::{Dialect, Parsed, Reply};
+use crate::error::ApiError;
+use crate::openai::CHAT_COMPLETIONS;
+use crate::responses::RESPONSES;
+use crate::{Gateway, HostedTools, embeddings, stream};
+
+pub(crate) type Shared = Arc<Gateway>;
+
+/// The routes, the API ones behind the key check, all of them counted.
+pub(crate) fn router(gateway: Shared) -> Router {
+    let api = Router::new()
+        .route(
+            "/v1/chat/completions",
+            post(|State(g): State<Shared>, headers: HeaderMap, body: Body| {
+                answer(g, &CHAT_COMPLETIONS, headers, body)
+            }),
+        )
+        .route(
+            "/v1/responses",
+            post(|State(g): State<Shared>, headers: HeaderMap, body: Body| {
+                answer(g, &RESPONSES, headers, body)
+            }),
+        )
+        .route(
+            "/v1/messages",
+            post(|State(g): State<Shared>, headers: HeaderMap, body: Body| {
+                answer(g, &MESSAGES, headers, body)
+            }),
+        )
+        .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
+        .route("/v1/embeddings", post(embeddings::handle))
+        .route("/v1/models", get(models))
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&gateway),
+            authorize,
+        ))
+        .route_layer(middleware::from_fn_with_state(Arc::clone(&gateway), record));
+    Router::new()
+        .merge(api)
+        // Clients warm their connection with `HEAD /` (Claude Code does).
+        .route("/", get(|| async { "llmux gateway\n" }))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics_text))
+        .fallback(not_found)
+        .with_state(gateway)
+}
+
+/// The API a request speaks, by its path (and `anthropic-version` on shared paths).
+pub(crate) fn dialect_of(path: &str, headers: &HeaderMap) -> &'static dyn Dialect {
+    if path.starts_with("/v1/messages") || headers.contains_key("anthropic-version") {
+        &MESSAGES
+    } else if path.starts_with("/v1/responses") {
+        &RESPONSES
+    } else {
+        &CHAT_COMPLETIONS
+    }
+}
+
+/// Marks a response whose body is a stream, for the request metrics.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Streamed;
+
+/// Counts every API request once, by dialect, mode and status.
+async fn record(State(gateway): State<Shared>, request: Request, next: Next) -> Response {
+    let dialect = dialect_of(request.uri().path(), request.headers());
+    let response = next.run(request).await;
+    let streamed = response.extensions().get::<Streamed>().is_some();
+    gateway
+        .metrics
+        .request(dialect.name(), streamed, response.status().as_u16());
+    response
+}
+
+/// The gateway key, then the key's requests per minute.
+async fn authorize(State(gateway): State<Shared>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let dialect = dialect_of(request.uri().path(), headers);
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
+    let api_key = headers.get("x-api-key").map(HeaderValue::as_bytes);
+    let Some(slot) = gateway.keys.slot([bearer, api_key].into_iter().flatten()) else {
+        return ApiError::unauthorized(dialect).into_response();
+    };
+    if let Err(wait) = gateway.keys.admit(slot, Instant::now()) {
+        return ApiError::over_rpm(dialect, wait).into_response();
+    }
+    next.run(request).await
+}
+
+async fn not_found(request: Request) -> Response {
+    let dialect = dialect_of(request.uri().path(), request.headers());
+    ApiError::no_route(
+        dialect,
+        request.method().as_str(),
+        request.uri().path(),
+    )
+    .into_response()
+}
+
+/// The body, or the 413 that answers it.
+pub(crate) async fn body_bytes(
+    gateway: &Gateway,
+    dialect: &'static dyn Dialect,
+    body: Body,
+) -> Result<axum::body::Bytes, Response> {
+    axum::body::to_bytes(body, gateway.max_body)
+        .await
+        .map_err(|_| ApiError::too_large(dialect, gateway.max_body).into_response())
+}
+
+/// A chat request in any dialect: read, served whole or streamed, its headers added.
+async fn answer(
+    gateway: Shared,
+    dialect: &'static dyn Dialect,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let arrived = Instant::now();
+    let bytes = match body_bytes(&gateway, dialect, body).await {
+        Ok(b) => b,
+        Err(response) => return response,
+    };
+    let parsed = match dialect.read(&bytes, &headers) {
+        Ok(p) => p,
+        Err(message) => return ApiError::invalid(dialect, message).into_response(),
+    };
+    if gateway.hosted_tools == HostedTools::Refuse
+        && let Some(tool) = parsed.removed_tools.first()
+    {
+        return ApiError::invalid(
+            dialect,
+            format!("the hosted tool `{tool}` is not run by any provider behind this gateway"),
+        )
+        .into_response();
+    }
+    let removed = [
+        (REMOVED_TOOLS, list_header(&parsed.removed_tools)),
+        (REMOVED_FIELDS, list_header(&parsed.removed_fields)),
+    ];
+    let mut response = if parsed.stream {
+        let mut r = stream::answer(&gateway, dialect, parsed, arrived).await;
+        r.extensions_mut().insert(Streamed);
+        r
+    } else {
+        whole(&gateway, dialect, parsed).await
+    };
+    for (name, value) in removed {
+        if let Some(v) = value {
+            response.headers_mut().insert(name, v);
+        }
+    }
+    response
+}
+
+/// The header naming the hosted tools the gateway took out of a request, comma-separated.
+pub const REMOVED_TOOLS: &str = "x-llmux-removed-tools";
+/// The header naming the provider-tuning fields the gateway took out of a request, comma-separated.
+pub const REMOVED_FIELDS: &str = "x-llmux-removed-fields";
+
+/// `names` as one header value (`None` for none, or a name a header cannot carry: it is the client's
+/// own text, so an odd name only loses the header, never the answer).
+fn list_header(names: &[String]) -> Option<HeaderValue> {
+    if names.is_empty() {
+        return None;
+    }
+    HeaderValue::from_str(&names.join(", ")).ok()
+}
+
+async fn whole(gateway: &Gateway, dialect: &'static dyn Dialect, parsed: Parsed) -> Response {
+    // Held (and counted as open) until this future ends, answered or dropped with its client.
+    let Ok(_permit) = Arc::clone(&gateway.requests).try_acquire_owned() else {
+        return ApiError::busy(dialect, gateway.max_requests, "whole requests").into_response();
+    };
+    match gateway.chain_for(&parsed.model).chat(&parsed.request).await {
+        Ok(answer) => {
+            let reply = Reply {
+                id: gateway.fresh_id(dialect),
+                model: entry_model(&answer, &parsed.model),
+            };
+            let body = dialect.whole(&answer, &reply, &parsed);
+            let mut response = (
+                [(header::CONTENT_TYPE, "application/json")],
+                body.to_string(),
+            )
+                .into_response();
+            provider_header(&mut response, &answer.provider);
+            cost_header(&mut response, answer.cost());
+            response
+        }
+        Err(e) => ApiError::from_error(dialect, &e).into_response(),
+    }
+}
+
+/// The model an answer names: the answering entry's model as configured (never what a local server calls
+/// its model file), else the name the client sent.
+fn entry_model(answer: &ChatResponse, asked: &str) -> String {
+    answer
+        .attempts
+        .last()
+        .map(|a| a.model.clone())
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| asked.to_owned())
+}
+
+pub(crate) fn provider_header(response: &mut Response, provider: &str) {
+    if let Ok(v) = HeaderValue::from_str(provider) {
+        response.headers_mut().insert("x-llmux-provider", v);
+    }
+}
+
+/// `x-llmux-cost-usd`: what a whole answer cost, every attempt included, in dollars; absent when unknown.
+pub(crate) fn cost_header(response: &mut Response, cost: Option<Cost>) {
+    if let Some(v) = cost.and_then(|c| HeaderValue::from_str(&c.usd.to_string()).ok()) {
+        response.headers_mut().insert("x-llmux-cost-usd", v);
+    }
+}
+
+/// The names a client may ask for: `llmux`, the routes, then every main-chain entry's model.
+async fn models(State(gateway): State<Shared>, request: Request) -> Response {
+    let dialect = dialect_of(request.uri().path(), request.headers());
+    let mut names = vec!["llmux".to_owned()];
+    names.extend(gateway.routes.keys().cloned());
+    for entry in gateway.chain.entries() {
+        if !names.iter().any(|n| n == entry.model()) {
+            names.push(entry.model().to_owned());
+        }
+    }
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        dialect.models(&names).to_string(),
+    )
+        .into_response()
+}
+
+async fn health(State(gateway): State<Shared>) -> Response {
+    let entries: Vec<_> = gateway
+        .health()
+        .into_iter()
+        .flat_map(|(route, entries)| entries.into_iter().map(move |h| (route, h)))
+        .map(|(route, h)| {
+            let breaker = match h.state {
+                BreakerState::Closed => "closed",
+                BreakerState::Open { .. } => "open",
+                _ => "half_open",
+            };
+            json!({"route": route, "entry": h.entry, "provider": h.provider, "model": h.model, "breaker": breaker})
+        })
+        .collect();
+    let body = json!({"status": "ok", "entries": entries});
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn metrics_text(State(gateway): State<Shared>) -> Response {
+    let open_requests = gateway.max_requests - gateway.requests.available_permits();
+    let text = gateway.metrics.render(open_requests, &gateway.health());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
