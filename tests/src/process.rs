@@ -214,7 +214,10 @@ mod tests {
     #[test]
     fn free_ports_are_loopback_ports_nobody_holds() {
         let port = free_port();
-        assert!(PEER_PORTS.contains(&port), "{port} is outside {PEER_PORTS:?}");
+        assert!(
+            PEER_PORTS.contains(&port),
+            "{port} is outside {PEER_PORTS:?}"
+        );
         assert_ne!(free_port(), port, "a second call hands out another port");
         TcpListener::bind(("127.0.0.1", port)).expect("the port is free again");
     }

@@ -27,7 +27,8 @@ use std::borrow::Cow;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use llm_core::{
-    ChatRequest, ContentPart, Effort, Error, Reasoning, ResponseFormat, Role, Source, ToolChoice, Violation,
+    ChatRequest, ContentPart, Effort, Error, Reasoning, ResponseFormat, Role, Source, ToolChoice,
+    Violation,
 };
 use serde::Serialize;
 use serde_json::{Map, Value};

@@ -28,8 +28,8 @@
 //!   crate writes is a `validation` error.
 
 use llm_core::{
-    ChatRequest, ContentPart, Effort, Error, Message, Param, ParamTable, Range, Reasoning, ResponseFormat,
-    Role, Source, ToolChoice, ToolOutput, Violation,
+    ChatRequest, ContentPart, Effort, Error, Message, Param, ParamTable, Range, Reasoning,
+    ResponseFormat, Role, Source, ToolChoice, ToolOutput, Violation,
 };
 use serde_json::{Map, Value, json};
 
@@ -66,12 +66,7 @@ pub const RESERVED_KEYS: &[&str] = &[
 pub fn violations(request: &ChatRequest) -> Vec<Violation> {
     let mut out = PARAMS.violations(request);
     if let Some(Reasoning::Effort(effort)) = request.reasoning {
-        out.extend(effort.check(&[
-            Effort::Minimal,
-            Effort::Low,
-            Effort::Medium,
-            Effort::High,
-        ]));
+        out.extend(effort.check(&[Effort::Minimal, Effort::Low, Effort::Medium, Effort::High]));
     }
     if !request.messages.iter().any(|m| m.role != Role::System) {
         out.push(Violation::new(

@@ -293,7 +293,10 @@ budget = 2048
         Some(llmux::Reasoning::Budget(2048))
     );
     for (bad, says) in [
-        ("[entry.reasoning]\neffort = \"extreme\"", "reasoning.effort"),
+        (
+            "[entry.reasoning]\neffort = \"extreme\"",
+            "reasoning.effort",
+        ),
         ("[entry.reasoning]\neffort = \"low\"\nbudget = 5", "either"),
         ("[entry.reasoning]\nlevel = 1", "unknown field"),
     ] {

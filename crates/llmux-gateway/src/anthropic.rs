@@ -19,15 +19,15 @@
 //! before the first content (Claude does), else the request's estimate
 //! ([`ChatRequest::estimated_input_tokens`]); `message_delta` carries the reported count at the end.
 
-use llmux::{
-    ChatRequest, ChatResponse, ContentPart, Effort, FinishReason, Message, Reasoning,
-    ResponseFormat, Role, Source, StreamEvent, Tool, ToolCall, ToolChoice, ToolOutput, Usage,
-};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use llmux::ErrorKind;
+use llmux::{
+    ChatRequest, ChatResponse, ContentPart, Effort, FinishReason, Message, Reasoning,
+    ResponseFormat, Role, Source, StreamEvent, Tool, ToolCall, ToolChoice, ToolOutput, Usage,
+};
 use serde_json::{Map, Value, json};
 
 use crate::dialect::{Dialect, Encode, Invalid, Parsed, Reply};
@@ -274,7 +274,10 @@ pub fn parse(body: &[u8]) -> Result<Parsed, Invalid> {
         Some(t) => {
             let t = as_object(t, "thinking")?;
             wire::no_unknown_fields(t, &["type", "budget_tokens", "display"], "thinking")?;
-            match present(t, "display").map(|d| as_str(d, "thinking.display")).transpose()? {
+            match present(t, "display")
+                .map(|d| as_str(d, "thinking.display"))
+                .transpose()?
+            {
                 None | Some("summarized") => {}
                 Some("omitted") => omit_reasoning = true,
                 Some(other) => {
@@ -951,13 +954,20 @@ mod tests {
         );
         assert_eq!(parsed.removed_fields, ["context_management"]);
         assert!(parsed.omit_reasoning);
-        assert_eq!(parsed.request.reasoning, Some(Reasoning::Effort(Effort::XHigh)));
+        assert_eq!(
+            parsed.request.reasoning,
+            Some(Reasoning::Effort(Effort::XHigh))
+        );
         assert_eq!(parsed.request.tools[0].strict, Some(true));
         for (name, effort) in [("max", Effort::Max), ("low", Effort::Low)] {
             let mut b = body.clone();
             b["output_config"]["effort"] = json!(name);
             let p = parse(b.to_string().as_bytes()).unwrap();
-            assert_eq!(p.request.reasoning, Some(Reasoning::Effort(effort)), "{name}");
+            assert_eq!(
+                p.request.reasoning,
+                Some(Reasoning::Effort(effort)),
+                "{name}"
+            );
         }
     }
 
@@ -998,8 +1008,14 @@ mod tests {
         // One that counts only at the end: the request's estimate.
         let mut events = Events::new(reply(), 7);
         let mut out = String::new();
-        events.event(StreamEvent::Start(StreamStart::new("openai", "m")), &mut out);
-        assert!(out.is_empty(), "message_start waits for the first event after the start");
+        events.event(
+            StreamEvent::Start(StreamStart::new("openai", "m")),
+            &mut out,
+        );
+        assert!(
+            out.is_empty(),
+            "message_start waits for the first event after the start"
+        );
         events.event(StreamEvent::TextDelta("hi".into()), &mut out);
         assert_eq!(events_of(&out)[0]["message"]["usage"]["input_tokens"], 7);
     }

@@ -83,7 +83,11 @@ pub struct ApiError {
 
 impl ApiError {
     /// `problem` with `message`, its status as `dialect` gives it.
-    pub fn new(dialect: &'static dyn Dialect, problem: Problem, message: impl Into<String>) -> ApiError {
+    pub fn new(
+        dialect: &'static dyn Dialect,
+        problem: Problem,
+        message: impl Into<String>,
+    ) -> ApiError {
         ApiError {
             status: dialect.status(problem),
             dialect,
@@ -118,7 +122,11 @@ impl ApiError {
 
     /// No route for this method and path (404).
     pub fn no_route(dialect: &'static dyn Dialect, method: &str, path: &str) -> ApiError {
-        ApiError::new(dialect, Problem::NoRoute, format!("no route for {method} {path}"))
+        ApiError::new(
+            dialect,
+            Problem::NoRoute,
+            format!("no route for {method} {path}"),
+        )
     }
 
     /// Too many streams are open (503, 529 for Anthropic), retry in a second.

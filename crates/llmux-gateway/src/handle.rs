@@ -109,12 +109,7 @@ async fn authorize(State(gateway): State<Shared>, request: Request, next: Next) 
 
 async fn not_found(request: Request) -> Response {
     let dialect = dialect_of(request.uri().path(), request.headers());
-    ApiError::no_route(
-        dialect,
-        request.method().as_str(),
-        request.uri().path(),
-    )
-    .into_response()
+    ApiError::no_route(dialect, request.method().as_str(), request.uri().path()).into_response()
 }
 
 /// The body, or the 413 that answers it.

@@ -42,9 +42,7 @@ impl Keys {
         if self.keys.is_empty() {
             return Some(0);
         }
-        presented
-            .into_iter()
-            .find_map(|k| key_index(&self.keys, k))
+        presented.into_iter().find_map(|k| key_index(&self.keys, k))
     }
 
     /// Counts one request of key `slot` against the per-minute limit; `Err` holds the wait until its

@@ -11,12 +11,12 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use axum::http::HeaderMap;
+use llmux::ErrorKind;
 use llmux::{
     ChatRequest, ChatResponse, ContentPart, Effort, FinishReason, Message, Reasoning,
     ResponseFormat, Role, StreamEvent, Tool, ToolCall, ToolChoice, ToolOutput, Usage,
 };
-use axum::http::HeaderMap;
-use llmux::ErrorKind;
 use serde_json::{Map, Value, json};
 
 use crate::dialect::{Dialect, Encode, Invalid, Parsed, Reply};
@@ -185,7 +185,10 @@ pub fn parse(body: &[u8]) -> Result<Parsed, Invalid> {
         .transpose()?;
     request.reasoning = match present(&map, "reasoning_effort") {
         None => None,
-        Some(v) => Some(Reasoning::Effort(openai_effort(as_str(v, "reasoning_effort")?)?)),
+        Some(v) => Some(Reasoning::Effort(openai_effort(as_str(
+            v,
+            "reasoning_effort",
+        )?)?)),
     };
     let stream = bool_field(&map, "stream")?.unwrap_or(false);
     let include_usage = match present(&map, "stream_options") {
@@ -415,7 +418,9 @@ pub(crate) fn openai_effort(name: &str) -> Result<Effort, Invalid> {
     Effort::parse(name)
         .filter(|e| *e != Effort::Max)
         .ok_or_else(|| {
-            format!("reasoning effort `{name}` is not supported: minimal, low, medium, high or xhigh")
+            format!(
+                "reasoning effort `{name}` is not supported: minimal, low, medium, high or xhigh"
+            )
         })
 }
 

@@ -193,7 +193,12 @@ impl Names {
             match t.get("type").and_then(Value::as_str) {
                 Some("namespace") => {
                     let ns = t.get("name").and_then(Value::as_str);
-                    for inner in t.get("tools").and_then(Value::as_array).into_iter().flatten() {
+                    for inner in t
+                        .get("tools")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
                         if let Some(inner) = inner.as_object() {
                             add(inner, ns);
                         }
@@ -232,7 +237,12 @@ pub fn parse(body: &[u8]) -> Result<Parsed, Invalid> {
     let mut removed_tools = Vec::new();
     if let Some(tools) = present(&map, "tools") {
         for (i, t) in as_array(tools, "tools")?.iter().enumerate() {
-            tool(t, &format!("tools[{i}]"), &mut request.tools, &mut removed_tools)?;
+            tool(
+                t,
+                &format!("tools[{i}]"),
+                &mut request.tools,
+                &mut removed_tools,
+            )?;
         }
     }
     let names = Names::of(present(&map, "tools"));
@@ -305,7 +315,11 @@ pub fn parse(body: &[u8]) -> Result<Parsed, Invalid> {
         for (i, v) in as_array(include, "include")?.iter().enumerate() {
             match as_str(v, &format!("include[{i}]"))? {
                 "reasoning.encrypted_content" => {}
-                other => return Err(format!("`include` `{other}` is not supported by this gateway")),
+                other => {
+                    return Err(format!(
+                        "`include` `{other}` is not supported by this gateway"
+                    ));
+                }
             }
         }
     }
@@ -342,9 +356,12 @@ pub fn parse(body: &[u8]) -> Result<Parsed, Invalid> {
 
 /// Refuses what needs stored responses.
 fn stateless(map: &Map<String, Value>) -> Result<(), Invalid> {
-    const NO_STORE: &str = "this gateway keeps no responses: send the whole conversation in `input`";
+    const NO_STORE: &str =
+        "this gateway keeps no responses: send the whole conversation in `input`";
     if bool_field(map, "store")? == Some(true) {
-        return Err(format!("`store: true` is not supported: {NO_STORE} with `store: false`"));
+        return Err(format!(
+            "`store: true` is not supported: {NO_STORE} with `store: false`"
+        ));
     }
     for key in ["previous_response_id", "conversation"] {
         if present(map, key).is_some() {
@@ -370,7 +387,11 @@ fn tool(
     match str_field(t, "type", path)? {
         "function" => out.push(function_tool(t, path, None)?),
         "custom" => {
-            wire::no_unknown_fields(t, &["type", "name", "description", "format", "defer_loading"], path)?;
+            wire::no_unknown_fields(
+                t,
+                &["type", "name", "description", "format", "defer_loading"],
+                path,
+            )?;
             let name = str_field(t, "name", path)?;
             let mut description = present(t, "description")
                 .map(|d| as_str(d, &at(path, "description")))
@@ -380,7 +401,9 @@ fn tool(
             if let Some(format) = present(t, "format") {
                 let f = as_object(format, &at(path, "format"))?;
                 if let Some(definition) = present(f, "definition") {
-                    let syntax = present(f, "syntax").and_then(Value::as_str).unwrap_or("grammar");
+                    let syntax = present(f, "syntax")
+                        .and_then(Value::as_str)
+                        .unwrap_or("grammar");
                     let _ = write!(
                         description,
                         "\n\nThe `input` string must follow this {syntax} grammar:\n{}",
@@ -416,15 +439,30 @@ fn tool(
             }
         }
         hosted if HOSTED.contains(&hosted) => removed.push(hosted.to_owned()),
-        other => return Err(format!("`{path}.type` `{other}` is not supported by this gateway")),
+        other => {
+            return Err(format!(
+                "`{path}.type` `{other}` is not supported by this gateway"
+            ));
+        }
     }
     Ok(())
 }
 
-fn function_tool(t: &Map<String, Value>, path: &str, namespace: Option<&str>) -> Result<Tool, Invalid> {
+fn function_tool(
+    t: &Map<String, Value>,
+    path: &str,
+    namespace: Option<&str>,
+) -> Result<Tool, Invalid> {
     wire::no_unknown_fields(
         t,
-        &["type", "name", "description", "parameters", "strict", "defer_loading"],
+        &[
+            "type",
+            "name",
+            "description",
+            "parameters",
+            "strict",
+            "defer_loading",
+        ],
         path,
     )?;
     let name = str_field(t, "name", path)?;
@@ -438,7 +476,8 @@ fn function_tool(t: &Map<String, Value>, path: &str, namespace: Option<&str>) ->
     tool.description = present(t, "description")
         .map(|d| as_str(d, &at(path, "description")).map(str::to_owned))
         .transpose()?;
-    tool.strict = bool_field(t, "strict").map_err(|_| format!("`{}` must be a boolean", at(path, "strict")))?;
+    tool.strict = bool_field(t, "strict")
+        .map_err(|_| format!("`{}` must be a boolean", at(path, "strict")))?;
     bool_field(t, "defer_loading")
         .map_err(|_| format!("`{}` must be a boolean", at(path, "defer_loading")))?;
     Ok(tool)
@@ -450,7 +489,9 @@ fn tool_choice(value: &Value, names: &Names) -> Result<ToolChoice, Invalid> {
             "auto" => Ok(ToolChoice::Auto),
             "none" => Ok(ToolChoice::None),
             "required" => Ok(ToolChoice::Required),
-            other => Err(format!("`tool_choice` `{other}` is not supported: auto, none or required")),
+            other => Err(format!(
+                "`tool_choice` `{other}` is not supported: auto, none or required"
+            )),
         },
         v => {
             let c = as_object(v, "tool_choice")?;
@@ -460,11 +501,15 @@ fn tool_choice(value: &Value, names: &Names) -> Result<ToolChoice, Invalid> {
                     let namespace = present(c, "namespace").and_then(Value::as_str);
                     let flat = Names::flat(namespace, name);
                     if !names.0.contains_key(&flat) {
-                        return Err(format!("`tool_choice` names `{name}`, which is not in `tools`"));
+                        return Err(format!(
+                            "`tool_choice` names `{name}`, which is not in `tools`"
+                        ));
                     }
                     Ok(ToolChoice::Tool(flat))
                 }
-                other => Err(format!("`tool_choice.type` `{other}` is not supported by this gateway")),
+                other => Err(format!(
+                    "`tool_choice.type` `{other}` is not supported by this gateway"
+                )),
             }
         }
     }
@@ -476,7 +521,11 @@ fn format(value: &Value) -> Result<ResponseFormat, Invalid> {
         "text" => Ok(ResponseFormat::Text),
         "json_object" => Ok(ResponseFormat::JsonObject),
         "json_schema" => {
-            wire::no_unknown_fields(f, &["type", "name", "schema", "strict", "description"], "text.format")?;
+            wire::no_unknown_fields(
+                f,
+                &["type", "name", "schema", "strict", "description"],
+                "text.format",
+            )?;
             let name = present(f, "name")
                 .map(|n| as_str(n, "text.format.name"))
                 .transpose()?
@@ -547,7 +596,9 @@ fn input_item(
             };
             let _ = names;
             calls.insert(call_id, &flat);
-            assistant(out).push(ContentPart::ToolCall(ToolCall::new(call_id, flat, arguments)));
+            assistant(out).push(ContentPart::ToolCall(ToolCall::new(
+                call_id, flat, arguments,
+            )));
         }
         "function_call_output" | "custom_tool_call_output" => {
             let call_id = str_field(item, "call_id", path)?.to_owned();
@@ -593,7 +644,9 @@ fn input_item(
                 .map(|e| as_str(e, &at(path, "encrypted_content")))
                 .transpose()?;
             let part = match encrypted.and_then(|e| e.strip_prefix(REDACTED)) {
-                Some(data) => ContentPart::RedactedReasoning { data: data.to_owned() },
+                Some(data) => ContentPart::RedactedReasoning {
+                    data: data.to_owned(),
+                },
                 None => ContentPart::Reasoning {
                     text,
                     signature: encrypted.filter(|e| !e.is_empty()).map(str::to_owned),
@@ -606,7 +659,11 @@ fn input_item(
                 "`{path}`: item references are not supported: this gateway keeps no responses; send the item itself"
             ));
         }
-        other => return Err(format!("`{path}.type` `{other}` is not supported by this gateway")),
+        other => {
+            return Err(format!(
+                "`{path}.type` `{other}` is not supported by this gateway"
+            ));
+        }
     }
     Ok(())
 }
@@ -644,22 +701,28 @@ fn content(value: Option<&Value>, path: &str, role: Role) -> Result<Vec<ContentP
             "refusal" => ContentPart::text(str_field(m, "refusal", &p)?),
             "input_image" if media => {
                 if present(m, "file_id").is_some() {
-                    return Err(format!("`{p}.file_id`: uploaded files are not supported; send `image_url`"));
+                    return Err(format!(
+                        "`{p}.file_id`: uploaded files are not supported; send `image_url`"
+                    ));
                 }
                 let url = str_field(m, "image_url", &p)?;
                 ContentPart::Image {
-                    source: wire::source_of_url(url).map_err(|e| format!("`{p}.image_url`: {e}"))?,
+                    source: wire::source_of_url(url)
+                        .map_err(|e| format!("`{p}.image_url`: {e}"))?,
                 }
             }
             "input_file" if media => {
                 if present(m, "file_id").is_some() {
-                    return Err(format!("`{p}.file_id`: uploaded files are not supported; send `file_data`"));
+                    return Err(format!(
+                        "`{p}.file_id`: uploaded files are not supported; send `file_data`"
+                    ));
                 }
                 let source = match (present(m, "file_data"), present(m, "file_url")) {
                     (Some(data), _) => {
                         let data = as_str(data, &at(&p, "file_data"))?;
                         if data.starts_with("data:") {
-                            wire::source_of_url(data).map_err(|e| format!("`{p}.file_data`: {e}"))?
+                            wire::source_of_url(data)
+                                .map_err(|e| format!("`{p}.file_data`: {e}"))?
                         } else {
                             Source::base64("application/pdf", data)
                         }
@@ -669,7 +732,9 @@ fn content(value: Option<&Value>, path: &str, role: Role) -> Result<Vec<ContentP
                 };
                 ContentPart::Document {
                     source,
-                    name: present(m, "filename").and_then(Value::as_str).map(str::to_owned),
+                    name: present(m, "filename")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
                 }
             }
             other => {
@@ -806,7 +871,11 @@ pub fn response(r: &ChatResponse, reply: &Reply, parsed: &Parsed) -> Value {
         output.push(reasoning_item(&format!("rs_{}_0", reply.id), text, None));
     }
     if !r.text.is_empty() || r.tool_calls.is_empty() {
-        output.push(message_item(&format!("msg_{}", reply.id), &r.text, "completed"));
+        output.push(message_item(
+            &format!("msg_{}", reply.id),
+            &r.text,
+            "completed",
+        ));
     }
     for (i, call) in r.tool_calls.iter().enumerate() {
         let tool = names.client(&call.name);
@@ -829,8 +898,16 @@ pub fn response(r: &ChatResponse, reply: &Reply, parsed: &Parsed) -> Value {
 /// An output item being streamed.
 #[derive(Debug)]
 enum Open {
-    Message { index: usize, id: String, text: String },
-    Reasoning { index: usize, id: String, text: String },
+    Message {
+        index: usize,
+        id: String,
+        text: String,
+    },
+    Reasoning {
+        index: usize,
+        id: String,
+        text: String,
+    },
 }
 
 /// A call being streamed, by the chain's call index.
@@ -890,7 +967,15 @@ impl Events {
     }
 
     /// A per-token delta event, written as text rather than built as a JSON tree.
-    fn delta(&mut self, out: &mut String, kind: &str, item_id: &str, index: usize, fields: &str, delta: &str) {
+    fn delta(
+        &mut self,
+        out: &mut String,
+        kind: &str,
+        item_id: &str,
+        index: usize,
+        fields: &str,
+        delta: &str,
+    ) {
         let _ = write!(
             out,
             "event: {kind}\ndata: {{\"type\":\"{kind}\",\"sequence_number\":{},\"item_id\":{},\
@@ -917,29 +1002,59 @@ impl Events {
         match self.open.take() {
             None => {}
             Some(Open::Message { index, id, text }) => {
-                let part = json!({"type": "output_text", "text": text, "annotations": [], "logprobs": []});
-                self.emit(out, "response.output_text.done", json!({"item_id": id, "output_index": index,
-                    "content_index": 0, "text": text, "logprobs": []}));
-                self.emit(out, "response.content_part.done", json!({"item_id": id, "output_index": index,
-                    "content_index": 0, "part": part}));
+                let part =
+                    json!({"type": "output_text", "text": text, "annotations": [], "logprobs": []});
+                self.emit(
+                    out,
+                    "response.output_text.done",
+                    json!({"item_id": id, "output_index": index,
+                    "content_index": 0, "text": text, "logprobs": []}),
+                );
+                self.emit(
+                    out,
+                    "response.content_part.done",
+                    json!({"item_id": id, "output_index": index,
+                    "content_index": 0, "part": part}),
+                );
                 let item = message_item(&id, &text, "completed");
                 self.output[index] = item.clone();
-                self.emit(out, "response.output_item.done", json!({"output_index": index, "item": item}));
+                self.emit(
+                    out,
+                    "response.output_item.done",
+                    json!({"output_index": index, "item": item}),
+                );
             }
-            Some(Open::Reasoning { index, id, text }) => self.close_reasoning(out, index, &id, &text, None),
+            Some(Open::Reasoning { index, id, text }) => {
+                self.close_reasoning(out, index, &id, &text, None)
+            }
         }
     }
 
-    fn close_reasoning(&mut self, out: &mut String, index: usize, id: &str, text: &str, signature: Option<String>) {
+    fn close_reasoning(
+        &mut self,
+        out: &mut String,
+        index: usize,
+        id: &str,
+        text: &str,
+        signature: Option<String>,
+    ) {
         if !text.is_empty() {
-            self.emit(out, "response.reasoning_summary_text.done", json!({"item_id": id,
-                "output_index": index, "summary_index": 0, "text": text}));
+            self.emit(
+                out,
+                "response.reasoning_summary_text.done",
+                json!({"item_id": id,
+                "output_index": index, "summary_index": 0, "text": text}),
+            );
             self.emit(out, "response.reasoning_summary_part.done", json!({"item_id": id,
                 "output_index": index, "summary_index": 0, "part": {"type": "summary_text", "text": text}}));
         }
         let item = reasoning_item(id, text, signature.filter(|_| self.encrypted));
         self.output[index] = item.clone();
-        self.emit(out, "response.output_item.done", json!({"output_index": index, "item": item}));
+        self.emit(
+            out,
+            "response.output_item.done",
+            json!({"output_index": index, "item": item}),
+        );
     }
 
     fn open_reasoning(&mut self, out: &mut String) {
@@ -949,9 +1064,17 @@ impl Events {
         self.close(out);
         let index = self.slot();
         let id = format!("rs_{}_{index}", self.reply.id);
-        self.emit(out, "response.output_item.added", json!({"output_index": index,
-            "item": reasoning_item(&id, "", None)}));
-        self.open = Some(Open::Reasoning { index, id, text: String::new() });
+        self.emit(
+            out,
+            "response.output_item.added",
+            json!({"output_index": index,
+            "item": reasoning_item(&id, "", None)}),
+        );
+        self.open = Some(Open::Reasoning {
+            index,
+            id,
+            text: String::new(),
+        });
     }
 
     fn finish_call(&mut self, out: &mut String, index: usize) {
@@ -963,14 +1086,26 @@ impl Events {
         let item = call_item(&id, &call.call_id, &call.tool, &arguments, "completed");
         if call.tool.custom {
             let input = item["input"].clone();
-            self.emit(out, "response.custom_tool_call_input.done", json!({"item_id": id,
-                "output_index": output_index, "input": input}));
+            self.emit(
+                out,
+                "response.custom_tool_call_input.done",
+                json!({"item_id": id,
+                "output_index": output_index, "input": input}),
+            );
         } else {
-            self.emit(out, "response.function_call_arguments.done", json!({"item_id": id,
-                "output_index": output_index, "arguments": arguments}));
+            self.emit(
+                out,
+                "response.function_call_arguments.done",
+                json!({"item_id": id,
+                "output_index": output_index, "arguments": arguments}),
+            );
         }
         self.output[output_index] = item.clone();
-        self.emit(out, "response.output_item.done", json!({"output_index": output_index, "item": item}));
+        self.emit(
+            out,
+            "response.output_item.done",
+            json!({"output_index": output_index, "item": item}),
+        );
     }
 
     fn start_call(&mut self, out: &mut String, index: usize, call_id: &str, name: &str) {
@@ -982,7 +1117,11 @@ impl Events {
         let id = format!("fc_{}_{output_index}", self.reply.id);
         let tool = self.names.client(name);
         let item = call_item(&id, call_id, &tool, "", "in_progress");
-        self.emit(out, "response.output_item.added", json!({"output_index": output_index, "item": item}));
+        self.emit(
+            out,
+            "response.output_item.added",
+            json!({"output_index": output_index, "item": item}),
+        );
         self.calls.insert(
             index,
             Call {
@@ -1011,24 +1150,53 @@ impl Encode for Events {
                     self.close(out);
                     let index = self.slot();
                     let id = format!("msg_{}", self.reply.id);
-                    let id = if index == 0 { id } else { format!("{id}_{index}") };
+                    let id = if index == 0 {
+                        id
+                    } else {
+                        format!("{id}_{index}")
+                    };
                     let mut item = message_item(&id, "", "in_progress");
                     item["content"] = json!([]);
-                    self.emit(out, "response.output_item.added", json!({"output_index": index, "item": item}));
+                    self.emit(
+                        out,
+                        "response.output_item.added",
+                        json!({"output_index": index, "item": item}),
+                    );
                     self.emit(out, "response.content_part.added", json!({"item_id": id, "output_index": index,
                         "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": [], "logprobs": []}}));
-                    self.open = Some(Open::Message { index, id, text: String::new() });
+                    self.open = Some(Open::Message {
+                        index,
+                        id,
+                        text: String::new(),
+                    });
                 }
-                let Some(Open::Message { index, id, text: all }) = &mut self.open else {
+                let Some(Open::Message {
+                    index,
+                    id,
+                    text: all,
+                }) = &mut self.open
+                else {
                     return;
                 };
                 all.push_str(&text);
                 let (index, id) = (*index, id.clone());
-                self.delta(out, "response.output_text.delta", &id, index, ",\"content_index\":0,\"logprobs\":[]", &text);
+                self.delta(
+                    out,
+                    "response.output_text.delta",
+                    &id,
+                    index,
+                    ",\"content_index\":0,\"logprobs\":[]",
+                    &text,
+                );
             }
             StreamEvent::ReasoningDelta(text) => {
                 self.open_reasoning(out);
-                let Some(Open::Reasoning { index, id, text: all }) = &mut self.open else {
+                let Some(Open::Reasoning {
+                    index,
+                    id,
+                    text: all,
+                }) = &mut self.open
+                else {
                     return;
                 };
                 let first = all.is_empty();
@@ -1038,7 +1206,14 @@ impl Encode for Events {
                     self.emit(out, "response.reasoning_summary_part.added", json!({"item_id": id,
                         "output_index": index, "summary_index": 0, "part": {"type": "summary_text", "text": ""}}));
                 }
-                self.delta(out, "response.reasoning_summary_text.delta", &id, index, ",\"summary_index\":0", &text);
+                self.delta(
+                    out,
+                    "response.reasoning_summary_text.delta",
+                    &id,
+                    index,
+                    ",\"summary_index\":0",
+                    &text,
+                );
             }
             StreamEvent::ReasoningSignature(signature) => {
                 self.open_reasoning(out);
@@ -1053,7 +1228,9 @@ impl Encode for Events {
                     self.close_reasoning(out, index, &id, &text, Some(format!("{REDACTED}{data}")));
                 }
             }
-            StreamEvent::ToolCallStart { index, id, name } => self.start_call(out, index, &id, &name),
+            StreamEvent::ToolCallStart { index, id, name } => {
+                self.start_call(out, index, &id, &name)
+            }
             StreamEvent::ToolCallDelta { index, arguments } => {
                 let Some(call) = self.calls.get_mut(&index).filter(|c| !c.done) else {
                     return;
@@ -1065,7 +1242,14 @@ impl Encode for Events {
                     return;
                 }
                 let (output_index, id) = (call.index, call.id.clone());
-                self.delta(out, "response.function_call_arguments.delta", &id, output_index, "", &arguments);
+                self.delta(
+                    out,
+                    "response.function_call_arguments.delta",
+                    &id,
+                    output_index,
+                    "",
+                    &arguments,
+                );
             }
             StreamEvent::ToolCall { index, call } => {
                 self.start_call(out, index, &call.id, &call.name);
@@ -1075,7 +1259,14 @@ impl Encode for Events {
                     c.arguments = whole.clone();
                     if send {
                         let (output_index, id) = (c.index, c.id.clone());
-                        self.delta(out, "response.function_call_arguments.delta", &id, output_index, "", &whole);
+                        self.delta(
+                            out,
+                            "response.function_call_arguments.delta",
+                            &id,
+                            output_index,
+                            "",
+                            &whole,
+                        );
                     }
                 }
                 self.finish_call(out, index);
@@ -1088,7 +1279,12 @@ impl Encode for Events {
 
     fn end(&mut self, out: &mut String) {
         self.close(out);
-        let open: Vec<usize> = self.calls.iter().filter(|(_, c)| !c.done).map(|(i, _)| *i).collect();
+        let open: Vec<usize> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| !c.done)
+            .map(|(i, _)| *i)
+            .collect();
         for index in open {
             self.finish_call(out, index);
         }
@@ -1097,7 +1293,11 @@ impl Encode for Events {
         state["incomplete_details"] = incomplete;
         state["output"] = Value::Array(self.output.clone());
         state["usage"] = usage(self.usage.as_ref());
-        let kind = if status == "completed" { "response.completed" } else { "response.incomplete" };
+        let kind = if status == "completed" {
+            "response.completed"
+        } else {
+            "response.incomplete"
+        };
         self.emit(out, kind, json!({"response": state}));
     }
 
@@ -1105,7 +1305,13 @@ impl Encode for Events {
         let (kind, code) = RESPONSES.error_type(error.problem);
         let mut state = self.state("failed");
         state["error"] = json!({"code": code.unwrap_or(kind), "message": error.message});
-        state["output"] = Value::Array(self.output.iter().filter(|v| !v.is_null()).cloned().collect());
+        state["output"] = Value::Array(
+            self.output
+                .iter()
+                .filter(|v| !v.is_null())
+                .cloned()
+                .collect(),
+        );
         if self.usage.is_some() {
             state["usage"] = usage(self.usage.as_ref());
         }

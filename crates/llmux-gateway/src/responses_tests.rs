@@ -48,8 +48,17 @@ fn a_codex_request_reads_with_hosted_tools_named_and_namespaces_flattened() {
     let roles: Vec<Role> = r.messages.iter().map(|m| m.role).collect();
     assert_eq!(roles, [Role::System, Role::User]);
     let names: Vec<&str> = r.tools.iter().map(|t| t.name.as_str()).collect();
-    assert_eq!(names, ["exec_command", "multi_agent_v1__close_agent", "apply_patch"]);
-    assert!(r.tools[2].description.as_deref().unwrap().contains("lark grammar"));
+    assert_eq!(
+        names,
+        ["exec_command", "multi_agent_v1__close_agent", "apply_patch"]
+    );
+    assert!(
+        r.tools[2]
+            .description
+            .as_deref()
+            .unwrap()
+            .contains("lark grammar")
+    );
     assert_eq!(parsed.removed_tools, ["web_search"]);
     assert_eq!(r.reasoning, Some(Reasoning::Effort(Effort::High)));
     assert_eq!(r.parallel_tool_calls, Some(false));
@@ -80,7 +89,14 @@ fn history_items_become_one_assistant_turn_and_tool_results() {
     let roles: Vec<Role> = m.iter().map(|m| m.role).collect();
     assert_eq!(
         roles,
-        [Role::System, Role::User, Role::Assistant, Role::Tool, Role::Tool, Role::Assistant]
+        [
+            Role::System,
+            Role::User,
+            Role::Assistant,
+            Role::Tool,
+            Role::Tool,
+            Role::Assistant
+        ]
     );
     assert!(matches!(&m[2].content[0],
         ContentPart::Reasoning { text, signature: Some(s) } if text == "plan" && s == "sig"));
@@ -98,27 +114,69 @@ fn history_items_become_one_assistant_turn_and_tool_results() {
 fn what_needs_a_store_and_what_is_unknown_is_refused_by_name() {
     for (body, needle) in [
         (json!({"model": "m", "input": "x", "store": true}), "store"),
-        (json!({"model": "m", "input": "x", "previous_response_id": "resp_1"}), "previous_response_id"),
-        (json!({"model": "m", "input": "x", "conversation": "c"}), "conversation"),
-        (json!({"model": "m", "input": "x", "background": true}), "background"),
-        (json!({"model": "m", "input": [{"type": "item_reference", "id": "x"}]}), "item references"),
-        (json!({"model": "m", "input": "x", "surprise": 1}), "surprise"),
-        (json!({"model": "m", "input": "x", "include": ["file_search_call.results"]}), "file_search_call"),
-        (json!({"model": "m", "input": "x", "tools": [{"type": "holodeck"}]}), "holodeck"),
-        (json!({"model": "m", "input": "x", "tools": [{"type": "function", "name": "f", "x": 1}]}), "tools[0].x"),
-        (json!({"model": "m", "input": "x", "reasoning": {"effort": "max"}}), "max"),
-        (json!({"model": "m", "input": "x", "truncation": "auto"}), "truncation"),
-        (json!({"model": "m", "input": "x", "tool_choice": {"type": "function", "name": "g"}}), "`g`"),
-        (json!({"model": "m", "input": [{"type": "function_call", "call_id": "c", "name": "f", "arguments": "{"}]}), "not JSON"),
-        (json!({"model": "m", "input": [{"type": "function_call_output", "call_id": "c",
-            "output": [{"type": "input_image", "image_url": "data:image/png;base64,AA=="}]}]}), "only text"),
+        (
+            json!({"model": "m", "input": "x", "previous_response_id": "resp_1"}),
+            "previous_response_id",
+        ),
+        (
+            json!({"model": "m", "input": "x", "conversation": "c"}),
+            "conversation",
+        ),
+        (
+            json!({"model": "m", "input": "x", "background": true}),
+            "background",
+        ),
+        (
+            json!({"model": "m", "input": [{"type": "item_reference", "id": "x"}]}),
+            "item references",
+        ),
+        (
+            json!({"model": "m", "input": "x", "surprise": 1}),
+            "surprise",
+        ),
+        (
+            json!({"model": "m", "input": "x", "include": ["file_search_call.results"]}),
+            "file_search_call",
+        ),
+        (
+            json!({"model": "m", "input": "x", "tools": [{"type": "holodeck"}]}),
+            "holodeck",
+        ),
+        (
+            json!({"model": "m", "input": "x", "tools": [{"type": "function", "name": "f", "x": 1}]}),
+            "tools[0].x",
+        ),
+        (
+            json!({"model": "m", "input": "x", "reasoning": {"effort": "max"}}),
+            "max",
+        ),
+        (
+            json!({"model": "m", "input": "x", "truncation": "auto"}),
+            "truncation",
+        ),
+        (
+            json!({"model": "m", "input": "x", "tool_choice": {"type": "function", "name": "g"}}),
+            "`g`",
+        ),
+        (
+            json!({"model": "m", "input": [{"type": "function_call", "call_id": "c", "name": "f", "arguments": "{"}]}),
+            "not JSON",
+        ),
+        (
+            json!({"model": "m", "input": [{"type": "function_call_output", "call_id": "c",
+            "output": [{"type": "input_image", "image_url": "data:image/png;base64,AA=="}]}]}),
+            "only text",
+        ),
         (json!({"model": "m"}), "input"),
     ] {
         let err = parse(body.to_string().as_bytes()).unwrap_err();
         assert!(err.contains(needle), "{body}: {err}");
     }
     let ok = json!({"model": "m", "input": "x", "store": false, "reasoning": {"effort": "none"}});
-    assert_eq!(parse(ok.to_string().as_bytes()).unwrap().request.reasoning, None);
+    assert_eq!(
+        parse(ok.to_string().as_bytes()).unwrap().request.reasoning,
+        None
+    );
 }
 
 #[test]
@@ -147,7 +205,12 @@ fn a_whole_answer_is_a_response_with_items_and_usage() {
     assert_eq!(r["status"], "completed");
     assert_eq!(r["model"], "entry-model");
     assert_eq!(r["instructions"], "be brief");
-    let types: Vec<&str> = r["output"].as_array().unwrap().iter().map(|i| i["type"].as_str().unwrap()).collect();
+    let types: Vec<&str> = r["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["type"].as_str().unwrap())
+        .collect();
     assert_eq!(types, ["reasoning", "function_call", "custom_tool_call"]);
     assert_eq!(r["output"][0]["encrypted_content"], "sig");
     assert_eq!(r["output"][0]["summary"][0]["text"], "plan");
@@ -197,10 +260,23 @@ fn a_stream_is_the_documented_event_sequence() {
         StreamEvent::ReasoningDelta("hm".into()),
         StreamEvent::TextDelta("hi".into()),
         StreamEvent::TextDelta(" there".into()),
-        StreamEvent::ToolCallStart { index: 0, id: "c1".into(), name: "ns__f".into() },
-        StreamEvent::ToolCallDelta { index: 0, arguments: "{\"a\":".into() },
-        StreamEvent::ToolCallDelta { index: 0, arguments: "1}".into() },
-        StreamEvent::ToolCall { index: 0, call: ToolCall::new("c1", "ns__f", json!({"a": 1})) },
+        StreamEvent::ToolCallStart {
+            index: 0,
+            id: "c1".into(),
+            name: "ns__f".into(),
+        },
+        StreamEvent::ToolCallDelta {
+            index: 0,
+            arguments: "{\"a\":".into(),
+        },
+        StreamEvent::ToolCallDelta {
+            index: 0,
+            arguments: "1}".into(),
+        },
+        StreamEvent::ToolCall {
+            index: 0,
+            call: ToolCall::new("c1", "ns__f", json!({"a": 1})),
+        },
         StreamEvent::Usage(Usage::new(3, 4)),
         StreamEvent::Finish(FinishReason::ToolCalls),
     ] {
@@ -236,7 +312,10 @@ fn a_stream_is_the_documented_event_sequence() {
     );
     let last = data.last().unwrap();
     assert_eq!(last["response"]["status"], "completed");
-    assert_eq!(last["response"]["output"][1]["content"][0]["text"], "hi there");
+    assert_eq!(
+        last["response"]["output"][1]["content"][0]["text"],
+        "hi there"
+    );
     assert_eq!(last["response"]["output"][2]["name"], "f");
     assert_eq!(last["response"]["output"][2]["namespace"], "ns");
     assert_eq!(last["response"]["output"][2]["arguments"], "{\"a\":1}");
@@ -263,5 +342,10 @@ fn a_stream_failing_after_its_first_token_ends_failed_never_completed() {
     let failed = &data.last().unwrap()["response"];
     assert_eq!(failed["status"], "failed");
     assert_eq!(failed["error"]["code"], "server_error");
-    assert!(failed["error"]["message"].as_str().unwrap().contains("connection reset"));
+    assert!(
+        failed["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("connection reset")
+    );
 }

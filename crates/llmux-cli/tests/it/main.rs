@@ -14,6 +14,7 @@ mod serve_async_openai;
 mod serve_embeddings;
 mod serve_fleet;
 mod serve_limits;
+mod serve_responses;
 mod serve_routes;
 mod serve_sdk;
 mod support;

@@ -127,6 +127,15 @@ try:
 except anthropic.APIError as e:
     out["anthropic"] = type(e).__name__
 out["anthropic_text"] = text
+text, types = "", []
+for ev in o.responses.create(model="m", input="x", stream=True):
+    types.append(ev.type)
+    if ev.type == "response.output_text.delta":
+        text += ev.delta
+    if ev.type == "response.failed":
+        out["responses_error"] = ev.response.error.code
+out["responses_types"] = types
+out["responses_text"] = text
 def raw(path, body):
     u = urllib.parse.urlparse(base)
     c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
@@ -139,7 +148,7 @@ print(json.dumps(out))
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stream_cut_after_its_first_token_ends_with_the_dialect_error_event() {
+async fn a_stream_cut_after_its_first_token_ends_with_the_dialect_error_event_in_every_api() {
     // Every answer: one token, then the connection closes without ending the body.
     let upstream = RawServer::start(|mut conn| async move {
         let _ = conn.start_chunked(200, "text/event-stream").await;
@@ -178,6 +187,17 @@ async fn a_stream_cut_after_its_first_token_ends_with_the_dialect_error_event() 
     let anthropic = out["anthropic_raw"][1].as_str().unwrap_or_default();
     assert!(anthropic.contains("event: error\n"), "{anthropic}");
     assert!(!anthropic.contains("message_stop"), "{anthropic}");
+    // The Responses API, through the SDK's own event types: the text, then response.failed, never
+    // response.completed.
+    assert_eq!(out["responses_text"], "partial", "{out}");
+    let types: Vec<&str> = out["responses_types"]
+        .as_array()
+        .map(|t| t.iter().filter_map(serde_json::Value::as_str).collect())
+        .unwrap_or_default();
+    assert_eq!(types.first(), Some(&"response.created"), "{out}");
+    assert_eq!(types.last(), Some(&"response.failed"), "{out}");
+    assert!(!types.contains(&"response.completed"), "{out}");
+    assert_eq!(out["responses_error"], "server_error", "{out}");
 }
 
 const LIMITS: &str = r#"
