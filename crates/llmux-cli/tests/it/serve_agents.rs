@@ -124,8 +124,8 @@ fn claude_code_answers_through_the_gateway_from_any_provider() {
             .env("DISABLE_AUTOUPDATER", "1");
         let run = bounded(cmd);
         println!(
-            "--- {} over a {provider} entry: exit {:?}\nstdout:\n{}\nstderr:\n{}",
-            "claude -p", run.code, run.stdout, run.stderr
+            "--- claude -p over a {provider} entry: exit {:?}\nstdout:\n{}\nstderr:\n{}",
+            run.code, run.stdout, run.stderr
         );
         assert_eq!(
             run.code,
@@ -176,8 +176,8 @@ fn codex_answers_through_the_gateway_from_any_provider() {
             .env("LLMUX_KEY", KEY);
         let run = bounded(cmd);
         println!(
-            "--- {} over a {provider} entry: exit {:?}\nstdout:\n{}\nstderr:\n{}",
-            "codex exec", run.code, run.stdout, run.stderr
+            "--- codex exec over a {provider} entry: exit {:?}\nstdout:\n{}\nstderr:\n{}",
+            run.code, run.stdout, run.stderr
         );
         assert_eq!(
             run.code,
