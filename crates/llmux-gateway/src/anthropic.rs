@@ -710,10 +710,12 @@ impl Encode for Events {
             }
             self.close(out);
         }
-        let mut usage =
-            json!({"output_tokens": self.usage.and_then(|u| u.output_tokens).unwrap_or(0)});
-        if let Some(n) = self.usage.as_ref().and_then(uncached_input) {
-            usage["input_tokens"] = json!(n);
+        // As the API sends it: the counts so far, cache reads and writes included when known.
+        let mut usage = usage(self.usage.as_ref());
+        if self.usage.and_then(|u| u.input_tokens).is_none()
+            && let Some(map) = usage.as_object_mut()
+        {
+            map.remove("input_tokens");
         }
         wire::sse(
             out,
@@ -1004,6 +1006,7 @@ mod tests {
         assert_eq!(data[0]["message"]["usage"]["cache_read_input_tokens"], 30);
         let delta = data.iter().find(|d| d["type"] == "message_delta").unwrap();
         assert_eq!(delta["usage"]["input_tokens"], 6);
+        assert_eq!(delta["usage"]["cache_read_input_tokens"], 30);
         assert_eq!(delta["usage"]["output_tokens"], 5);
         // One that counts only at the end: the request's estimate.
         let mut events = Events::new(reply(), 7);

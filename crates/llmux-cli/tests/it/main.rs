@@ -18,4 +18,5 @@ mod serve_limits;
 mod serve_responses;
 mod serve_routes;
 mod serve_sdk;
+mod serve_usage;
 mod support;
