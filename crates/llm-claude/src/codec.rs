@@ -3,10 +3,11 @@
 
 use std::time::SystemTime;
 
-use http::HeaderMap;
 use http::header::CONTENT_TYPE;
+use http::{HeaderMap, HeaderValue};
 use llm_core::{
-    ChatRequest, ChatResponse, Error, Param, ParamTable, Pricing, Range, RateLimit, classify,
+    ChatRequest, ChatResponse, Error, Param, ParamTable, Pricing, Range, RateLimit, Violation,
+    classify,
 };
 use llm_http::{Codec, DefaultConfig, Framing, HttpConfig, HttpProvider, IntoCodec, WireRequest};
 
@@ -116,11 +117,27 @@ impl Codec for ClaudeCodec {
 
     fn encode(&self, request: &ChatRequest, stream: bool) -> Result<WireRequest, Error> {
         let body = self.request_body(request, stream)?;
-        Ok(WireRequest::post(
-            &self.messages_url,
-            self.headers.clone(),
-            body,
-        ))
+        let mut headers = self.headers.clone();
+        let flags = request::beta_flags(&self.config.betas, request);
+        if flags.len() > self.config.betas.len() {
+            let joined = flags.join(",");
+            let value = HeaderValue::from_str(&joined).map_err(|_| {
+                Error::validation(
+                    self.config.http.name.clone(),
+                    vec![Violation::new(
+                        "relay.headers.anthropic-beta",
+                        "flags that are a valid header value",
+                        format!("`{joined}`"),
+                    )],
+                )
+            })?;
+            headers.insert("anthropic-beta", value);
+        }
+        Ok(WireRequest::post(&self.messages_url, headers, body))
+    }
+
+    fn relay_wire(&self) -> Option<&'static str> {
+        Some(crate::WIRE)
     }
 
     fn decode(

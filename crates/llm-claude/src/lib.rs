@@ -45,6 +45,10 @@ pub mod response;
 pub mod stream;
 
 pub use codec::{Claude, ClaudeCodec, PARAMS};
+
+/// The name of the Messages API wire format in a [`Relay`](llm_core::Relay): a gateway relaying an
+/// Anthropic client's beta fields and `anthropic-beta` flags names it, and this crate sends them.
+pub const WIRE: &str = "anthropic.messages";
 pub use config::ClaudeConfig;
 pub use error::ERRORS;
 pub use prices::prices;

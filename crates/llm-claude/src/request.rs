@@ -27,8 +27,8 @@ use std::borrow::Cow;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use llm_core::{
-    ChatRequest, ContentPart, Effort, Error, Reasoning, ResponseFormat, Role, Source, ToolChoice,
-    Violation,
+    ChatRequest, ContentPart, Effort, Error, Reasoning, Relay, ResponseFormat, Role, Source,
+    ToolChoice, Violation,
 };
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -99,7 +99,7 @@ struct Body<'a> {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     stream: bool,
     #[serde(flatten)]
-    extra: &'a Map<String, Value>,
+    extra: Cow<'a, Map<String, Value>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -430,7 +430,46 @@ pub fn violations(request: &ChatRequest) -> Vec<Violation> {
             ));
         }
     }
+    if let Some(relay) = Relay::for_wire(request.relay.as_ref(), crate::WIRE) {
+        for key in relay.fields.keys() {
+            if RESERVED_FIELDS.contains(&key.as_str()) || request.extra.contains_key(key) {
+                out.push(Violation::new(
+                    format!("relay.{key}"),
+                    "a field neither llm-claude nor `extra` writes",
+                    format!("`{key}`"),
+                ));
+            }
+        }
+        for (name, _) in &relay.headers {
+            if !name.eq_ignore_ascii_case("anthropic-beta") {
+                out.push(Violation::new(
+                    format!("relay.headers.{name}"),
+                    "only `anthropic-beta` (its flags join the configured ones)",
+                    format!("`{name}`"),
+                ));
+            }
+        }
+    }
     out
+}
+
+/// The `anthropic-beta` flags to send: the configured ones, then those a [`Relay`] of this wire format
+/// carries, each once.
+pub fn beta_flags(configured: &[String], request: &ChatRequest) -> Vec<String> {
+    let mut flags: Vec<String> = configured.to_vec();
+    let relayed = Relay::for_wire(request.relay.as_ref(), crate::WIRE)
+        .into_iter()
+        .flat_map(|r| &r.headers)
+        .filter(|(name, _)| name.eq_ignore_ascii_case("anthropic-beta"))
+        .flat_map(|(_, value)| value.split(','))
+        .map(str::trim)
+        .filter(|f| !f.is_empty());
+    for flag in relayed {
+        if !flags.iter().any(|f| f == flag) {
+            flags.push(flag.to_owned());
+        }
+    }
+    flags
 }
 
 fn at_owned(i: usize, j: usize) -> String {
@@ -672,7 +711,14 @@ pub fn body(
         thinking,
         output_config,
         stream,
-        extra: &request.extra,
+        extra: match Relay::for_wire(request.relay.as_ref(), crate::WIRE) {
+            Some(relay) if !relay.fields.is_empty() => {
+                let mut all = request.extra.clone();
+                all.extend(relay.fields.iter().map(|(k, v)| (k.clone(), v.clone())));
+                Cow::Owned(all)
+            }
+            _ => Cow::Borrowed(&request.extra),
+        },
     };
     serde_json::to_vec(&body).map_err(|e| {
         Error::new(

@@ -392,3 +392,43 @@ fn only_anthropics_own_signed_thinking_goes_back() {
         "{body}"
     );
 }
+
+#[test]
+fn a_relay_of_this_wire_is_sent_and_one_of_another_is_not() {
+    let mut relay = Relay::new(crate::WIRE);
+    relay.fields.insert(
+        "context_management".into(),
+        json!({"edits": [{"type": "clear_thinking_20251015"}]}),
+    );
+    relay
+        .headers
+        .push(("anthropic-beta".into(), "b-2, ctx-1".into()));
+    let mut req = ChatRequest::new("claude-x").user("hi");
+    req.relay = Some(relay.clone());
+    assert!(violations(&req).is_empty());
+    let sent = body_json(&req, false);
+    assert_eq!(
+        sent["context_management"]["edits"][0]["type"],
+        "clear_thinking_20251015"
+    );
+    assert_eq!(
+        beta_flags(&["a-1".to_owned(), "b-2".to_owned()], &req),
+        ["a-1", "b-2", "ctx-1"],
+        "the relayed flags join the configured ones, each once"
+    );
+    // Another wire format's relay is not this crate's to send.
+    let mut foreign = relay.clone();
+    foreign.wire = "some.other.wire".into();
+    req.relay = Some(foreign);
+    assert!(body_json(&req, false).get("context_management").is_none());
+    assert_eq!(beta_flags(&[], &req), Vec::<String>::new());
+    // A relayed field this crate writes, or another header, is refused by name.
+    let mut clash = relay;
+    clash.fields.insert("max_tokens".into(), json!(5));
+    clash.headers.push(("x-api-key".into(), "k".into()));
+    req.relay = Some(clash);
+    assert_eq!(
+        violation_params(&req),
+        ["relay.max_tokens", "relay.headers.x-api-key"]
+    );
+}

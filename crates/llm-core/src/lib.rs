@@ -54,7 +54,7 @@ pub use fragment::Fragment;
 pub use media::{Source, media_type_of};
 pub use prices::{PriceEntry, PriceError, PriceRow, PriceTable, Pricing};
 pub use provider::{ChatStream, Provider};
-pub use request::{ChatRequest, ContentPart, Message, Params, Role};
+pub use request::{ChatRequest, ContentPart, Message, Params, Relay, Role};
 pub use response::{
     ChatResponse, Collector, FinishReason, RateLimit, StreamEvent, StreamStart, Usage,
 };

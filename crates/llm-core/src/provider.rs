@@ -47,6 +47,12 @@ pub trait Provider: Send + Sync + std::fmt::Debug {
         None
     }
 
+    /// The wire format whose [`Relay`](crate::Relay) this provider sends (`None`, the default: it sends
+    /// none, and a request's relay is left out).
+    fn relay_wire(&self) -> Option<&'static str> {
+        None
+    }
+
     /// What tells this provider's server and credentials apart from another's of the same name: its base
     /// URL and its key's [fingerprint](crate::ApiKey::fingerprint), never the key. Shared fleet state keys a
     /// target's breakers and budgets by it, so two chains whose entries reach different servers or accounts
@@ -96,5 +102,9 @@ impl<P: Provider + ?Sized> Provider for Arc<P> {
 
     fn identity(&self) -> Option<String> {
         (**self).identity()
+    }
+
+    fn relay_wire(&self) -> Option<&'static str> {
+        (**self).relay_wire()
     }
 }

@@ -331,6 +331,49 @@ pub struct ChatRequest {
     /// validation error, never a silent overwrite.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub extra: Map<String, Value>,
+    /// What a gateway relays from its client's own request to a provider speaking the client's wire
+    /// format, and to no other (see [`Relay`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay: Option<Relay>,
+}
+
+/// Fields and headers of a client's request, in the wire format `wire`, that a gateway could not put in
+/// the vocabulary (beta fields, beta flags) and that only a provider speaking that same wire format can
+/// take: its codec (the one whose [`Provider::relay_wire`](crate::Provider::relay_wire) is `wire`) sends
+/// them as given, every other provider leaves them out. The gateway, which knows from the answer which
+/// entry served it, tells its client when they were left out. A field colliding with one the codec writes
+/// itself is a `validation` error, as for [`ChatRequest::extra`].
+#[non_exhaustive]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Relay {
+    /// The wire format the fields and headers are written in, as the codec speaking it names it.
+    pub wire: String,
+    /// Top-level body fields.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub fields: Map<String, Value>,
+    /// Headers, by lowercase name (a codec merges a list-valued header, such as beta flags, with its own).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<(String, String)>,
+}
+
+impl Relay {
+    /// Nothing yet, for `wire`.
+    pub fn new(wire: impl Into<String>) -> Relay {
+        Relay {
+            wire: wire.into(),
+            ..Relay::default()
+        }
+    }
+
+    /// Whether there is nothing to relay.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty() && self.headers.is_empty()
+    }
+
+    /// The fields and headers for a codec speaking `wire` (`None` for any other).
+    pub fn for_wire<'a>(relay: Option<&'a Relay>, wire: &str) -> Option<&'a Relay> {
+        relay.filter(|r| r.wire == wire)
+    }
 }
 
 impl ChatRequest {

@@ -196,6 +196,11 @@ pub trait Codec: Send + Sync + fmt::Debug + 'static {
         classify::rate_limit(headers, &RateLimitHeaders::STANDARD)
     }
 
+    /// The wire format whose [`Relay`](llm_core::Relay) this codec sends as given (default: none).
+    fn relay_wire(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Where this provider's prices come from (default: unknown, so costs are unknown).
     fn pricing(&self) -> Pricing {
         Pricing::Unknown

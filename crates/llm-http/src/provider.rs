@@ -238,6 +238,10 @@ impl<C: Codec> Provider for HttpProvider<C> {
         self.inner.codec.pricing().price(model)
     }
 
+    fn relay_wire(&self) -> Option<&'static str> {
+        self.inner.codec.relay_wire()
+    }
+
     /// Its base URL and its key's fingerprint (`-` without a key).
     fn identity(&self) -> Option<String> {
         let http = self.inner.codec.http();

@@ -10,9 +10,10 @@
 //! `tools` (`defer_loading` and `eager_input_streaming` accepted: every tool is loaded and streamed),
 //! `tool_choice`, `thinking` (`display: "omitted"` sends thinking blocks with their signatures and no
 //! text), `output_config` (`format`, `effort` of low to max), `stream`. Accepted and not forwarded:
-//! `metadata`, `service_tier`. Removed and named in `x-llmux-removed-fields`: `context_management` (it
-//! tunes how Anthropic's servers trim a long context; no provider behind the gateway is sent it). Anything
-//! else is a 400 naming the field.
+//! `metadata`, `service_tier`. Relayed to an Anthropic upstream as given, with the request's
+//! `anthropic-beta` flags: `context_management` (a beta field that tunes how Anthropic's servers trim a
+//! long context); when another provider answers, it is left out and named in `x-llmux-removed-fields`.
+//! Anything else is a 400 naming the field.
 //!
 //! Usage as the API defines it: `input_tokens` counts the prompt tokens neither read from nor written to
 //! the cache. A stream's `message_start` carries the prompt's count: the provider's when it reports one
@@ -25,7 +26,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use llmux::ErrorKind;
 use llmux::{
-    ChatRequest, ChatResponse, ContentPart, Effort, FinishReason, Message, Reasoning,
+    ChatRequest, ChatResponse, ContentPart, Effort, FinishReason, Message, Reasoning, Relay,
     ResponseFormat, Role, Source, StreamEvent, Tool, ToolCall, ToolChoice, ToolOutput, Usage,
 };
 use serde_json::{Map, Value, json};
@@ -50,8 +51,14 @@ impl Dialect for Messages {
         "anthropic"
     }
 
-    fn read(&self, body: &[u8], _headers: &HeaderMap) -> Result<Parsed, Invalid> {
-        parse(body)
+    fn read(&self, body: &[u8], headers: &HeaderMap) -> Result<Parsed, Invalid> {
+        let betas = headers
+            .get_all("anthropic-beta")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(",");
+        read(body, &betas)
     }
 
     fn fresh_id(&self, n: u64) -> String {
@@ -151,6 +158,9 @@ const KNOWN: &[&str] = &[
     "context_management",
 ];
 
+/// The Messages wire format's name in a [`Relay`]: the one `llm_claude::WIRE` gives (a test checks).
+pub const RELAY_WIRE: &str = "anthropic.messages";
+
 /// The keys a tool definition may have (`type` only as `custom`: server tools are refused by name).
 const TOOL_KEYS: &[&str] = &[
     "type",
@@ -163,8 +173,14 @@ const TOOL_KEYS: &[&str] = &[
     "strict",
 ];
 
-/// Reads a Messages request body.
+/// Reads a Messages request body sent without beta flags.
 pub fn parse(body: &[u8]) -> Result<Parsed, Invalid> {
+    read(body, "")
+}
+
+/// Reads a Messages request body sent with the `anthropic-beta` flags `betas` (comma-separated): the flags
+/// and the beta-only fields go in the request's [`Relay`], for an Anthropic upstream.
+pub fn read(body: &[u8], betas: &str) -> Result<Parsed, Invalid> {
     let map = wire::object(body)?;
     wire::no_unknown_fields(&map, KNOWN, "")?;
     let model = str_field(&map, "model", "")?.to_owned();
@@ -195,10 +211,17 @@ pub fn parse(body: &[u8]) -> Result<Parsed, Invalid> {
         return Err("`messages` is required".to_owned());
     };
     let mut names = CallNames::default();
-    let mut removed_fields = Vec::new();
+    let mut relay = Relay::new(RELAY_WIRE);
+    if !betas.trim().is_empty() {
+        relay
+            .headers
+            .push(("anthropic-beta".to_owned(), betas.trim().to_owned()));
+    }
     if let Some(cm) = present(&map, "context_management") {
         as_object(cm, "context_management")?;
-        removed_fields.push("context_management".to_owned());
+        relay
+            .fields
+            .insert("context_management".to_owned(), cm.clone());
     }
     for (i, m) in as_array(messages, "messages")?.iter().enumerate() {
         turn(
@@ -301,7 +324,7 @@ pub fn parse(body: &[u8]) -> Result<Parsed, Invalid> {
         }
     };
     let mut parsed = Parsed::new(request, model, bool_field(&map, "stream")?.unwrap_or(false));
-    parsed.removed_fields = removed_fields;
+    parsed.request.relay = Some(relay).filter(|r| !r.is_empty());
     parsed.omit_reasoning = omit_reasoning;
     Ok(parsed)
 }
@@ -954,7 +977,27 @@ mod tests {
             parsed.request.messages[2].content,
             [ContentPart::text("Available agent types: claude")]
         );
-        assert_eq!(parsed.removed_fields, ["context_management"]);
+        let relay = parsed.request.relay.as_ref().expect("a relay");
+        assert_eq!(relay.wire, RELAY_WIRE);
+        assert_eq!(
+            RELAY_WIRE,
+            llmux::claude::WIRE,
+            "the wire llm-claude sends a relay of"
+        );
+        assert!(relay.fields.contains_key("context_management"));
+        assert!(relay.headers.is_empty(), "no flags were sent");
+        let with_flags = read(
+            body.to_string().as_bytes(),
+            "context-management-2025-06-27,effort-2025-11-24",
+        )
+        .unwrap();
+        assert_eq!(
+            with_flags.request.relay.unwrap().headers,
+            [(
+                "anthropic-beta".to_owned(),
+                "context-management-2025-06-27,effort-2025-11-24".to_owned()
+            )]
+        );
         assert!(parsed.omit_reasoning);
         assert_eq!(
             parsed.request.reasoning,

@@ -25,9 +25,6 @@ pub struct Parsed {
     /// Hosted tools (`web_search`, …) the gateway took out because no upstream runs them: named to the
     /// client in `x-llmux-removed-tools`, never dropped silently.
     pub removed_tools: Vec<String>,
-    /// Fields the gateway took out because they only tune the provider's side and the serving provider
-    /// would not take them (Anthropic's `context_management`): named in `x-llmux-removed-fields`.
-    pub removed_fields: Vec<String>,
     /// The client asked for reasoning blocks without their text (Anthropic's `thinking.display:
     /// "omitted"`): signatures and encrypted reasoning still go back, so the next turn can return them.
     pub omit_reasoning: bool,
@@ -45,7 +42,6 @@ impl Parsed {
             stream,
             include_usage: false,
             removed_tools: Vec::new(),
-            removed_fields: Vec::new(),
             omit_reasoning: false,
             echo: serde_json::Map::new(),
         }

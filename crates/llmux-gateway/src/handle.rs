@@ -12,8 +12,8 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use llmux::chain::BreakerState;
-use llmux::{ChatResponse, Cost, Provider as _};
+use llmux::chain::{BreakerState, Chain};
+use llmux::{Attempt, ChatRequest, ChatResponse, Cost, Provider as _};
 use serde_json::json;
 
 use crate::anthropic::{self, MESSAGES};
@@ -148,10 +148,7 @@ async fn answer(
         )
         .into_response();
     }
-    let removed = [
-        (REMOVED_TOOLS, list_header(&parsed.removed_tools)),
-        (REMOVED_FIELDS, list_header(&parsed.removed_fields)),
-    ];
+    let removed_tools = list_header(&parsed.removed_tools);
     let mut response = if parsed.stream {
         let mut r = stream::answer(&gateway, dialect, parsed, arrived).await;
         r.extensions_mut().insert(Streamed);
@@ -159,18 +156,40 @@ async fn answer(
     } else {
         whole(&gateway, dialect, parsed).await
     };
-    for (name, value) in removed {
-        if let Some(v) = value {
-            response.headers_mut().insert(name, v);
-        }
+    if let Some(v) = removed_tools {
+        response.headers_mut().insert(REMOVED_TOOLS, v);
     }
     response
 }
 
 /// The header naming the hosted tools the gateway took out of a request, comma-separated.
 pub const REMOVED_TOOLS: &str = "x-llmux-removed-tools";
-/// The header naming the provider-tuning fields the gateway took out of a request, comma-separated.
+/// The header naming the fields of a request's [`Relay`](llmux::Relay) (beta fields that only tune the
+/// provider's side) that the answering provider was not sent, comma-separated.
 pub const REMOVED_FIELDS: &str = "x-llmux-removed-fields";
+
+/// Names in `x-llmux-removed-fields` the relay's fields the entry that answered (the last of `attempts`)
+/// was not sent: it speaks another wire format.
+pub(crate) fn relay_header(
+    response: &mut Response,
+    chain: &Chain,
+    attempts: &[Attempt],
+    request: &ChatRequest,
+) {
+    let Some(relay) = request.relay.as_ref().filter(|r| !r.fields.is_empty()) else {
+        return;
+    };
+    let sent = attempts
+        .last()
+        .and_then(|a| chain.entries().nth(a.entry))
+        .is_some_and(|e| e.provider().relay_wire() == Some(relay.wire.as_str()));
+    if !sent {
+        let names: Vec<String> = relay.fields.keys().cloned().collect();
+        if let Some(v) = list_header(&names) {
+            response.headers_mut().insert(REMOVED_FIELDS, v);
+        }
+    }
+}
 
 /// `names` as one header value (`None` for none, or a name a header cannot carry: it is the client's
 /// own text, so an odd name only loses the header, never the answer).
@@ -186,7 +205,8 @@ async fn whole(gateway: &Gateway, dialect: &'static dyn Dialect, parsed: Parsed)
     let Ok(_permit) = Arc::clone(&gateway.requests).try_acquire_owned() else {
         return ApiError::busy(dialect, gateway.max_requests, "whole requests").into_response();
     };
-    match gateway.chain_for(&parsed.model).chat(&parsed.request).await {
+    let chain = gateway.chain_for(&parsed.model);
+    match chain.chat(&parsed.request).await {
         Ok(answer) => {
             let reply = Reply {
                 id: gateway.fresh_id(dialect),
@@ -200,6 +220,7 @@ async fn whole(gateway: &Gateway, dialect: &'static dyn Dialect, parsed: Parsed)
                 .into_response();
             provider_header(&mut response, &answer.provider);
             cost_header(&mut response, answer.cost());
+            relay_header(&mut response, chain, &answer.attempts, &parsed.request);
             response
         }
         Err(e) => ApiError::from_error(dialect, &e).into_response(),

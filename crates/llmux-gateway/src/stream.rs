@@ -18,7 +18,7 @@ use tokio::time::Sleep;
 use crate::Gateway;
 use crate::dialect::{Dialect, Encode, Parsed, Reply};
 use crate::error::ApiError;
-use crate::handle::provider_header;
+use crate::handle::{provider_header, relay_header};
 use crate::metrics::Metrics;
 
 /// How much ready SSE text is gathered into one body chunk at most.
@@ -34,11 +34,8 @@ pub(crate) async fn answer(
     let Ok(permit) = Arc::clone(&gateway.streams).try_acquire_owned() else {
         return ApiError::busy(dialect, gateway.max_streams, "streams").into_response();
     };
-    let mut stream = match gateway
-        .chain_for(&parsed.model)
-        .stream(&parsed.request)
-        .await
-    {
+    let chain = gateway.chain_for(&parsed.model);
+    let mut stream = match chain.stream(&parsed.request).await {
         Ok(s) => s,
         Err(e) => return ApiError::from_error(dialect, &e).into_response(),
     };
@@ -51,7 +48,7 @@ pub(crate) async fn answer(
         Some(Err(e)) => return ApiError::from_error(dialect, &e).into_response(),
         None => None,
     };
-    let (provider, model) = match &first {
+    let (provider, model, attempts) = match &first {
         Some(StreamEvent::Start(start)) => (
             Some(start.provider.clone()),
             start
@@ -59,8 +56,9 @@ pub(crate) async fn answer(
                 .last()
                 .map(|a| a.model.clone())
                 .filter(|m| !m.is_empty()),
+            start.attempts.clone(),
         ),
-        _ => (None, None),
+        _ => (None, None, Vec::new()),
     };
     let reply = Reply {
         id: gateway.fresh_id(dialect),
@@ -104,6 +102,7 @@ pub(crate) async fn answer(
     if let Some(p) = provider {
         provider_header(&mut response, &p);
     }
+    relay_header(&mut response, chain, &attempts, &parsed.request);
     response
 }
 

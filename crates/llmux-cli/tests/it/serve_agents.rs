@@ -195,3 +195,83 @@ fn codex_answers_through_the_gateway_from_any_provider() {
         );
     }
 }
+
+/// A Messages request as Claude Code sends it: its beta flags and its `context_management` field.
+const BETA_REQUEST: &str = r#"{"model": "claude-x", "max_tokens": 32, "stream": false,
+    "messages": [{"role": "user", "content": "hi"}, {"role": "system", "content": "agent types"}],
+    "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
+    "thinking": {"type": "adaptive"}, "output_config": {"effort": "high"}}"#;
+
+const BETAS: &str = "context-management-2025-06-27,mid-conversation-system-2026-04-07";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beta_flags_and_fields_reach_an_anthropic_upstream_and_are_named_when_another_answers() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let anthropic = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/messages"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-x",
+            "content": [{"type": "text", "text": "hello"}], "stop_reason": "end_turn",
+            "usage": {"input_tokens": 5, "output_tokens": 1}})))
+        .mount(&anthropic)
+        .await;
+    let katan = text_katan();
+    let anthropic_url = anthropic.uri();
+    let katan_url = format!("{}/v1", katan.base_url());
+    let (to_anthropic, to_openai) = tokio::task::spawn_blocking(move || {
+        let send = |chain: &str| {
+            let gateway = Gateway::start(chain, &[], &[]);
+            let response = llmux_e2e::http::post_json(
+                gateway.base_url(),
+                "/v1/messages",
+                &[
+                    ("anthropic-version", "2023-06-01"),
+                    ("anthropic-beta", BETAS),
+                ],
+                BETA_REQUEST,
+                BOUND,
+            )
+            .expect("POST /v1/messages");
+            assert_eq!(
+                response.status,
+                200,
+                "{}\n{}",
+                response.text(),
+                gateway.log()
+            );
+            response
+        };
+        (
+            send(&entry("claude", "claude-x", &anthropic_url)),
+            send(&entry("openai", Katan::MODEL, &katan_url)),
+        )
+    })
+    .await
+    .expect("the test thread");
+    // The Anthropic upstream got both, and nothing is named as removed.
+    let received = anthropic.received_requests().await.unwrap_or_default();
+    let upstream = received.first().expect("the upstream was called");
+    let body: serde_json::Value = serde_json::from_slice(&upstream.body).expect("JSON body");
+    assert_eq!(
+        body["context_management"]["edits"][0]["keep"], "all",
+        "{body}"
+    );
+    let flags = upstream
+        .headers
+        .get("anthropic-beta")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert!(flags.contains("context-management-2025-06-27"), "{flags}");
+    assert!(
+        flags.contains("mid-conversation-system-2026-04-07"),
+        "{flags}"
+    );
+    assert_eq!(to_anthropic.header("x-llmux-removed-fields"), None);
+    // Another provider answered: the field was left out, and the answer says so.
+    assert_eq!(
+        to_openai.header("x-llmux-removed-fields"),
+        Some("context_management")
+    );
+}
