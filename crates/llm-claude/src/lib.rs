@@ -52,4 +52,5 @@ pub const WIRE: &str = "anthropic.messages";
 pub use config::ClaudeConfig;
 pub use error::ERRORS;
 pub use prices::prices;
+pub use request::RESERVED_FIELDS as WRITTEN_FIELDS;
 pub use stream::{MessagesDecoder, ToolInput, decode_chunks};

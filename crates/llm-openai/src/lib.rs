@@ -70,8 +70,9 @@ pub use config::{
 pub use embed::{decode_base64, decode_embeddings, embeddings_body};
 pub use error::ERRORS;
 pub use prices::prices;
-pub use request::{Encoder, MAX_FILE_BYTES, MAX_IMAGE_BYTES};
+pub use request::{Encoder, MAX_FILE_BYTES, MAX_IMAGE_BYTES, WRITTEN_FIELDS as CHAT_FIELDS};
 pub use response::{ResponseMeta, decode_response};
+pub use responses::request::WRITTEN_FIELDS as RESPONSES_FIELDS;
 pub use responses::{
     OpenAiResponses, RESPONSES_PARAMS, RESPONSES_PROVIDER, Responses, ResponsesConfig,
     ResponsesDecoder, ResponsesEncoder, decode_responses, decode_responses_sse, responses_decoding,

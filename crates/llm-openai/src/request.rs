@@ -21,7 +21,7 @@ pub const MAX_FILE_BYTES: usize = 32 << 20;
 
 /// Every top-level body field this crate writes itself. A [`ChatRequest::extra`] key among these is a
 /// `validation` error: typed parameters go through the parameter table, never around it.
-pub(crate) const WRITTEN_FIELDS: [&str; 19] = [
+pub const WRITTEN_FIELDS: [&str; 19] = [
     "response_format",
     "reasoning_effort",
     "tools",

@@ -139,24 +139,9 @@ pub async fn count_tokens(State(gateway): State<Shared>, body: Body) -> Response
     }
 }
 
-const KNOWN: &[&str] = &[
-    "model",
-    "messages",
-    "system",
-    "max_tokens",
-    "temperature",
-    "top_p",
-    "top_k",
-    "stop_sequences",
-    "stream",
-    "tools",
-    "tool_choice",
-    "thinking",
-    "output_config",
-    "metadata",
-    "service_tier",
-    "context_management",
-];
+/// What the reader takes beyond the fields llm-claude's encoder writes ([`llmux::claude::WRITTEN_FIELDS`]):
+/// settings not forwarded, and beta fields relayed.
+const ALSO_READ: &[&str] = &["metadata", "service_tier", "context_management"];
 
 /// The Messages wire format's name in a [`Relay`]: the one `llm_claude::WIRE` gives (a test checks).
 pub const RELAY_WIRE: &str = "anthropic.messages";
@@ -182,7 +167,7 @@ pub fn parse(body: &[u8]) -> Result<Parsed, Invalid> {
 /// and the beta-only fields go in the request's [`Relay`], for an Anthropic upstream.
 pub fn read(body: &[u8], betas: &str) -> Result<Parsed, Invalid> {
     let map = wire::object(body)?;
-    wire::no_unknown_fields(&map, KNOWN, "")?;
+    wire::no_field_outside(&map, &[&llmux::claude::WRITTEN_FIELDS, ALSO_READ], "")?;
     let model = str_field(&map, "model", "")?.to_owned();
     let mut request = ChatRequest::for_chain();
     if let Some(system) = present(&map, "system") {

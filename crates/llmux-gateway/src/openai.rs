@@ -103,38 +103,14 @@ pub(crate) fn error_body(e: &ApiError) -> Value {
     json!({"error": {"message": e.message, "type": kind, "param": null, "code": code}})
 }
 
-const KNOWN: &[&str] = &[
-    "model",
-    "messages",
-    "stream",
-    "stream_options",
-    "temperature",
-    "top_p",
-    "top_k",
-    "max_tokens",
-    "max_completion_tokens",
-    "stop",
-    "seed",
-    "frequency_penalty",
-    "presence_penalty",
-    "repeat_penalty",
-    "tools",
-    "tool_choice",
-    "parallel_tool_calls",
-    "response_format",
-    "reasoning_effort",
-    "n",
-    "logprobs",
-    "user",
-    "metadata",
-    "store",
-    "service_tier",
-];
+/// What the reader takes beyond the fields llm-openai's encoder writes ([`llmux::openai::CHAT_FIELDS`]):
+/// settings checked here and not forwarded.
+const ALSO_READ: &[&str] = &["n", "logprobs", "user", "metadata", "store", "service_tier"];
 
 /// Reads a Chat Completions request body.
 pub fn parse(body: &[u8]) -> Result<Parsed, Invalid> {
     let map = wire::object(body)?;
-    wire::no_unknown_fields(&map, KNOWN, "")?;
+    wire::no_field_outside(&map, &[&llmux::openai::CHAT_FIELDS, ALSO_READ], "")?;
     let model = str_field(&map, "model", "")?.to_owned();
     if i64_field(&map, "n")?.is_some_and(|n| n != 1) {
         return Err("`n` must be 1: the gateway returns one choice".to_owned());

@@ -102,22 +102,10 @@ const ECHOED: &[&str] = &[
     "include",
 ];
 
-const KNOWN: &[&str] = &[
-    "model",
-    "input",
-    "instructions",
-    "tools",
-    "tool_choice",
-    "parallel_tool_calls",
-    "text",
-    "reasoning",
-    "max_output_tokens",
-    "temperature",
-    "top_p",
-    "stream",
+/// What the reader takes beyond the fields llm-openai's Responses encoder writes
+/// ([`llmux::openai::RESPONSES_FIELDS`]): settings checked here and not forwarded, and what needs a store (refused).
+const ALSO_READ: &[&str] = &[
     "stream_options",
-    "include",
-    "store",
     "previous_response_id",
     "conversation",
     "background",
@@ -224,7 +212,7 @@ impl Names {
 /// Reads a Responses request body.
 pub fn parse(body: &[u8]) -> Result<Parsed, Invalid> {
     let map = wire::object(body)?;
-    wire::no_unknown_fields(&map, KNOWN, "")?;
+    wire::no_field_outside(&map, &[&llmux::openai::RESPONSES_FIELDS, ALSO_READ], "")?;
     let model = str_field(&map, "model", "")?.to_owned();
     stateless(&map)?;
     let mut request = ChatRequest::for_chain();
@@ -322,6 +310,9 @@ pub fn parse(body: &[u8]) -> Result<Parsed, Invalid> {
                 }
             }
         }
+    }
+    if i64_field(&map, "top_logprobs")?.is_some_and(|n| n > 0) {
+        return Err("`top_logprobs` is not supported by this gateway".to_owned());
     }
     if let Some(t) = present(&map, "truncation")
         && as_str(t, "truncation")? != "disabled"

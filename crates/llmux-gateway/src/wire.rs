@@ -102,7 +102,20 @@ pub fn no_unknown_fields(
     known: &[&str],
     path: &str,
 ) -> Result<(), Invalid> {
-    match map.keys().find(|k| !known.contains(&k.as_str())) {
+    no_field_outside(map, &[known], path)
+}
+
+/// [`no_unknown_fields`] with the known fields in several lists (a codec's written fields, then what a
+/// reader takes beyond them).
+pub fn no_field_outside(
+    map: &Map<String, Value>,
+    lists: &[&[&str]],
+    path: &str,
+) -> Result<(), Invalid> {
+    match map
+        .keys()
+        .find(|k| !lists.iter().any(|l| l.contains(&k.as_str())))
+    {
         Some(k) => Err(format!(
             "`{}` is not supported by this gateway",
             at(path, k)
