@@ -354,6 +354,10 @@ pub struct Relay {
     /// Headers, by lowercase name (a codec merges a list-valued header, such as beta flags, with its own).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub headers: Vec<(String, String)>,
+    /// Tool definitions in the wire's own form that only its servers run (hosted tools such as web
+    /// search), appended to the tools the codec writes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<Value>,
 }
 
 impl Relay {
@@ -367,7 +371,7 @@ impl Relay {
 
     /// Whether there is nothing to relay.
     pub fn is_empty(&self) -> bool {
-        self.fields.is_empty() && self.headers.is_empty()
+        self.fields.is_empty() && self.headers.is_empty() && self.tools.is_empty()
     }
 
     /// The fields and headers for a codec speaking `wire` (`None` for any other).

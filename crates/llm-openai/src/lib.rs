@@ -74,7 +74,8 @@ pub use request::{Encoder, MAX_FILE_BYTES, MAX_IMAGE_BYTES, WRITTEN_FIELDS as CH
 pub use response::{ResponseMeta, decode_response};
 pub use responses::request::WRITTEN_FIELDS as RESPONSES_FIELDS;
 pub use responses::{
-    OpenAiResponses, RESPONSES_PARAMS, RESPONSES_PROVIDER, Responses, ResponsesConfig,
-    ResponsesDecoder, ResponsesEncoder, decode_responses, decode_responses_sse, responses_decoding,
+    OpenAiResponses, RESPONSES_PARAMS, RESPONSES_PROVIDER, RESPONSES_WIRE, Responses,
+    ResponsesConfig, ResponsesDecoder, ResponsesEncoder, decode_responses, decode_responses_sse,
+    responses_decoding,
 };
 pub use stream::{ChunkDecoder, decode_sse, sse_decoding};

@@ -189,8 +189,9 @@ pub struct ServeArgs {
     /// an SSE comment for OpenAI clients); `0s` sends none.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "15s")]
     pub keepalive: Duration,
-    /// What a hosted tool in a Responses request (`web_search`, `code_interpreter`, …; no provider behind
-    /// the gateway runs one) gets: `remove` (named in the `x-llmux-removed-tools` header) or `refuse` (400).
+    /// A hosted tool in a Responses request (`web_search`, `code_interpreter`, …) goes to an
+    /// `openai-responses` entry, which runs it; when another provider answers: `remove` (the answer names it
+    /// in `x-llmux-removed-tools`) or `refuse` (400, when no entry of the chain runs it).
     #[arg(long, value_name = "POLICY", value_enum, default_value_t = HostedToolsArg::Remove)]
     pub hosted_tools: HostedToolsArg,
     /// After ctrl-c or SIGTERM, how long open requests may take to finish before the server exits.

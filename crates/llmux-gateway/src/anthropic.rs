@@ -143,8 +143,8 @@ pub async fn count_tokens(State(gateway): State<Shared>, body: Body) -> Response
 /// settings not forwarded, and beta fields relayed.
 const ALSO_READ: &[&str] = &["metadata", "service_tier", "context_management"];
 
-/// The Messages wire format's name in a [`Relay`]: the one `llm_claude::WIRE` gives (a test checks).
-pub const RELAY_WIRE: &str = "anthropic.messages";
+/// The Messages wire format's name in a [`Relay`]: the one llm-claude sends a relay of.
+pub const RELAY_WIRE: &str = llmux::claude::WIRE;
 
 /// The keys a tool definition may have (`type` only as `custom`: server tools are refused by name).
 const TOOL_KEYS: &[&str] = &[

@@ -22,9 +22,6 @@ pub struct Parsed {
     pub stream: bool,
     /// OpenAI `stream_options.include_usage`.
     pub include_usage: bool,
-    /// Hosted tools (`web_search`, …) the gateway took out because no upstream runs them: named to the
-    /// client in `x-llmux-removed-tools`, never dropped silently.
-    pub removed_tools: Vec<String>,
     /// The client asked for reasoning blocks without their text (Anthropic's `thinking.display:
     /// "omitted"`): signatures and encrypted reasoning still go back, so the next turn can return them.
     pub omit_reasoning: bool,
@@ -41,7 +38,6 @@ impl Parsed {
             model: model.into(),
             stream,
             include_usage: false,
-            removed_tools: Vec::new(),
             omit_reasoning: false,
             echo: serde_json::Map::new(),
         }

@@ -140,55 +140,75 @@ async fn answer(
         Err(message) => return ApiError::invalid(dialect, message).into_response(),
     };
     if gateway.hosted_tools == HostedTools::Refuse
-        && let Some(tool) = parsed.removed_tools.first()
+        && let Some(relay) = parsed.request.relay.as_ref()
+        && let Some(tool) = relay.tools.first()
+        && !gateway
+            .chain_for(&parsed.model)
+            .entries()
+            .any(|e| e.provider().relay_wire() == Some(relay.wire.as_str()))
     {
         return ApiError::invalid(
             dialect,
-            format!("the hosted tool `{tool}` is not run by any provider behind this gateway"),
+            format!(
+                "the hosted tool `{}` is run by no provider behind this gateway",
+                tool_kind(tool)
+            ),
         )
         .into_response();
     }
-    let removed_tools = list_header(&parsed.removed_tools);
-    let mut response = if parsed.stream {
+    if parsed.stream {
         let mut r = stream::answer(&gateway, dialect, parsed, arrived).await;
         r.extensions_mut().insert(Streamed);
         r
     } else {
         whole(&gateway, dialect, parsed).await
-    };
-    if let Some(v) = removed_tools {
-        response.headers_mut().insert(REMOVED_TOOLS, v);
     }
-    response
 }
 
-/// The header naming the hosted tools the gateway took out of a request, comma-separated.
+/// The header naming, by type, the hosted tools of a request the answering provider was not sent (it runs
+/// none), comma-separated.
 pub const REMOVED_TOOLS: &str = "x-llmux-removed-tools";
 /// The header naming the fields of a request's [`Relay`](llmux::Relay) (beta fields that only tune the
 /// provider's side) that the answering provider was not sent, comma-separated.
 pub const REMOVED_FIELDS: &str = "x-llmux-removed-fields";
 
-/// Names in `x-llmux-removed-fields` the relay's fields the entry that answered (the last of `attempts`)
-/// was not sent: it speaks another wire format.
+/// When the entry that answered (the last of `attempts`) speaks another wire format than the request's
+/// relay, it was not sent it: names the relay's fields in `x-llmux-removed-fields` and its hosted tools
+/// (by type) in `x-llmux-removed-tools`.
 pub(crate) fn relay_header(
     response: &mut Response,
     chain: &Chain,
     attempts: &[Attempt],
     request: &ChatRequest,
 ) {
-    let Some(relay) = request.relay.as_ref().filter(|r| !r.fields.is_empty()) else {
+    let Some(relay) = request.relay.as_ref() else {
         return;
     };
     let sent = attempts
         .last()
         .and_then(|a| chain.entries().nth(a.entry))
         .is_some_and(|e| e.provider().relay_wire() == Some(relay.wire.as_str()));
-    if !sent {
-        let names: Vec<String> = relay.fields.keys().cloned().collect();
-        if let Some(v) = list_header(&names) {
-            response.headers_mut().insert(REMOVED_FIELDS, v);
+    if sent {
+        return;
+    }
+    let fields: Vec<String> = relay.fields.keys().cloned().collect();
+    let tools: Vec<String> = relay
+        .tools
+        .iter()
+        .map(|t| tool_kind(t).to_owned())
+        .collect();
+    for (name, list) in [(REMOVED_FIELDS, fields), (REMOVED_TOOLS, tools)] {
+        if let Some(v) = list_header(&list) {
+            response.headers_mut().insert(name, v);
         }
     }
+}
+
+/// A relayed tool's `type`.
+fn tool_kind(tool: &serde_json::Value) -> &str {
+    tool.get("type")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("tool")
 }
 
 /// `names` as one header value (`None` for none, or a name a header cannot carry: it is the client's

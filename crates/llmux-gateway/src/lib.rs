@@ -54,14 +54,16 @@ pub use handle::{REMOVED_FIELDS, REMOVED_TOOLS};
 pub use keys::key_index;
 pub use metrics::Metrics;
 
-/// What the gateway does with a hosted tool (`web_search`, `code_interpreter`, …) in a request: no
-/// provider behind it runs one.
+/// What the gateway does with a hosted tool (`web_search`, `code_interpreter`, …) in a Responses request.
+/// It always goes, as given, to an entry that runs it (an OpenAI Responses upstream); this says what
+/// happens otherwise.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum HostedTools {
-    /// Take it out and name it in `x-llmux-removed-tools`: the model answers without it.
+    /// When another provider answers, it answers without the tool, and the answer names it in
+    /// `x-llmux-removed-tools`.
     #[default]
     Remove,
-    /// Answer 400 naming it.
+    /// When no entry of the chain runs it, the request is a 400 naming it.
     Refuse,
 }
 

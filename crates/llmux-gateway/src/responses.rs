@@ -13,11 +13,12 @@
 //! `text.format` (`text`, `json_object`, `json_schema`), `reasoning.effort` and `reasoning.summary`,
 //! `max_output_tokens`, `temperature`, `top_p`, `stream`, `include` (`reasoning.encrypted_content`: a
 //! reasoning item carries the provider's signature as `encrypted_content`, which a later request hands
-//! back). Accepted and not forwarded: `metadata`, `user`, `safety_identifier`, `prompt_cache_key`,
+//! back). Hosted tools (`web_search`, `file_search`, `code_interpreter`, …) travel in the request's
+//! [`Relay`] to an OpenAI Responses upstream, which runs them; when another provider answers they are left
+//! out and named in `x-llmux-removed-tools` (or the request is refused, as the gateway is configured).
+//! Accepted and not forwarded: `metadata`, `user`, `safety_identifier`, `prompt_cache_key`,
 //! `prompt_cache_retention`, `service_tier`, `client_metadata` (Codex's), `store: false`, `truncation: "disabled"`,
-//! `text.verbosity`, `stream_options`. Hosted tools (`web_search`, `file_search`, `code_interpreter`, …)
-//! are run by no provider behind the gateway: they are removed and named in `x-llmux-removed-tools`, or
-//! refused, as the gateway is configured. The gateway keeps no responses: `store: true`,
+//! `text.verbosity`, `stream_options`. The gateway keeps no responses: `store: true`,
 //! `previous_response_id`, `conversation`, `background` and `item_reference` items are a 400 saying so.
 //! Anything else is a 400 naming the field.
 
@@ -26,8 +27,8 @@ use std::fmt::Write as _;
 
 use axum::http::HeaderMap;
 use llmux::{
-    ChatRequest, ChatResponse, ContentPart, FinishReason, Message, Reasoning, ResponseFormat, Role,
-    Source, StreamEvent, Tool, ToolCall, ToolChoice, ToolOutput, Usage,
+    ChatRequest, ChatResponse, ContentPart, FinishReason, Message, Reasoning, Relay,
+    ResponseFormat, Role, Source, StreamEvent, Tool, ToolCall, ToolChoice, ToolOutput, Usage,
 };
 use serde_json::{Map, Value, json};
 
@@ -118,6 +119,9 @@ const ALSO_READ: &[&str] = &[
     "truncation",
     "client_metadata",
 ];
+
+/// The Responses wire format's name in a [`Relay`]: the one `llm_openai::RESPONSES_WIRE` gives.
+pub const RELAY_WIRE: &str = llmux::openai::RESPONSES_WIRE;
 
 /// Tool types a hosted service runs (OpenAI's, or the client's own computer through it): no provider
 /// behind the gateway runs them.
@@ -222,15 +226,10 @@ pub fn parse(body: &[u8]) -> Result<Parsed, Invalid> {
             request.messages.push(Message::new(Role::System, text));
         }
     }
-    let mut removed_tools = Vec::new();
+    let mut hosted = Vec::new();
     if let Some(tools) = present(&map, "tools") {
         for (i, t) in as_array(tools, "tools")?.iter().enumerate() {
-            tool(
-                t,
-                &format!("tools[{i}]"),
-                &mut request.tools,
-                &mut removed_tools,
-            )?;
+            tool(t, &format!("tools[{i}]"), &mut request.tools, &mut hosted)?;
         }
     }
     let names = Names::of(present(&map, "tools"));
@@ -337,7 +336,11 @@ pub fn parse(body: &[u8]) -> Result<Parsed, Invalid> {
     }
     let stream = bool_field(&map, "stream")?.unwrap_or(false);
     let mut parsed = Parsed::new(request, model, stream);
-    parsed.removed_tools = removed_tools;
+    if !hosted.is_empty() {
+        let mut relay = Relay::new(RELAY_WIRE);
+        relay.tools = hosted;
+        parsed.request.relay = Some(relay);
+    }
     parsed.echo = ECHOED
         .iter()
         .filter_map(|k| present(&map, k).map(|v| ((*k).to_owned(), v.clone())))
@@ -372,7 +375,7 @@ fn tool(
     value: &Value,
     path: &str,
     out: &mut Vec<Tool>,
-    removed: &mut Vec<String>,
+    hosted: &mut Vec<Value>,
 ) -> Result<(), Invalid> {
     let t = as_object(value, path)?;
     match str_field(t, "type", path)? {
@@ -429,7 +432,7 @@ fn tool(
                 }
             }
         }
-        hosted if HOSTED.contains(&hosted) => removed.push(hosted.to_owned()),
+        kind if HOSTED.contains(&kind) => hosted.push(value.clone()),
         other => {
             return Err(format!(
                 "`{path}.type` `{other}` is not supported by this gateway"

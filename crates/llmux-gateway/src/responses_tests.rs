@@ -59,7 +59,16 @@ fn a_codex_request_reads_with_hosted_tools_named_and_namespaces_flattened() {
             .unwrap()
             .contains("lark grammar")
     );
-    assert_eq!(parsed.removed_tools, ["web_search"]);
+    let relay = parsed
+        .request
+        .relay
+        .as_ref()
+        .expect("the hosted tool is relayed");
+    assert_eq!(relay.wire, RELAY_WIRE);
+    assert_eq!(
+        relay.tools,
+        [json!({"type": "web_search", "external_web_access": false})]
+    );
     assert_eq!(r.reasoning, Some(Reasoning::Effort(Effort::High)));
     assert_eq!(r.parallel_tool_calls, Some(false));
     assert!(parsed.stream);

@@ -41,6 +41,10 @@
 //! # Ok(()) }
 //! ```
 
+/// The name of the Responses wire format in a [`Relay`](llm_core::Relay): a gateway relaying a Responses
+/// client's hosted tools (`web_search`, …) names it, and this codec appends them to the tools it writes.
+pub const RESPONSES_WIRE: &str = "openai.responses";
+
 pub mod request;
 pub mod response;
 pub mod stream;
@@ -262,6 +266,10 @@ impl Codec for Responses {
 
     fn validate(&self, request: &ChatRequest) -> Result<(), Error> {
         self.encoder.validate(request)
+    }
+
+    fn relay_wire(&self) -> Option<&'static str> {
+        Some(RESPONSES_WIRE)
     }
 
     fn encode(&self, request: &ChatRequest, stream: bool) -> Result<WireRequest, Error> {

@@ -29,8 +29,8 @@
 use std::borrow::Cow;
 
 use llm_core::{
-    ChatRequest, ContentPart, Error, ErrorKind, Message, ParamTable, Reasoning, ResponseFormat,
-    Role, Source, ToolChoice, Violation,
+    ChatRequest, ContentPart, Error, ErrorKind, Message, ParamTable, Reasoning, Relay,
+    ResponseFormat, Role, Source, ToolChoice, Violation,
 };
 use serde_json::{Map, Value, json};
 
@@ -194,6 +194,24 @@ impl ResponsesEncoder {
             file_bytes,
             &mut out,
         );
+        if let Some(relay) = Relay::for_wire(request.relay.as_ref(), super::RESPONSES_WIRE) {
+            for key in relay.fields.keys() {
+                if WRITTEN_FIELDS.contains(&key.as_str()) || request.extra.contains_key(key) {
+                    out.push(Violation::new(
+                        format!("relay.{key}"),
+                        "a field neither this encoder nor `extra` writes",
+                        format!("`{key}`"),
+                    ));
+                }
+            }
+            for (name, _) in &relay.headers {
+                out.push(Violation::new(
+                    format!("relay.headers.{name}"),
+                    "no header (the Responses API takes none from a relay)",
+                    format!("`{name}`"),
+                ));
+            }
+        }
         for (key, value) in &request.extra {
             if let Some(v) = extra_collision(
                 key,
@@ -283,6 +301,13 @@ impl ResponsesEncoder {
                 .collect();
             body.insert("tools".into(), Value::Array(tools));
         }
+        let relay = Relay::for_wire(request.relay.as_ref(), super::RESPONSES_WIRE);
+        if let Some(relay) = relay.filter(|r| !r.tools.is_empty()) {
+            let tools = body.entry("tools").or_insert_with(|| json!([]));
+            if let Value::Array(tools) = tools {
+                tools.extend(relay.tools.iter().cloned());
+            }
+        }
         if let Some(choice) = &request.tool_choice {
             let choice = match choice {
                 ToolChoice::None => json!("none"),
@@ -321,6 +346,9 @@ impl ResponsesEncoder {
         }
         body.insert("stream".into(), json!(stream));
         for (k, v) in self.extras.iter().chain(request.extra.iter()) {
+            body.insert(k.clone(), v.clone());
+        }
+        for (k, v) in relay.iter().flat_map(|r| &r.fields) {
             body.insert(k.clone(), v.clone());
         }
         Value::Object(body)

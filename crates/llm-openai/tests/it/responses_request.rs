@@ -317,3 +317,40 @@ fn parts_in_the_wrong_place_are_validation_errors() {
         ]
     );
 }
+
+#[test]
+fn a_relay_of_this_wire_appends_hosted_tools_and_one_of_another_is_left_out() {
+    let mut relay = llm_core::Relay::new(llm_openai::RESPONSES_WIRE);
+    relay
+        .tools
+        .push(json!({"type": "web_search", "external_web_access": false}));
+    let mut request = ChatRequest::new("gpt-5").user("news?").tool(weather());
+    request.relay = Some(relay.clone());
+    let sent = body(&encoder(), &request, false);
+    let kinds: Vec<&str> = sent["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["function", "web_search"]);
+    // Alone, the hosted tool is the whole list.
+    let mut only = ChatRequest::new("gpt-5").user("news?");
+    only.relay = Some(relay.clone());
+    assert_eq!(
+        body(&encoder(), &only, false)["tools"][0]["type"],
+        "web_search"
+    );
+    // Another wire format's relay is not this codec's to send.
+    let mut foreign = relay.clone();
+    foreign.wire = "anthropic.messages".into();
+    only.relay = Some(foreign);
+    assert!(body(&encoder(), &only, false).get("tools").is_none());
+    // A header, or a field the encoder writes, is refused by name.
+    relay.headers.push(("anthropic-beta".into(), "x".into()));
+    relay.fields.insert("store".into(), json!(true));
+    only.relay = Some(relay);
+    let err = encoder().validate(&only).unwrap_err();
+    let params: Vec<&str> = err.violations().iter().map(|v| v.param.as_str()).collect();
+    assert_eq!(params, ["relay.store", "relay.headers.anthropic-beta"]);
+}

@@ -231,3 +231,83 @@ fn the_real_model_answers_a_json_schema_and_a_stream() {
         "{out}"
     );
 }
+
+const HOSTED: &str = r#"
+import json, os, openai
+c = openai.OpenAI(base_url=os.environ["BASE"] + "/v1", api_key=os.environ["KEY"], max_retries=0)
+out = {}
+try:
+    raw = c.responses.with_raw_response.create(model="m", input="news today?", tools=[{"type": "web_search"}])
+    out["status"] = raw.http_response.status_code
+    out["text"] = raw.parse().output_text
+    out["removed"] = raw.headers.get("x-llmux-removed-tools")
+except openai.BadRequestError as e:
+    out["status"] = e.status_code
+    out["message"] = e.message
+print(json.dumps(out))
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hosted_tools_reach_a_responses_upstream_and_are_named_or_refused_elsewhere() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let upstream = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/responses"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "id": "resp_up", "object": "response", "created_at": 1, "status": "completed",
+            "model": "gpt-x", "output": [
+                {"type": "web_search_call", "id": "ws_1", "status": "completed"},
+                {"type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
+                 "content": [{"type": "output_text", "text": "Searched: all quiet.", "annotations": []}]}],
+            "usage": {"input_tokens": 9, "output_tokens": 4, "total_tokens": 13}})))
+        .mount(&upstream)
+        .await;
+    let responses_url = format!("{}/v1", upstream.uri());
+    let katan = Katan::start();
+    let chat_url = format!("{}/v1", katan.base_url());
+    let (relayed, removed, refused) = tokio::task::spawn_blocking(move || {
+        let run = |chain: &str, args: &[&str]| {
+            let gateway = Gateway::start(chain, args, &[]);
+            let run = python(HOSTED, gateway.base_url(), "any");
+            assert_eq!(run.code, 0, "{run:?}\n{}", gateway.log());
+            run.json()
+        };
+        (
+            run(&entry("openai-responses", "gpt-x", &responses_url), &[]),
+            run(&entry("openai", Katan::MODEL, &chat_url), &[]),
+            run(
+                &entry("openai", Katan::MODEL, &chat_url),
+                &["--hosted-tools", "refuse"],
+            ),
+        )
+    })
+    .await
+    .expect("the test thread");
+    // An upstream that runs the tool gets it, and nothing is named as removed.
+    let received = upstream.received_requests().await.unwrap_or_default();
+    let body: serde_json::Value =
+        serde_json::from_slice(&received.first().expect("the upstream was called").body)
+            .expect("JSON body");
+    assert!(
+        body["tools"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t["type"] == "web_search")),
+        "{body}"
+    );
+    assert_eq!(relayed["status"], 200, "{relayed}");
+    assert_eq!(relayed["text"], "Searched: all quiet.", "{relayed}");
+    assert_eq!(relayed["removed"], serde_json::Value::Null, "{relayed}");
+    // Another provider answers without it, and the header names it.
+    assert_eq!(removed["status"], 200, "{removed}");
+    assert_eq!(removed["removed"], "web_search", "{removed}");
+    // Or, configured so, the gateway refuses it by name.
+    assert_eq!(refused["status"], 400, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("web_search"),
+        "{refused}"
+    );
+}
