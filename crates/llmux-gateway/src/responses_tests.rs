@@ -81,7 +81,11 @@ fn history_items_become_one_assistant_turn_and_tool_results() {
         "tools": [{"type": "namespace", "name": "ns", "tools": [{"type": "function", "name": "f"}]},
                   {"type": "custom", "name": "apply_patch"}],
         "input": [
-            {"role": "user", "content": "hi"},
+            {"role": "user", "content": [
+                {"type": "input_text", "text": "hi"},
+                {"type": "input_image", "image_url": "data:image/png;base64,iVBO", "detail": "auto"},
+                {"type": "input_file", "filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBE"}
+            ]},
             {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "plan"}],
              "encrypted_content": "sig"},
             {"type": "function_call", "id": "fc_1", "call_id": "c1", "namespace": "ns", "name": "f",

@@ -275,3 +275,29 @@ async fn beta_flags_and_fields_reach_an_anthropic_upstream_and_are_named_when_an
         Some("context_management")
     );
 }
+
+const COUNT: &str = r#"
+import json, os, anthropic
+a = anthropic.Anthropic(base_url=os.environ["BASE"], api_key=os.environ["KEY"], max_retries=0)
+short = a.messages.count_tokens(model="m", messages=[{"role": "user", "content": "hi"}])
+long = a.messages.count_tokens(model="m", system="You are an agent.",
+    messages=[{"role": "user", "content": "hi " * 400}, {"role": "system", "content": "agent types"}],
+    tools=[{"name": "Bash", "description": "run a command", "input_schema": {"type": "object"}}])
+print(json.dumps({"short": short.input_tokens, "long": long.input_tokens}))
+"#;
+
+#[test]
+fn count_tokens_answers_an_estimate_through_the_anthropic_sdk() {
+    let katan = text_katan();
+    let gateway = gateway_over(&katan, "openai");
+    let run = crate::support::gateway::python(COUNT, gateway.base_url(), KEY);
+    assert_eq!(run.code, 0, "{run:?}\n{}", gateway.log());
+    let out = run.json();
+    let (short, long) = (
+        out["short"].as_u64().unwrap_or(0),
+        out["long"].as_u64().unwrap_or(0),
+    );
+    assert!(short > 0, "{out}");
+    // 1,200 bytes of text at four bytes a token, a system prompt, a tool: hundreds more.
+    assert!(long > short + 300, "{out}");
+}
