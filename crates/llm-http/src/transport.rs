@@ -60,9 +60,12 @@ impl Transport {
         let provider = provider.into();
         let client = match client {
             Some(c) => c,
+            // Redirects are never followed: reqwest strips only `Authorization` when one changes host, so a
+            // 307 would carry `x-api-key`, `x-goog-api-key` or `api-key` to whatever host it names.
             None => reqwest::Client::builder()
                 .connect_timeout(timeouts.connect)
                 .tcp_nodelay(true)
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(|e| {
                     Error::new(ErrorKind::Unknown, "could not build the http client")
@@ -184,6 +187,23 @@ impl Transport {
         };
         let status = response.status().as_u16();
         let headers = response.headers().clone();
+        if (300..400).contains(&status) {
+            // Where it points, without its query (which could hold anything).
+            let to = headers
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(|l| l.split(['?', '#']).next().unwrap_or_default().to_owned())
+                .unwrap_or_default();
+            return Err(self
+                .error(
+                    ErrorKind::NotFound,
+                    format!(
+                        "the provider answered {status}, a redirect to `{to}`: redirects are not followed \
+                         (they would carry the key to another host); set the base URL to where it points"
+                    ),
+                )
+                .with_status(status));
+        }
         let body = Body::new(
             response.bytes_stream().boxed(),
             self.inner.failures.clone(),

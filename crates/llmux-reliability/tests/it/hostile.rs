@@ -322,3 +322,43 @@ async fn a_server_that_echoes_the_key_everywhere_never_leaks_it() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_is_not_followed_and_no_key_reaches_the_second_host() {
+    // The host a 307 points to: it must never be asked anything (reqwest would strip only
+    // `Authorization`, so `x-api-key`, `x-goog-api-key` or `api-key` would reach it with the key).
+    let elsewhere = RawServer::start(|mut conn| async move {
+        let _ = conn.respond(200, "application/json", &[], b"{}").await;
+    })
+    .await;
+    let location = format!("{}/v1/chat/completions?token=secret", elsewhere.base_url());
+    for wire in WIRES {
+        let location = location.clone();
+        let server = RawServer::start(move |mut conn| {
+            let location = location.clone();
+            async move {
+                let _ = conn
+                    .respond(307, "text/plain", &[("location", &location)], b"moved")
+                    .await;
+            }
+        })
+        .await;
+        for stream in [false, true] {
+            let what = format!("a 307 (stream: {stream})");
+            let e = expect_kind(
+                wire,
+                &what,
+                run(wire, &server, stream, timeouts()).await,
+                ErrorKind::NotFound,
+            );
+            let shown = e.to_string();
+            assert!(shown.contains("redirect"), "{wire:?}: {shown}");
+            assert!(
+                !shown.contains("secret"),
+                "{wire:?}: the query is not shown: {shown}"
+            );
+            assert_eq!(e.status(), Some(307), "{wire:?}");
+        }
+    }
+    assert_eq!(elsewhere.accepted(), 0, "the second host was contacted");
+}
