@@ -567,3 +567,29 @@ fn chain_table_mistakes_name_the_key() {
     assert!(err("[chain.breaker]\nfailure_ratio = 2.0\n").contains("failure_ratio"));
     assert!(err("[chain.breaker]\nfailurez = 2\n").contains("failurez"));
 }
+
+#[test]
+fn a_toml_error_says_where_without_quoting_the_file() {
+    let env = Env::default();
+    for (text, place) in [
+        // A syntax error on the line holding the keys.
+        (
+            "[gateway]\nkeys = [\"gw-secret-1\", \"gw-secret-2\"\n\n[[entry]]\nprovider = \"openai\"\n",
+            "line 4",
+        ),
+        // A mistyped value: serde's message would quote it.
+        (
+            "[gateway]\nkeys = \"gw-secret-1\"\n\n[[entry]]\nprovider = \"openai\"\nmodel = \"m\"\n",
+            "line 2",
+        ),
+    ] {
+        let err = parse_chain_file(text, Path::new("c.toml"), &env).unwrap_err();
+        assert!(!err.0.contains("gw-secret"), "{}", err.0);
+        assert!(err.0.contains(place), "{}", err.0);
+        assert!(
+            err.0.starts_with("invalid chain file c.toml: "),
+            "{}",
+            err.0
+        );
+    }
+}

@@ -246,13 +246,38 @@ struct Target<'a> {
     params: &'a toml::Table,
 }
 
+/// A TOML error without the file's text: toml's own message quotes the offending line, which may be the
+/// one holding `keys = ["…"]`, and serde's quotes a mistyped value. Where it is, then what is wrong, with
+/// every double-quoted value in it replaced.
+fn toml_error(e: &toml::de::Error, text: &str) -> String {
+    let at = e.span().map(|span| {
+        let before = &text[..span.start.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        format!("line {line}, column {column}: ")
+    });
+    let mut message = String::new();
+    let mut quoted = false;
+    for c in e.message().trim_end().chars() {
+        if c == '"' {
+            if quoted {
+                message.push_str("\"…\"");
+            }
+            quoted = !quoted;
+        } else if !quoted {
+            message.push(c);
+        }
+    }
+    format!("{}{message}", at.unwrap_or_default())
+}
+
 /// Parses a chain file's text; `path` is used in messages and as the settings' origin.
 pub fn parse_chain_file(text: &str, path: &Path, env: &Env) -> Result<ChainSpec, ConfigError> {
     let file: ChainFile = toml::from_str(text).map_err(|e| {
         ConfigError(format!(
             "invalid chain file {}: {}",
             path.display(),
-            e.to_string().trim_end()
+            toml_error(&e, text)
         ))
     })?;
     if file.entry.is_empty() {
