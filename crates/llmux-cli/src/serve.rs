@@ -18,6 +18,8 @@ use crate::spec::{self, ConfigError};
 
 /// The environment variable holding the gateway keys, comma-separated.
 pub const KEYS_VAR: &str = "LLMUX_GATEWAY_KEYS";
+/// The environment variable holding the key `/metrics` asks for (unset: `/metrics` is open).
+pub const METRICS_KEY_VAR: &str = "LLMUX_METRICS_KEY";
 
 /// Runs `llmux serve` until ctrl-c or SIGTERM and returns the exit code.
 pub async fn run(args: &ServeArgs, env: &Env) -> u8 {
@@ -110,6 +112,10 @@ fn prepare(args: &ServeArgs, env: &Env) -> Result<(Gateway, SocketAddr), ConfigE
         .max_requests(args.max_requests)
         .keepalive(Some(args.keepalive))
         .max_body(args.max_body_bytes)
+        .metrics_key(
+            env.get(METRICS_KEY_VAR)
+                .map(|k| k.trim().as_bytes().to_vec()),
+        )
         .hosted_tools(match args.hosted_tools {
             HostedToolsArg::Remove => HostedTools::Remove,
             HostedToolsArg::Refuse => HostedTools::Refuse,

@@ -19,6 +19,9 @@ use crate::error::ApiError;
 use crate::handle::{Shared, body_bytes, cost_header};
 use crate::openai::CHAT_COMPLETIONS;
 
+/// The most inputs one request may carry (OpenAI's limit).
+pub const MAX_INPUTS: usize = 2048;
+
 /// A parsed embeddings request.
 #[derive(Debug, PartialEq)]
 pub struct EmbedCall {
@@ -46,6 +49,12 @@ pub fn parse(body: &[u8]) -> Result<EmbedCall, String> {
     };
     let inputs: Vec<String> = match fields.get("input") {
         Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) if items.len() > MAX_INPUTS => {
+            return Err(format!(
+                "`input` has {} items; at most {MAX_INPUTS} (OpenAI's own limit) are taken",
+                items.len()
+            ));
+        }
         Some(Value::Array(items)) => items
             .iter()
             .enumerate()
@@ -107,6 +116,10 @@ pub async fn handle(State(gateway): State<Shared>, body: Body) -> Response {
     let bytes = match body_bytes(&gateway, dialect, body).await {
         Ok(b) => b,
         Err(response) => return response,
+    };
+    // Counted with the whole chat answers being prepared, under the same limit.
+    let Ok(_permit) = std::sync::Arc::clone(&gateway.requests).try_acquire_owned() else {
+        return ApiError::busy(dialect, gateway.max_requests, "whole requests").into_response();
     };
     let call = match parse(&bytes) {
         Ok(call) => call,

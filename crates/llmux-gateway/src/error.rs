@@ -30,6 +30,11 @@ pub enum Problem {
     GatewayKey,
     /// No route for the method and path (404).
     NoRoute,
+    /// A request a keyless gateway refuses: from a browser page (`Origin`), or for another host name
+    /// (DNS rebinding) (403).
+    Forbidden,
+    /// A body that is not `application/json` where a keyless gateway requires it (415).
+    MediaType,
 }
 
 impl Problem {
@@ -38,6 +43,8 @@ impl Problem {
         match self {
             Problem::GatewayKey => StatusCode::UNAUTHORIZED,
             Problem::NoRoute => StatusCode::NOT_FOUND,
+            Problem::Forbidden => StatusCode::FORBIDDEN,
+            Problem::MediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Problem::Kind(kind) => match kind {
                 ErrorKind::Validation | ErrorKind::BadRequest | ErrorKind::ContextLength => {
                     StatusCode::BAD_REQUEST
@@ -126,6 +133,21 @@ impl ApiError {
             dialect,
             Problem::NoRoute,
             format!("no route for {method} {path}"),
+        )
+    }
+
+    /// A keyless gateway refuses what a browser page could make it do (403).
+    pub fn forbidden(dialect: &'static dyn Dialect, message: impl Into<String>) -> ApiError {
+        ApiError::new(dialect, Problem::Forbidden, message)
+    }
+
+    /// A keyless gateway takes only JSON bodies (415).
+    pub fn media_type(dialect: &'static dyn Dialect) -> ApiError {
+        ApiError::new(
+            dialect,
+            Problem::MediaType,
+            "send the body as `content-type: application/json` (a gateway without keys takes nothing else, so \
+             no web page can post to it)",
         )
     }
 

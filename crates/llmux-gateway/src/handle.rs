@@ -90,10 +90,18 @@ async fn record(State(gateway): State<Shared>, request: Request, next: Next) -> 
     response
 }
 
-/// The gateway key, then the key's requests per minute.
+/// The gateway key, then the key's requests per minute. Without keys, what a web page could make a
+/// browser send is refused instead: a request with an `Origin` (cross-site or not: no page of this
+/// gateway's own calls it), one for another host name than the gateway's (DNS rebinding), and a body that
+/// is not JSON (a form or `text/plain` post needs no preflight).
 async fn authorize(State(gateway): State<Shared>, request: Request, next: Next) -> Response {
     let headers = request.headers();
     let dialect = dialect_of(request.uri().path(), headers);
+    if gateway.keys.is_empty()
+        && let Err(refusal) = keyless_check(&gateway, &request, dialect)
+    {
+        return refusal;
+    }
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
@@ -105,6 +113,58 @@ async fn authorize(State(gateway): State<Shared>, request: Request, next: Next) 
         return ApiError::over_rpm(dialect, wait).into_response();
     }
     next.run(request).await
+}
+
+fn keyless_check(
+    gateway: &Gateway,
+    request: &Request,
+    dialect: &'static dyn Dialect,
+) -> Result<(), Response> {
+    let headers = request.headers();
+    if headers.contains_key(header::ORIGIN) {
+        return Err(ApiError::forbidden(
+            dialect,
+            "a request from a web page (it carries `Origin`): a gateway without keys answers programs only",
+        )
+        .into_response());
+    }
+    if let Some(listen) = gateway.listen {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default();
+        let port = listen.port();
+        let allowed = [
+            listen.to_string(),
+            format!("localhost:{port}"),
+            format!("127.0.0.1:{port}"),
+            format!("[::1]:{port}"),
+        ];
+        if !allowed.iter().any(|a| a.eq_ignore_ascii_case(host)) {
+            return Err(ApiError::forbidden(
+                dialect,
+                format!(
+                    "the request names another host than this gateway ({listen}): a gateway without keys \
+                     answers only for its own address"
+                ),
+            )
+            .into_response());
+        }
+    }
+    if request.method() == axum::http::Method::POST {
+        let json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| {
+                let m = m.trim().to_ascii_lowercase();
+                m == "application/json" || m.ends_with("+json")
+            });
+        if !json {
+            return Err(ApiError::media_type(dialect).into_response());
+        }
+    }
+    Ok(())
 }
 
 async fn not_found(request: Request) -> Response {
@@ -310,7 +370,20 @@ async fn health(State(gateway): State<Shared>) -> Response {
         .into_response()
 }
 
-async fn metrics_text(State(gateway): State<Shared>) -> Response {
+async fn metrics_text(State(gateway): State<Shared>, headers: HeaderMap) -> Response {
+    if let Some(key) = &gateway.metrics_key {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+            .unwrap_or_default();
+        if crate::key_index(std::slice::from_ref(key), presented).is_none() {
+            return (
+                axum::http::StatusCode::UNAUTHORIZED,
+                "send the metrics key as `Authorization: Bearer KEY`\n",
+            )
+                .into_response();
+        }
+    }
     let open_requests = gateway.max_requests - gateway.requests.available_permits();
     let text = gateway.metrics.render(open_requests, &gateway.health());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()

@@ -37,6 +37,11 @@ impl Keys {
         self.keys.len()
     }
 
+    /// Whether no key is asked for.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
     /// The slot of the key among `presented` (`Some(0)` when no key is asked for), `None` for none known.
     pub(crate) fn slot<'a>(&self, presented: impl IntoIterator<Item = &'a [u8]>) -> Option<usize> {
         if self.keys.is_empty() {

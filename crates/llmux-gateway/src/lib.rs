@@ -40,6 +40,7 @@ pub mod wire;
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -88,6 +89,10 @@ pub struct Gateway {
     keepalive: Option<Duration>,
     max_body: usize,
     hosted_tools: HostedTools,
+    /// The key `/metrics` asks for (`None`: none).
+    metrics_key: Option<Vec<u8>>,
+    /// The address a keyless gateway answers for (its `Host` check); `None` until known.
+    listen: Option<SocketAddr>,
     next_id: AtomicU64,
 }
 
@@ -119,6 +124,8 @@ pub struct GatewayBuilder {
     keepalive: Option<Duration>,
     max_body: usize,
     hosted_tools: HostedTools,
+    metrics_key: Option<Vec<u8>>,
+    listen: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for GatewayBuilder {
@@ -145,6 +152,8 @@ impl Default for GatewayBuilder {
             keepalive: None,
             max_body: DEFAULT_MAX_BODY,
             hosted_tools: HostedTools::Remove,
+            metrics_key: None,
+            listen: None,
         }
     }
 }
@@ -204,6 +213,20 @@ impl GatewayBuilder {
         self
     }
 
+    /// A key `/metrics` asks for (`Authorization: Bearer KEY`); `None` (the default): open, like `/health`.
+    pub fn metrics_key(mut self, key: Option<Vec<u8>>) -> Self {
+        self.metrics_key = key.filter(|k| !k.is_empty());
+        self
+    }
+
+    /// The address the gateway listens on. Without gateway keys, only requests whose `Host` names it
+    /// (or `localhost` on its port) are answered, so a web page cannot reach it through DNS rebinding;
+    /// [`Gateway::serve`] sets it from its listener.
+    pub fn listen_addr(mut self, addr: SocketAddr) -> Self {
+        self.listen = Some(addr);
+        self
+    }
+
     /// What a hosted tool in a request gets (default: removed and named).
     pub fn hosted_tools(mut self, policy: HostedTools) -> Self {
         self.hosted_tools = policy;
@@ -252,6 +275,8 @@ impl GatewayBuilder {
             keepalive: self.keepalive,
             max_body: self.max_body,
             hosted_tools: self.hosted_tools,
+            metrics_key: self.metrics_key,
+            listen: self.listen,
             next_id: AtomicU64::new(1),
         }
     }
@@ -294,10 +319,13 @@ impl Gateway {
     /// # Errors
     /// When the listener fails.
     pub async fn serve(
-        self,
+        mut self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        if self.listen.is_none() {
+            self.listen = listener.local_addr().ok();
+        }
         // Each SSE event is its own small write: without TCP_NODELAY, Nagle holds the next one back until
         // the client's delayed ACK (about 40 ms a token).
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {

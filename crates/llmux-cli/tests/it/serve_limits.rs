@@ -464,3 +464,81 @@ fn silent_streams_get_keepalives_that_both_sdks_read_through() {
         "{out}"
     );
 }
+
+#[test]
+fn a_keyless_gateway_refuses_browser_pages_rebinding_and_forms() {
+    use llmux_e2e::http::{post_json, request};
+    let katan = Katan::start();
+    let chain = entry("openai", Katan::MODEL, &format!("{}/v1", katan.base_url()));
+    let gateway = Gateway::start(&chain, &[], &[("LLMUX_METRICS_KEY", "metrics-key")]);
+    let base = gateway.base_url();
+    let port = base.rsplit(':').next().unwrap_or_default();
+    let body = r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#;
+    let bound = std::time::Duration::from_secs(30);
+    let ok = post_json(base, "/v1/chat/completions", &[], body, bound).expect("POST");
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    // A page's fetch (CSRF): it carries Origin.
+    let page = post_json(
+        base,
+        "/v1/chat/completions",
+        &[("Origin", "http://evil.example")],
+        body,
+        bound,
+    )
+    .expect("POST");
+    assert_eq!(page.status, 403, "{}", page.text());
+    // DNS rebinding: the page's own host name, resolved to the gateway.
+    let raw = Command::new(llmux_e2e::peer_python())
+        .arg("-c")
+        .arg(format!(
+            "import http.client, json\n\
+             c = http.client.HTTPConnection('127.0.0.1', {port}, timeout=30)\n\
+             c.putrequest('POST', '/v1/messages', skip_host=True)\n\
+             c.putheader('Host', 'evil.example:{port}')\n\
+             c.putheader('Content-Type', 'application/json')\n\
+             b = {body:?}.encode()\n\
+             c.putheader('Content-Length', str(len(b)))\n\
+             c.endheaders(b)\n\
+             r = c.getresponse()\n\
+             print(json.dumps([r.status, json.loads(r.read())['error']['type']]))\n"
+        ))
+        .output()
+        .expect("python");
+    assert_eq!(
+        String::from_utf8_lossy(&raw.stdout).trim(),
+        "[403, \"permission_error\"]",
+        "{}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    // A form or text/plain post needs no preflight: only JSON is taken.
+    let plain = Command::new(llmux_e2e::peer_python())
+        .arg("-c")
+        .arg(format!(
+            "import http.client\n\
+             c = http.client.HTTPConnection('127.0.0.1', {port}, timeout=30)\n\
+             c.request('POST', '/v1/chat/completions', body={body:?}, headers={{'Content-Type': 'text/plain'}})\n\
+             print(c.getresponse().status)\n"
+        ))
+        .output()
+        .expect("python");
+    assert_eq!(String::from_utf8_lossy(&plain.stdout).trim(), "415");
+    // /metrics asks for its key when one is set.
+    let metrics = llmux_e2e::http::get(base, "/metrics", bound).expect("GET");
+    assert_eq!(metrics.status, 401);
+    let metrics = request(
+        "GET",
+        base,
+        "/metrics",
+        &[("Authorization", "Bearer metrics-key")],
+        None,
+        bound,
+    )
+    .expect("GET");
+    assert_eq!(metrics.status, 200);
+    assert!(metrics.text().contains("llmux_requests_total"));
+    // Embeddings: at most 2,048 inputs, said before anything else is done.
+    let many = serde_json::json!({"model": "e", "input": vec![""; 3000]}).to_string();
+    let refused = post_json(base, "/v1/embeddings", &[], &many, bound).expect("POST");
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    assert!(refused.text().contains("2048"), "{}", refused.text());
+}
