@@ -100,7 +100,7 @@ async fn authorize(State(gateway): State<Shared>, request: Request, next: Next) 
     if gateway.keys.is_empty()
         && let Err(refusal) = keyless_check(&gateway, &request, dialect)
     {
-        return refusal;
+        return refusal.into_response();
     }
     let bearer = headers
         .get(header::AUTHORIZATION)
@@ -119,14 +119,13 @@ fn keyless_check(
     gateway: &Gateway,
     request: &Request,
     dialect: &'static dyn Dialect,
-) -> Result<(), Response> {
+) -> Result<(), ApiError> {
     let headers = request.headers();
     if headers.contains_key(header::ORIGIN) {
         return Err(ApiError::forbidden(
             dialect,
             "a request from a web page (it carries `Origin`): a gateway without keys answers programs only",
-        )
-        .into_response());
+        ));
     }
     if let Some(listen) = gateway.listen {
         let host = headers
@@ -147,8 +146,7 @@ fn keyless_check(
                     "the request names another host than this gateway ({listen}): a gateway without keys \
                      answers only for its own address"
                 ),
-            )
-            .into_response());
+            ));
         }
     }
     if request.method() == axum::http::Method::POST {
@@ -161,7 +159,7 @@ fn keyless_check(
                 m == "application/json" || m.ends_with("+json")
             });
         if !json {
-            return Err(ApiError::media_type(dialect).into_response());
+            return Err(ApiError::media_type(dialect));
         }
     }
     Ok(())
