@@ -333,7 +333,23 @@ pub fn violations(request: &ChatRequest) -> Vec<Violation> {
             ContentPart::CacheBreakpoint => true,
             _ => false,
         };
+        // Whether a part a cache breakpoint can mark came earlier in this message (kept as the loop goes:
+        // looking back from every breakpoint made a message of breakpoints quadratic).
+        let mut markable_before = false;
         for (j, part) in message.content.iter().enumerate() {
+            let markable = !matches!(
+                part,
+                ContentPart::CacheBreakpoint
+                    | ContentPart::Reasoning {
+                        signature: None,
+                        ..
+                    }
+            ) && !matches!(
+                part,
+                ContentPart::Reasoning { signature: Some(sig), .. } if !own_signature(sig)
+            );
+            let breakpoint_alone = matches!(part, ContentPart::CacheBreakpoint) && !markable_before;
+            markable_before |= markable;
             let at = format!("messages[{i}].content[{j}]");
             if !allowed(part) {
                 out.push(Violation::new(
@@ -349,21 +365,7 @@ pub fn violations(request: &ChatRequest) -> Vec<Violation> {
                 continue;
             }
             media_violations(part, at, &mut media, &mut out);
-            if matches!(part, ContentPart::CacheBreakpoint)
-                && !message.content[..j].iter().any(|p| {
-                    !matches!(
-                        p,
-                        ContentPart::CacheBreakpoint
-                            | ContentPart::Reasoning {
-                                signature: None,
-                                ..
-                            }
-                    ) && !matches!(
-                        p,
-                        ContentPart::Reasoning { signature: Some(sig), .. } if !own_signature(sig)
-                    )
-                })
-            {
+            if breakpoint_alone {
                 out.push(Violation::new(
                     at_owned(i, j),
                     "a cache breakpoint after a part it can mark",

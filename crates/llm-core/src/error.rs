@@ -557,12 +557,24 @@ impl fmt::Display for Error {
         if !i.message.is_empty() {
             write!(f, ": {}", i.message)?;
         }
-        for v in &i.violations {
+        for v in i.violations.iter().take(SHOWN_VIOLATIONS) {
             write!(f, "; {v}")?;
+        }
+        if let Some(more) = i
+            .violations
+            .len()
+            .checked_sub(SHOWN_VIOLATIONS)
+            .filter(|n| *n > 0)
+        {
+            write!(f, "; … and {more} more")?;
         }
         Ok(())
     }
 }
+
+/// How many violations an error's text lists ([`Error::violations`] holds them all): a request of 300k
+/// invalid parts must not become a 25 MB message.
+pub(crate) const SHOWN_VIOLATIONS: usize = 20;
 
 impl StdError for Error {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
@@ -583,6 +595,22 @@ mod tests {
         assert_send_sync::<Error>();
         assert_eq!(size_of::<Error>(), size_of::<usize>());
         assert_eq!(size_of::<Result<(), Error>>(), size_of::<usize>());
+    }
+
+    #[test]
+    fn the_text_lists_the_first_violations_and_counts_the_rest() {
+        let many: Vec<Violation> = (0..1000)
+            .map(|i| Violation::new(format!("messages[{i}]"), "text", "an image"))
+            .collect();
+        let e = Error::validation("p", many);
+        let text = e.to_string();
+        assert!(
+            text.contains("messages[19]") && !text.contains("messages[20]"),
+            "{text}"
+        );
+        assert!(text.ends_with("; … and 980 more"), "{text}");
+        assert_eq!(e.violations().len(), 1000);
+        assert!(text.len() < 2000, "{}", text.len());
     }
 
     #[test]

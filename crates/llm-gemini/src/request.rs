@@ -27,6 +27,8 @@
 //! - [`ChatRequest::extra`] is merged at the top level (`safetySettings`, `cachedContent`, …); a key this
 //!   crate writes is a `validation` error.
 
+use std::collections::HashMap;
+
 use llm_core::{
     ChatRequest, ContentPart, Effort, Error, Message, Param, ParamTable, Range, Reasoning,
     ResponseFormat, Role, Source, ToolChoice, ToolOutput, Violation,
@@ -75,13 +77,15 @@ pub fn violations(request: &ChatRequest) -> Vec<Violation> {
             "none",
         ));
     }
+    let mut earlier = EarlierCalls::default();
     for (i, message) in request.messages.iter().enumerate() {
         for (j, part) in message.content.iter().enumerate() {
             let at = format!("messages[{i}].content[{j}]");
-            if let Some(v) = part_violation(request, i, message, part, at) {
+            if let Some(v) = part_violation(&earlier, message, part, at) {
                 out.push(v);
             }
         }
+        earlier.add(message);
     }
     for (i, tool) in request.tools.iter().enumerate() {
         if tool.strict == Some(true) {
@@ -130,8 +134,7 @@ pub fn violations(request: &ChatRequest) -> Vec<Violation> {
 }
 
 fn part_violation(
-    request: &ChatRequest,
-    i: usize,
+    earlier: &EarlierCalls<'_>,
     message: &Message,
     part: &ContentPart,
     at: String,
@@ -151,7 +154,7 @@ fn part_violation(
         ContentPart::ToolResult { call_id, name, .. }
             if matches!(role, Role::Tool | Role::User) =>
         {
-            (name.is_empty() && call_name(&request.messages[..i], call_id).is_none()).then(|| {
+            (name.is_empty() && earlier.name(call_id).is_none()).then(|| {
                 Violation::new(
                     at,
                     "a tool result with a name, or the id of a tool call earlier in the conversation",
@@ -190,14 +193,26 @@ fn part_violation(
     }
 }
 
-/// The function name of the call with id `call_id` in `history`, the latest first.
-fn call_name<'a>(history: &'a [Message], call_id: &str) -> Option<&'a str> {
-    history.iter().rev().find_map(|m| {
-        m.content.iter().rev().find_map(|p| match p {
-            ContentPart::ToolCall(call) if call.id == call_id => Some(call.name.as_str()),
-            _ => None,
-        })
-    })
+/// The function names of the calls made so far in a conversation, by call id (the latest wins), kept as
+/// the messages are walked: looking each result's call up in the whole history made a history of many
+/// calls quadratic.
+#[derive(Default)]
+struct EarlierCalls<'a>(HashMap<&'a str, &'a str>);
+
+impl<'a> EarlierCalls<'a> {
+    /// Adds the calls `message` makes.
+    fn add(&mut self, message: &'a Message) {
+        for part in &message.content {
+            if let ContentPart::ToolCall(call) = part {
+                self.0.insert(call.id.as_str(), call.name.as_str());
+            }
+        }
+    }
+
+    /// The function name of the call `call_id`.
+    fn name(&self, call_id: &str) -> Option<&'a str> {
+        self.0.get(call_id).copied()
+    }
 }
 
 /// The `generateContent` body for `request`. Call [`violations`] first: this assumes they are empty.
@@ -220,7 +235,8 @@ pub fn body(provider: &str, request: &ChatRequest) -> Result<Vec<u8>, Error> {
 fn body_value(request: &ChatRequest) -> Result<Value, Violation> {
     let mut system = Vec::new();
     let mut contents: Vec<(&'static str, Vec<Value>)> = Vec::new();
-    for (i, message) in request.messages.iter().enumerate() {
+    let mut earlier = EarlierCalls::default();
+    for message in &request.messages {
         if message.role == Role::System {
             for part in &message.content {
                 if let ContentPart::Text { text } = part {
@@ -234,7 +250,8 @@ fn body_value(request: &ChatRequest) -> Result<Value, Violation> {
         } else {
             "user"
         };
-        let parts = parts(&request.messages[..i], message)?;
+        let parts = parts(&earlier, message)?;
+        earlier.add(message);
         if parts.is_empty() {
             continue;
         }
@@ -343,11 +360,11 @@ fn generation_config(request: &ChatRequest) -> Map<String, Value> {
 /// The signatures of an assistant message's reasoning parts, by where they go back.
 #[derive(Default)]
 struct Signatures<'a> {
-    calls: Vec<(&'a str, &'a str)>,
+    calls: HashMap<&'a str, &'a str>,
     text: Option<&'a str>,
 }
 
-fn parts(history: &[Message], message: &Message) -> Result<Vec<Value>, Violation> {
+fn parts(earlier: &EarlierCalls<'_>, message: &Message) -> Result<Vec<Value>, Violation> {
     let mut signatures = Signatures::default();
     if message.role == Role::Assistant {
         for part in &message.content {
@@ -357,7 +374,9 @@ fn parts(history: &[Message], message: &Message) -> Result<Vec<Value>, Violation
             } = part
             {
                 match Anchor::parse(signature) {
-                    Some(Anchor::Call { id, signature }) => signatures.calls.push((id, signature)),
+                    Some(Anchor::Call { id, signature }) => {
+                        signatures.calls.insert(id, signature);
+                    }
                     Some(Anchor::Text(signature)) => signatures.text = Some(signature),
                     Some(Anchor::Thought(_)) | None => {}
                 }
@@ -386,8 +405,7 @@ fn parts(history: &[Message], message: &Message) -> Result<Vec<Value>, Violation
                 fc.insert("args".into(), call.arguments.clone());
                 let mut wire = Map::new();
                 wire.insert("functionCall".into(), Value::Object(fc));
-                if let Some((_, signature)) = signatures.calls.iter().find(|(id, _)| *id == call.id)
-                {
+                if let Some(signature) = signatures.calls.get(call.id.as_str()) {
                     wire.insert("thoughtSignature".into(), Value::from(*signature));
                 }
                 out.push(Value::Object(wire));
@@ -399,7 +417,7 @@ fn parts(history: &[Message], message: &Message) -> Result<Vec<Value>, Violation
                 is_error,
             } => {
                 let name = if name.is_empty() {
-                    call_name(history, call_id).ok_or_else(|| {
+                    earlier.name(call_id).ok_or_else(|| {
                         Violation::new(
                             "messages",
                             "a tool result with a name, or the id of an earlier tool call",

@@ -186,11 +186,6 @@ impl ApiError {
                     .unwrap_or_default(),
                 kind.as_str()
             ),
-            ErrorKind::Validation if !error.violations().is_empty() => {
-                let list: Vec<String> =
-                    error.violations().iter().map(ToString::to_string).collect();
-                format!("{error}: {}", list.join("; "))
-            }
             _ => error.to_string(),
         };
         let mut e = ApiError::new(dialect, Problem::Kind(kind), message);
