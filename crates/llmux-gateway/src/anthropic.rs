@@ -126,8 +126,12 @@ impl Dialect for Messages {
 /// needed). N is an estimate ([`ChatRequest::estimated_input_tokens`]: text at four bytes a token, a fixed
 /// count per image or document, framing per message), not a provider's tokenizer: the gateway may serve a
 /// request from any provider, and each counts differently.
-pub async fn count_tokens(State(gateway): State<Shared>, body: Body) -> Response {
-    let bytes = match body_bytes(&gateway, &MESSAGES, body).await {
+pub async fn count_tokens(
+    State(gateway): State<Shared>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (bytes, _permit) = match body_bytes(&gateway, &MESSAGES, &headers, body).await {
         Ok(b) => b,
         Err(response) => return response,
     };
@@ -168,8 +172,7 @@ pub fn parse(body: &[u8]) -> Result<Parsed, Invalid> {
 /// Reads a Messages request body sent with the `anthropic-beta` flags `betas` (comma-separated): the flags
 /// and the beta-only fields go in the request's [`Relay`], for an Anthropic upstream.
 pub fn read(body: &[u8], betas: &str) -> Result<Parsed, Invalid> {
-    let map = wire::object(body)?;
-    wire::no_field_outside(&map, &[&llmux::claude::WRITTEN_FIELDS, ALSO_READ], "")?;
+    let map = wire::known_object(body, &[&llmux::claude::WRITTEN_FIELDS, ALSO_READ])?;
     let model = str_field(&map, "model", "")?.to_owned();
     let mut request = ChatRequest::for_chain();
     if let Some(system) = present(&map, "system") {

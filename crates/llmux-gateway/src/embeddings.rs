@@ -8,7 +8,7 @@
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -33,16 +33,30 @@ pub struct EmbedCall {
 
 /// Reads an embeddings request body; `Err` is the 400's message.
 pub fn parse(body: &[u8]) -> Result<EmbedCall, String> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
-    let Value::Object(fields) = value else {
-        return Err("the body must be a JSON object".to_owned());
-    };
-    for key in fields.keys() {
-        if !["model", "input", "encoding_format", "dimensions", "user"].contains(&key.as_str()) {
-            return Err(format!("unknown field `{key}`"));
-        }
+    // Fields are checked, and inputs counted, before any value is built: a 32 MiB body of empty inputs
+    // is refused after a scan.
+    let raw: std::collections::BTreeMap<String, Box<serde_json::value::RawValue>> =
+        serde_json::from_slice(body)
+            .map_err(|e| format!("the body is not JSON of an object: {e}"))?;
+    if let Some(key) = raw.keys().find(|k| {
+        !["model", "input", "encoding_format", "dimensions", "user"].contains(&k.as_str())
+    }) {
+        return Err(format!("unknown field `{key}`"));
     }
+    if let Some(input) = raw.get("input")
+        && let Ok(items) = serde_json::from_str::<Vec<serde::de::IgnoredAny>>(input.get())
+        && items.len() > MAX_INPUTS
+    {
+        return Err(format!(
+            "`input` has {} items; at most {MAX_INPUTS} (OpenAI's own limit) are taken",
+            items.len()
+        ));
+    }
+    let fields: serde_json::Map<String, Value> = raw
+        .into_iter()
+        .map(|(k, v)| serde_json::from_str(v.get()).map(|v| (k, v)))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("the body is not JSON: {e}"))?;
     let model = match fields.get("model") {
         Some(Value::String(m)) if !m.is_empty() => m.clone(),
         _ => return Err("`model` must be a non-empty string".to_owned()),
@@ -111,9 +125,9 @@ pub fn response(answer: &EmbedResponse, model: &str, base64: bool) -> Value {
 }
 
 /// The handler.
-pub async fn handle(State(gateway): State<Shared>, body: Body) -> Response {
+pub async fn handle(State(gateway): State<Shared>, headers: HeaderMap, body: Body) -> Response {
     let dialect = &CHAT_COMPLETIONS;
-    let bytes = match body_bytes(&gateway, dialect, body).await {
+    let (bytes, body_permit) = match body_bytes(&gateway, dialect, &headers, body).await {
         Ok(b) => b,
         Err(response) => return response,
     };
@@ -125,6 +139,7 @@ pub async fn handle(State(gateway): State<Shared>, body: Body) -> Response {
         Ok(call) => call,
         Err(message) => return ApiError::invalid(dialect, message).into_response(),
     };
+    drop((bytes, body_permit));
     let chain = match &gateway.embeddings {
         Ok(chain) => chain,
         Err(why) => {

@@ -11,6 +11,7 @@
 //! provider gave a wait. `timeout` is 504; `server`, `network`, `invalid_response` and anything else 502.
 //! The gateway's own key check answers 401.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -186,6 +187,13 @@ impl ApiError {
                     .unwrap_or_default(),
                 kind.as_str()
             ),
+            // An upstream's own words (an org id, a fragment of a key, an internal URL) stay in the gateway's
+            // log: the client gets who failed, how, and the id that finds the whole message there.
+            _ if error.detail().is_some() => {
+                let id = correlation_id();
+                tracing::warn!(correlation = %id, error = %error, "an upstream refused or failed a request");
+                upstream_summary(error, &id)
+            }
             _ => error.to_string(),
         };
         let mut e = ApiError::new(dialect, Problem::Kind(kind), message);
@@ -207,6 +215,54 @@ impl ApiError {
     pub fn stream_event(&self) -> String {
         self.dialect.error_event(self)
     }
+}
+
+/// A fresh id naming one upstream failure in the gateway's log: the process id and a counter.
+fn correlation_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!(
+        "llmux-{:x}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// What a client is told of an upstream's failure: the provider, the kind and status, the provider's
+/// error type and code (names from a fixed vocabulary, never its message), and the correlation id.
+fn upstream_summary(error: &Error, id: &str) -> String {
+    let mut text = String::new();
+    if let Some(p) = error.provider() {
+        text.push_str(p);
+        text.push_str(": ");
+    }
+    text.push_str(error.kind().as_str());
+    if let Some(status) = error.status() {
+        text.push_str(&format!(" (http {status})"));
+    }
+    let names: Vec<&str> = error
+        .detail()
+        .into_iter()
+        .flat_map(|d| [d.error_type.as_deref(), d.code.as_deref()])
+        .flatten()
+        .filter(|n| is_name(n))
+        .collect();
+    if !names.is_empty() {
+        text.push_str(&format!(" [{}]", names.join(", ")));
+    }
+    text.push_str(&format!(
+        "; the provider's message is in the gateway's log under {id}"
+    ));
+    text
+}
+
+/// A provider's error type or code that is a plain name (`rate_limit_exceeded`, `429`), not free text
+/// that could carry anything.
+fn is_name(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 64
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 impl IntoResponse for ApiError {
@@ -274,6 +330,53 @@ mod tests {
         let missing = ApiError::no_route(&MESSAGES, "GET", "/v2");
         assert_eq!(missing.status, StatusCode::NOT_FOUND);
         assert_eq!(missing.body()["error"]["type"], "not_found_error");
+    }
+
+    #[test]
+    fn an_upstream_message_is_not_relayed_only_its_names_and_a_correlation_id() {
+        let detail = llmux::ProviderDetail::message(
+            "org-SECRET123 has no access; see https://internal.example/x (key sk-ab…yz)",
+        )
+        .with_code("model_not_found")
+        .with_type("invalid_request_error");
+        let error = Error::new(ErrorKind::NotFound, "org-SECRET123 has no access")
+            .with_provider("openai")
+            .with_status(404)
+            .with_detail(detail);
+        let e = ApiError::from_error(&CHAT_COMPLETIONS, &error);
+        for secret in ["SECRET123", "internal.example", "sk-ab"] {
+            assert!(!e.message.contains(secret), "{}", e.message);
+        }
+        assert!(
+            e.message.starts_with(
+                "openai: not_found (http 404) [invalid_request_error, model_not_found]; "
+            ),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.message.contains("gateway's log under llmux-"),
+            "{}",
+            e.message
+        );
+        // A free-text `code` is not a name: it is left out too.
+        let sneaky = Error::new(ErrorKind::Server, "boom")
+            .with_detail(llmux::ProviderDetail::message("x").with_code("see org-SECRET123"));
+        assert!(
+            !ApiError::from_error(&CHAT_COMPLETIONS, &sneaky)
+                .message
+                .contains("SECRET")
+        );
+        // The gateway's own errors keep their words.
+        let own = Error::new(
+            ErrorKind::Timeout,
+            "no response within the first-byte limit of 5s",
+        );
+        assert!(
+            ApiError::from_error(&CHAT_COMPLETIONS, &own)
+                .message
+                .contains("first-byte limit")
+        );
     }
 
     #[test]

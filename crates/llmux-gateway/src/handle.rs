@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 use llmux::chain::{BreakerState, Chain};
 use llmux::{Attempt, ChatRequest, ChatResponse, Cost, Provider as _};
 use serde_json::json;
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::anthropic::{self, MESSAGES};
 use crate::dialect::{Dialect, Parsed, Reply};
@@ -170,15 +171,35 @@ async fn not_found(request: Request) -> Response {
     ApiError::no_route(dialect, request.method().as_str(), request.uri().path()).into_response()
 }
 
-/// The body, or the 413 that answers it.
+/// The body, read within the gateway's budget of bodies being read and parsed at once, or the answer
+/// that refuses it: 413 over the body limit, 503 (529) when the budget is spent. The permit comes back with
+/// the bytes: hold it until they are parsed.
 pub(crate) async fn body_bytes(
     gateway: &Gateway,
     dialect: &'static dyn Dialect,
+    headers: &HeaderMap,
     body: Body,
-) -> Result<axum::body::Bytes, Response> {
-    axum::body::to_bytes(body, gateway.max_body)
-        .await
-        .map_err(|_| ApiError::too_large(dialect, gateway.max_body).into_response())
+) -> Result<(axum::body::Bytes, OwnedSemaphorePermit), Response> {
+    // What the body may take: its declared length, else the most any body may be.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(gateway.max_body)
+        .min(gateway.max_body);
+    let kib = u32::try_from(declared.div_ceil(1024).max(1)).unwrap_or(u32::MAX);
+    let Ok(permit) = Arc::clone(&gateway.body_budget).try_acquire_many_owned(kib) else {
+        return Err(ApiError::busy(
+            dialect,
+            gateway.body_budget_kib as usize / 1024,
+            "MiB of request bodies",
+        )
+        .into_response());
+    };
+    match axum::body::to_bytes(body, gateway.max_body).await {
+        Ok(bytes) => Ok((bytes, permit)),
+        Err(_) => Err(ApiError::too_large(dialect, gateway.max_body).into_response()),
+    }
 }
 
 /// A chat request in any dialect: read, served whole or streamed, its headers added.
@@ -189,7 +210,7 @@ async fn answer(
     body: Body,
 ) -> Response {
     let arrived = Instant::now();
-    let bytes = match body_bytes(&gateway, dialect, body).await {
+    let (bytes, permit) = match body_bytes(&gateway, dialect, &headers, body).await {
         Ok(b) => b,
         Err(response) => return response,
     };
@@ -197,6 +218,8 @@ async fn answer(
         Ok(p) => p,
         Err(message) => return ApiError::invalid(dialect, message).into_response(),
     };
+    // The request is in the vocabulary now: the body and its share of the budget go.
+    drop((bytes, permit));
     if gateway.hosted_tools == HostedTools::Refuse
         && let Some(relay) = parsed.request.relay.as_ref()
         && let Some(tool) = relay.tools.first()

@@ -88,6 +88,10 @@ pub struct Gateway {
     /// How long a stream may stay silent before a keep-alive goes out (`None`: never).
     keepalive: Option<Duration>,
     max_body: usize,
+    /// Request bodies being read and parsed at once, in KiB: each takes its declared length (or the body
+    /// limit) before its first byte is read.
+    body_budget: Arc<Semaphore>,
+    body_budget_kib: u32,
     hosted_tools: HostedTools,
     /// The key `/metrics` asks for (`None`: none).
     metrics_key: Option<Vec<u8>>,
@@ -123,6 +127,7 @@ pub struct GatewayBuilder {
     max_requests: usize,
     keepalive: Option<Duration>,
     max_body: usize,
+    body_budget: Option<usize>,
     hosted_tools: HostedTools,
     metrics_key: Option<Vec<u8>>,
     listen: Option<SocketAddr>,
@@ -151,6 +156,7 @@ impl Default for GatewayBuilder {
             max_requests: 256,
             keepalive: None,
             max_body: DEFAULT_MAX_BODY,
+            body_budget: None,
             hosted_tools: HostedTools::Remove,
             metrics_key: None,
             listen: None,
@@ -213,6 +219,14 @@ impl GatewayBuilder {
         self
     }
 
+    /// How many bytes of request bodies may be read and parsed at once, all requests together (default:
+    /// twice the body limit, at least 64 MiB); a body that would go over is answered 503 (529) at once,
+    /// before it is read.
+    pub fn body_budget(mut self, bytes: usize) -> Self {
+        self.body_budget = Some(bytes);
+        self
+    }
+
     /// A key `/metrics` asks for (`Authorization: Bearer KEY`); `None` (the default): open, like `/health`.
     pub fn metrics_key(mut self, key: Option<Vec<u8>>) -> Self {
         self.metrics_key = key.filter(|k| !k.is_empty());
@@ -260,6 +274,12 @@ impl GatewayBuilder {
         let chain = self
             .chain
             .expect("GatewayBuilder::chain is required before build");
+        // At least one body of the largest size fits.
+        let budget = self
+            .body_budget
+            .unwrap_or_else(|| self.max_body.saturating_mul(2).max(64 << 20))
+            .max(self.max_body);
+        let budget_kib = u32::try_from(budget.div_ceil(1024)).unwrap_or(u32::MAX);
         Gateway {
             chain,
             embeddings: self
@@ -274,6 +294,8 @@ impl GatewayBuilder {
             max_requests: self.max_requests,
             keepalive: self.keepalive,
             max_body: self.max_body,
+            body_budget: Arc::new(Semaphore::new(budget_kib as usize)),
+            body_budget_kib: budget_kib,
             hosted_tools: self.hosted_tools,
             metrics_key: self.metrics_key,
             listen: self.listen,

@@ -110,8 +110,7 @@ const ALSO_READ: &[&str] = &["n", "logprobs", "user", "metadata", "store", "serv
 
 /// Reads a Chat Completions request body.
 pub fn parse(body: &[u8]) -> Result<Parsed, Invalid> {
-    let map = wire::object(body)?;
-    wire::no_field_outside(&map, &[&llmux::openai::CHAT_FIELDS, ALSO_READ], "")?;
+    let map = wire::known_object(body, &[&llmux::openai::CHAT_FIELDS, ALSO_READ])?;
     let model = str_field(&map, "model", "")?.to_owned();
     if i64_field(&map, "n")?.is_some_and(|n| n != 1) {
         return Err("`n` must be 1: the gateway returns one choice".to_owned());

@@ -215,8 +215,7 @@ impl Names {
 
 /// Reads a Responses request body.
 pub fn parse(body: &[u8]) -> Result<Parsed, Invalid> {
-    let map = wire::object(body)?;
-    wire::no_field_outside(&map, &[&llmux::openai::RESPONSES_FIELDS, ALSO_READ], "")?;
+    let map = wire::known_object(body, &[&llmux::openai::RESPONSES_FIELDS, ALSO_READ])?;
     let model = str_field(&map, "model", "")?.to_owned();
     stateless(&map)?;
     let mut request = ChatRequest::for_chain();

@@ -542,3 +542,47 @@ fn a_keyless_gateway_refuses_browser_pages_rebinding_and_forms() {
     assert_eq!(refused.status, 400, "{}", refused.text());
     assert!(refused.text().contains("2048"), "{}", refused.text());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_message_stays_in_the_gateway_log_under_the_id_the_client_is_told() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let upstream = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(429).set_body_json(serde_json::json!({"error": {
+            "message": "Rate limit reached for org-SECRET123 on requests; see https://internal.example/limits (key sk-ab***yz)",
+            "type": "requests", "code": "rate_limit_exceeded"}})))
+        .mount(&upstream)
+        .await;
+    let chain = entry("openai", "m", &format!("{}/v1", upstream.uri()));
+    let (text, log) = tokio::task::spawn_blocking(move || {
+        let gateway = Gateway::start(&chain, &[], &[]);
+        let response = llmux_e2e::http::post_json(
+            gateway.base_url(),
+            "/v1/chat/completions",
+            &[],
+            r#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#,
+            std::time::Duration::from_secs(30),
+        )
+        .expect("POST");
+        assert_eq!(response.status, 429, "{}", response.text());
+        // The log line is written before the answer goes out.
+        (response.text(), gateway.log())
+    })
+    .await
+    .expect("the test thread");
+    for secret in ["SECRET123", "internal.example", "sk-ab"] {
+        assert!(!text.contains(secret), "relayed {secret}: {text}");
+    }
+    assert!(text.contains("[requests, rate_limit_exceeded]"), "{text}");
+    let id = text
+        .split("under ")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a correlation id");
+    let line = log
+        .lines()
+        .find(|l| l.contains(id))
+        .unwrap_or_else(|| panic!("{id} is not in the log:\n{log}"));
+    assert!(line.contains("org-SECRET123"), "the log keeps the message: {line}");
+}

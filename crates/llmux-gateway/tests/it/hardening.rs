@@ -1,0 +1,127 @@
+//! What one careless or hostile client can do to the gateway, over real TCP on 127.0.0.1: bodies are
+//! admitted within a budget before they are read, and unknown fields are refused before their values are
+//! built.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use llmux::chain::{Chain, Entry};
+use llmux::testing::{Reply, ScriptedProvider};
+use llmux_gateway::Gateway;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+
+/// A gateway over a scripted provider answering `hello`, on a free loopback port.
+async fn start(
+    configure: impl FnOnce(llmux_gateway::GatewayBuilder) -> llmux_gateway::GatewayBuilder,
+) -> String {
+    let provider =
+        ScriptedProvider::new("scripted").replies((0..100).map(|_| Reply::text("hello")));
+    let chain = Chain::builder()
+        .entry(Entry::new(Arc::new(provider), "m"))
+        .build()
+        .expect("a chain");
+    let gateway = configure(Gateway::builder().chain(chain)).build();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(gateway.serve(listener, std::future::pending()));
+    addr.to_string()
+}
+
+/// Sends `head` (request line and headers, without the blank line), then `body`, and reads the status.
+async fn send(addr: &str, head: &str, body: &[u8]) -> (u16, String) {
+    let mut tcp = TcpStream::connect(addr).await.expect("connect");
+    tcp.write_all(format!("{head}\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .expect("write");
+    tcp.write_all(body).await.expect("write");
+    read_answer(&mut tcp).await
+}
+
+/// Reads one answer: its head, then as many body bytes as its `content-length` says (a server that
+/// refuses a body before reading it need not close the connection).
+async fn read_answer(tcp: &mut TcpStream) -> (u16, String) {
+    let mut answer = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let read = async {
+        loop {
+            let text = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text[..end]
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|n| n.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                if answer.len() >= end + 4 + length {
+                    break;
+                }
+            }
+            match tcp.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&chunk[..n]),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(30), read).await;
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_field_of_millions_of_values_is_refused_by_name() {
+    let addr = start(|b| b).await;
+    let mut body = br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"x":["#.to_vec();
+    for _ in 0..8_000_000 {
+        body.extend_from_slice(b"0,");
+    }
+    body.extend_from_slice(b"0]}");
+    let head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {}",
+        body.len()
+    );
+    let (status, text) = send(&addr, &head, &body).await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("`x` is not supported"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_are_admitted_within_a_budget_before_they_are_read() {
+    let addr = start(|b| b.max_body(1 << 20).body_budget(1 << 20)).await;
+    let body = format!(
+        r#"{{"model":"m","messages":[{{"role":"user","content":"{}"}}]}}"#,
+        "x".repeat(600 << 10)
+    );
+    let head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    // A slow client: its headers, then half its body, then nothing for now.
+    let mut slow = TcpStream::connect(&addr).await.expect("connect");
+    slow.write_all(head.as_bytes()).await.expect("write");
+    slow.write_all(&body.as_bytes()[..body.len() / 2])
+        .await
+        .expect("write");
+    // Its body holds 600 KiB of the 1 MiB budget: another of the same size is refused at once, before a
+    // byte of it is read, as the gateway being busy.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let request_head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {}",
+        body.len()
+    );
+    let (status, text) = send(&addr, &request_head, b"").await;
+    assert_eq!(status, 503, "{text}");
+    assert!(text.to_ascii_lowercase().contains("retry-after"), "{text}");
+    // The slow client finishes: it is answered, and the budget is whole again.
+    slow.write_all(&body.as_bytes()[body.len() / 2..])
+        .await
+        .expect("write");
+    let (status, text) = read_answer(&mut slow).await;
+    assert_eq!(status, 200, "{text}");
+    let (status, text) = send(&addr, &request_head, body.as_bytes()).await;
+    assert_eq!(status, 200, "{text}");
+}
