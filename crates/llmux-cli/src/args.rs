@@ -194,6 +194,19 @@ pub struct ServeArgs {
     /// in `x-llmux-removed-tools`) or `refuse` (400, when no entry of the chain runs it).
     #[arg(long, value_name = "POLICY", value_enum, default_value_t = HostedToolsArg::Remove)]
     pub hosted_tools: HostedToolsArg,
+    /// How many connections may be open at once; one more is closed at once.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// How long a request's head may take to arrive (a client trickling it is cut off).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+    pub header_timeout: Duration,
+    /// How long a request's body may take to arrive once its head has (then 408).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s")]
+    pub body_timeout: Duration,
+    /// How long writing an answer may make no progress before the connection is closed (a client that
+    /// stopped reading; its stream frees its slot and its upstream request is cancelled).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s")]
+    pub stall_timeout: Duration,
     /// After ctrl-c or SIGTERM, how long open requests may take to finish before the server exits.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
     pub shutdown_timeout: Duration,

@@ -112,6 +112,10 @@ fn prepare(args: &ServeArgs, env: &Env) -> Result<(Gateway, SocketAddr), ConfigE
         .max_requests(args.max_requests)
         .keepalive(Some(args.keepalive))
         .max_body(args.max_body_bytes)
+        .max_connections(args.max_connections)
+        .header_timeout(args.header_timeout)
+        .body_timeout(args.body_timeout)
+        .stall_timeout(args.stall_timeout)
         .metrics_key(
             env.get(METRICS_KEY_VAR)
                 .map(|k| k.trim().as_bytes().to_vec()),

@@ -90,7 +90,7 @@ impl Dialect for Messages {
             Problem::GatewayKey => "authentication_error",
             Problem::NoRoute => "not_found_error",
             Problem::Forbidden => "permission_error",
-            Problem::MediaType => "invalid_request_error",
+            Problem::MediaType | Problem::SlowBody => "invalid_request_error",
             Problem::Kind(kind) => match kind {
                 ErrorKind::Validation | ErrorKind::BadRequest | ErrorKind::ContextLength => {
                     "invalid_request_error"

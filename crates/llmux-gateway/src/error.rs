@@ -36,6 +36,8 @@ pub enum Problem {
     Forbidden,
     /// A body that is not `application/json` where a keyless gateway requires it (415).
     MediaType,
+    /// A request body that did not arrive in time (408): the client's slowness, not a provider's.
+    SlowBody,
 }
 
 impl Problem {
@@ -46,6 +48,7 @@ impl Problem {
             Problem::NoRoute => StatusCode::NOT_FOUND,
             Problem::Forbidden => StatusCode::FORBIDDEN,
             Problem::MediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Problem::SlowBody => StatusCode::REQUEST_TIMEOUT,
             Problem::Kind(kind) => match kind {
                 ErrorKind::Validation | ErrorKind::BadRequest | ErrorKind::ContextLength => {
                     StatusCode::BAD_REQUEST

@@ -196,9 +196,23 @@ pub(crate) async fn body_bytes(
         )
         .into_response());
     };
-    match axum::body::to_bytes(body, gateway.max_body).await {
-        Ok(bytes) => Ok((bytes, permit)),
-        Err(_) => Err(ApiError::too_large(dialect, gateway.max_body).into_response()),
+    match tokio::time::timeout(
+        gateway.body_timeout,
+        axum::body::to_bytes(body, gateway.max_body),
+    )
+    .await
+    {
+        Ok(Ok(bytes)) => Ok((bytes, permit)),
+        Ok(Err(_)) => Err(ApiError::too_large(dialect, gateway.max_body).into_response()),
+        Err(_) => Err(ApiError::new(
+            dialect,
+            crate::Problem::SlowBody,
+            format!(
+                "the request body did not arrive within {:?}",
+                gateway.body_timeout
+            ),
+        )
+        .into_response()),
     }
 }
 

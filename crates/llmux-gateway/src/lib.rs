@@ -35,6 +35,7 @@ mod keys;
 pub mod metrics;
 pub mod openai;
 pub mod responses;
+mod serve;
 mod stream;
 pub mod wire;
 
@@ -97,6 +98,10 @@ pub struct Gateway {
     metrics_key: Option<Vec<u8>>,
     /// The address a keyless gateway answers for (its `Host` check); `None` until known.
     listen: Option<SocketAddr>,
+    /// How long a request's body may take to arrive once its head has.
+    body_timeout: Duration,
+    /// What [`Gateway::serve`] allows each connection.
+    limits: serve::Limits,
     next_id: AtomicU64,
 }
 
@@ -131,6 +136,8 @@ pub struct GatewayBuilder {
     hosted_tools: HostedTools,
     metrics_key: Option<Vec<u8>>,
     listen: Option<SocketAddr>,
+    body_timeout: Duration,
+    limits: serve::Limits,
 }
 
 impl std::fmt::Debug for GatewayBuilder {
@@ -160,6 +167,8 @@ impl Default for GatewayBuilder {
             hosted_tools: HostedTools::Remove,
             metrics_key: None,
             listen: None,
+            body_timeout: Duration::from_secs(60),
+            limits: serve::Limits::default(),
         }
     }
 }
@@ -224,6 +233,31 @@ impl GatewayBuilder {
     /// before it is read.
     pub fn body_budget(mut self, bytes: usize) -> Self {
         self.body_budget = Some(bytes);
+        self
+    }
+
+    /// At most `n` connections open at once (at least 1; default 4096): one more is closed at once.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.limits.max_connections = n.max(1);
+        self
+    }
+
+    /// How long a request's head may take to arrive (default 30 s): a client trickling it is cut off.
+    pub fn header_timeout(mut self, limit: Duration) -> Self {
+        self.limits.header_timeout = limit;
+        self
+    }
+
+    /// How long a request's body may take to arrive once its head has (default 60 s): then 408.
+    pub fn body_timeout(mut self, limit: Duration) -> Self {
+        self.body_timeout = limit;
+        self
+    }
+
+    /// How long writing an answer may make no progress (default 60 s): a client that stops reading is
+    /// disconnected, and a stream it held frees its slot and cancels its upstream request.
+    pub fn stall_timeout(mut self, limit: Duration) -> Self {
+        self.limits.stall_timeout = limit;
         self
     }
 
@@ -299,6 +333,8 @@ impl GatewayBuilder {
             hosted_tools: self.hosted_tools,
             metrics_key: self.metrics_key,
             listen: self.listen,
+            body_timeout: self.body_timeout,
+            limits: self.limits,
             next_id: AtomicU64::new(1),
         }
     }
@@ -336,10 +372,12 @@ impl Gateway {
         handle::router(Arc::new(self))
     }
 
-    /// Serves on `listener` until `shutdown` completes, then finishes the open requests.
+    /// Serves on `listener` until `shutdown` completes, then finishes the open requests, within the
+    /// connection limits ([`GatewayBuilder::max_connections`], [`GatewayBuilder::header_timeout`],
+    /// [`GatewayBuilder::stall_timeout`]).
     ///
     /// # Errors
-    /// When the listener fails.
+    /// None so far: a failed accept is waited out and retried; the result leaves room for one.
     pub async fn serve(
         mut self,
         listener: tokio::net::TcpListener,
@@ -348,14 +386,7 @@ impl Gateway {
         if self.listen.is_none() {
             self.listen = listener.local_addr().ok();
         }
-        // Each SSE event is its own small write: without TCP_NODELAY, Nagle holds the next one back until
-        // the client's delayed ACK (about 40 ms a token).
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
-            .await
+        serve::serve(self, listener, shutdown).await
     }
 
     /// The chain serving `model`: its route's, else the main one.

@@ -80,7 +80,9 @@ impl Dialect for ChatCompletions {
 pub(crate) fn error_type(problem: Problem) -> (&'static str, Option<&'static str>) {
     match problem {
         Problem::GatewayKey => ("authentication_error", Some("invalid_api_key")),
-        Problem::NoRoute | Problem::MediaType => ("invalid_request_error", None),
+        Problem::NoRoute | Problem::MediaType | Problem::SlowBody => {
+            ("invalid_request_error", None)
+        }
         Problem::Forbidden => ("permission_error", None),
         Problem::Kind(kind) => match kind {
             ErrorKind::Validation | ErrorKind::BadRequest | ErrorKind::PayloadTooLarge => {

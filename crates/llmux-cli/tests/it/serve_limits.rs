@@ -584,5 +584,8 @@ async fn an_upstream_message_stays_in_the_gateway_log_under_the_id_the_client_is
         .lines()
         .find(|l| l.contains(id))
         .unwrap_or_else(|| panic!("{id} is not in the log:\n{log}"));
-    assert!(line.contains("org-SECRET123"), "the log keeps the message: {line}");
+    assert!(
+        line.contains("org-SECRET123"),
+        "the log keeps the message: {line}"
+    );
 }
