@@ -194,6 +194,15 @@ pub struct ServeArgs {
     /// in `x-llmux-removed-tools`) or `refuse` (400, when no entry of the chain runs it).
     #[arg(long, value_name = "POLICY", value_enum, default_value_t = HostedToolsArg::Remove)]
     pub hosted_tools: HostedToolsArg,
+    /// The most messages (input items) one request may carry (more: 400 naming the cap).
+    #[arg(long, value_name = "N", default_value_t = 20_000)]
+    pub max_messages: usize,
+    /// The most content parts one request may carry, all its messages together.
+    #[arg(long, value_name = "N", default_value_t = 200_000)]
+    pub max_parts: usize,
+    /// The most tool definitions one request may carry.
+    #[arg(long, value_name = "N", default_value_t = 2_048)]
+    pub max_tools: usize,
     /// How many connections may be open at once; one more is closed at once.
     #[arg(long, value_name = "N", default_value_t = 4096)]
     pub max_connections: usize,

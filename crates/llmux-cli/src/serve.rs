@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use llmux_gateway::{Gateway, HostedTools};
+use llmux_gateway::{Caps, Gateway, HostedTools};
 
 use crate::args::{HostedToolsArg, ServeArgs};
 use crate::build::{self, Options};
@@ -113,6 +113,11 @@ fn prepare(args: &ServeArgs, env: &Env) -> Result<(Gateway, SocketAddr), ConfigE
         .keepalive(Some(args.keepalive))
         .max_body(args.max_body_bytes)
         .max_connections(args.max_connections)
+        .caps(Caps {
+            messages: args.max_messages,
+            parts: args.max_parts,
+            tools: args.max_tools,
+        })
         .header_timeout(args.header_timeout)
         .body_timeout(args.body_timeout)
         .stall_timeout(args.stall_timeout)

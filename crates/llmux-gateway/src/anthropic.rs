@@ -135,7 +135,7 @@ pub async fn count_tokens(
         Ok(b) => b,
         Err(response) => return response,
     };
-    match parse(&bytes) {
+    match parse(&bytes).and_then(|p| gateway.caps.check(&p.request).map(|()| p)) {
         Ok(parsed) => (
             [(header::CONTENT_TYPE, "application/json")],
             json!({"input_tokens": parsed.request.estimated_input_tokens()}).to_string(),

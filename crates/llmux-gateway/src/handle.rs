@@ -234,6 +234,9 @@ async fn answer(
     };
     // The request is in the vocabulary now: the body and its share of the budget go.
     drop((bytes, permit));
+    if let Err(message) = gateway.caps.check(&parsed.request) {
+        return ApiError::invalid(dialect, message).into_response();
+    }
     if gateway.hosted_tools == HostedTools::Refuse
         && let Some(relay) = parsed.request.relay.as_ref()
         && let Some(tool) = relay.tools.first()
@@ -321,7 +324,7 @@ async fn whole(gateway: &Gateway, dialect: &'static dyn Dialect, parsed: Parsed)
         return ApiError::busy(dialect, gateway.max_requests, "whole requests").into_response();
     };
     let chain = gateway.chain_for(&parsed.model);
-    match chain.chat(&parsed.request).await {
+    match collected(chain, &parsed.request).await {
         Ok(answer) => {
             let reply = Reply {
                 id: gateway.fresh_id(dialect),
@@ -340,6 +343,19 @@ async fn whole(gateway: &Gateway, dialect: &'static dyn Dialect, parsed: Parsed)
         }
         Err(e) => ApiError::from_error(dialect, &e).into_response(),
     }
+}
+
+/// A whole answer, asked of the chain as a stream and collected: the first-byte limit then times the
+/// first token, not the whole generation, so a long answer is not cut at that limit (and retried, billed
+/// twice); every failure before the first content still falls back, as for any chain call.
+async fn collected(chain: &Chain, request: &ChatRequest) -> Result<ChatResponse, llmux::Error> {
+    use futures_util::StreamExt as _;
+    let mut stream = chain.stream(request).await?;
+    let mut collector = llmux::Collector::default();
+    while let Some(event) = stream.next().await {
+        collector.push(event?);
+    }
+    Ok(collector.finish())
 }
 
 /// The model an answer names: the answering entry's model as configured (never what a local server calls

@@ -69,6 +69,47 @@ pub enum HostedTools {
     Refuse,
 }
 
+/// The most a request may carry, checked once it is read (a request over a cap is a 400 naming it): bounds
+/// on what one client can make the chain validate, copy for each entry and send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caps {
+    /// Messages (input items) in one request.
+    pub messages: usize,
+    /// Content parts in all its messages together.
+    pub parts: usize,
+    /// Tool definitions.
+    pub tools: usize,
+}
+
+impl Default for Caps {
+    fn default() -> Self {
+        Caps {
+            messages: 20_000,
+            parts: 200_000,
+            tools: 2_048,
+        }
+    }
+}
+
+impl Caps {
+    /// The first cap `request` goes over, as a 400's message.
+    pub fn check(&self, request: &llmux::ChatRequest) -> Result<(), String> {
+        let parts: usize = request.messages.iter().map(|m| m.content.len()).sum();
+        for (what, count, cap) in [
+            ("messages", request.messages.len(), self.messages),
+            ("content parts", parts, self.parts),
+            ("tools", request.tools.len(), self.tools),
+        ] {
+            if count > cap {
+                return Err(format!(
+                    "the request has {count} {what}; this gateway takes at most {cap}"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The default largest request body: 32 MiB (images and documents travel inline).
 pub const DEFAULT_MAX_BODY: usize = 32 * 1024 * 1024;
 
@@ -100,6 +141,7 @@ pub struct Gateway {
     listen: Option<SocketAddr>,
     /// How long a request's body may take to arrive once its head has.
     body_timeout: Duration,
+    caps: Caps,
     /// What [`Gateway::serve`] allows each connection.
     limits: serve::Limits,
     next_id: AtomicU64,
@@ -137,6 +179,7 @@ pub struct GatewayBuilder {
     metrics_key: Option<Vec<u8>>,
     listen: Option<SocketAddr>,
     body_timeout: Duration,
+    caps: Caps,
     limits: serve::Limits,
 }
 
@@ -168,6 +211,7 @@ impl Default for GatewayBuilder {
             metrics_key: None,
             listen: None,
             body_timeout: Duration::from_secs(60),
+            caps: Caps::default(),
             limits: serve::Limits::default(),
         }
     }
@@ -233,6 +277,12 @@ impl GatewayBuilder {
     /// before it is read.
     pub fn body_budget(mut self, bytes: usize) -> Self {
         self.body_budget = Some(bytes);
+        self
+    }
+
+    /// The most one request may carry (default [`Caps::default`]).
+    pub fn caps(mut self, caps: Caps) -> Self {
+        self.caps = caps;
         self
     }
 
@@ -334,6 +384,7 @@ impl GatewayBuilder {
             metrics_key: self.metrics_key,
             listen: self.listen,
             body_timeout: self.body_timeout,
+            caps: self.caps,
             limits: self.limits,
             next_id: AtomicU64::new(1),
         }

@@ -589,3 +589,55 @@ async fn an_upstream_message_stays_in_the_gateway_log_under_the_id_the_client_is
         "the log keeps the message: {line}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_whole_answer_is_not_cut_by_the_first_byte_limit() {
+    // An upstream that starts answering at once and takes two seconds to finish (a long generation), and
+    // that, asked for a whole answer, says nothing for those two seconds.
+    let upstream = RawServer::start(|mut conn| async move {
+        let chunk = |text: &str, finish: &str| {
+            format!(
+                "data: {{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\
+                 \"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{text}\"}},\"finish_reason\":{finish}}}]}}\n\n"
+            )
+        };
+        if String::from_utf8_lossy(&conn.request.body).contains("\"stream\":true") {
+            let _ = conn.start_chunked(200, "text/event-stream").await;
+            let _ = conn.chunk(chunk("a long ", "null").as_bytes()).await;
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            let _ = conn.chunk(chunk("answer", "\"stop\"").as_bytes()).await;
+            let _ = conn.chunk(b"data: [DONE]\n\n").await;
+            let _ = conn.end_chunked().await;
+        } else {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            let body = br#"{"id":"chatcmpl-1","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"a long answer"},"finish_reason":"stop"}]}"#;
+            let _ = conn.respond(200, "application/json", &[], body).await;
+        }
+    })
+    .await;
+    let chain = entry("openai", "m", &format!("{}/v1", upstream.base_url()));
+    let response = tokio::task::spawn_blocking(move || {
+        let gateway = Gateway::start(&chain, &["--first-byte-timeout", "1s"], &[]);
+        llmux_e2e::http::post_json(
+            gateway.base_url(),
+            "/v1/chat/completions",
+            &[],
+            r#"{"model":"m","messages":[{"role":"user","content":"write at length"}]}"#,
+            std::time::Duration::from_secs(30),
+        )
+        .expect("POST")
+    })
+    .await
+    .expect("the test thread");
+    assert_eq!(response.status, 200, "{}", response.text());
+    let body: serde_json::Value = serde_json::from_slice(&response.body).expect("JSON");
+    assert_eq!(
+        body["choices"][0]["message"]["content"], "a long answer",
+        "{body}"
+    );
+    assert_eq!(
+        upstream.accepted(),
+        1,
+        "asked once: never retried after a first-byte timeout"
+    );
+}

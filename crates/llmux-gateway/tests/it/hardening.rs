@@ -264,3 +264,49 @@ async fn a_client_that_stops_reading_frees_its_stream_slot() {
     );
     drop(idle);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_over_a_cap_is_refused_naming_it() {
+    let addr = start(|b| {
+        b.caps(llmux_gateway::Caps {
+            messages: 50,
+            parts: 100,
+            tools: 3,
+        })
+    })
+    .await;
+    let message = r#"{"role":"user","content":"hi"}"#;
+    let part = r#"{"type":"text","text":"x"}"#;
+    let tool = r#"{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}"#;
+    for (body, says) in [
+        (
+            format!(
+                r#"{{"model":"m","messages":[{}]}}"#,
+                vec![message; 51].join(",")
+            ),
+            "51 messages; this gateway takes at most 50",
+        ),
+        (
+            format!(
+                r#"{{"model":"m","messages":[{{"role":"user","content":[{}]}}]}}"#,
+                vec![part; 101].join(",")
+            ),
+            "101 content parts",
+        ),
+        (
+            format!(
+                r#"{{"model":"m","messages":[{message}],"tools":[{}]}}"#,
+                [tool; 4].join(",")
+            ),
+            "4 tools",
+        ),
+    ] {
+        let head = format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {}",
+            body.len()
+        );
+        let (status, text) = send(&addr, &head, body.as_bytes()).await;
+        assert_eq!(status, 400, "{text}");
+        assert!(text.contains(says), "{says}: {text}");
+    }
+}
