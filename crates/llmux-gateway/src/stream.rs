@@ -23,6 +23,8 @@ use crate::metrics::Metrics;
 
 /// How much ready SSE text is gathered into one body chunk at most.
 const COALESCE_BYTES: usize = 16 * 1024;
+/// How many times the pump yields, with events in hand, for more of a burst to arrive before it writes.
+const HANDOVER_YIELDS: u32 = 2;
 
 /// Answers `parsed` as a stream in `dialect`.
 pub(crate) async fn answer(
@@ -154,11 +156,21 @@ impl Live {
             };
             self.take(next, &mut out);
         }
-        // Events that are already here go out in the same write: one chunk and one syscall for a burst,
-        // and no event waits for another.
+        // Events that are already here go out in the same write: one chunk and one syscall for a burst.
+        // The upstream connection hands its body over frame by frame from its own task, so a burst that
+        // has arrived may still be on its way through that hand-over: yielding to it a few times lets it
+        // come (microseconds), where writing each event alone cost a syscall and two task switches each.
+        let mut yields = 0;
         while !self.done && out.len() < COALESCE_BYTES {
             match self.stream.next().now_or_never() {
-                Some(next) => self.take(next, &mut out),
+                Some(next) => {
+                    self.take(next, &mut out);
+                    yields = 0;
+                }
+                None if yields < HANDOVER_YIELDS => {
+                    yields += 1;
+                    tokio::task::yield_now().await;
+                }
                 None => break,
             }
         }
