@@ -1,8 +1,13 @@
 //! The Responses dialect: reading what Codex and the SDKs send, and the answers and event sequences.
 
-use llmux::{Effort, StreamStart};
+use llmux::{
+    ChatResponse, ContentPart, Effort, FinishReason, Reasoning, Role, StreamEvent, StreamStart,
+    ToolCall, ToolOutput, Usage,
+};
+use serde_json::{Value, json};
 
 use super::*;
+use crate::error::ApiError;
 
 fn reply() -> Reply {
     Reply {
