@@ -60,7 +60,7 @@ pub use response::{
 };
 pub use secret::{ApiKey, REDACTED};
 pub use timeouts::Timeouts;
-pub use tool::{Tool, ToolCall, ToolChoice, ToolOutput};
+pub use tool::{CallNames, Tool, ToolCall, ToolChoice, ToolOutput};
 pub use validate::{Param, ParamTable, Range, Violation};
 
 /// A `Result` whose error is llmux's [`Error`].

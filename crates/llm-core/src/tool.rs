@@ -169,6 +169,39 @@ impl ToolOutput {
     }
 }
 
+/// The tool names of the calls a conversation made, by call id, for providers that key a tool's result by
+/// the tool's name while the history may carry only the call id (a result from another provider's
+/// history). Filled as the messages are walked ([`CallNames::add`]), or from a whole conversation
+/// ([`CallNames::of`]); the latest call of an id wins. One map, never a search of the history per result,
+/// which made a history of many calls quadratic.
+#[derive(Debug, Default)]
+pub struct CallNames<'a>(std::collections::HashMap<&'a str, &'a str>);
+
+impl<'a> CallNames<'a> {
+    /// The calls of every message of `messages`.
+    pub fn of(messages: &'a [crate::Message]) -> Self {
+        let mut names = CallNames::default();
+        for message in messages {
+            names.add(message);
+        }
+        names
+    }
+
+    /// Adds the calls `message` makes.
+    pub fn add(&mut self, message: &'a crate::Message) {
+        for part in &message.content {
+            if let crate::ContentPart::ToolCall(call) = part {
+                self.0.insert(call.id.as_str(), call.name.as_str());
+            }
+        }
+    }
+
+    /// The tool name of the call `call_id`.
+    pub fn name(&self, call_id: &str) -> Option<&'a str> {
+        self.0.get(call_id).copied()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -30,8 +30,8 @@
 use std::collections::HashMap;
 
 use llm_core::{
-    ChatRequest, ContentPart, Effort, Error, Message, Param, ParamTable, Range, Reasoning,
-    ResponseFormat, Role, Source, ToolChoice, ToolOutput, Violation,
+    CallNames, ChatRequest, ContentPart, Effort, Error, Message, Param, ParamTable, Range,
+    Reasoning, ResponseFormat, Role, Source, ToolChoice, ToolOutput, Violation,
 };
 use serde_json::{Map, Value, json};
 
@@ -77,7 +77,7 @@ pub fn violations(request: &ChatRequest) -> Vec<Violation> {
             "none",
         ));
     }
-    let mut earlier = EarlierCalls::default();
+    let mut earlier = CallNames::default();
     for (i, message) in request.messages.iter().enumerate() {
         for (j, part) in message.content.iter().enumerate() {
             let at = format!("messages[{i}].content[{j}]");
@@ -134,7 +134,7 @@ pub fn violations(request: &ChatRequest) -> Vec<Violation> {
 }
 
 fn part_violation(
-    earlier: &EarlierCalls<'_>,
+    earlier: &CallNames<'_>,
     message: &Message,
     part: &ContentPart,
     at: String,
@@ -193,28 +193,6 @@ fn part_violation(
     }
 }
 
-/// The function names of the calls made so far in a conversation, by call id (the latest wins), kept as
-/// the messages are walked: looking each result's call up in the whole history made a history of many
-/// calls quadratic.
-#[derive(Default)]
-struct EarlierCalls<'a>(HashMap<&'a str, &'a str>);
-
-impl<'a> EarlierCalls<'a> {
-    /// Adds the calls `message` makes.
-    fn add(&mut self, message: &'a Message) {
-        for part in &message.content {
-            if let ContentPart::ToolCall(call) = part {
-                self.0.insert(call.id.as_str(), call.name.as_str());
-            }
-        }
-    }
-
-    /// The function name of the call `call_id`.
-    fn name(&self, call_id: &str) -> Option<&'a str> {
-        self.0.get(call_id).copied()
-    }
-}
-
 /// The `generateContent` body for `request`. Call [`violations`] first: this assumes they are empty.
 ///
 /// # Errors
@@ -235,7 +213,7 @@ pub fn body(provider: &str, request: &ChatRequest) -> Result<Vec<u8>, Error> {
 fn body_value(request: &ChatRequest) -> Result<Value, Violation> {
     let mut system = Vec::new();
     let mut contents: Vec<(&'static str, Vec<Value>)> = Vec::new();
-    let mut earlier = EarlierCalls::default();
+    let mut earlier = CallNames::default();
     for message in &request.messages {
         if message.role == Role::System {
             for part in &message.content {
@@ -364,7 +342,7 @@ struct Signatures<'a> {
     text: Option<&'a str>,
 }
 
-fn parts(earlier: &EarlierCalls<'_>, message: &Message) -> Result<Vec<Value>, Violation> {
+fn parts(earlier: &CallNames<'_>, message: &Message) -> Result<Vec<Value>, Violation> {
     let mut signatures = Signatures::default();
     if message.role == Role::Assistant {
         for part in &message.content {

@@ -11,11 +11,10 @@
 //! thinking budgets have no Ollama field: `validation` errors.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use llm_core::{
-    ChatRequest, ContentPart, Effort, Error, ErrorKind, Reasoning, ResponseFormat, Role, Source,
-    ToolChoice, Violation,
+    CallNames, ChatRequest, ContentPart, Effort, Error, ErrorKind, Reasoning, ResponseFormat, Role,
+    Source, ToolChoice, Violation,
 };
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -191,15 +190,8 @@ pub fn chat_body(
     let mut messages = Vec::with_capacity(request.messages.len());
     // Ollama keys a tool's answer by the tool's name: a result from another provider's history that
     // carries only the call id gets the name of the call it answers.
-    // One map of every call, made once: looking each result's call up in the whole history made a
-    // history of many calls quadratic.
-    let mut names: HashMap<&str, &str> = HashMap::new();
-    for part in request.messages.iter().flat_map(|m| &m.content) {
-        if let ContentPart::ToolCall(call) = part {
-            names.entry(call.id.as_str()).or_insert(call.name.as_str());
-        }
-    }
-    let name_of = |call_id: &str| names.get(call_id).copied();
+    let names = CallNames::of(&request.messages);
+    let name_of = |call_id: &str| names.name(call_id);
     for (i, message) in request.messages.iter().enumerate() {
         let mut text: Option<&str> = None;
         let mut texts = 0;
