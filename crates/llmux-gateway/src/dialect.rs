@@ -3,6 +3,7 @@
 //! implementation, with its reading, answers, stream events, errors and model list together in its module.
 
 use std::fmt;
+use std::sync::Arc;
 
 use axum::http::{HeaderMap, StatusCode};
 use llmux::{ChatRequest, ChatResponse, StreamEvent};
@@ -26,8 +27,8 @@ pub struct Parsed {
     /// "omitted"`): signatures and encrypted reasoning still go back, so the next turn can return them.
     pub omit_reasoning: bool,
     /// The request's fields an API repeats in its answers (the Responses API echoes `instructions`,
-    /// `tools`, `reasoning`, …), as the client sent them.
-    pub echo: serde_json::Map<String, Value>,
+    /// `tools`, `reasoning`, …), as the client sent them; shared, not copied, with a stream's encoder.
+    pub echo: Arc<serde_json::Map<String, Value>>,
 }
 
 impl Parsed {
@@ -39,7 +40,7 @@ impl Parsed {
             stream,
             include_usage: false,
             omit_reasoning: false,
-            echo: serde_json::Map::new(),
+            echo: Arc::default(),
         }
     }
 }

@@ -6,6 +6,7 @@ use std::fmt::{self, Write as _};
 use std::io;
 
 use llmux::Source;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::dialect::Invalid;
@@ -14,8 +15,7 @@ use crate::dialect::Invalid;
 /// takes beyond them). The field names are checked before any value is built into a tree: a body of one
 /// unknown field holding 32 MiB of numbers is refused after a scan, never held as millions of values.
 pub fn known_object(body: &[u8], lists: &[&[&str]]) -> Result<Map<String, Value>, Invalid> {
-    let raw: BTreeMap<String, Box<serde_json::value::RawValue>> = match serde_json::from_slice(body)
-    {
+    let raw: BTreeMap<String, Box<RawValue>> = match serde_json::from_slice(body) {
         Ok(raw) => raw,
         Err(e) if e.is_data() => return Err("the request body must be a JSON object".to_owned()),
         Err(e) => return Err(format!("the request body is not valid JSON: {e}")),
@@ -33,15 +33,6 @@ pub fn known_object(body: &[u8], lists: &[&[&str]]) -> Result<Map<String, Value>
                 .map_err(|e| format!("the request body is not valid JSON: {e}"))
         })
         .collect()
-}
-
-/// The body as a JSON object.
-pub fn object(body: &[u8]) -> Result<Map<String, Value>, Invalid> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err("the request body must be a JSON object".to_owned()),
-        Err(e) => Err(format!("the request body is not valid JSON: {e}")),
-    }
 }
 
 /// Where a value sits, for messages (`messages[2].content[0]`).
@@ -127,20 +118,7 @@ pub fn no_unknown_fields(
     known: &[&str],
     path: &str,
 ) -> Result<(), Invalid> {
-    no_field_outside(map, &[known], path)
-}
-
-/// [`no_unknown_fields`] with the known fields in several lists (a codec's written fields, then what a
-/// reader takes beyond them).
-pub fn no_field_outside(
-    map: &Map<String, Value>,
-    lists: &[&[&str]],
-    path: &str,
-) -> Result<(), Invalid> {
-    match map
-        .keys()
-        .find(|k| !lists.iter().any(|l| l.contains(&k.as_str())))
-    {
+    match map.keys().find(|k| !known.contains(&k.as_str())) {
         Some(k) => Err(format!(
             "`{}` is not supported by this gateway",
             at(path, k)
@@ -237,8 +215,12 @@ mod tests {
             Source::url("https://x/cat.jpg")
         );
         assert!(source_of_url("data:text/plain,hello").is_err());
-        assert!(object(b"[1]").is_err());
-        assert!(object(b"{").unwrap_err().contains("not valid JSON"));
+        assert!(known_object(b"[1]", &[]).is_err());
+        assert!(
+            known_object(b"{", &[])
+                .unwrap_err()
+                .contains("not valid JSON")
+        );
     }
 
     #[test]

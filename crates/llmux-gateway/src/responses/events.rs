@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use llmux::{FinishReason, StreamEvent, Usage};
 use serde_json::{Map, Value, json};
@@ -48,7 +49,7 @@ struct Call {
 #[derive(Debug)]
 pub struct Events {
     reply: Reply,
-    echo: Map<String, Value>,
+    echo: Arc<Map<String, Value>>,
     names: Names,
     encrypted: bool,
     created: u64,
@@ -67,7 +68,7 @@ impl Events {
         Events {
             names: Names::of(parsed.echo.get("tools")),
             encrypted: wants_encrypted(&parsed.echo),
-            echo: parsed.echo.clone(),
+            echo: Arc::clone(&parsed.echo),
             reply,
             created: openai::now(),
             seq: 0,

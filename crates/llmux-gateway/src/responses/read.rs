@@ -13,7 +13,8 @@ use super::{Names, REDACTED, RELAY_WIRE};
 use crate::dialect::{Invalid, Parsed};
 use crate::openai::openai_effort;
 use crate::wire::{
-    self, as_array, as_object, as_str, at, bool_field, f64_field, i64_field, present, str_field,
+    self, CallNames, as_array, as_object, as_str, at, bool_field, f64_field, i64_field, present,
+    str_field,
 };
 
 /// The request fields every answer repeats, as the client sent them.
@@ -68,7 +69,7 @@ const HOSTED: &[&str] = &[
 
 /// Reads a Responses request body.
 pub fn parse(body: &[u8]) -> Result<Parsed, Invalid> {
-    let map = wire::known_object(body, &[&llmux::openai::RESPONSES_FIELDS, ALSO_READ])?;
+    let mut map = wire::known_object(body, &[&llmux::openai::RESPONSES_FIELDS, ALSO_READ])?;
     let model = str_field(&map, "model", "")?.to_owned();
     stateless(&map)?;
     let mut request = ChatRequest::for_chain();
@@ -94,7 +95,6 @@ pub fn parse(body: &[u8]) -> Result<Parsed, Invalid> {
                 input_item(
                     item,
                     &format!("input[{i}]"),
-                    &names,
                     &mut calls,
                     &mut request.messages,
                 )?;
@@ -193,10 +193,17 @@ pub fn parse(body: &[u8]) -> Result<Parsed, Invalid> {
         relay.tools = hosted;
         parsed.request.relay = Some(relay);
     }
-    parsed.echo = ECHOED
-        .iter()
-        .filter_map(|k| present(&map, k).map(|v| ((*k).to_owned(), v.clone())))
-        .collect();
+    parsed.echo = std::sync::Arc::new(
+        ECHOED
+            .iter()
+            // The last use of the request's fields: moved, not copied.
+            .filter_map(|k| {
+                map.remove(*k)
+                    .filter(|v| !v.is_null())
+                    .map(|v| ((*k).to_owned(), v))
+            })
+            .collect(),
+    );
     Ok(parsed)
 }
 
@@ -219,9 +226,6 @@ fn stateless(map: &Map<String, Value>) -> Result<(), Invalid> {
     }
     Ok(())
 }
-
-/// Tool names by call id, so a result can name the tool it answers.
-type CallNames = wire::CallNames;
 
 fn tool(
     value: &Value,
@@ -392,7 +396,6 @@ fn format(value: &Value) -> Result<ResponseFormat, Invalid> {
 fn input_item(
     value: &Value,
     path: &str,
-    names: &Names,
     calls: &mut CallNames,
     out: &mut Vec<Message>,
 ) -> Result<(), Invalid> {
@@ -440,7 +443,6 @@ fn input_item(
                         .map_err(|e| format!("`{path}.arguments` is not JSON: {e}"))?
                 }
             };
-            let _ = names;
             calls.insert(call_id, &flat);
             assistant(out).push(ContentPart::ToolCall(ToolCall::new(
                 call_id, flat, arguments,
